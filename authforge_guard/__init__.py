@@ -1,0 +1,77 @@
+"""AuthForge licensing for Python programs: decorators, ``with`` blocks, feature gates.
+
+``import authforge_guard`` is cheap: the public names below load their module
+(and ``cryptography``/``urllib3``) on first use, so a command-line tool pays
+for licensing only when it licenses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Dict, List
+
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._client import AuthForgeClient
+    from ._decorators import requires_license
+    from ._exceptions import (
+        AuthForgeError,
+        ConfigurationError,
+        FeatureNotLicensed,
+        LicenseError,
+        LicenseLost,
+    )
+    from ._features import feature, has_feature
+    from ._guard import Guard, configure, get_guard
+    from ._hooks import LicenseEvent
+    from ._licensed import licensed
+    from ._protocol import (
+        DEFINITIVE_ERROR_CODES,
+        hwid_from_machine_id,
+        is_transient_error,
+        normalize_machine_id,
+        parse_license_file,
+        verify_license_file,
+    )
+    from ._session import Session
+
+# public name -> the private module that defines it
+_EXPORTS: Dict[str, str] = {
+    "AuthForgeClient": "._client",
+    "AuthForgeError": "._exceptions",
+    "ConfigurationError": "._exceptions",
+    "FeatureNotLicensed": "._exceptions",
+    "LicenseError": "._exceptions",
+    "LicenseLost": "._exceptions",
+    "DEFINITIVE_ERROR_CODES": "._protocol",
+    "is_transient_error": "._protocol",
+    "hwid_from_machine_id": "._protocol",
+    "normalize_machine_id": "._protocol",
+    "parse_license_file": "._protocol",
+    "verify_license_file": "._protocol",
+    "Guard": "._guard",
+    "configure": "._guard",
+    "get_guard": "._guard",
+    "LicenseEvent": "._hooks",
+    "Session": "._session",
+    "requires_license": "._decorators",
+    "licensed": "._licensed",
+    "feature": "._features",
+    "has_feature": "._features",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'authforge_guard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

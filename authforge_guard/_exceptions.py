@@ -1,0 +1,105 @@
+"""Every exception the package raises, one small class per kind of failure.
+
+Messages never carry a secret: callers pass codes and masked values only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ._protocol._codes import is_transient_error
+
+# --- protocol / client ------------------------------------------------------
+
+
+class AuthForgeError(ValueError):
+    """A failure with a machine-readable ``code`` (a server verdict or a client code).
+
+    ``str(exc)`` is a human message that starts with the code. A ``ValueError``
+    so that code written against the official SDK keeps catching it.
+    """
+
+    def __init__(self, code: str, message: Optional[str] = None) -> None:
+        super().__init__(message if message is not None else code)
+        self.code = code
+
+    @property
+    def transient(self) -> bool:
+        """True when trying again later can succeed."""
+        return is_transient_error(self.code)
+
+    @property
+    def fatal(self) -> bool:
+        """True when AuthForge definitively refused the session or license."""
+        return not self.transient
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.code, str(self)))
+
+
+# --- integration layer ------------------------------------------------------
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or unusable; names the argument and its environment variable."""
+
+    code = "configuration_error"
+
+    def __init__(
+        self, message: str, *, argument: Optional[str] = None, env_var: Optional[str] = None
+    ) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.env_var = env_var
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_configuration_error, (str(self), self.argument, self.env_var))
+
+
+def _rebuild_configuration_error(
+    message: str, argument: Optional[str], env_var: Optional[str]
+) -> ConfigurationError:
+    return ConfigurationError(message, argument=argument, env_var=env_var)
+
+
+class LicenseError(Exception):
+    """A license could not be obtained or kept; ``.code`` says why (``revoked``, ...)."""
+
+    def __init__(self, code: str, message: Optional[str] = None) -> None:
+        super().__init__(message if message is not None else f"license refused: {code}")
+        self.code = code
+
+    @property
+    def transient(self) -> bool:
+        """True when trying again later can succeed (a network failure, a rate limit)."""
+        return is_transient_error(self.code)
+
+    @property
+    def fatal(self) -> bool:
+        """True when AuthForge definitively refused the license."""
+        return not self.transient
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.code, str(self)))
+
+
+class LicenseLost(LicenseError):
+    """A live license was lost (revoked, expired, ...) while licensed work was running."""
+
+    def __init__(self, code: str, message: Optional[str] = None) -> None:
+        super().__init__(code, message if message is not None else f"license lost: {code}")
+
+
+class FeatureNotLicensed(LicenseError):
+    """A ``@feature`` gate denied access: the license does not grant ``feature``."""
+
+    def __init__(self, feature: str, tier: Optional[str] = None) -> None:
+        super().__init__(
+            "feature_not_licensed",
+            f"feature {feature!r} is not licensed (tier: {tier if tier is not None else 'none'})",
+        )
+        self.feature = feature
+        self.tier = tier
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.feature, self.tier))
