@@ -8,9 +8,13 @@ for licensing only when it licenses.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any, Dict, List
 
 from ._version import __version__
+
+# A library logs; the application decides where that goes.
+logging.getLogger("authforge_guard").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from ._client import AuthForgeClient

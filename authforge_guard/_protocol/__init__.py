@@ -18,7 +18,7 @@ from ._codes import (
     is_transient_error,
     server_verdict_code,
 )
-from ._encoding import iso_utc, new_nonce, parse_iso_utc
+from ._encoding import compact_json, compact_json_bytes, iso_utc, new_nonce, parse_iso_utc
 from ._hwid import hwid_from_machine_id, normalize_machine_id, resolve_hwid
 from ._keys import PublicKeyArg, SigningKey, TrustList, key_id_for
 from ._license_file import (
@@ -66,6 +66,8 @@ __all__ = [
     "SigningKey",
     "TrustList",
     "clamp_ttl",
+    "compact_json",
+    "compact_json_bytes",
     "decode_payload",
     "decode_token_body",
     "encode_token",

@@ -19,6 +19,11 @@ def compact_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def compact_json_bytes(value: Any) -> bytes:
+    """``compact_json`` as the UTF-8 bytes of a request body."""
+    return compact_json(value).encode("utf-8")
+
+
 def b64encode(data: bytes) -> str:
     """Standard base64 with padding."""
     return base64.b64encode(data).decode("ascii")

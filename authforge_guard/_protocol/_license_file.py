@@ -139,11 +139,7 @@ def _payload_shape_ok(payload: Mapping[str, Any]) -> bool:
     if policy.get("mode") != "bound":
         return False
     hwids = policy.get("hwids")
-    return (
-        isinstance(hwids, list)
-        and bool(hwids)
-        and all(isinstance(h, str) and h for h in hwids)
-    )
+    return isinstance(hwids, list) and bool(hwids) and all(isinstance(h, str) and h for h in hwids)
 
 
 def _license_summary(payload: Mapping[str, Any]) -> Dict[str, Any]:

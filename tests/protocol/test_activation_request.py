@@ -9,8 +9,15 @@ from authforge_guard._protocol import (
     parse_activation_request,
 )
 
-FIELDS = dict(app_id="app_1", hwid="h" * 64, created_at="2026-11-27T10:00:00.000Z",
-              machine_name="Zoë's \"PC\"\n", os="Linux 6.1", sdk="x/1", license_key="KEY-1")
+FIELDS = dict(
+    app_id="app_1",
+    hwid="h" * 64,
+    created_at="2026-11-27T10:00:00.000Z",
+    machine_name='Zoë\'s "PC"\n',
+    os="Linux 6.1",
+    sdk="x/1",
+    license_key="KEY-1",
+)
 
 
 def test_same_bytes_as_official_sdk():

@@ -6,10 +6,20 @@ from authforge_guard import DEFINITIVE_ERROR_CODES, AuthForgeError, is_transient
 from authforge_guard._protocol import SERVER_ERROR_CODES, server_verdict_code
 
 FATAL = {
-    "revoked", "expired", "hwid_mismatch", "blocked", "session_expired", "malformed_request",
-    "app_disabled", "invalid_app", "signature_mismatch", "offline_activation_disabled",
-    "offline_activation_requires_perpetual", "offline_activation_requires_seats",
-    "offline_activation_limit_reached", "offline_file_rejected",
+    "revoked",
+    "expired",
+    "hwid_mismatch",
+    "blocked",
+    "session_expired",
+    "malformed_request",
+    "app_disabled",
+    "invalid_app",
+    "signature_mismatch",
+    "offline_activation_disabled",
+    "offline_activation_requires_perpetual",
+    "offline_activation_requires_seats",
+    "offline_activation_limit_reached",
+    "offline_file_rejected",
 }
 
 
@@ -17,10 +27,19 @@ def test_definitive_set_is_exactly_the_documented_one():
     assert DEFINITIVE_ERROR_CODES == FATAL
 
 
-@pytest.mark.parametrize("code", sorted(SERVER_ERROR_CODES - FATAL) + [
-    "network_error", "timeout", "http_error_502", "unexpected_response", "nonce_mismatch",
-    "brand_new_code", "invalid_json_response",
-])
+@pytest.mark.parametrize(
+    "code",
+    sorted(SERVER_ERROR_CODES - FATAL)
+    + [
+        "network_error",
+        "timeout",
+        "http_error_502",
+        "unexpected_response",
+        "nonce_mismatch",
+        "brand_new_code",
+        "invalid_json_response",
+    ],
+)
 def test_everything_else_is_transient(code):
     assert is_transient_error(code)
     error = AuthForgeError(code)

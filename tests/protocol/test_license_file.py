@@ -24,9 +24,16 @@ HWID = "a" * 64
 
 def make_file(key=KEY, **overrides):
     fields = dict(
-        app_id="app_1", license_key="KEY-1", jti="j1", key_id=key.key_id,
-        issued_at=iso_utc(time.time()), expires_at=None, hwids=[HWID], label="Alice",
-        license_variables={"tier": "pro"}, app_variables={"motd": "hi"},
+        app_id="app_1",
+        license_key="KEY-1",
+        jti="j1",
+        key_id=key.key_id,
+        issued_at=iso_utc(time.time()),
+        expires_at=None,
+        hwids=[HWID],
+        label="Alice",
+        license_variables={"tier": "pro"},
+        app_variables={"motd": "hi"},
     )
     fields.update(overrides)
     return format_license_file(license_payload(**fields), key)
@@ -45,8 +52,13 @@ def raw_file(payload_obj, key=KEY):
 
 def good_payload(**overrides):
     payload = license_payload(
-        app_id="app_1", license_key="KEY-1", jti="j", key_id=KEY.key_id,
-        issued_at="2026-01-01T00:00:00.000Z", expires_at=None, hwids=[HWID],
+        app_id="app_1",
+        license_key="KEY-1",
+        jti="j",
+        key_id=KEY.key_id,
+        issued_at="2026-01-01T00:00:00.000Z",
+        expires_at=None,
+        hwids=[HWID],
     )
     payload.update(overrides)
     return payload
@@ -61,7 +73,7 @@ def rewrap(text, width):
             continue
         if in_body and line.startswith("-----END"):
             joined = "".join(body)
-            out.extend(joined[i:i + width] for i in range(0, len(joined), width))
+            out.extend(joined[i : i + width] for i in range(0, len(joined), width))
             in_body = False
         if in_body:
             body.append(line)
@@ -99,7 +111,10 @@ MATRIX = {
     "v2": (raw_file(good_payload(v=2)), "unsupported_version"),
     "v_true": (raw_file(good_payload(v=True)), "unsupported_version"),
     "missing_expiresAt": (raw_file(payload_without_expiry()), "malformed_payload"),
-    "empty_hwid_list": (raw_file(good_payload(hwid={"mode": "bound", "hwids": []})), "malformed_payload"),
+    "empty_hwid_list": (
+        raw_file(good_payload(hwid={"mode": "bound", "hwids": []})),
+        "malformed_payload",
+    ),
     "payload_not_object": (raw_file([1, 2]), "malformed_payload"),
     "truncated": (make_file()[:200], "bad_armor"),
     "not_a_file": ("hello world", "bad_armor"),
@@ -128,7 +143,10 @@ def test_official_parser_agrees_on_armor():
 def test_now_parameter_moves_the_clock():
     text = make_file(expires_at="2030-01-01T00:00:00Z")
     assert verify_license_file(text, "app_1", KEY.public_key_b64, HWID, now=1893456000 - 1)["ok"]
-    assert verify_license_file(text, "app_1", KEY.public_key_b64, HWID, now=1893456000)["error"] == "expired"
+    assert (
+        verify_license_file(text, "app_1", KEY.public_key_b64, HWID, now=1893456000)["error"]
+        == "expired"
+    )
 
 
 def test_key_rotation_list_accepts_either_key():
@@ -147,11 +165,16 @@ def test_garbage_gets_a_documented_verdict(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12,
-))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
 def test_signed_garbage_payload_never_raises(obj):
     result = verify_license_file(raw_file(obj), "app_1", KEY.public_key_b64, HWID)
     assert result["ok"] is False

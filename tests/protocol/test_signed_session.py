@@ -76,10 +76,18 @@ def test_expiry_falls_back_to_expires_in_when_token_has_no_exp():
         ({"status": "failed"}, "unexpected_response"),
         ({"status": "ok"}, "missing_payload"),
         ({"status": "ok", "payload": "", "signature": "x"}, "empty_payload"),
-        ({"status": "ok", "payload": "e30=", }, "missing_signature"),
+        (
+            {
+                "status": "ok",
+                "payload": "e30=",
+            },
+            "missing_signature",
+        ),
         ({"status": "ok", "payload": "!!!!", "signature": "x"}, "invalid_payload_json"),
-        ({"status": "ok", "payload": base64.b64encode(b"[1]").decode(), "signature": "x"},
-         "payload_not_json_object"),
+        (
+            {"status": "ok", "payload": base64.b64encode(b"[1]").decode(), "signature": "x"},
+            "payload_not_json_object",
+        ),
     ],
 )
 def test_failures_map_to_codes(body, code):

@@ -1,0 +1,663 @@
+"""Layer 3: ``AuthForgeClient``, a drop-in for the official SDK's client, on our transport.
+
+Same constructor, methods, result shapes and semantics as ``authforge-sdk``
+2.0 (grace mode by default, online heartbeats on request, fatal failures
+clear the session before ``on_failure`` runs, no ``on_failure`` means a fatal
+failure exits the process). The differences are deliberate: every network
+failure has a clean code, only a real ``{"status": "failed"}`` verdict can end
+a session, heartbeats carry jitter, and sessions end on a deadline that wall
+clock jumps cannot move.
+
+The integration layer drives the same object through a few private methods
+(``_login``, ``_login_file``, ``_adopt``) that raise instead of calling
+``on_failure``; ``_on_refresh`` tells it about every accepted heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import socket
+import threading
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from ._clock import Deadline, server_time
+from ._exceptions import AuthForgeError
+from ._files import PathArg, read_limited, write_atomic
+from ._protocol import (
+    HEARTBEAT_PATH,
+    OFFLINE_ACTIVATE_PATH,
+    SELFBAN_PATH,
+    VALIDATE_PATH,
+    PublicKeyArg,
+    SignedSession,
+    TrustList,
+    failure_from_body,
+    format_activation_request,
+    heartbeat_body,
+    is_success_status,
+    iso_utc,
+    judge_signed_response,
+    new_nonce,
+    offline_activate_body,
+    os_label,
+    parse_iso_utc,
+    resolve_hwid,
+    selfban_presession_body,
+    selfban_session_body,
+    validate_body,
+    verify_license_file,
+)
+from ._protocol._activation import SDK_TAG
+from ._protocol._license_file import BEGIN_LICENSE
+from ._retry import RetryPolicy
+from ._scheduler import HeartbeatScheduler
+from ._transport import Transport, is_loopback_host
+
+logger = logging.getLogger("authforge_guard")
+
+DEFAULT_API_BASE_URL = "https://auth.authforge.cc"
+MIN_REMOTE_HEARTBEAT_INTERVAL = 10.0
+MAX_LICENSE_FILE_BYTES = 1024 * 1024
+
+FailureCallback = Callable[[str, Optional[Exception]], None]
+
+
+@dataclass(frozen=True)
+class _Live:
+    """One authenticated session, replaced wholesale (never mutated) on every change."""
+
+    kind: str  # "online" | "offline"
+    license_key: str
+    generation: int
+    payload_b64: str
+    signature: str
+    key_id: Optional[str]
+    session_data: Dict[str, Any] = field(repr=False)
+    app_variables: Optional[Dict[str, Any]] = field(repr=False)
+    license_variables: Optional[Dict[str, Any]] = field(repr=False)
+    deadline: Optional[Deadline] = None
+    signed: Optional[SignedSession] = field(default=None, repr=False)
+    offline_license: Optional[Dict[str, Any]] = field(default=None, repr=False)
+
+
+class AuthForgeClient:
+    """An AuthForge client: login, validation, heartbeats, self-ban and offline files.
+
+    Thread-safe. Background checks run on one daemon thread per session and
+    never call user code while holding the client's lock.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: Optional[str],
+        public_key: PublicKeyArg,
+        heartbeat_mode: Optional[str] = None,
+        heartbeat_interval: float = 900,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        on_failure: Optional[FailureCallback] = None,
+        request_timeout: float = 15,
+        ttl_seconds: Optional[int] = None,
+        hwid_override: Optional[str] = None,
+        *,
+        online_heartbeat: bool = False,
+        proxy_url: Optional[str] = None,
+        ca_bundle: Optional[str] = None,
+        retry_policy: Optional[RetryPolicy] = None,
+    ) -> None:
+        if not isinstance(app_id, str) or not app_id:
+            raise ValueError("app_id must be a non-empty string")
+        if app_secret is None:
+            app_secret = ""  # allowed: offline-only clients never send it
+        elif not isinstance(app_secret, str):
+            raise ValueError("app_secret must be a string or None")
+        self._trust = TrustList(public_key)
+        mode = None
+        if heartbeat_mode:
+            mode = str(heartbeat_mode).strip().upper()
+            if mode not in ("LOCAL", "SERVER"):
+                raise ValueError("heartbeat_mode must be LOCAL or SERVER")
+        self._transport = Transport(
+            api_base_url,
+            timeout=request_timeout,
+            proxy_url=proxy_url,
+            ca_bundle=ca_bundle,
+            retry=retry_policy,
+        )
+        self.heartbeat_interval = _check_interval(heartbeat_interval, self._transport.host)
+
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.public_keys: List[str] = list(self._trust.keys_b64)
+        self.public_key = self.public_keys[0]
+        self.online_heartbeat = bool(online_heartbeat) or mode == "SERVER"
+        self.heartbeat_mode = "SERVER" if self.online_heartbeat else "LOCAL"
+        self.api_base_url = self._transport.base_url
+        self.on_failure = on_failure
+        self.request_timeout = request_timeout
+        self.ttl_seconds: Optional[int] = (
+            ttl_seconds
+            if isinstance(ttl_seconds, int)
+            and not isinstance(ttl_seconds, bool)
+            and ttl_seconds > 0
+            else None
+        )
+        self._hwid = resolve_hwid(app_id, hwid_override)
+
+        self._lock = threading.Lock()
+        self._live: Optional[_Live] = None
+        self._generation = 0
+        self._scheduler: Optional[HeartbeatScheduler] = None
+        # Set by the integration layer: told about every accepted check (no lock held).
+        self._on_refresh: Optional[Callable[[SignedSession], None]] = None
+        _CLIENTS.add(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthForgeClient(app_id={self.app_id!r}, api_base_url={self.api_base_url!r}, "
+            f"heartbeat_mode={self.heartbeat_mode!r})"
+        )
+
+    # ------------------------------------------------------------------ online
+
+    def login(self, license_key: str) -> bool:
+        """Validate ``license_key``, keep the session and start background checks.
+
+        On failure ``on_failure("login_failed", exc)`` runs and ``False`` is
+        returned; with no ``on_failure`` the process exits, as with the official SDK.
+        """
+        _check_license_key(license_key)
+        self._require_app_secret()
+        try:
+            self._login(license_key)
+        except Exception as exc:
+            self._report_failure("login_failed", exc)
+            return False
+        return True
+
+    def validate_license(self, license_key: str) -> Dict[str, Any]:
+        """Validate like ``login`` without keeping a session; never raises for a refusal.
+
+        Returns the official SDK's dict: ``{"valid": True, "session_token", ...}``
+        or ``{"valid": False, "code", "error"}``.
+        """
+        _check_license_key(license_key)
+        self._require_app_secret()
+        try:
+            signed, _issued_at = self._validate(license_key)
+        except AuthForgeError as exc:
+            return {"valid": False, "code": exc.code, "error": str(exc)}
+        return signed.validate_result()
+
+    def _validate(self, license_key: str) -> tuple[SignedSession, Optional[float]]:
+        body = validate_body(
+            app_id=self.app_id,
+            app_secret=self.app_secret,
+            license_key=license_key,
+            hwid=self._hwid,
+            nonce=new_nonce(),
+            ttl_seconds=self.ttl_seconds,
+        )
+        reply = self._transport.post(VALIDATE_PATH, body)
+        signed = judge_signed_response(
+            reply.data, expected_nonce=reply.nonce or "", trust=self._trust
+        )
+        return signed, server_time(signed.payload.get("timestamp"))
+
+    def _login(self, license_key: str) -> SignedSession:
+        """Validate and install the session, or raise ``AuthForgeError`` (no ``on_failure``)."""
+        signed, issued_at = self._validate(license_key)
+        self._install_online(license_key, signed, issued_at=issued_at)
+        return signed
+
+    def _adopt(self, license_key: str, signed: SignedSession) -> None:
+        """Install an already verified session (restored from the cache) and start checks.
+
+        Its deadline is measured from the local wall clock: an old answer has
+        no fresh server time to measure from.
+        """
+        self._install_online(license_key, signed, issued_at=None)
+
+    def _install_online(
+        self, license_key: str, signed: SignedSession, *, issued_at: Optional[float]
+    ) -> None:
+        with self._lock:
+            self._stop_locked()
+            self._generation += 1
+            self._live = _online_live(
+                license_key,
+                signed,
+                self._generation,
+                Deadline(signed.expires_at, issued_at=issued_at),
+            )
+            generation = self._generation
+            scheduler = HeartbeatScheduler(
+                self.heartbeat_interval, lambda: self._heartbeat_tick(generation)
+            )
+            self._scheduler = scheduler
+        scheduler.start()
+        logger.debug("authforge_guard: session started (%s checks)", self.heartbeat_mode.lower())
+
+    def logout(self) -> None:
+        """End the session and stop background checks. Never joins the check thread,
+        so it is safe to call from ``on_failure`` and hooks."""
+        with self._lock:
+            self._clear_locked()
+
+    def _clear_locked(self) -> None:
+        self._stop_locked()
+        self._generation += 1
+        self._live = None
+
+    def _stop_locked(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
+
+    # -------------------------------------------------------- background checks
+
+    def _heartbeat_tick(self, generation: int) -> bool:
+        """One background check for session ``generation``; False stops its thread.
+
+        A check that started before ``logout()``/``login()`` finds a newer
+        generation when it returns and is discarded, so it can never bring an
+        old session back or end a new one.
+        """
+        with self._lock:
+            live = self._live
+        if live is None or live.generation != generation or live.kind != "online":
+            return False
+        try:
+            if self.online_heartbeat:
+                signed = self._server_heartbeat(live)
+            else:
+                signed = self._grace_check(live)
+        except AuthForgeError as exc:
+            error = exc
+        else:
+            on_refresh = self._on_refresh
+            if on_refresh is not None and signed is not None:
+                on_refresh(signed)
+            return True
+        if error.transient and live.deadline is not None and live.deadline.passed():
+            expired = AuthForgeError("session_expired")
+            expired.__cause__ = error
+            error = expired
+        with self._lock:
+            if self._generation != generation:
+                return False
+            if error.fatal:
+                self._clear_locked()
+        self._report_failure("heartbeat_failed", error)
+        return error.transient
+
+    def _server_heartbeat(self, live: _Live) -> Optional[SignedSession]:
+        assert live.signed is not None
+        body = heartbeat_body(
+            app_id=self.app_id,
+            session_token=live.signed.session_token,
+            hwid=self._hwid,
+            nonce=new_nonce(),
+        )
+        reply = self._transport.post(HEARTBEAT_PATH, body)
+        if not is_success_status(reply.data.get("status")):
+            raise failure_from_body(reply.data)
+        signed = judge_signed_response(
+            reply.data, expected_nonce=reply.nonce or "", trust=self._trust
+        )
+        issued_at = server_time(signed.payload.get("timestamp"))
+        with self._lock:
+            if self._generation != live.generation:
+                return None  # logged out meanwhile: this answer belongs to no one
+            # The server keeps the session end set at login; the deadline follows it.
+            deadline = Deadline(signed.expires_at, issued_at=issued_at)
+            self._live = _online_live(live.license_key, signed, live.generation, deadline)
+        return signed
+
+    def _grace_check(self, live: _Live) -> Optional[SignedSession]:
+        # No network: the stored answer must still verify and must not have expired.
+        if not self._trust.verify(live.payload_b64, live.signature):
+            raise AuthForgeError("signature_mismatch")
+        if live.deadline is None or live.deadline.passed():
+            raise AuthForgeError("session_expired")
+        return live.signed
+
+    def _report_failure(self, reason: str, error: Exception) -> None:
+        """Tell ``on_failure`` (no lock held). Without one: log a transient check failure;
+        exit the process on anything else, as the official SDK does."""
+        if self.on_failure is not None:
+            try:
+                self.on_failure(reason, error)
+                return
+            except Exception:
+                logger.exception("authforge_guard: on_failure handler raised")
+        transient = isinstance(error, AuthForgeError) and error.transient
+        if reason == "heartbeat_failed" and transient:
+            logger.warning(
+                "authforge_guard: background check failed (%s); retrying next interval",
+                getattr(error, "code", "unknown_error"),
+            )
+            return
+        logger.critical(
+            "authforge_guard: %s (%s) and no on_failure handler: exiting the process",
+            reason,
+            getattr(error, "code", type(error).__name__),
+        )
+        os._exit(1)
+
+    # ---------------------------------------------------------------- queries
+
+    def is_authenticated(self) -> bool:
+        """True for an online session (``login``) or an offline one (``login_from_file``)."""
+        return self._live is not None
+
+    def get_session_kind(self) -> Optional[str]:
+        """``"online"``, ``"offline"``, or ``None`` when logged out."""
+        live = self._live
+        return live.kind if live is not None else None
+
+    def get_session_data(self) -> Optional[Dict[str, Any]]:
+        live = self._live
+        return dict(live.session_data) if live is not None else None
+
+    def get_app_variables(self) -> Optional[Dict[str, Any]]:
+        live = self._live
+        return (
+            dict(live.app_variables)
+            if live is not None and live.app_variables is not None
+            else None
+        )
+
+    def get_license_variables(self) -> Optional[Dict[str, Any]]:
+        live = self._live
+        if live is None or live.license_variables is None:
+            return None
+        return dict(live.license_variables)
+
+    def get_offline_license(self) -> Optional[Dict[str, Any]]:
+        """What the offline file this client logged in with says, or ``None``."""
+        live = self._live
+        if live is None or live.offline_license is None:
+            return None
+        return dict(live.offline_license)
+
+    def get_hwid(self) -> str:
+        """The HWID this client sends (or ``hwid_override``): what an operator binds files to."""
+        return self._hwid
+
+    @property
+    def _signed_session(self) -> Optional[SignedSession]:
+        live = self._live
+        return live.signed if live is not None else None
+
+    # --------------------------------------------------------------- self-ban
+
+    def self_ban(
+        self,
+        *,
+        license_key: Optional[str] = None,
+        session_token: Optional[str] = None,
+        revoke_license: bool = True,
+        blacklist_hwid: bool = True,
+        blacklist_ip: bool = True,
+    ) -> Dict[str, Any]:
+        """Report tampering: with a session it may revoke the license; without one it can
+        only blacklist. Raises on any failure; never calls ``on_failure``."""
+        token = session_token.strip() if isinstance(session_token, str) else ""
+        explicit_key = license_key.strip() if isinstance(license_key, str) else ""
+        live = self._live
+        if live is not None and live.kind == "offline" and not token and not explicit_key:
+            raise ValueError("offline_session")  # an offline session never phones home
+        if not token and live is not None and live.signed is not None:
+            token = live.signed.session_token
+        if token:
+            body = selfban_session_body(
+                app_id=self.app_id,
+                session_token=token,
+                hwid=self._hwid,
+                revoke_license=revoke_license,
+                blacklist_hwid=blacklist_hwid,
+                blacklist_ip=blacklist_ip,
+            )
+        else:
+            key = explicit_key or (live.license_key if live is not None else "")
+            if not key:
+                raise ValueError("missing_license_key")
+            self._require_app_secret()
+            body = selfban_presession_body(
+                app_id=self.app_id,
+                app_secret=self.app_secret,
+                license_key=key,
+                hwid=self._hwid,
+                nonce=new_nonce(),
+                blacklist_hwid=blacklist_hwid,
+                blacklist_ip=blacklist_ip,
+            )
+        reply = self._transport.post(SELFBAN_PATH, body)
+        if not is_success_status(reply.data.get("status")):
+            raise failure_from_body(reply.data)
+        return reply.data
+
+    # ------------------------------------------------------------ offline files
+
+    def login_from_file(self, path_or_text: Union[str, os.PathLike[str]]) -> bool:
+        """Authorise from an offline ``.authforge`` file (a path or the armored text), with
+        no network. Failures go to ``on_failure("offline_login_failed", exc)`` and return
+        False; never exits the process."""
+        try:
+            self._login_file(path_or_text)
+        except AuthForgeError as exc:
+            if self.on_failure is not None:
+                try:
+                    self.on_failure("offline_login_failed", exc)
+                except Exception:
+                    logger.exception("authforge_guard: on_failure handler raised")
+            return False
+        return True
+
+    def _login_file(self, path_or_text: Union[str, os.PathLike[str]]) -> Dict[str, Any]:
+        """Verify and install an offline file, or raise ``AuthForgeError`` with the verdict code."""
+        text = _read_license_input(path_or_text)
+        result = verify_license_file(text, self.app_id, self._trust, self._hwid)
+        if not result["ok"]:
+            raise AuthForgeError(result["error"], f"offline license refused: {result['error']}")
+        self._install_offline(result, replay=None)
+        return result
+
+    def verify_license_file(
+        self, path_or_text: Union[str, os.PathLike[str]], *, now: Any = None
+    ) -> Dict[str, Any]:
+        """Verify an offline file with this client's app, keys and HWID; no state change,
+        never raises for bad input."""
+        try:
+            text = _read_license_input(path_or_text)
+        except AuthForgeError as exc:
+            return {"ok": False, "error": str(exc)}
+        return verify_license_file(text, self.app_id, self._trust, self._hwid, now=now)
+
+    def activate_offline(self, license_key: str, path: Optional[PathArg] = None) -> bool:
+        """Turn a license key into a lifetime, HWID-bound offline file with one online call.
+
+        The file is verified before anything is written; ``path`` is written
+        atomically and left untouched on any failure. Raises ``AuthForgeError``
+        (server code, ``offline_file_rejected``, ``file_write_failed`` or a
+        network code); never calls ``on_failure``.
+        """
+        _check_license_key(license_key)
+        self._require_app_secret()
+        body = offline_activate_body(
+            app_id=self.app_id,
+            app_secret=self.app_secret,
+            license_key=license_key,
+            hwid=self._hwid,
+            nonce=new_nonce(),
+        )
+        reply = self._transport.post(OFFLINE_ACTIVATE_PATH, body)
+        if not is_success_status(reply.data.get("status")):
+            raise failure_from_body(reply.data)
+        text = reply.data.get("file")
+        if not isinstance(text, str) or not text:
+            raise AuthForgeError("unexpected_response", "unexpected_response: no file in answer")
+        result = verify_license_file(text, self.app_id, self._trust, self._hwid)
+        if not result["ok"]:
+            # The reason stays in the message: the server's own hwid_mismatch
+            # ("no free seat") must remain distinguishable from ours.
+            raise AuthForgeError(
+                "offline_file_rejected", f"offline_file_rejected: {result['error']}"
+            )
+        if path is not None:
+            try:
+                write_atomic(path, text.encode("utf-8"))
+            except OSError as exc:
+                raise AuthForgeError(
+                    "file_write_failed", f"file_write_failed: {exc.strerror}"
+                ) from exc
+        self._install_offline(result, replay=reply.data.get("replay") is True)
+        return True
+
+    def _install_offline(self, result: Dict[str, Any], *, replay: Optional[bool]) -> None:
+        lic = result["license"]
+        summary = {
+            key: lic[key]
+            for key in (
+                "license_key",
+                "jti",
+                "key_id",
+                "issued_at",
+                "expires_at",
+                "hwid_policy",
+                "label",
+                "license_expires_at",
+            )
+            if key in lic
+        }
+        if replay is not None:
+            summary["replay"] = replay
+        expires = parse_iso_utc(lic["expires_at"])
+        with self._lock:
+            self._clear_locked()
+            self._live = _Live(
+                kind="offline",
+                license_key=lic["license_key"],
+                generation=self._generation,
+                payload_b64=result["payload_base64"],
+                signature=result["signature_base64"],
+                key_id=lic["key_id"],
+                session_data=dict(lic["payload"]),
+                app_variables=lic["app_variables"],
+                license_variables=lic["license_variables"],
+                deadline=Deadline(expires) if expires is not None else None,
+                offline_license=summary,
+            )
+
+    def create_activation_request(
+        self,
+        *,
+        include_machine_name: bool = False,
+        machine_name: Optional[str] = None,
+        os: Optional[str] = None,
+        omit_os: bool = False,
+        sdk: Optional[str] = None,
+        omit_sdk: bool = False,
+        license_key: Optional[str] = None,
+        created_at: Optional[str] = None,
+    ) -> str:
+        """An activation request for this machine (no network, no secret). The hostname is
+        included only with ``include_machine_name``: it is often a person's name."""
+        import time
+
+        name = None
+        if include_machine_name:
+            name = machine_name or platform.node() or socket.gethostname()
+        live = self._live
+        return format_activation_request(
+            app_id=self.app_id,
+            hwid=self._hwid,
+            created_at=created_at or iso_utc(time.time()),
+            machine_name=name,
+            os=None if omit_os else (os if os is not None else os_label()),
+            sdk=None if omit_sdk else (sdk if sdk is not None else SDK_TAG),
+            license_key=license_key
+            if license_key is not None
+            else (live.license_key if live is not None else None),
+        )
+
+    def write_activation_request(self, path: PathArg, **kwargs: Any) -> None:
+        """Write ``create_activation_request(**kwargs)`` to ``path`` atomically (UTF-8)."""
+        write_atomic(path, self.create_activation_request(**kwargs).encode("utf-8"))
+
+    # ---------------------------------------------------------------- helpers
+
+    def _require_app_secret(self) -> None:
+        if not self.app_secret:
+            raise ValueError(
+                "app_secret is required for online calls; omit it only with login_from_file"
+            )
+
+
+def _online_live(
+    license_key: str, signed: SignedSession, generation: int, deadline: Deadline
+) -> _Live:
+    return _Live(
+        kind="online",
+        license_key=license_key,
+        generation=generation,
+        payload_b64=signed.payload_b64,
+        signature=signed.signature,
+        key_id=signed.key_id,
+        session_data=dict(signed.payload),
+        app_variables=signed.app_variables,
+        license_variables=signed.license_variables,
+        deadline=deadline,
+        signed=signed,
+    )
+
+
+def _check_license_key(license_key: Any) -> None:
+    if not isinstance(license_key, str) or not license_key:
+        raise ValueError("license_key must be a non-empty string")
+
+
+def _check_interval(interval: Any, host: str) -> float:
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
+        raise ValueError("heartbeat_interval must be a positive number of seconds")
+    # Loopback servers are ours (tests, the demo): any positive interval, so
+    # tests never sleep. The real service allows 6 heartbeats a minute.
+    if interval < MIN_REMOTE_HEARTBEAT_INTERVAL and not is_loopback_host(host):
+        raise ValueError("heartbeat_interval must be >= 10")
+    return float(interval)
+
+
+def _read_license_input(path_or_text: Any) -> str:
+    if isinstance(path_or_text, str) and BEGIN_LICENSE in path_or_text:
+        return path_or_text
+    if not isinstance(path_or_text, (str, os.PathLike)) or not os.fspath(path_or_text):
+        raise AuthForgeError("read_error", "read_error: expected a path or the armored text")
+    try:
+        data = read_limited(path_or_text, MAX_LICENSE_FILE_BYTES)
+    except OSError as exc:
+        raise AuthForgeError("read_error", f"read_error: {exc.strerror}") from exc
+    if data is None:
+        raise AuthForgeError("bad_armor", "bad_armor: file too large to be a license")
+    return data.decode("utf-8", errors="replace")
+
+
+# A forked child must not believe it owns the parent's heartbeat: threads do
+# not survive fork, and a lock held at fork time would never be released.
+_CLIENTS: weakref.WeakSet[AuthForgeClient] = weakref.WeakSet()
+
+
+def _reset_clients_after_fork() -> None:
+    for client in list(_CLIENTS):
+        client._lock = threading.Lock()
+        client._scheduler = None
+        client._generation += 1
+        client._live = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_clients_after_fork)

@@ -1,0 +1,63 @@
+"""Session deadlines that wall-clock jumps cannot move.
+
+A session's end is signed as an epoch time, but the local wall clock may jump
+(NTP, a user changing the date). At the moment an answer is accepted the
+remaining lifetime is turned into a deadline on a clock that only moves
+forward: ``CLOCK_BOOTTIME`` where it exists (it keeps counting during
+suspend, so sleeping a laptop cannot stretch a session), else ``monotonic``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+
+def _pick_elapsed_clock() -> Callable[[], float]:
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        try:
+            time.clock_gettime(boottime)
+        except OSError:
+            pass
+        else:
+            return lambda: time.clock_gettime(boottime)
+    return time.monotonic
+
+
+elapsed = _pick_elapsed_clock()
+
+
+def server_time(value: Any) -> Optional[float]:
+    """A payload ``timestamp`` (epoch seconds or ms, or ISO-8601) as epoch seconds."""
+    from ._protocol import parse_iso_utc
+
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and value == value:
+        return float(value) / 1000.0 if value > 1e11 else float(value)
+    return parse_iso_utc(value)
+
+
+class Deadline:
+    """When a session ends, measured on the elapsed clock.
+
+    ``issued_at`` is the server's own time of the answer when known: for a
+    fresh (nonce-checked) answer the lifetime is then ``expires_at -
+    issued_at``, independent of the local clock's error. Without it (a session
+    restored from disk) the local wall clock is the only reference.
+    """
+
+    __slots__ = ("_deadline", "expires_at")
+
+    def __init__(self, expires_at: float, *, issued_at: Optional[float] = None) -> None:
+        self.expires_at = expires_at
+        reference = issued_at if issued_at is not None else time.time()
+        self._deadline = elapsed() + (expires_at - reference)
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self._deadline - elapsed()
+
+    def passed(self) -> bool:
+        return self.remaining() <= 0

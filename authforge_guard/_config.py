@@ -1,0 +1,276 @@
+"""Guard settings: keyword arguments first, then ``AUTHFORGE_*`` environment variables.
+
+Every problem is a ``ConfigurationError`` that names the argument and its
+variable, so "it does not work on the build server" becomes one readable line.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Tuple, Union
+
+from ._exceptions import ConfigurationError
+
+# argument -> environment variable
+ENV_VARS = {
+    "app_id": "AUTHFORGE_APP_ID",
+    "app_secret": "AUTHFORGE_APP_SECRET",
+    "public_key": "AUTHFORGE_PUBLIC_KEY",
+    "license_key": "AUTHFORGE_LICENSE_KEY",
+    "license_file": "AUTHFORGE_LICENSE_FILE",
+    "api_base_url": "AUTHFORGE_API_URL",
+    "heartbeat": "AUTHFORGE_HEARTBEAT",
+    "heartbeat_interval": "AUTHFORGE_HEARTBEAT_INTERVAL",
+    "ttl_seconds": "AUTHFORGE_TTL_SECONDS",
+    "hwid_override": "AUTHFORGE_HWID_OVERRIDE",
+    "request_timeout": "AUTHFORGE_REQUEST_TIMEOUT",
+    "session_cache": "AUTHFORGE_SESSION_CACHE",
+    "ca_bundle": "AUTHFORGE_CA_BUNDLE",
+    "proxy_url": "AUTHFORGE_PROXY_URL",
+    "interrupt_signal": "AUTHFORGE_INTERRUPT_SIGNAL",
+}
+
+DEFAULT_API_BASE_URL = "https://auth.authforge.cc"
+DEFAULT_TIERS = ("free", "pro", "enterprise")
+ON_LOST_POLICIES = ("raise", "exit", "warn")
+_HEARTBEAT_WORDS = {"online": True, "server": True, "grace": False, "local": False}
+_TRUE_WORDS = {"1", "true", "yes", "on"}
+_FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def default_interrupt_signal() -> Optional[int]:
+    """SIGURG: ignored by default, so a stray delivery can never kill the process, and
+    unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn."""
+    return getattr(signal, "SIGURG", None)
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """Everything a Guard was configured with, resolved and checked once."""
+
+    app_id: str
+    app_secret: Optional[str] = field(repr=False)
+    public_key: Union[str, Tuple[str, ...]] = field(repr=False)
+    license_key: Optional[str] = field(repr=False)
+    license_file: Optional[str]
+    api_base_url: str
+    online: bool
+    heartbeat_interval: float
+    ttl_seconds: Optional[int]
+    hwid_override: Optional[str] = field(repr=False)
+    request_timeout: float
+    tiers: Tuple[str, ...]
+    tier_variable: str
+    features_variable: str
+    on_lost: str
+    exit_code: int
+    interrupt: bool
+    interrupt_signal: Optional[int]
+    hook_timeout: Optional[float]
+    exit_grace: float
+    session_cache: Union[bool, str]
+    ca_bundle: Optional[str]
+    proxy_url: Optional[str]
+
+
+def resolve_settings(
+    given: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None
+) -> GuardSettings:
+    """Merge keyword arguments with the environment and check every value."""
+    env = os.environ if environ is None else environ
+    source = _Source(given, env)
+    app_id = source.text("app_id", required=True)
+    public_key = source.public_key()
+    mode = given.get("heartbeat_mode")
+    heartbeat = given.get("heartbeat")
+    if heartbeat is None and mode is not None:
+        heartbeat = mode
+        source.given_name["heartbeat"] = "heartbeat_mode"
+    online = source.heartbeat(heartbeat)
+    tiers = given.get("tiers", DEFAULT_TIERS)
+    if isinstance(tiers, str) or not all(isinstance(t, str) and t.strip() for t in tiers):
+        raise ConfigurationError(
+            "tiers must be a sequence of names, lowest first", argument="tiers"
+        )
+    on_lost = given.get("on_lost", "raise")
+    if on_lost not in ON_LOST_POLICIES:
+        raise ConfigurationError(
+            f"on_lost must be one of {', '.join(ON_LOST_POLICIES)}; got {on_lost!r}",
+            argument="on_lost",
+        )
+    return GuardSettings(
+        app_id=app_id or "",
+        app_secret=source.text("app_secret"),
+        public_key=public_key,
+        license_key=source.text("license_key"),
+        license_file=source.path("license_file"),
+        api_base_url=source.text("api_base_url") or DEFAULT_API_BASE_URL,
+        online=online,
+        heartbeat_interval=source.number("heartbeat_interval", 900.0, minimum_exclusive=0.0),
+        ttl_seconds=source.integer("ttl_seconds"),
+        hwid_override=source.text("hwid_override"),
+        request_timeout=source.number("request_timeout", 15.0, minimum_exclusive=0.0),
+        tiers=tuple(t.strip().lower() for t in tiers),
+        tier_variable=_name(given.get("tier_variable", "tier"), "tier_variable"),
+        features_variable=_name(given.get("features_variable", "features"), "features_variable"),
+        on_lost=on_lost,
+        exit_code=_exit_code(given.get("exit_code", 1)),
+        interrupt=bool(given.get("interrupt", True)),
+        interrupt_signal=source.signal_number(),
+        hook_timeout=_optional_seconds(given.get("hook_timeout", 30.0), "hook_timeout"),
+        exit_grace=_optional_seconds(given.get("exit_grace", 10.0), "exit_grace") or 10.0,
+        session_cache=source.session_cache(),
+        ca_bundle=source.path("ca_bundle"),
+        proxy_url=source.text("proxy_url"),
+    )
+
+
+class _Source:
+    """Reads one setting from the arguments, else from its environment variable."""
+
+    def __init__(self, given: Mapping[str, Any], env: Mapping[str, str]) -> None:
+        self.given = given
+        self.env = env
+        self.given_name = {name: name for name in ENV_VARS}
+
+    def raw(self, name: str) -> Tuple[Any, bool]:
+        """``(value, from_environment)``; an empty environment variable counts as unset."""
+        value = self.given.get(name)
+        if value is not None:
+            return value, False
+        text = self.env.get(ENV_VARS[name])
+        if text is None or not text.strip():
+            return None, True
+        return text.strip(), True
+
+    def problem(self, name: str, message: str) -> ConfigurationError:
+        argument, variable = self.given_name[name], ENV_VARS[name]
+        return ConfigurationError(
+            f"{argument}: {message} (argument {argument}= or environment variable {variable})",
+            argument=argument,
+            env_var=variable,
+        )
+
+    def text(self, name: str, *, required: bool = False) -> Optional[str]:
+        value, _from_env = self.raw(name)
+        if value is None:
+            if required:
+                raise self.problem(name, "missing")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.problem(name, "must be a non-empty string")
+        return value.strip()
+
+    def path(self, name: str) -> Optional[str]:
+        value, _from_env = self.raw(name)
+        if value is None:
+            return None
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str) or not value.strip():
+            raise self.problem(name, "must be a file path")
+        return value.strip()
+
+    def public_key(self) -> Union[str, Tuple[str, ...]]:
+        from ._protocol import TrustList
+
+        value, _from_env = self.raw("public_key")
+        if value is None:
+            raise self.problem("public_key", "missing (the app's Ed25519 public key, base64)")
+        if isinstance(value, list):
+            value = tuple(value)
+        try:
+            TrustList(value)
+        except ValueError as exc:
+            raise self.problem("public_key", str(exc)) from None
+        return value  # type: ignore[no-any-return]
+
+    def heartbeat(self, value: Any) -> bool:
+        if value is None:
+            value, _from_env = self.raw("heartbeat")
+        if value is None:
+            return False
+        word = str(value).strip().lower()
+        if word not in _HEARTBEAT_WORDS:
+            raise self.problem("heartbeat", f"must be 'online' or 'grace', got {value!r}")
+        return _HEARTBEAT_WORDS[word]
+
+    def number(self, name: str, default: float, *, minimum_exclusive: float) -> float:
+        value, _from_env = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise self.problem(name, f"must be a number, got {value!r}") from None
+        if isinstance(value, bool) or not number > minimum_exclusive or number != number:
+            raise self.problem(name, f"must be a number above {minimum_exclusive:g}")
+        return number
+
+    def integer(self, name: str) -> Optional[int]:
+        value, _from_env = self.raw(name)
+        if value is None:
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise self.problem(name, f"must be a whole number, got {value!r}") from None
+        if isinstance(value, bool) or number <= 0:
+            raise self.problem(name, "must be a positive whole number")
+        return number
+
+    def signal_number(self) -> Optional[int]:
+        value, _from_env = self.raw("interrupt_signal")
+        if value is None:
+            return default_interrupt_signal()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        name = str(value).strip().upper()
+        name = name if name.startswith("SIG") else "SIG" + name
+        number = getattr(signal, name, None)
+        if not isinstance(number, int):
+            raise self.problem("interrupt_signal", f"unknown signal {value!r}")
+        return int(number)
+
+    def session_cache(self) -> Union[bool, str]:
+        value, _from_env = self.raw("session_cache")
+        if value is None or value is False:
+            return False
+        if value is True:
+            return True
+        if isinstance(value, os.PathLike):
+            return str(os.fspath(value))
+        if not isinstance(value, str):
+            raise self.problem("session_cache", "must be True, False or a directory path")
+        word = value.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        return value.strip()
+
+
+def _name(value: Any, argument: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigurationError(f"{argument} must be a non-empty string", argument=argument)
+    return value.strip()
+
+
+def _exit_code(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise ConfigurationError(
+            "exit_code must be a whole number from 0 to 255", argument="exit_code"
+        )
+    return value
+
+
+def _optional_seconds(value: Any, argument: str) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigurationError(
+            f"{argument} must be a positive number of seconds", argument=argument
+        )
+    return float(value)

@@ -1,0 +1,87 @@
+"""``@requires_license``: the guarded entry point.
+
+Built with ``wrapt`` so the decorated object keeps its signature, docstring,
+``__wrapped__`` and descriptor behaviour (methods, classmethods,
+staticmethods), and stacks under ``click``/``typer`` commands. On a live
+session the check is one attribute read; otherwise it logs in through the
+guard (coroutines do that in a worker thread, never blocking the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, overload
+
+import wrapt
+
+from ._guard import DEFAULT, get_guard
+
+if TYPE_CHECKING:
+    from ._guard import Guard
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def requires_license(fn: F) -> F: ...
+@overload
+def requires_license(
+    fn: None = None, *, guard: Optional[Guard] = None, license_key: Optional[str] = None
+) -> Callable[[F], F]: ...
+
+
+def requires_license(
+    fn: Any = None, *, guard: Optional[Guard] = None, license_key: Optional[str] = None
+) -> Any:
+    """Run the decorated callable only with a license; log in once if there is none.
+
+    Raises ``LicenseError`` (with ``.code``) when no license can be had, and
+    ``LicenseLost`` when this thread's ``licensed()`` block lost its license.
+    Never exits the process. ``license_key`` is used only to log in.
+    """
+    if fn is None:
+        return functools.partial(requires_license, guard=guard, license_key=license_key)
+    if not callable(fn) and not isinstance(fn, (classmethod, staticmethod)):
+        raise TypeError("@requires_license decorates a function, method or class method")
+
+    def check() -> None:
+        (guard if guard is not None else get_guard())._check_guarded_call(license_key)
+
+    if _is_coroutine_function(fn):
+
+        @wrapt.decorator
+        def guarded_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            active = guard if guard is not None else DEFAULT.guard
+            if active is not None and active._fast_ok:
+                return wrapped(*args, **kwargs)
+            return _check_in_thread_then(check, wrapped, args, kwargs)
+
+        return guarded_async(fn)
+
+    @wrapt.decorator
+    def guarded(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        active = guard if guard is not None else DEFAULT.guard
+        if active is not None and active._fast_ok:
+            return wrapped(*args, **kwargs)
+        check()
+        return wrapped(*args, **kwargs)
+
+    return guarded(fn)
+
+
+def _is_coroutine_function(fn: Any) -> bool:
+    target = fn.__func__ if isinstance(fn, (classmethod, staticmethod)) else fn
+    return inspect.iscoroutinefunction(target)
+
+
+async def _check_in_thread_then(
+    check: Callable[[], None],
+    call: Callable[..., Awaitable[Any]],
+    args: Any,
+    kwargs: Any,
+) -> Any:
+    # A login is network I/O: run it off the event loop.
+    await asyncio.get_running_loop().run_in_executor(None, check)
+    return await call(*args, **kwargs)

@@ -1,0 +1,111 @@
+"""Feature gates: ``@feature("pro")`` and ``has_feature("pro")``.
+
+A gate is a set lookup in the grants computed when the session started or was
+last refreshed, so a tier change from the server is seen at the next heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
+
+import wrapt
+
+from ._exceptions import FeatureNotLicensed, LicenseError
+from ._guard import DEFAULT, get_guard
+
+if TYPE_CHECKING:
+    from ._guard import Guard
+    from ._session import Session
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def has_feature(name: str, *, guard: Optional[Guard] = None) -> bool:
+    """True when the license grants ``name`` (logging in first if needed); False when it
+    does not, or when no license can be had."""
+    active = guard if guard is not None else get_guard()
+    try:
+        session = active._check_guarded_call()
+    except LicenseError:
+        return False
+    return _normalise(name) in session.features
+
+
+def feature(
+    name: str,
+    *,
+    fallback: Optional[Callable[..., Any]] = None,
+    guard: Optional[Guard] = None,
+) -> Callable[[F], F]:
+    """Run the decorated callable only when the license grants ``name``.
+
+    Denied: ``fallback`` is called with the same arguments (its result is
+    returned), or ``FeatureNotLicensed`` is raised. No license at all raises
+    ``LicenseError`` as ``@requires_license`` does.
+    """
+    key = _normalise(name)
+
+    def check_grant() -> Tuple[Session, bool]:
+        session = (guard if guard is not None else get_guard())._check_guarded_call()
+        return session, key in session.features
+
+    def deny(session: Optional[Session], instance: Any, args: Any, kwargs: Any) -> Any:
+        if fallback is None:
+            raise FeatureNotLicensed(name, session.tier if session is not None else None)
+        if instance is not None and not inspect.isclass(instance):
+            return fallback(instance, *args, **kwargs)
+        return fallback(*args, **kwargs)
+
+    def fast_granted() -> bool:
+        active = guard if guard is not None else DEFAULT.guard
+        if active is None or not active._fast_ok:
+            return False
+        session = active._session
+        return session is not None and key in session._state.grants
+
+    def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @wrapt.decorator
+            def gated_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+                if fast_granted():
+                    return wrapped(*args, **kwargs)
+                return _gate_async(check_grant, deny, wrapped, instance, args, kwargs)
+
+            return cast(F, gated_async(fn))
+
+        @wrapt.decorator
+        def gated(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if fast_granted():
+                return wrapped(*args, **kwargs)
+            session, granted = check_grant()
+            if granted:
+                return wrapped(*args, **kwargs)
+            return deny(session, instance, args, kwargs)
+
+        return cast(F, gated(fn))
+
+    return decorate
+
+
+async def _gate_async(
+    check_grant: Callable[[], Tuple[Session, bool]],
+    deny: Callable[..., Any],
+    wrapped: Any,
+    instance: Any,
+    args: Any,
+    kwargs: Any,
+) -> Any:
+    session, granted = await asyncio.get_running_loop().run_in_executor(None, check_grant)
+    if granted:
+        return await wrapped(*args, **kwargs)
+    result = deny(session, instance, args, kwargs)
+    return await result if inspect.isawaitable(result) else result
+
+
+def _normalise(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a feature name must be a non-empty string")
+    return name.strip().lower()

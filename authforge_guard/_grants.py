@@ -1,0 +1,72 @@
+"""What a license grants, computed once per session refresh so a feature gate is a set lookup.
+
+A feature is granted when the license's tier is at or above it on the tier
+ladder, when it is listed in the features variable (a JSON list or a
+comma-separated string), or when the license variable of that name is truthy.
+"""
+
+from __future__ import annotations
+
+from typing import Any, FrozenSet, Mapping, Optional, Sequence, Set
+
+_TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
+
+
+def is_truthy(value: Any) -> bool:
+    """Variable truth: ``true``/``yes``/``1``/``on`` strings, JSON true, non-zero numbers."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0 and value == value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE_WORDS:
+            return True
+        try:
+            return float(text) != 0
+        except ValueError:
+            return False
+    return False
+
+
+def tier_of(variables: Optional[Mapping[str, Any]], tier_variable: str) -> Optional[str]:
+    """The license's tier name, normalised to lower case, or ``None``."""
+    value = (variables or {}).get(tier_variable)
+    if isinstance(value, str) and value.strip():
+        return value.strip().lower()
+    return None
+
+
+def listed_features(variables: Optional[Mapping[str, Any]], features_variable: str) -> Set[str]:
+    value = (variables or {}).get(features_variable)
+    if isinstance(value, str):
+        items: Sequence[Any] = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return set()
+    return {item.strip().lower() for item in items if isinstance(item, str) and item.strip()}
+
+
+def compute_grants(
+    variables: Optional[Mapping[str, Any]],
+    *,
+    tiers: Sequence[str],
+    tier_variable: str,
+    features_variable: str,
+) -> FrozenSet[str]:
+    """Every feature name (lower case) the license grants."""
+    grants = listed_features(variables, features_variable)
+    tier = tier_of(variables, tier_variable)
+    if tier is not None:
+        grants.add(tier)
+        if tier in tiers:
+            grants.update(tiers[: tiers.index(tier) + 1])
+    for name, value in (variables or {}).items():
+        if (
+            isinstance(name, str)
+            and name not in (tier_variable, features_variable)
+            and is_truthy(value)
+        ):
+            grants.add(name.strip().lower())
+    return frozenset(grants)

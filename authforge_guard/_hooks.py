@@ -1,0 +1,132 @@
+"""Where a loss reaches the user's code first: hooks, in a fixed order, each one isolated.
+
+On a fatal loss: the hooks for that code, then ``on_lost`` hooks, then
+cleanups last-registered-first (like ``ExitStack``). Every hook runs even if an
+earlier one raised (the error is logged with its traceback), and a hook with a
+timeout cannot hold the program forever: it runs on its own thread and is
+abandoned, with an error logged, when its time is up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from ._session import Session
+
+logger = logging.getLogger("authforge_guard")
+
+
+@dataclass(frozen=True)
+class LicenseEvent:
+    """What happened to the license, handed to every hook.
+
+    ``reason`` is ``"lost"`` (fatal) or ``"transient"``; ``code`` the AuthForge
+    code (``revoked``, ``network_error``, ...); ``session`` the session it
+    happened to (already ended when ``fatal``).
+    """
+
+    reason: str
+    code: str
+    fatal: bool
+    exception: Optional[BaseException] = field(default=None, repr=False)
+    session: Optional[Session] = None
+
+
+@dataclass(frozen=True)
+class _Hook:
+    call: Callable[..., Any]
+    args: Tuple[Any, ...] = ()
+    kwargs: Dict[str, Any] = field(default_factory=dict)
+    timeout: Optional[float] = None
+
+    @property
+    def name(self) -> str:
+        return getattr(self.call, "__qualname__", None) or repr(self.call)
+
+
+_UNSET: Any = object()
+
+
+class HookRegistry:
+    """The hooks of one Guard. Registration is thread-safe; running takes a snapshot."""
+
+    def __init__(self, default_timeout: Optional[float]) -> None:
+        self.default_timeout = default_timeout
+        self._lock = threading.Lock()
+        self._by_code: Dict[str, List[_Hook]] = {}
+        self._on_lost: List[_Hook] = []
+        self._on_transient: List[_Hook] = []
+        self._cleanups: List[_Hook] = []
+
+    def _timeout(self, timeout: Any) -> Optional[float]:
+        return self.default_timeout if timeout is _UNSET else timeout
+
+    def add_code_hook(self, codes: Tuple[str, ...], fn: Callable[..., Any], timeout: Any) -> None:
+        hook = _Hook(fn, timeout=self._timeout(timeout))
+        with self._lock:
+            for code in codes:
+                self._by_code.setdefault(code, []).append(hook)
+
+    def add_lost_hook(self, fn: Callable[..., Any], timeout: Any) -> None:
+        with self._lock:
+            self._on_lost.append(_Hook(fn, timeout=self._timeout(timeout)))
+
+    def add_transient_hook(self, fn: Callable[..., Any], timeout: Any) -> None:
+        with self._lock:
+            self._on_transient.append(_Hook(fn, timeout=self._timeout(timeout)))
+
+    def add_cleanup(
+        self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], timeout: Any
+    ) -> None:
+        with self._lock:
+            self._cleanups.append(_Hook(fn, args, kwargs, self._timeout(timeout)))
+
+    def run_fatal(self, event: LicenseEvent) -> None:
+        """Code hooks, ``on_lost`` hooks, then cleanups LIFO. Cleanups run once: a cleanup
+        is consumed by the loss that ran it, as ``ExitStack`` callbacks are."""
+        with self._lock:
+            by_code = list(self._by_code.get(event.code, ()))
+            lost = list(self._on_lost)
+            cleanups, self._cleanups = list(reversed(self._cleanups)), []
+        for hook in by_code + lost:
+            _run(hook, (event,), {})
+        for hook in cleanups:
+            _run(hook, hook.args, hook.kwargs)
+
+    def run_transient(self, event: LicenseEvent) -> None:
+        with self._lock:
+            hooks = list(self._on_transient)
+        for hook in hooks:
+            _run(hook, (event,), {})
+
+
+def _run(hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    """Run one hook; log, never propagate, what it raises; give up after its timeout."""
+    if hook.timeout is None:
+        _call_logged(hook, args, kwargs)
+        return
+    runner = threading.Thread(
+        target=_call_logged,
+        args=(hook, args, kwargs),
+        name=f"authforge-hook:{hook.name}",
+        daemon=True,
+    )
+    runner.start()
+    runner.join(hook.timeout)
+    if runner.is_alive():
+        logger.error(
+            "authforge_guard: hook %s still running after %.1fs; moving on without it",
+            hook.name,
+            hook.timeout,
+        )
+
+
+def _call_logged(hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    try:
+        hook.call(*args, **kwargs)
+    except BaseException:  # a hook's SystemExit must not end the heartbeat thread either
+        logger.exception("authforge_guard: hook %s raised", hook.name)

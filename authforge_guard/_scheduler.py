@@ -1,0 +1,80 @@
+"""When the next background check runs: a fixed interval with jitter, on its own thread.
+
+Jitter keeps a fleet of clients that started together (a deploy, an office
+opening its laptops) from checking in together: the first check lands
+anywhere in ``[interval/2, 3*interval/2]``, later ones ``interval`` +-10%,
+so phases spread over the whole interval and an outage does not line them up.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Callable, Optional
+
+logger = logging.getLogger("authforge_guard")
+
+DEFAULT_JITTER = 0.10
+
+
+def first_delay(interval: float, rng: random.Random) -> float:
+    """Delay before the first check: uniform over one whole interval, centred on it."""
+    return interval * (0.5 + rng.random())
+
+
+def next_delay(interval: float, rng: random.Random, jitter: float = DEFAULT_JITTER) -> float:
+    """Delay between two checks: ``interval`` +- ``jitter`` (a fraction)."""
+    return interval * (1.0 + rng.uniform(-jitter, jitter))
+
+
+class HeartbeatScheduler:
+    """Runs ``tick()`` every interval on a daemon thread until ``tick`` returns False or
+    ``stop()`` is called.
+
+    ``stop()`` never joins, so it is safe from inside ``tick`` and from hooks;
+    a stopped scheduler cannot be restarted (make a new one).
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        tick: Callable[[], bool],
+        *,
+        name: str = "authforge-heartbeat",
+        rng: Optional[random.Random] = None,
+        jitter: float = DEFAULT_JITTER,
+    ) -> None:
+        self.interval = interval
+        self._tick = tick
+        self._rng = rng if rng is not None else random.Random()
+        self._jitter = jitter
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and not self._stopped.is_set()
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        delay = first_delay(self.interval, self._rng)
+        while not self._stopped.wait(delay):
+            try:
+                keep_going = self._tick()
+            except Exception:  # a bug in a tick must not kill licensing silently
+                logger.exception("authforge_guard: background check crashed; will retry")
+                keep_going = True
+            if not keep_going:
+                break
+            delay = next_delay(self.interval, self._rng, self._jitter)
+        self._stopped.set()
