@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._protocol._codes import is_transient_error
+
+def _is_transient(code: Any) -> bool:
+    # Imported here: the protocol package imports this module while it loads.
+    from ._protocol._codes import is_transient_error as classify
+
+    return classify(code)
+
 
 # --- protocol / client ------------------------------------------------------
 
@@ -26,7 +32,7 @@ class AuthForgeError(ValueError):
     @property
     def transient(self) -> bool:
         """True when trying again later can succeed."""
-        return is_transient_error(self.code)
+        return _is_transient(self.code)
 
     @property
     def fatal(self) -> bool:
@@ -72,7 +78,7 @@ class LicenseError(Exception):
     @property
     def transient(self) -> bool:
         """True when trying again later can succeed (a network failure, a rate limit)."""
-        return is_transient_error(self.code)
+        return _is_transient(self.code)
 
     @property
     def fatal(self) -> bool:
