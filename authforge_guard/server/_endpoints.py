@@ -119,6 +119,7 @@ class Endpoints:
                 signing_key = active_signing_key(conn, app.id)
         claims = {
             "sid": uuid.uuid4().hex,
+            "jti": secrets.token_hex(8),
             "appId": app.id,
             "licenseKey": lic.key,
             "hwid": hwid,
@@ -155,7 +156,8 @@ class Endpoints:
                 conn.execute("UPDATE licenses SET heartbeats = ? WHERE key = ?", (beats, lic.key))
                 machines = hwid_count(conn, lic.key)
                 signing_key = active_signing_key(conn, app.id)
-        refreshed = dict(claims, iat=int(now))  # same sid and exp: the session never grows
+        # A new token (jti, iat) for the same session: same sid, same exp, never longer.
+        refreshed = dict(claims, jti=secrets.token_hex(8), iat=int(now))
         logger.debug("heartbeat ok: license %s", lic.masked_key)
         payload = _session_payload(app, lic, refreshed, nonce=nonce, machines=machines, now=now)
         return signed_response(payload, signing_key)

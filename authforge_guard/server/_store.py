@@ -147,6 +147,10 @@ class Store:
     def __init__(self, path: Union[str, os.PathLike[str]]) -> None:
         self.path = os.fspath(path)
         self._lock = threading.Lock()
+        if not os.path.exists(self.path):
+            # The file holds app secrets and private keys: owner only. sqlite
+            # gives its -wal and -shm files the same mode.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._conn = sqlite3.connect(
             self.path,
             timeout=_BUSY_TIMEOUT_SECONDS,
