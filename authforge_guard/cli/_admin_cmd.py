@@ -85,6 +85,10 @@ def _add_app_commands(groups: Any) -> None:
     _with_app(
         _action(group, "rotate-key", "sign with a new key (old keys stay listed)", "app_rotate")
     )
+    activate = _with_app(
+        _action(group, "activate-key", "sign with an older key again", "app_activate_key")
+    )
+    activate.add_argument("key", help="public key or key id (k_...) listed by 'app show'")
     _with_app(_action(group, "disable", "refuse every request of the app", "app_disable"))
     _with_app(_action(group, "enable", "serve the app again", "app_enable"))
     offline = _with_app(
@@ -266,6 +270,12 @@ def _app_rotate(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
     return {"app_id": app_id, "public_key": new_key, "public_keys": admin.public_keys(app_id)}
 
 
+def _app_activate_key(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+    app_id = _app_id(admin, args)
+    active = admin.activate_key(app_id, args.key)
+    return {"app_id": app_id, "public_key": active, "public_keys": admin.public_keys(app_id)}
+
+
 def _app_vars(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
     app_id = _app_id(admin, args)
     admin.set_app_variables(app_id, _variables(args))
@@ -353,6 +363,7 @@ _ACTIONS: Dict[str, Callable[[Admin, argparse.Namespace], Any]] = {
     "app_list": lambda admin, args: admin.list_apps(),
     "app_show": _app_show,
     "app_rotate": _app_rotate,
+    "app_activate_key": _app_activate_key,
     "app_disable": _app_switch,
     "app_enable": _app_switch,
     "app_offline": _app_switch,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
-from .._protocol import iso_utc, parse_iso_utc
+from .._protocol import iso_utc, key_id_for, parse_iso_utc
 from ._mint import mint_license_file
 from ._store import (
     AppRecord,
@@ -189,6 +189,7 @@ class Admin:
             "credits": app.credits,
             "credits_spent": app.credits_spent,
             "variables": app.variables,
+            "key_id": key_id_for(keys[0]),
             "public_key": keys[0],
             "public_keys": keys,
             "licenses": licenses,
@@ -208,6 +209,19 @@ class Admin:
         with self._store.transaction() as conn:
             key = add_signing_key(conn, self._app(conn, app_id).id, self._clock())
         return key.public_key_b64
+
+    def activate_key(self, app_id: str, key: str) -> str:
+        """Sign with one of the app's existing keys again (by public key or key id)."""
+        with self._store.transaction() as conn:
+            app = self._app(conn, app_id)
+            match = [k for k in public_keys(conn, app.id) if key in (k, key_id_for(k))]
+            if not match:
+                raise AdminError("unknown_key", "the app has no such signing key")
+            conn.execute(
+                "UPDATE signing_keys SET active = (public_key = ?) WHERE app_id = ?",
+                (match[0], app.id),
+            )
+        return match[0]
 
     def set_app_disabled(self, app_id: str, disabled: bool) -> None:
         self._update_app(app_id, "disabled", int(disabled))

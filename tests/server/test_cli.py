@@ -10,7 +10,7 @@ import sys
 import authforge
 import pytest
 
-from authforge_guard._protocol import format_activation_request, verify_license_file
+from authforge_guard._protocol import format_activation_request, key_id_for, verify_license_file
 from authforge_guard.cli import main
 from authforge_guard.server import Admin
 
@@ -59,6 +59,10 @@ def test_apps_licenses_and_credits(capsys, db):
     assert admin(capsys, db, "app", "offline-activation", "on")[1]["offline_activation"] is True
     rotated = admin(capsys, db, "app", "rotate-key")[1]
     assert rotated["public_keys"] == [rotated["public_key"], app["public_key"]]
+    back = admin(capsys, db, "app", "activate-key", key_id_for(app["public_key"]))[1]
+    assert back["public_keys"] == [app["public_key"], rotated["public_key"]]
+    assert admin(capsys, db, "app", "show")[1]["key_id"] == key_id_for(app["public_key"])
+    assert admin_text(capsys, db, "app", "activate-key", "k_nope")[0] == 1
     assert admin(capsys, db, "app", "set-variables", "--var", "motd=hi")[1]["variables"] == {"motd": "hi"}
 
 

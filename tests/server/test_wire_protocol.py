@@ -79,6 +79,9 @@ def test_rotation_signs_with_the_new_key_and_keeps_the_old_one_listed(af, wire):
     assert not TrustList(old).verify(answer.body["payload"], answer.body["signature"])
     assert TrustList(af.public_keys).verify(answer.body["payload"], answer.body["signature"])
     assert af.public_keys == [new, old]
+    assert af.server.admin.activate_key(af.app_id, old) == old  # and back again
+    assert wire.validate(key).body["keyId"] == key_id_for(old)
+    assert af.public_keys == [old, new]
 
 
 def test_unlimited_seats_are_null_on_the_wire(af, wire):
