@@ -27,13 +27,11 @@ from typing import Callable, Optional, Type, Union
 
 from ._admin import Admin, AdminError, AppCredentials, to_epoch
 from ._endpoints import Endpoints
-from ._http import MAX_BODY_BYTES, STATUS_FOR_CODE, LocalHTTPServer
+from ._http import LocalHTTPServer
 from ._ratelimit import SlidingWindowLimiter
 from ._store import Store
 
 __all__ = [
-    "MAX_BODY_BYTES",
-    "STATUS_FOR_CODE",
     "Admin",
     "AdminError",
     "AppCredentials",

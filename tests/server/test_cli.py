@@ -169,6 +169,7 @@ def test_server_survives_sigkill_without_losing_anything(capsys, db):
             assert client.validate_license(key)["valid"]
         assert client.login(keys[1])
         client.self_ban(blacklist_hwid=False, blacklist_ip=False)  # the server revokes keys[1]
+        client.logout()
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
