@@ -18,7 +18,7 @@ EXIT_USAGE = 2
 EXIT_NETWORK = 3
 
 # Subcommand modules, in the order ``--help`` lists them.
-_COMMAND_MODULES = ("._demo_cmd",)
+_COMMAND_MODULES = ("._server_cmd", "._admin_cmd", "._demo_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

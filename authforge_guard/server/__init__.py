@@ -1,0 +1,141 @@
+"""Layer 6: a local AuthForge-compatible server, on the standard library and sqlite.
+
+Any AuthForge client, the official SDK included, can log in, heartbeat,
+self-ban and activate offline against it exactly as against the hosted
+service (PROTOCOL.md), so licensed programs run and are tested with no
+internet. ``AuthForgeServer`` serves one database file; ``server.admin``
+(or ``Admin.open(path)`` from another process) manages apps, keys, licenses,
+credits and offline files in it.
+
+Choices where the protocol is silent: ``slots`` 0 or ``None`` means unlimited
+machines (``maxHwidSlots: null`` on the wire); a forged, garbled or ended
+session token is ``session_expired`` (403); a body that is not a JSON object
+is ``malformed_request`` (400, or 413 above 64 KiB), a JSON object with a
+missing or mistyped field ``bad_request`` (400); ``replay_detected`` and
+``revoke_requires_session`` are 400; an unknown path is ``not_found`` (404)
+and another method than POST ``method_not_allowed`` (405).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from types import TracebackType
+from typing import Callable, Optional, Type, Union
+
+from ._admin import Admin, AdminError, AppCredentials, to_epoch
+from ._endpoints import Endpoints
+from ._http import LocalHTTPServer
+from ._ratelimit import SlidingWindowLimiter
+from ._store import Store
+
+__all__ = [
+    "Admin",
+    "AdminError",
+    "AppCredentials",
+    "AuthForgeServer",
+    "to_epoch",
+]
+
+logger = logging.getLogger("authforge_guard.server")
+
+_POLL_SECONDS = 0.05  # how fast stop() is noticed by the accept loop
+_STOP_GRACE_SECONDS = 5.0
+
+
+class AuthForgeServer:
+    """An AuthForge-compatible HTTP server over one sqlite database file.
+
+    ``start()`` binds (port 0 picks a free one) and serves from a background
+    thread; ``stop()`` closes the listener and every open connection, then the
+    database, which stays consistent at any moment (WAL), even on a kill.
+    ``heartbeat_rate_limit=None`` lifts the 6-per-minute heartbeat limit.
+    ``clock`` (epoch seconds) is for tests that need time to pass.
+    """
+
+    def __init__(
+        self,
+        db_path: Union[str, os.PathLike[str]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        heartbeat_rate_limit: Optional[int] = 6,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db_path = os.fspath(db_path)
+        self.host = host
+        self._requested_port = port
+        self._store = Store(self.db_path)
+        self.admin = Admin(self._store, clock)
+        limiter = SlidingWindowLimiter(heartbeat_rate_limit, clock)
+        self._endpoints = Endpoints(self._store, limiter, clock)
+        self._httpd: Optional[LocalHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one when 0 was asked for)."""
+        if self._httpd is None:
+            raise RuntimeError("the server is not started")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The ``api_base_url`` for clients, e.g. ``http://127.0.0.1:8787``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> AuthForgeServer:
+        """Bind and serve in a background thread; returns ``self``. Raises ``OSError`` if the
+        address is taken."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("a stopped server cannot start again")
+            if self._httpd is not None:
+                return self
+            self._httpd = LocalHTTPServer((self.host, self._requested_port), self._endpoints)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": _POLL_SECONDS},
+                name=f"authforge-server-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        logger.info("AuthForge local server on %s (db %s)", self.url, self.db_path)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, end open connections, close the database. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            httpd, thread = self._httpd, self._thread
+        if httpd is not None and thread is not None:
+            httpd.shutdown()
+            httpd.server_close()
+            httpd.close_connections(_STOP_GRACE_SECONDS)
+            thread.join(_STOP_GRACE_SECONDS)
+        self._store.close()
+        logger.info("AuthForge local server stopped (db %s)", self.db_path)
+
+    close = stop
+
+    def __enter__(self) -> AuthForgeServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._httpd is not None and not self._closed else "not serving"
+        return f"AuthForgeServer({where}, db={self.db_path!r})"

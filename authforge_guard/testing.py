@@ -1,0 +1,256 @@
+"""``LocalAuthForge``: a throwaway AuthForge server with one app, for tests and demos.
+
+    with LocalAuthForge() as af:
+        key = af.create_license({"tier": "pro"})
+        client = af.client(hwid_override="test-machine")
+        client.login(key)
+
+It listens on a free loopback port and keeps its database in a temporary
+directory that ``stop()`` removes (unless ``db_path`` is given, in which case
+the file stays and a second ``LocalAuthForge`` on it reuses its first app).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import tempfile
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Type, Union
+
+from .server import AppCredentials, AuthForgeServer
+from .server._admin import Moment
+
+if TYPE_CHECKING:
+    # Written in parallel with this module; the ignores go quiet once they exist.
+    from ._client import AuthForgeClient  # type: ignore[import-not-found, unused-ignore]
+    from ._guard import Guard  # type: ignore[import-not-found, unused-ignore]
+
+__all__ = ["LocalAuthForge"]
+
+
+def _public(name: str) -> Any:
+    """A public name of the package, imported on first use (the client is not cheap)."""
+    return getattr(importlib.import_module("authforge_guard"), name)
+
+
+class LocalAuthForge:
+    """An ``AuthForgeServer`` on loopback with one app (offline activation on) ready to use.
+
+    ``heartbeat_rate_limit=None`` lifts the 6-per-minute heartbeat limit;
+    ``credits`` is the app's credit balance (``None``: unlimited).
+    """
+
+    def __init__(
+        self,
+        *,
+        db_path: Union[str, os.PathLike[str], None] = None,
+        heartbeat_rate_limit: Optional[int] = 6,
+        credits: Optional[int] = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self._db_path = os.fspath(db_path) if db_path is not None else None
+        self._rate_limit = heartbeat_rate_limit
+        self._credits = credits
+        self._host = host
+        self._tmpdir: Optional[str] = None
+        self._server: Optional[AuthForgeServer] = None
+        self._app: Optional[AppCredentials] = None
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> LocalAuthForge:
+        """Start serving (idempotent); returns ``self``."""
+        if self._server is not None:
+            return self
+        path = self._db_path
+        if path is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="authforge-local-")
+            path = os.path.join(self._tmpdir, "authforge.sqlite3")
+        try:
+            server = AuthForgeServer(
+                path, host=self._host, port=0, heartbeat_rate_limit=self._rate_limit
+            )
+            self._app = self._first_app(server)
+            self._server = server.start()
+        except BaseException:
+            self._remove_tmpdir()
+            raise
+        return self
+
+    def _first_app(self, server: AuthForgeServer) -> AppCredentials:
+        admin = server.admin
+        apps = admin.list_apps()
+        if not apps:
+            return admin.create_app("local", offline_activation=True, credits=self._credits)
+        info = admin.app_info(apps[0]["app_id"], reveal_secret=True)
+        if self._credits is not None:
+            admin.set_credits(info["app_id"], self._credits)
+        return AppCredentials(info["app_id"], info["app_secret"], info["public_key"])
+
+    def stop(self) -> None:
+        """Stop the server and remove the temporary database. Safe to call twice."""
+        server, self._server = self._server, None
+        try:
+            if server is not None:
+                server.stop()
+        finally:
+            self._remove_tmpdir()
+
+    def _remove_tmpdir(self) -> None:
+        tmpdir, self._tmpdir = self._tmpdir, None
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def __enter__(self) -> LocalAuthForge:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        if self._server is None or self._app is None:
+            return "LocalAuthForge(stopped)"
+        return f"LocalAuthForge(url={self.url!r}, app_id={self._app.app_id!r})"
+
+    # --- what a client needs -------------------------------------------------------
+
+    @property
+    def server(self) -> AuthForgeServer:
+        if self._server is None:
+            raise RuntimeError("LocalAuthForge is not started: use start() or a with block")
+        return self._server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def app_id(self) -> str:
+        return self._credentials().app_id
+
+    @property
+    def app_secret(self) -> str:
+        return self._credentials().app_secret
+
+    @property
+    def public_key(self) -> str:
+        """The app's active public key (it changes with ``rotate_key``)."""
+        return self.public_keys[0]
+
+    @property
+    def public_keys(self) -> List[str]:
+        """Every public key of the app, the active one first."""
+        return self.server.admin.public_keys(self.app_id)
+
+    def _credentials(self) -> AppCredentials:
+        if self._app is None or self._server is None:
+            raise RuntimeError("LocalAuthForge is not started: use start() or a with block")
+        return self._app
+
+    def client(self, **overrides: Any) -> AuthForgeClient:
+        """An ``authforge_guard.AuthForgeClient`` for this server's app."""
+        client: AuthForgeClient = _public("AuthForgeClient")(**self._connection_kwargs(overrides))
+        return client
+
+    def guard(self, **overrides: Any) -> Guard:
+        """An ``authforge_guard.Guard`` for this server's app."""
+        guard: Guard = _public("Guard")(**self._connection_kwargs(overrides))
+        return guard
+
+    def _connection_kwargs(self, overrides: Mapping[str, Any]) -> Dict[str, Any]:
+        kwargs: Dict[str, Any] = {
+            "app_id": self.app_id,
+            "app_secret": self.app_secret,
+            "public_key": self.public_key,
+            "api_base_url": self.url,
+        }
+        kwargs.update(overrides)
+        return kwargs
+
+    # --- licenses ------------------------------------------------------------------
+
+    def create_license(
+        self,
+        variables: Optional[Mapping[str, Any]] = None,
+        *,
+        slots: Optional[int] = 1,
+        expires_at: Moment = None,
+        label: Optional[str] = None,
+    ) -> str:
+        """A new license key. ``slots`` 0/``None``: any number of machines; ``expires_at``:
+        epoch seconds, a datetime or an ISO-8601 string (``None``: perpetual)."""
+        return self.server.admin.create_license(
+            self.app_id, variables, slots=slots, expires_at=expires_at, label=label
+        )
+
+    def revoke(self, key: str) -> None:
+        self.server.admin.revoke(key)
+
+    def set_variables(self, key: str, variables: Optional[Mapping[str, Any]]) -> None:
+        """Replace the license's variables; a live session sees them at its next heartbeat."""
+        self.server.admin.set_license_variables(key, variables)
+
+    def reset_hwids(self, key: str) -> int:
+        return self.server.admin.reset_hwids(key)
+
+    def license_info(self, key: str) -> Dict[str, Any]:
+        return self.server.admin.license_info(key)
+
+    def mint_offline_file(
+        self,
+        key: str,
+        *,
+        hwids: Optional[Sequence[str]] = None,
+        expires_at: Moment = None,
+        label: Optional[str] = None,
+    ) -> str:
+        """Armored ``.authforge`` text; ``hwids=None`` works on any machine."""
+        return self.server.admin.mint_offline_file(
+            key, hwids=hwids, expires_at=expires_at, label=label
+        )
+
+    def stats(self) -> Dict[str, Any]:
+        """``{"licenses": {key: {"validates", "heartbeats", "credits"}}, "credits_spent"}``."""
+        return self.server.admin.stats(self.app_id)
+
+    # --- the app ---------------------------------------------------------------------
+
+    def rotate_key(self) -> str:
+        """Sign with a new key from now on; returns it. Old keys stay in ``public_keys``."""
+        return self.server.admin.rotate_key(self.app_id)
+
+    def disable_app(self) -> None:
+        self.server.admin.set_app_disabled(self.app_id, True)
+
+    def enable_app(self) -> None:
+        self.server.admin.set_app_disabled(self.app_id, False)
+
+    def set_offline_activation(self, enabled: bool) -> None:
+        self.server.admin.set_offline_activation(self.app_id, enabled)
+
+    def set_credits(self, credits: Optional[int]) -> None:
+        """The app's credit balance (``None``: unlimited)."""
+        self.server.admin.set_credits(self.app_id, credits)
+
+    def set_app_variables(self, variables: Optional[Mapping[str, Any]]) -> None:
+        self.server.admin.set_app_variables(self.app_id, variables)
+
+    def create_app(
+        self,
+        name: str = "second",
+        *,
+        offline_activation: bool = True,
+        credits: Optional[int] = None,
+        variables: Optional[Mapping[str, Any]] = None,
+    ) -> AppCredentials:
+        """Another app on the same server (its licenses go through ``server.admin``)."""
+        return self.server.admin.create_app(
+            name, offline_activation=offline_activation, credits=credits, variables=variables
+        )
