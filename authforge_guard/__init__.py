@@ -65,7 +65,31 @@ _EXPORTS: Dict[str, str] = {
     "has_feature": "._features",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+# Literal, so type checkers see the re-exports (kept equal to _EXPORTS by a test).
+__all__ = [
+    "DEFINITIVE_ERROR_CODES",
+    "AuthForgeClient",
+    "AuthForgeError",
+    "ConfigurationError",
+    "FeatureNotLicensed",
+    "Guard",
+    "LicenseError",
+    "LicenseEvent",
+    "LicenseLost",
+    "Session",
+    "__version__",
+    "configure",
+    "feature",
+    "get_guard",
+    "has_feature",
+    "hwid_from_machine_id",
+    "is_transient_error",
+    "licensed",
+    "normalize_machine_id",
+    "parse_license_file",
+    "requires_license",
+    "verify_license_file",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -76,12 +76,20 @@ class Delivery:
             _interrupts.release(self.signum)
         return undelivered
 
-    # -- a loss (called from the heartbeat thread, after the hooks) -------------
-    def deliver(self, lineage: int, code: str) -> None:
+    # -- a loss (called from the heartbeat thread) ------------------------------
+    def mark_lost(self, lineage: int, code: str) -> None:
+        """Before the hooks run: from now on every guarded call in these blocks raises."""
         with self._lock:
-            targets = [b for b in self._blocks if b.lineage == lineage and b.lost is None]
-            for block in targets:
-                block.lost = LicenseLost(code)
+            for block in self._blocks:
+                if block.lineage == lineage and block.lost is None:
+                    block.lost = LicenseLost(code)
+
+    def interrupt_blocks(self, lineage: int) -> None:
+        """After the hooks: raise the loss inside blocks that are busy or blocked."""
+        with self._lock:
+            targets = [
+                b for b in self._blocks if b.lineage == lineage and b.lost and not b.delivered
+            ]
         signalled_main = False
         for block in targets:
             if block.task is not None and block.loop is not None:

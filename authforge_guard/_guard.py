@@ -392,7 +392,14 @@ class Guard:
         self._store_cached(session.reveal_license_key(), signed)
 
     def _on_client_failure(self, reason: str, error: Optional[Exception]) -> None:
-        """The client's ``on_failure`` (heartbeat thread, no lock held)."""
+        """The client's ``on_failure`` (heartbeat thread, no lock held). Never raises: the
+        client would take a raising handler as "no handler" and exit the process."""
+        try:
+            self._handle_check_failure(error)
+        except Exception:
+            logger.exception("authforge_guard: internal error while handling a license failure")
+
+    def _handle_check_failure(self, error: Optional[Exception]) -> None:
         if not isinstance(error, AuthForgeError):
             error = AuthForgeError("unknown_error", f"unknown_error: {type(error).__name__}")
         session = self._session
@@ -414,10 +421,12 @@ class Guard:
         if session.kind == "online":
             self._forget_cached(session.reveal_license_key())
         logger.error("authforge_guard: license lost (%s)", error.code)
-        self._hooks.run_fatal(LicenseEvent("lost", error.code, True, error, session))
         policy = self.settings.on_lost
         if policy == "raise":
-            self._delivery.deliver(session.lineage, error.code)
+            self._delivery.mark_lost(session.lineage, error.code)
+        self._hooks.run_fatal(LicenseEvent("lost", error.code, True, error, session))
+        if policy == "raise":
+            self._delivery.interrupt_blocks(session.lineage)
         elif policy == "exit":
             self._exit_process()
         else:

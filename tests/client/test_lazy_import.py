@@ -29,3 +29,11 @@ def test_importtime_report_has_no_heavy_modules():
                             capture_output=True, text=True, check=True)
     assert "authforge_guard" in result.stderr
     assert "cryptography" not in result.stderr and "urllib3" not in result.stderr
+
+
+def test_public_names_are_listed_once_and_resolve():
+    import authforge_guard
+
+    assert sorted(authforge_guard.__all__) == sorted([*authforge_guard._EXPORTS, "__version__"])
+    for name in authforge_guard.__all__:
+        assert getattr(authforge_guard, name) is not None

@@ -97,9 +97,11 @@ def test_main_thread_blocked_in_input_in_a_real_process(af, tmp_path):
     try:
         assert child.stdout.readline().strip() == "ready"
         af.revoke(key)
-        out, _ = child.communicate(timeout=20)
+        child.wait(timeout=20)  # stdin stays open: input() is still waiting when the loss lands
+        out = child.stdout.read()
     finally:
         child.kill()
+        child.stdin.close()
     assert child.returncode == 0
     assert out.split() == ["saved", "lost", "revoked"]
 
