@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ._protocol._codes import is_transient_error
+
+def _is_transient(code: str) -> bool:
+    # Imported on use: ``_protocol`` raises AuthForgeError, so a top-level import
+    # of it here is a cycle that breaks ``from authforge_guard import
+    # AuthForgeError`` in a fresh interpreter (``_protocol`` would find this
+    # module half-initialised, before the class exists).
+    from ._protocol._codes import is_transient_error
+
+    return is_transient_error(code)
+
 
 # --- protocol / client ------------------------------------------------------
 
@@ -26,7 +35,7 @@ class AuthForgeError(ValueError):
     @property
     def transient(self) -> bool:
         """True when trying again later can succeed."""
-        return is_transient_error(self.code)
+        return _is_transient(self.code)
 
     @property
     def fatal(self) -> bool:
@@ -72,7 +81,7 @@ class LicenseError(Exception):
     @property
     def transient(self) -> bool:
         """True when trying again later can succeed (a network failure, a rate limit)."""
-        return is_transient_error(self.code)
+        return _is_transient(self.code)
 
     @property
     def fatal(self) -> bool:
