@@ -7,7 +7,16 @@ is pinned as one plain case.
 import hashlib
 import hmac
 
-from authforge_guard._protocol import decode_token_body, token_expiry, verify_token
+import pytest
+
+from authforge_guard._exceptions import AuthForgeError
+from authforge_guard._protocol import (
+    decode_token_body,
+    is_success_status,
+    judge_signed_response,
+    token_expiry,
+    verify_token,
+)
 from authforge_guard._protocol._encoding import b64url_encode
 
 
@@ -19,3 +28,12 @@ def test_token_with_deeply_nested_body_is_not_a_token():
     assert decode_token_body(token) is None
     assert token_expiry(token) is None
     assert verify_token(token, b"key") is None
+
+
+def test_a_huge_integer_status_is_not_success():
+    # str() of an int past 4300 digits raises ValueError (CPython's conversion limit).
+    assert is_success_status(10**5000) is False
+    assert is_success_status(1) is True
+    with pytest.raises(AuthForgeError) as info:
+        judge_signed_response({"status": 10**5000}, expected_nonce="n", trust=None)
+    assert info.value.code == "unexpected_response"
