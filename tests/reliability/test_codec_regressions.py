@@ -11,13 +11,15 @@ import pytest
 
 from authforge_guard._exceptions import AuthForgeError
 from authforge_guard._protocol import (
+    SigningKey,
+    TrustList,
     decode_token_body,
     is_success_status,
     judge_signed_response,
     token_expiry,
     verify_token,
 )
-from authforge_guard._protocol._encoding import b64url_encode
+from authforge_guard._protocol._encoding import b64encode, b64url_encode
 
 
 def test_token_with_deeply_nested_body_is_not_a_token():
@@ -37,3 +39,9 @@ def test_a_huge_integer_status_is_not_success():
     with pytest.raises(AuthForgeError) as info:
         judge_signed_response({"status": 10**5000}, expected_nonce="n", trust=None)
     assert info.value.code == "unexpected_response"
+
+
+def test_verify_of_a_message_with_a_lone_surrogate_is_false():
+    # "\ud800" has no UTF-8 encoding; str.encode raised UnicodeEncodeError.
+    trust = TrustList(SigningKey.generate().public_key_b64)
+    assert trust.verify("\ud800", b64encode(bytes(64))) is False
