@@ -265,6 +265,11 @@ class FaultProxy:
         with self._lock:
             return list(self._requests)
 
+    def has_history(self, path: str) -> bool:
+        """True once an upstream success for ``path`` has been seen (``Fault.replay`` has one)."""
+        with self._lock:
+            return path in self._last_success
+
     def forwarded_count(self, path: Optional[str] = None) -> int:
         """How many requests (for ``path``, or all) were sent on to the upstream."""
         with self._lock:

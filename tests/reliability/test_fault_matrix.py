@@ -1,0 +1,165 @@
+"""Every fault of the catalogue between our client (and a Guard) and the local server.
+
+For each fault (``tests/support/fault_cases.py``) the verdict is asserted
+where it lands:
+
+- at login, in grace and online mode alike: ``validate_license``'s code,
+  ``login()``'s ``on_failure`` and ``Guard.ensure()``'s ``LicenseError``, each
+  with the code and its classification; a transient refusal can be retried at
+  once, a fatal one is remembered;
+- on a live online session: a transient fault runs the ``on_transient``
+  hooks and keeps the session, which carries on once the fault is gone; a
+  fatal one (a forged signature, a real verdict) ends it with the code hooks,
+  ``on_lost`` hooks and cleanups, and stops the background checks;
+- on a live grace-mode session: nothing, because a grace check makes no
+  network call; the fault is never even reached.
+"""
+
+import time
+
+import pytest
+
+from authforge_guard import LicenseError
+from authforge_guard.testing import LocalAuthForge
+from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
+from tests.support.fault_proxy import FaultProxy
+from tests.support.waiting import HookLog, heartbeat_threads, wait_for
+
+VALIDATE = "/auth/validate"
+HEARTBEAT = "/auth/heartbeat"
+
+
+# One server and one proxy for the whole module (each test has its own
+# license): starting and stopping them per case would cost more than the cases.
+@pytest.fixture(scope="module")
+def af():
+    with LocalAuthForge(heartbeat_rate_limit=None) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shared_proxy(af):
+    with FaultProxy(af.url) as fault_proxy:
+        yield fault_proxy
+
+
+@pytest.fixture
+def proxy(shared_proxy):
+    shared_proxy.disarm()
+    yield shared_proxy
+    shared_proxy.disarm()
+
+
+def heartbeats(af, key):
+    return af.stats()["licenses"][key]["heartbeats"]
+
+
+@pytest.mark.parametrize("mode", ["grace", "online"])
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_login_under_fault(af, proxy, make_client, make_guard, case, mode):
+    key = af.create_license()
+    through_proxy = {"api_base_url": proxy.url, "request_timeout": REQUEST_TIMEOUT}
+    if case.needs_history:
+        assert make_client(**through_proxy).validate_license(key)["valid"]
+    proxy.arm(case.make(), always=True, path=VALIDATE)
+    failures = []
+    client = make_client(
+        heartbeat_mode="SERVER" if mode == "online" else "LOCAL",
+        on_failure=lambda reason, exc: failures.append((reason, exc.code, exc.fatal)),
+        **through_proxy,
+    )
+    guard = make_guard(heartbeat=mode, license_key=key, **through_proxy)
+
+    result = client.validate_license(key)
+    if case.code is None:
+        assert result["valid"] is True
+        assert client.login(key) and failures == []
+        assert guard.ensure().active
+        return
+
+    assert result["valid"] is False
+    assert result["code"] == case.code and result["error"].startswith(case.code)
+    assert client.login(key) is False
+    assert failures == [("login_failed", case.code, case.fatal)]
+    assert not client.is_authenticated()
+    with pytest.raises(LicenseError) as info:
+        guard.ensure()
+    assert (info.value.code, info.value.fatal) == (case.code, case.fatal)
+    assert guard.session is None
+
+    proxy.disarm()
+    if case.fatal:
+        # A definitive refusal is remembered: no login storm against a verdict.
+        with pytest.raises(LicenseError) as again:
+            guard.ensure()
+        assert again.value.code == case.code
+    else:
+        assert guard.ensure().active
+        assert client.login(key)
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_online_session_under_fault(af, proxy, make_guard, case):
+    key = af.create_license()
+    guard = make_guard(
+        api_base_url=proxy.url,
+        request_timeout=REQUEST_TIMEOUT,
+        heartbeat_interval=0.1,
+        license_key=key,
+    )
+    hooks = HookLog(guard)
+    session = guard.ensure()
+    if case.needs_history:
+        assert wait_for(lambda: proxy.has_history(HEARTBEAT))
+    proxy.arm(case.make(), always=True, path=HEARTBEAT)
+    armed_at = len(proxy.requests)
+
+    if case.code is None:
+        beats = heartbeats(af, key)
+        assert wait_for(lambda: heartbeats(af, key) >= beats + 2)
+        assert hooks.events == [] and guard.session is session
+        return
+
+    if case.fatal:
+        assert wait_for(lambda: "cleanup" in hooks.kinds())
+        assert hooks.fatal_events() == [
+            ("code", case.code, True),
+            ("lost", case.code, True),
+            ("cleanup", None, None),
+        ]
+        assert hooks.sessions_active_in_hook == [False, False]  # ended before the hooks ran
+        assert guard.session is None and session.lost_code == case.code
+        assert not guard.client.is_authenticated()
+        assert wait_for(lambda: not heartbeat_threads())  # the checks stopped with it
+        return
+
+    assert wait_for(lambda: len(hooks.transient_codes()) >= 2)
+    assert set(hooks.transient_codes()) == {case.code}
+    assert hooks.fatal_events() == []
+    assert guard.session is session and session.active and guard.client.is_authenticated()
+    assert len(proxy.requests) > armed_at  # the fault was met on the wire
+    proxy.disarm()
+    beats = heartbeats(af, key)
+    assert wait_for(lambda: heartbeats(af, key) >= beats + 1)  # the session carries on
+    assert guard.session is session and hooks.fatal_events() == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_grace_session_never_meets_the_fault(af, proxy, make_guard, case):
+    key = af.create_license()
+    guard = make_guard(
+        api_base_url=proxy.url, heartbeat="grace", heartbeat_interval=0.05, license_key=key
+    )
+    hooks = HookLog(guard)
+    session = guard.ensure()
+    token = guard.client._signed_session.session_token
+    seen = len(proxy.requests)
+    proxy.arm(case.make(), always=True)
+    time.sleep(0.25)  # several grace checks
+    ours = [body for _path, body in proxy.requests[seen:]
+            if body and (body.get("licenseKey") == key or body.get("sessionToken") == token)]
+    assert ours == []
+    assert af.stats()["licenses"][key] == {**af.stats()["licenses"][key],
+                                           "validates": 1, "heartbeats": 0}
+    assert hooks.events == []
+    assert guard.session is session and guard.client.is_authenticated()
