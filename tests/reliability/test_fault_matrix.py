@@ -20,34 +20,11 @@ import time
 import pytest
 
 from authforge_guard import LicenseError
-from authforge_guard.testing import LocalAuthForge
 from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
-from tests.support.fault_proxy import FaultProxy
 from tests.support.waiting import HookLog, heartbeat_threads, wait_for
 
 VALIDATE = "/auth/validate"
 HEARTBEAT = "/auth/heartbeat"
-
-
-# One server and one proxy for the whole module (each test has its own
-# license): starting and stopping them per case would cost more than the cases.
-@pytest.fixture(scope="module")
-def af():
-    with LocalAuthForge(heartbeat_rate_limit=None) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shared_proxy(af):
-    with FaultProxy(af.url) as fault_proxy:
-        yield fault_proxy
-
-
-@pytest.fixture
-def proxy(shared_proxy):
-    shared_proxy.disarm()
-    yield shared_proxy
-    shared_proxy.disarm()
 
 
 def heartbeats(af, key):

@@ -28,10 +28,8 @@ import pytest
 
 from authforge_guard import is_transient_error
 from authforge_guard._protocol._codes import is_well_formed_code
-from authforge_guard.testing import LocalAuthForge
 from tests.conftest import FAST_RETRY
 from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
-from tests.support.fault_proxy import FaultProxy
 
 VALIDATE = "/auth/validate"
 HEARTBEAT = "/auth/heartbeat"
@@ -58,25 +56,10 @@ DELIBERATE_HEARTBEAT = {
 }
 
 
-@pytest.fixture(scope="module")
-def af():
-    with LocalAuthForge(heartbeat_rate_limit=None) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shared_proxy(af):
-    with FaultProxy(af.url) as fault_proxy:
-        yield fault_proxy
-
-
-@pytest.fixture
-def proxy(shared_proxy, monkeypatch):
+@pytest.fixture(autouse=True)
+def _official_retries_made_fast(monkeypatch):
     monkeypatch.setattr(official, "NETWORK_RETRY_DELAY", 0.05)
     monkeypatch.setattr(official, "RATE_LIMIT_RETRY_DELAYS", (0.05, 0.1))
-    shared_proxy.disarm()
-    yield shared_proxy
-    shared_proxy.disarm()
 
 
 class Failures(list):
