@@ -128,7 +128,9 @@ class AuthForgeClient:
             ca_bundle=ca_bundle,
             retry=retry_policy,
         )
-        self.heartbeat_interval = _check_interval(heartbeat_interval, self._transport.host)
+        self.heartbeat_interval = check_heartbeat_interval(
+            heartbeat_interval, self._transport.host
+        )
 
         self.app_id = app_id
         self.app_secret = app_secret
@@ -622,7 +624,8 @@ def _check_license_key(license_key: Any) -> None:
         raise ValueError("license_key must be a non-empty string")
 
 
-def _check_interval(interval: Any, host: str) -> float:
+def check_heartbeat_interval(interval: Any, host: str) -> float:
+    """``interval`` as seconds, or ``ValueError`` (also used to check a Guard's settings)."""
     if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
         raise ValueError("heartbeat_interval must be a positive number of seconds")
     # Loopback servers are ours (tests, the demo): any positive interval, so

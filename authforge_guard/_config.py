@@ -6,6 +6,7 @@ variable, so "it does not work on the build server" becomes one readable line.
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ def resolve_settings(
         heartbeat = mode
         source.given_name["heartbeat"] = "heartbeat_mode"
     online = source.heartbeat(heartbeat)
+    api_base_url, host = source.api_base_url()
     tiers = given.get("tiers", DEFAULT_TIERS)
     if isinstance(tiers, str) or not all(isinstance(t, str) and t.strip() for t in tiers):
         raise ConfigurationError(
@@ -106,9 +108,9 @@ def resolve_settings(
         public_key=public_key,
         license_key=source.text("license_key"),
         license_file=source.path("license_file"),
-        api_base_url=source.text("api_base_url") or DEFAULT_API_BASE_URL,
+        api_base_url=api_base_url,
         online=online,
-        heartbeat_interval=source.number("heartbeat_interval", 900.0, minimum_exclusive=0.0),
+        heartbeat_interval=source.heartbeat_interval(host),
         ttl_seconds=source.integer("ttl_seconds"),
         hwid_override=source.text("hwid_override"),
         request_timeout=source.number("request_timeout", 15.0, minimum_exclusive=0.0),
@@ -122,7 +124,7 @@ def resolve_settings(
         hook_timeout=_optional_seconds(given.get("hook_timeout", 30.0), "hook_timeout"),
         exit_grace=_optional_seconds(given.get("exit_grace", 10.0), "exit_grace") or 10.0,
         session_cache=source.session_cache(),
-        ca_bundle=source.path("ca_bundle"),
+        ca_bundle=source.existing_file("ca_bundle"),
         proxy_url=source.text("proxy_url"),
     )
 
@@ -173,6 +175,34 @@ class _Source:
             raise self.problem(name, "must be a file path")
         return value.strip()
 
+    def existing_file(self, name: str) -> Optional[str]:
+        path = self.path(name)
+        if path is not None and not os.path.isfile(path):
+            raise self.problem(name, f"no such file: {path!r}")
+        return path
+
+    def api_base_url(self) -> Tuple[str, str]:
+        """``(url, host)``, checked now by the transport's own rule (https, or http to
+        loopback), so that a bad URL is named here rather than failing at first use."""
+        from ._transport import check_base_url
+
+        url = self.text("api_base_url") or DEFAULT_API_BASE_URL
+        try:
+            _normalised, host = check_base_url(url)
+        except ValueError as exc:
+            raise self.problem("api_base_url", str(exc)) from None
+        return url, host
+
+    def heartbeat_interval(self, host: str) -> float:
+        """The interval, checked by the client's own rule for ``host`` (>= 10 s when remote)."""
+        from ._client import check_heartbeat_interval
+
+        interval = self.number("heartbeat_interval", 900.0, minimum_exclusive=0.0)
+        try:
+            return check_heartbeat_interval(interval, host)
+        except ValueError as exc:
+            raise self.problem("heartbeat_interval", str(exc)) from None
+
     def public_key(self) -> Union[str, Tuple[str, ...]]:
         from ._protocol import TrustList
 
@@ -205,8 +235,8 @@ class _Source:
             number = float(value)
         except (TypeError, ValueError):
             raise self.problem(name, f"must be a number, got {value!r}") from None
-        if isinstance(value, bool) or not number > minimum_exclusive or number != number:
-            raise self.problem(name, f"must be a number above {minimum_exclusive:g}")
+        if isinstance(value, bool) or not number > minimum_exclusive or not math.isfinite(number):
+            raise self.problem(name, f"must be a finite number above {minimum_exclusive:g}")
         return number
 
     def integer(self, name: str) -> Optional[int]:
@@ -229,8 +259,9 @@ class _Source:
             return value
         name = str(value).strip().upper()
         name = name if name.startswith("SIG") else "SIG" + name
-        number = getattr(signal, name, None)
-        if not isinstance(number, int):
+        # Signals only: the signal module also has SIG_IGN, SIG_SETMASK, ... (0, 1, 2).
+        number = signal.Signals.__members__.get(name)
+        if number is None:
             raise self.problem("interrupt_signal", f"unknown signal {value!r}")
         return int(number)
 

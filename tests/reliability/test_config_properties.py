@@ -1,0 +1,95 @@
+"""Property tests on the environment settings: whatever ``AUTHFORGE_*`` holds, only a
+``ConfigurationError`` comes out, and what is accepted can be used.
+
+"Usable" is checked without a network: the numbers are finite and positive,
+the interrupt signal is a real signal, and the Guard's client (which checks
+the URL and the heartbeat interval against the host) can be built from them.
+"""
+
+import math
+import signal
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from authforge_guard import ConfigurationError, Guard
+from authforge_guard._config import ENV_VARS, resolve_settings
+from authforge_guard._protocol import SigningKey
+
+pytestmark = pytest.mark.timeout(60)
+
+KEY = SigningKey.generate().public_key_b64
+EXAMPLES = 400
+
+# Values a person, a shell script or a CI template has been known to put there.
+TRICKY = [
+    "", " ", "\t", "0", "1", "-1", "10", "0.0001", "1e-300", "1e12", "1e308", "1e309", "inf",
+    "-inf", "Infinity", "nan", "NaN", "0x10", "1_000", "٣", "9" * 5000, "true", "false", "yes",
+    "off", "online", "grace", "SERVER", "local", "Online ", "SIGURG", "urg", "SIGKILL",
+    "SIG_IGN", "SIG_DFL", "SIG_BLOCK", "SIG_SETMASK", "SIGRTMIN", "NSIG", "9", "https://example.test",
+    "https://auth.authforge.cc/", "http://example.test", "http://127.0.0.1:9", "http://[::1]:9",
+    "http://localhost", "ftp://example.test", "https://", "example.test", "file:///etc/passwd",
+    "https://user:pass@example.test", "https://example.test:99999", "http://10.0.0.1",
+    KEY, f"{KEY},{KEY}", f"{KEY}, not-a-key", "AAAA", "\x00", "\ud800", "é", "/tmp",
+]
+values = st.one_of(
+    st.sampled_from(TRICKY),
+    st.text(st.characters(exclude_categories=()), max_size=40),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+)
+names = st.sampled_from([*ENV_VARS.values(), "AUTHFORGE_UNKNOWN", "PATH"])
+environments = st.builds(
+    lambda base, extra: {**base, **extra},
+    st.sampled_from(
+        [{}, {"AUTHFORGE_APP_ID": "app"}, {"AUTHFORGE_APP_ID": "app", "AUTHFORGE_PUBLIC_KEY": KEY}]
+    ),
+    st.dictionaries(names, values, max_size=8),
+)
+
+
+def resolve(environ):
+    try:
+        return resolve_settings({}, environ)
+    except ConfigurationError as exc:
+        assert exc.env_var is None or exc.env_var in ENV_VARS.values()
+        assert exc.argument is None or exc.argument in ENV_VARS
+        return None
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(environments)
+@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_HEARTBEAT_INTERVAL": "inf"})
+@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_REQUEST_TIMEOUT": "1e12"})
+@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "http://10.0.0.1"})
+@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "ftp://x"})
+@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
+          "AUTHFORGE_HEARTBEAT_INTERVAL": "5"})  # too often for the real service
+@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
+          "AUTHFORGE_INTERRUPT_SIGNAL": "SIG_SETMASK"})  # a constant named SIG_*, not a signal
+def test_environment_settings_only_raise_configuration_error(environ):
+    resolved = resolve(environ)
+    if resolved is None:
+        return
+    assert math.isfinite(resolved.heartbeat_interval) and resolved.heartbeat_interval > 0
+    assert math.isfinite(resolved.request_timeout) and resolved.request_timeout > 0
+    assert resolved.ttl_seconds is None or resolved.ttl_seconds > 0
+    if resolved.interrupt_signal is not None:
+        assert resolved.interrupt_signal in signal.valid_signals()
+    asked = environ.get("AUTHFORGE_INTERRUPT_SIGNAL", "").strip().upper()
+    if asked:  # the signal of that name, not a constant that happens to be a number
+        name = asked if asked.startswith("SIG") else "SIG" + asked
+        assert signal.Signals.__members__[name] == resolved.interrupt_signal
+    # What was accepted builds a working client: no ValueError on first use.
+    guard = Guard(environ=environ)
+    assert guard.client.api_base_url == resolved.api_base_url.rstrip("/")
+
+
+def test_a_bad_url_is_named_when_the_guard_is_made():
+    with pytest.raises(ConfigurationError) as info:
+        Guard(environ={"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
+                       "AUTHFORGE_API_URL": "http://auth.example.test"})
+    assert info.value.env_var == "AUTHFORGE_API_URL" and info.value.argument == "api_base_url"
+    assert "https" in str(info.value)
+
