@@ -9,8 +9,19 @@ suspend, so sleeping a laptop cannot stretch a session), else ``monotonic``.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Callable, Optional
+
+# The longest single wait a lock, an event or a socket accepts (about 292
+# years); asking for more raises OverflowError in the thread that waits.
+MAX_WAIT = threading.TIMEOUT_MAX
+
+
+def bounded_wait(seconds: float) -> float:
+    """``seconds`` clipped to ``[0, MAX_WAIT]``: any interval or timeout a setting accepts
+    can be waited for (a longer one wakes early, which every caller tolerates)."""
+    return min(max(0.0, seconds), MAX_WAIT)
 
 
 def _pick_elapsed_clock() -> Callable[[], float]:

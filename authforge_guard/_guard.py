@@ -26,6 +26,7 @@ from typing import (
 )
 
 from . import _interrupts
+from ._clock import bounded_wait
 from ._config import GuardSettings, resolve_settings
 from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
@@ -449,7 +450,7 @@ class Guard:
         def expire() -> None:
             self._lose(session, AuthForgeError("expired"))
 
-        timer = threading.Timer(max(0.0, remaining), expire)
+        timer = threading.Timer(bounded_wait(remaining), expire)
         timer.daemon = True
         self._cancel_offline_timer()
         self._offline_timer = timer

@@ -13,6 +13,8 @@ import random
 import threading
 from typing import Callable, Optional
 
+from ._clock import bounded_wait
+
 logger = logging.getLogger("authforge_guard")
 
 DEFAULT_JITTER = 0.10
@@ -68,7 +70,7 @@ class HeartbeatScheduler:
 
     def _run(self) -> None:
         delay = first_delay(self.interval, self._rng)
-        while not self._stopped.wait(delay):
+        while not self._stopped.wait(bounded_wait(delay)):
             try:
                 keep_going = self._tick()
             except Exception:  # a bug in a tick must not kill licensing silently

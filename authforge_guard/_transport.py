@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tuple
 
+from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
 from ._protocol import compact_json_bytes, new_nonce, server_verdict_code
 from ._retry import RetryPolicy
@@ -127,11 +128,12 @@ class Transport:
         import urllib3
         from urllib3.connection import HTTPConnection
 
+        wait = bounded_wait(self.timeout)
         options: Dict[str, Any] = {
             "num_pools": 2,
             "maxsize": 4,
             "retries": False,
-            "timeout": urllib3.Timeout(connect=self.timeout, read=self.timeout),
+            "timeout": urllib3.Timeout(connect=wait, read=wait),
             "cert_reqs": "CERT_REQUIRED",  # there is deliberately no way to turn this off
             "socket_options": [
                 *HTTPConnection.default_socket_options,
