@@ -238,7 +238,9 @@ class AuthForgeClient:
             )
             generation = self._generation
             scheduler = HeartbeatScheduler(
-                self.heartbeat_interval, lambda: self._heartbeat_tick(generation)
+                self.heartbeat_interval,
+                lambda: self._heartbeat_tick(generation),
+                until=lambda: self._seconds_left(generation),
             )
             self._scheduler = scheduler
         scheduler.start()
@@ -261,6 +263,14 @@ class AuthForgeClient:
             self._scheduler = None
 
     # -------------------------------------------------------- background checks
+
+    def _seconds_left(self, generation: int) -> Optional[float]:
+        """Until session ``generation``'s signed end, on the elapsed clock (``None``: no end
+        known, or no longer the live session)."""
+        live = self._live
+        if live is None or live.generation != generation or live.deadline is None:
+            return None
+        return live.deadline.remaining()
 
     def _heartbeat_tick(self, generation: int) -> bool:
         """One background check for session ``generation``; False stops its thread.

@@ -4,6 +4,8 @@ Jitter keeps a fleet of clients that started together (a deploy, an office
 opening its laptops) from checking in together: the first check lands
 anywhere in ``[interval/2, 3*interval/2]``, later ones ``interval`` +-10%,
 so phases spread over the whole interval and an outage does not line them up.
+A check is never later than the session's own end (``until``): a session
+ends at its signed expiry, not up to one interval after it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from ._clock import bounded_wait
 logger = logging.getLogger("authforge_guard")
 
 DEFAULT_JITTER = 0.10
+# Wake this long after the session's end, so the check finds it passed.
+END_MARGIN = 0.01
 
 
 def first_delay(interval: float, rng: random.Random) -> float:
@@ -46,9 +50,11 @@ class HeartbeatScheduler:
         name: str = "authforge-heartbeat",
         rng: Optional[random.Random] = None,
         jitter: float = DEFAULT_JITTER,
+        until: Optional[Callable[[], Optional[float]]] = None,
     ) -> None:
         self.interval = interval
         self._tick = tick
+        self._until = until
         self._rng = rng if rng is not None else random.Random()
         self._jitter = jitter
         self._stopped = threading.Event()
@@ -68,9 +74,16 @@ class HeartbeatScheduler:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
+    def _capped(self, delay: float) -> float:
+        """``delay``, shortened to end just after the session does (while it has not)."""
+        remaining = self._until() if self._until is not None else None
+        if remaining is not None and remaining > 0:
+            delay = min(delay, remaining + END_MARGIN)
+        return bounded_wait(delay)
+
     def _run(self) -> None:
         delay = first_delay(self.interval, self._rng)
-        while not self._stopped.wait(bounded_wait(delay)):
+        while not self._stopped.wait(self._capped(delay)):
             try:
                 keep_going = self._tick()
             except Exception:  # a bug in a tick must not kill licensing silently
