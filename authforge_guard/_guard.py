@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -133,6 +134,7 @@ class Guard:
         self._offline_timer: Optional[threading.Timer] = None
         self._exit_handler = False
         self._cache: Any = None  # the session cache (issue: session reuse), off by default
+        _GUARDS.add(self)
 
     def __repr__(self) -> str:
         session = self._session
@@ -371,6 +373,19 @@ class Guard:
 
     close = logout
 
+    def _after_fork(self) -> None:
+        """In a forked child: no session (the client was reset, its heartbeat thread is
+        gone), fresh locks (another thread may have held one at the fork). The next
+        guarded call logs in again, for this process."""
+        self._state_lock = threading.Lock()
+        self._login_lock = threading.Lock()
+        session, self._session = self._session, None
+        self._fast_ok = False
+        self._offline_timer = None  # its thread did not survive the fork
+        self._last_signed = None
+        if session is not None:
+            session._end("fork")
+
     def __enter__(self) -> Guard:
         return self
 
@@ -580,3 +595,17 @@ def _reset_default_for_tests() -> None:
         previous, DEFAULT.guard = DEFAULT.guard, None
     if previous is not None:
         previous.logout()
+
+
+# A forked child must not run on its parent's session: its clients start
+# logged out (see _client), so its Guards forget their sessions too.
+_GUARDS: weakref.WeakSet[Guard] = weakref.WeakSet()
+
+
+def _reset_guards_after_fork() -> None:
+    for guard in list(_GUARDS):
+        guard._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_guards_after_fork)

@@ -1,0 +1,154 @@
+"""A licensed process that forks, and one that exits with a heartbeat thread alive.
+
+Both run as real child processes of the test (the server and the fault proxy
+stay in the test process).
+
+Fork, the documented behaviour: the child inherits no session. Its clients
+start logged out with no heartbeat thread (threads do not survive a fork,
+and a session must not be checked on behalf of another process), and a Guard
+in the child logs in again, once, at its next guarded call; the ``Session``
+object the child inherited reads as ended (``lost_code == "fork"``). The
+parent's session, its heartbeats and its thread are untouched.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.support.fault_proxy import Fault
+from tests.support.waiting import wait_for
+
+HEARTBEAT = "/auth/heartbeat"
+
+
+def environment(af, url, **extra):
+    return dict(
+        os.environ,
+        AUTHFORGE_APP_ID=af.app_id,
+        AUTHFORGE_APP_SECRET=af.app_secret,
+        AUTHFORGE_PUBLIC_KEY=af.public_key,
+        AUTHFORGE_API_URL=url,
+        AUTHFORGE_HWID_OVERRIDE="child-process",
+        **extra,
+    )
+
+
+def run_script(source, env, timeout=30):
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(source)],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+FORK_SCRIPT = """
+    import json, os, threading, time
+    from authforge_guard import Guard, requires_license
+
+    guard = Guard(heartbeat="online", heartbeat_interval=0.05)
+
+    @requires_license(guard=guard)
+    def work():
+        return guard.session
+
+    def beating():
+        return sum(t.name == "authforge-heartbeat" and t.is_alive() for t in threading.enumerate())
+
+    inherited = guard.ensure()
+    token_before = guard.client.get_session_data()["sessionToken"]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        child = {
+            "client_authenticated": guard.client.is_authenticated(),
+            "heartbeat_threads": beating(),
+            "guard_session": guard.session is not None,
+            "inherited_lost_code": inherited.lost_code,
+        }
+        session = work()  # the next guarded call logs in again
+        time.sleep(0.3)
+        child.update(
+            new_session=session is not None and session is not inherited and session.active,
+            heartbeat_threads_after=beating(),
+            token_refreshed=(guard.client.get_session_data() or {}).get("sessionToken")
+            not in (None, token_before),
+        )
+        guard.logout()
+        os.write(write_end, json.dumps(child).encode())
+        os._exit(0)
+    os.close(write_end)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read_end) as pipe:
+        child = json.loads(pipe.read())
+    token_at_fork = guard.client.get_session_data()["sessionToken"]
+    time.sleep(0.3)
+    parent = {
+        "child_exit": os.waitstatus_to_exitcode(status),
+        "session_kept": guard.session is inherited and inherited.active,
+        "heartbeat_threads": beating(),
+        "still_refreshing": guard.client.get_session_data()["sessionToken"] != token_at_fork,
+    }
+    guard.logout()
+    print(json.dumps({"child": child, "parent": parent}))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_fork_in_a_licensed_process(af):
+    key = af.create_license()
+    result = run_script(FORK_SCRIPT, environment(af, af.url, AUTHFORGE_LICENSE_KEY=key))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["child"] == {
+        "client_authenticated": False,
+        "heartbeat_threads": 0,
+        "guard_session": False,
+        "inherited_lost_code": "fork",
+        "new_session": True,
+        "heartbeat_threads_after": 1,
+        "token_refreshed": True,
+    }
+    assert report["parent"] == {
+        "child_exit": 0,
+        "session_kept": True,
+        "heartbeat_threads": 1,
+        "still_refreshing": True,
+    }
+    assert af.stats()["licenses"][key]["validates"] == 2  # the parent's login and the child's
+
+
+EXIT_SCRIPT = """
+    import sys, time
+    from authforge_guard import Guard, licensed
+
+    guard = Guard(heartbeat={mode!r}, heartbeat_interval=0.05, request_timeout=10)
+    guard.on_lost(lambda event: print("lost", event.code, file=sys.stderr))
+    guard.ensure()
+    time.sleep(0.4)  # several checks; online, the current one is held by the proxy
+    {ending}
+"""
+ENDINGS = {
+    "return": "pass",
+    "sys_exit": "sys.exit(0)",
+    "inside_licensed_block": "with licensed(guard=guard):\n        sys.exit(0)",
+}
+
+
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+@pytest.mark.parametrize("mode", ["grace", "online"])
+def test_exit_with_a_heartbeat_thread_alive_is_silent(af, proxy, mode, ending):
+    key = af.create_license()
+    if mode == "online":
+        proxy.arm(Fault.delay(5.0), always=True, path=HEARTBEAT)  # every check is mid-flight
+    sent = len(proxy.requests)
+    script = EXIT_SCRIPT.format(mode=mode, ending=ENDINGS[ending])
+    result = run_script(script, environment(af, proxy.url, AUTHFORGE_LICENSE_KEY=key))
+    assert (result.returncode, result.stderr, result.stdout) == (0, "", "")
+    paths = [path for path, _body in proxy.requests[sent:]]
+    if mode == "online":
+        assert wait_for(lambda: HEARTBEAT in [p for p, _ in proxy.requests[sent:]])
+    else:
+        assert paths == ["/auth/validate"]
