@@ -23,6 +23,7 @@ import functools
 import http.client
 import json
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -214,7 +215,13 @@ class FaultProxy:
     stops it, aborts pending delays and closes client connections.
     """
 
-    def __init__(self, upstream_url: str, *, upstream_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        upstream_url: str,
+        *,
+        upstream_timeout: float = 30.0,
+        tls: Optional[ssl.SSLContext] = None,
+    ) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"upstream_url must be an http:// URL, not {upstream_url!r}")
@@ -228,7 +235,8 @@ class FaultProxy:
         self._forwarded: List[str] = []
         self._last_success: Dict[str, Answer] = {}
         self._closing = threading.Event()
-        self._server = _ProxyServer(self)
+        self._scheme = "https" if tls is not None else "http"
+        self._server = _ProxyServer(self, tls)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},  # close() waits one poll; keep it short
@@ -239,8 +247,9 @@ class FaultProxy:
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:<port>``: the base URL to give the client under test."""
-        return f"http://127.0.0.1:{self._server.server_port}"
+        """``http://127.0.0.1:<port>`` (``https://`` when serving TLS): the base URL to give
+        the client under test."""
+        return f"{self._scheme}://127.0.0.1:{self._server.server_port}"
 
     def arm(
         self, fault: Fault, *, times: int = 1, always: bool = False, path: Optional[str] = None
@@ -403,12 +412,18 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, proxy: FaultProxy) -> None:
+    def __init__(self, proxy: FaultProxy, tls: Optional[ssl.SSLContext]) -> None:
         self.proxy = proxy
         self._connections_lock = threading.Lock()
         self._open: Set[socket.socket] = set()
         self._to_reset: Set[socket.socket] = set()
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        if tls is not None:
+            # The handshake then happens on the handler's first read, in its own
+            # thread: a client that refuses the certificate cannot stall accept().
+            self.socket = tls.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -446,9 +461,10 @@ class _ProxyServer(ThreadingHTTPServer):
                 pass  # already closed by its handler
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up (a timeout, a closed pool) is what these tests
-        # provoke on purpose; anything else is a bug in the proxy and is shown.
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        # A client that gave up (a timeout, a closed pool, a refused certificate)
+        # is what these tests provoke on purpose; anything else is a bug in the
+        # proxy and is shown.
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
