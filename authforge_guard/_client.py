@@ -71,10 +71,10 @@ class _Live:
     """One authenticated session, replaced wholesale (never mutated) on every change."""
 
     kind: str  # "online" | "offline"
-    license_key: str
+    license_key: str = field(repr=False)
     generation: int
-    payload_b64: str
-    signature: str
+    payload_b64: str = field(repr=False)  # carries the session token
+    signature: str = field(repr=False)
     key_id: Optional[str]
     session_data: Dict[str, Any] = field(repr=False)
     app_variables: Optional[Dict[str, Any]] = field(repr=False)

@@ -41,8 +41,10 @@ class SignedSession:
     anything that was not signed.
     """
 
-    payload_b64: str
-    signature: str
+    # The payload carries the session token (and the token the license key):
+    # never in repr, even base64-encoded.
+    payload_b64: str = field(repr=False)
+    signature: str = field(repr=False)
     key_id: Optional[str]
     payload: Mapping[str, Any] = field(repr=False)
     session_token: str = field(repr=False)
