@@ -1,9 +1,11 @@
 """When the next background check runs: a fixed interval with jitter, on its own thread.
 
 Jitter keeps a fleet of clients that started together (a deploy, an office
-opening its laptops) from checking in together: the first check lands
-anywhere in ``[interval/2, 3*interval/2]``, later ones ``interval`` +-10%,
-so phases spread over the whole interval and an outage does not line them up.
+opening its laptops) from checking in together: later checks come
+``interval`` +-10% apart, and the first one half an interval plus where a
+check of a long-running fleet would fall, so from half an interval after a
+common start the fleet's load is flat (no surge where first and second
+checks overlap) and an outage does not line the phases up.
 A check is never later than the session's own end (``until``): a session
 ends at its signed expiry, not up to one interval after it.
 """
@@ -11,6 +13,7 @@ ends at its signed expiry, not up to one interval after it.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 from typing import Callable, Optional
@@ -24,9 +27,22 @@ DEFAULT_JITTER = 0.10
 END_MARGIN = 0.01
 
 
-def first_delay(interval: float, rng: random.Random) -> float:
-    """Delay before the first check: uniform over one whole interval, centred on it."""
-    return interval * (0.5 + rng.random())
+def first_delay(interval: float, rng: random.Random, jitter: float = DEFAULT_JITTER) -> float:
+    """Delay before the first check: half an interval, then the time to the next check
+    of a client that has been running for long (the residual of a ``next_delay`` cycle).
+
+    That residual is uniform over the first ``1 - jitter`` of an interval and
+    tapers off linearly up to ``1 + jitter``. Had it been uniform over a plain
+    interval, a fleet started together would peak at 1.5x its mean load one
+    and a half intervals later, where its first checks meet the jittered
+    second ones.
+    """
+    low, high = interval * (1.0 - jitter), interval * (1.0 + jitter)
+    if rng.random() < 1.0 - jitter:
+        residual = rng.uniform(0.0, low)
+    else:  # the taper: density falling linearly from low to high
+        residual = high - (high - low) * math.sqrt(rng.random())
+    return interval / 2 + residual
 
 
 def next_delay(interval: float, rng: random.Random, jitter: float = DEFAULT_JITTER) -> float:
@@ -82,7 +98,7 @@ class HeartbeatScheduler:
         return bounded_wait(delay)
 
     def _run(self) -> None:
-        delay = first_delay(self.interval, self._rng)
+        delay = first_delay(self.interval, self._rng, self._jitter)
         while not self._stopped.wait(self._capped(delay)):
             try:
                 keep_going = self._tick()
