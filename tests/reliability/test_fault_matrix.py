@@ -81,7 +81,7 @@ def test_online_session_under_fault(af, proxy, make_guard, case):
     guard = make_guard(
         api_base_url=proxy.url,
         request_timeout=REQUEST_TIMEOUT,
-        heartbeat_interval=0.1,
+        heartbeat_interval=0.05,
         license_key=key,
     )
     hooks = HookLog(guard)
@@ -125,14 +125,14 @@ def test_online_session_under_fault(af, proxy, make_guard, case):
 def test_grace_session_never_meets_the_fault(af, proxy, make_guard, case):
     key = af.create_license()
     guard = make_guard(
-        api_base_url=proxy.url, heartbeat="grace", heartbeat_interval=0.05, license_key=key
+        api_base_url=proxy.url, heartbeat="grace", heartbeat_interval=0.02, license_key=key
     )
     hooks = HookLog(guard)
     session = guard.ensure()
     token = guard.client._signed_session.session_token
     seen = len(proxy.requests)
     proxy.arm(case.make(), always=True)
-    time.sleep(0.25)  # several grace checks
+    time.sleep(0.15)  # several grace checks
     ours = [body for _path, body in proxy.requests[seen:]
             if body and (body.get("licenseKey") == key or body.get("sessionToken") == token)]
     assert ours == []

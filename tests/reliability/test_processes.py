@@ -57,8 +57,17 @@ FORK_SCRIPT = """
     def beating():
         return sum(t.name == "authforge-heartbeat" and t.is_alive() for t in threading.enumerate())
 
+    def token():
+        return (guard.client.get_session_data() or {}).get("sessionToken")
+
+    def refreshed_from(old, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while token() in (None, old) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return token() not in (None, old)
+
     inherited = guard.ensure()
-    token_before = guard.client.get_session_data()["sessionToken"]
+    token_before = token()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -69,12 +78,10 @@ FORK_SCRIPT = """
             "inherited_lost_code": inherited.lost_code,
         }
         session = work()  # the next guarded call logs in again
-        time.sleep(0.3)
         child.update(
             new_session=session is not None and session is not inherited and session.active,
             heartbeat_threads_after=beating(),
-            token_refreshed=(guard.client.get_session_data() or {}).get("sessionToken")
-            not in (None, token_before),
+            token_refreshed=refreshed_from(token_before),
         )
         guard.logout()
         os.write(write_end, json.dumps(child).encode())
@@ -83,13 +90,11 @@ FORK_SCRIPT = """
     _, status = os.waitpid(pid, 0)
     with os.fdopen(read_end) as pipe:
         child = json.loads(pipe.read())
-    token_at_fork = guard.client.get_session_data()["sessionToken"]
-    time.sleep(0.3)
     parent = {
         "child_exit": os.waitstatus_to_exitcode(status),
+        "still_refreshing": refreshed_from(token()),
         "session_kept": guard.session is inherited and inherited.active,
         "heartbeat_threads": beating(),
-        "still_refreshing": guard.client.get_session_data()["sessionToken"] != token_at_fork,
     }
     guard.logout()
     print(json.dumps({"child": child, "parent": parent}))
