@@ -83,6 +83,8 @@ EXAMPLES = {
     "machine_id": 200,
     "trust_verify": 200,
     "iso_utc": 250,
+    "retry_after": 300,
+    "http_answers": 300,
 }
 
 
@@ -672,3 +674,46 @@ def test_trust_list_verify_never_raises(message, signature):
 def test_parse_iso_utc_on_any_value(value):
     epoch = parse_iso_utc(value)
     assert epoch is None or isinstance(epoch, float)
+
+
+# --- what the transport reads from an HTTP answer ------------------------------------
+
+http_dates = st.builds(
+    "{}, {:02d} {} {} {:02d}:00:00 {}".format,
+    st.sampled_from(["Mon", "Fri", "Xyz", ""]),
+    st.integers(0, 40),
+    st.sampled_from(["Jan", "Dec", "Foo"]),
+    st.integers(-10, 100_000),
+    st.integers(-5, 99),
+    st.sampled_from(["GMT", "+2359", "-9999", "+0000", ""]),
+)
+
+
+@hostile("retry_after")
+@given(st.none() | any_text | http_dates | st.floats().map(repr) | st.integers().map(str))
+def test_retry_after_header_on_any_value(value):
+    from authforge_guard._retry import RetryPolicy, parse_retry_after
+
+    seconds = parse_retry_after(value)
+    assert seconds is None or seconds >= 0
+    policy = RetryPolicy()
+    assert 0 <= policy.rate_limit_delay(0, value) <= policy.max_retry_after
+
+
+@hostile("http_answers")
+@given(
+    st.integers(100, 599),
+    st.binary(max_size=300) | huge_text.map(lambda text: text.encode("utf-8", "surrogatepass")),
+)
+def test_any_http_answer_is_an_object_or_a_client_code(status, raw):
+    from authforge_guard._transport import _decode_object, _is_rate_limited, _undecodable
+
+    data = _decode_object(status, raw)
+    if data is None:
+        code = _undecodable(status, raw).code
+        assert code in {f"http_error_{status}", "invalid_json_response", "response_not_json_object"}
+        outcome(code if not code.startswith("http_error") else "http_error")
+    else:
+        assert isinstance(data, dict)
+        outcome("object")
+    assert isinstance(_is_rate_limited(status, data), bool)
