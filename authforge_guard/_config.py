@@ -73,7 +73,7 @@ class GuardSettings:
     exit_grace: float
     session_cache: Union[bool, str]
     ca_bundle: Optional[str]
-    proxy_url: Optional[str]
+    proxy_url: Optional[str] = field(repr=False)  # may carry user:password
 
 
 def resolve_settings(

@@ -137,6 +137,12 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, ma
     assert leaks(texts, secrets) == []
 
 
+def test_proxy_credentials_stay_out_of_repr(af):
+    guard = Guard(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
+                  api_base_url=af.url, proxy_url="http://user:hunter2@127.0.0.1:3128")
+    assert leaks([repr(guard), repr(guard.settings), repr(guard.client)], {"hunter2"}) == []
+
+
 # --- plain http to a remote host ------------------------------------------------
 
 
