@@ -167,6 +167,19 @@ def test_login_from_inside_a_hook(af, proxy, make_guard, hook_timeout):
     assert wait_for(lambda: len(heartbeat_threads()) == 1)
 
 
+def test_logout_from_inside_a_hook(af, proxy, make_guard):
+    key = af.create_license()
+    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
+                       hook_timeout=None)  # in the heartbeat thread itself
+    hooks = HookLog(guard)
+    guard.on_lost(lambda event: guard.logout())
+    guard.ensure()
+    proxy.arm(verdict("revoked"), path=HEARTBEAT)
+    assert wait_for(lambda: "cleanup" in hooks.kinds())
+    assert guard.session is None and not guard.client.is_authenticated()
+    assert wait_for(lambda: not heartbeat_threads())
+
+
 def test_client_login_from_inside_on_failure(af, proxy, make_client):
     key = af.create_license()
     seen = []

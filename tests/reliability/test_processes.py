@@ -157,3 +157,35 @@ def test_exit_with_a_heartbeat_thread_alive_is_silent(af, proxy, mode, ending):
         assert wait_for(lambda: HEARTBEAT in [p for p, _ in proxy.requests[sent:]])
     else:
         assert paths == ["/auth/validate"]
+
+
+HANGING_HOOK_SCRIPT = """
+    import sys, threading, time
+    from authforge_guard import Guard
+
+    guard = Guard(heartbeat="online", heartbeat_interval=0.05, hook_timeout={hook_timeout})
+    never = threading.Event()
+    guard.on_lost(lambda event: (print("hook", event.code, flush=True), never.wait()))
+    guard.ensure()
+    print("ready", flush=True)
+    sys.stdin.readline()  # the test revokes the license, then says go
+    time.sleep(0.2)
+    sys.exit(0)
+"""
+
+
+@pytest.mark.parametrize("hook_timeout", ["None", "5.0"])
+def test_exit_while_a_hook_still_hangs_is_silent(af, hook_timeout):
+    key = af.create_license()
+    env = environment(af, af.url, AUTHFORGE_LICENSE_KEY=key)
+    script = textwrap.dedent(HANGING_HOOK_SCRIPT.format(hook_timeout=hook_timeout))
+    child = subprocess.Popen([sys.executable, "-c", script], env=env, text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert child.stdout.readline() == "ready\n"
+        af.revoke(key)
+        assert child.stdout.readline() == "hook revoked\n"  # the hook is now stuck
+        out, err = child.communicate("go\n", timeout=30)
+    finally:
+        child.kill()
+    assert (child.returncode, out, err) == (0, "", "")
