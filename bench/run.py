@@ -515,13 +515,20 @@ SECTIONS = (hot_path, network, start_up, server_throughput, memory)
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few rounds: checks it runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[section.__name__ for section in SECTIONS],
+        help="run only this section (repeatable); the default is all of them",
+    )
     args = parser.parse_args(argv)
     settings = Settings(args.quick)
     started = time.perf_counter()
     rows: List[Row] = []
     with local_server() as server:
         for section in SECTIONS:
-            rows.extend(section(server, settings))
+            if args.only is None or section.__name__ in args.only:
+                rows.extend(section(server, settings))
     print(
         f"authforge_guard benchmarks: Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
