@@ -10,7 +10,7 @@ import asyncio
 import inspect
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
-import wrapt
+from wrapt import FunctionWrapper
 
 from ._exceptions import FeatureNotLicensed, LicenseError
 from ._guard import DEFAULT, get_guard
@@ -58,34 +58,30 @@ def feature(
             return fallback(instance, *args, **kwargs)
         return fallback(*args, **kwargs)
 
-    def fast_granted() -> bool:
+    def needs_gate() -> bool:
+        # wrapt asks this before every call: False (a live session that grants
+        # the feature) calls the function directly, True goes through the gate.
         active = guard if guard is not None else DEFAULT.guard
         if active is None or not active._fast_ok:
-            return False
+            return True
         session = active._session
-        return session is not None and key in session._state.grants
+        return session is None or key not in session._state.grants
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
 
-            @wrapt.decorator
             def gated_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-                if fast_granted():
-                    return wrapped(*args, **kwargs)
                 return _gate_async(check_grant, deny, wrapped, instance, args, kwargs)
 
-            return cast(F, gated_async(fn))
+            return cast(F, FunctionWrapper(fn, gated_async, needs_gate))
 
-        @wrapt.decorator
         def gated(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if fast_granted():
-                return wrapped(*args, **kwargs)
             session, granted = check_grant()
             if granted:
                 return wrapped(*args, **kwargs)
             return deny(session, instance, args, kwargs)
 
-        return cast(F, gated(fn))
+        return cast(F, FunctionWrapper(fn, gated, needs_gate))
 
     return decorate
 
