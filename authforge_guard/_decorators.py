@@ -12,14 +12,12 @@ blocking the event loop).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, overload
 
-from wrapt import FunctionWrapper
-
 from ._guard import DEFAULT, get_guard
+from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -70,13 +68,13 @@ def requires_license(
         def guarded_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             return _check_in_thread_then(check, wrapped, args, kwargs)
 
-        return FunctionWrapper(fn, guarded_async, needs_check)
+        return function_wrapper_type()(fn, guarded_async, needs_check)
 
     def guarded(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         check()
         return wrapped(*args, **kwargs)
 
-    return FunctionWrapper(fn, guarded, needs_check)
+    return function_wrapper_type()(fn, guarded, needs_check)
 
 
 def _is_coroutine_function(fn: Any) -> bool:
@@ -90,6 +88,8 @@ async def _check_in_thread_then(
     args: Any,
     kwargs: Any,
 ) -> Any:
+    import asyncio  # here, not at the top: only programs that use it pay for it
+
     # A login is network I/O: run it off the event loop.
     await asyncio.get_running_loop().run_in_executor(None, check)
     return await call(*args, **kwargs)

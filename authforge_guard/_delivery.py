@@ -13,13 +13,15 @@ raise it again.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from . import _interrupts
 from ._exceptions import LicenseLost
+
+if TYPE_CHECKING:  # asyncio loads only in programs that use it
+    import asyncio
 
 
 @dataclass(eq=False)

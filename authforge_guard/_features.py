@@ -6,14 +6,12 @@ last refreshed, so a tier change from the server is seen at the next heartbeat.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
-from wrapt import FunctionWrapper
-
 from ._exceptions import FeatureNotLicensed, LicenseError
 from ._guard import DEFAULT, get_guard
+from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -73,7 +71,7 @@ def feature(
             def gated_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
                 return _gate_async(check_grant, deny, wrapped, instance, args, kwargs)
 
-            return cast(F, FunctionWrapper(fn, gated_async, needs_gate))
+            return cast(F, function_wrapper_type()(fn, gated_async, needs_gate))
 
         def gated(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             session, granted = check_grant()
@@ -81,7 +79,7 @@ def feature(
                 return wrapped(*args, **kwargs)
             return deny(session, instance, args, kwargs)
 
-        return cast(F, FunctionWrapper(fn, gated, needs_gate))
+        return cast(F, function_wrapper_type()(fn, gated, needs_gate))
 
     return decorate
 
@@ -94,6 +92,8 @@ async def _gate_async(
     args: Any,
     kwargs: Any,
 ) -> Any:
+    import asyncio  # here, not at the top: only programs that use it pay for it
+
     session, granted = await asyncio.get_running_loop().run_in_executor(None, check_grant)
     if granted:
         return await wrapped(*args, **kwargs)
