@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import socket
 import threading
 import weakref
@@ -572,6 +571,8 @@ class AuthForgeClient:
 
         name = None
         if include_machine_name:
+            import platform
+
             name = machine_name or platform.node() or socket.gethostname()
         live = self._live
         return format_activation_request(

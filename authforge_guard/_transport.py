@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 import urllib.parse
-import urllib.request
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tuple
 
 from ._exceptions import AuthForgeError
@@ -111,6 +110,8 @@ class Transport:
     def _proxy_from_environment(self) -> Optional[str]:
         if is_loopback_host(self.host):
             return None
+        import urllib.request  # the system's proxy settings; not needed for loopback
+
         scheme = urllib.parse.urlsplit(self.base_url).scheme
         proxy = urllib.request.getproxies().get(scheme)
         if proxy and not urllib.request.proxy_bypass(self.host):
