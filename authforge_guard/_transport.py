@@ -32,6 +32,7 @@ logger = logging.getLogger("authforge_guard")
 # Answers are small JSON objects; an offline file with variables is a few KiB.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = f"authforge-guard/{__version__} (python)"
+_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
 
 class Reply(NamedTuple):
@@ -101,7 +102,9 @@ class Transport:
         self.ca_bundle = ca_bundle
         self.retry = retry if retry is not None else RetryPolicy()
         self._sleep = sleep
+        self._path_prefix = urllib.parse.urlsplit(self.base_url).path
         self._pool: Optional[urllib3.PoolManager] = None
+        self._base_pool: Optional[urllib3.HTTPConnectionPool] = None
         self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -124,6 +127,24 @@ class Transport:
                 self._pool = self._build_pool()
             return self._pool
 
+    def _opener(self, path: str) -> Tuple[Any, str]:
+        """What a request to ``path`` goes through, and the URL to give it."""
+        if self.proxy_url:
+            # The proxy manager adds the proxy's headers and picks the URL form.
+            return self._manager(), self.base_url + path
+        # Straight to the base URL's pool: the manager would parse the URL and
+        # look the pool up again on every request.
+        return self._connection_pool(), self._path_prefix + path
+
+    def _connection_pool(self) -> urllib3.HTTPConnectionPool:
+        """The manager's pool for the base URL, looked up once: every request goes there."""
+        with self._pool_lock:
+            if self._base_pool is None:
+                if self._pool is None:
+                    self._pool = self._build_pool()
+                self._base_pool = self._pool.connection_from_url(self.base_url)
+            return self._base_pool
+
     def _build_pool(self) -> urllib3.PoolManager:
         import urllib3
         from urllib3.connection import HTTPConnection
@@ -139,7 +160,7 @@ class Transport:
                 (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
                 (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
             ],
-            "headers": {"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            "headers": _HEADERS,
         }
         if self.ca_bundle:
             options["ca_certs"] = self.ca_bundle
@@ -150,7 +171,7 @@ class Transport:
     def close(self) -> None:
         """Drop pooled connections; the next request opens new ones."""
         with self._pool_lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._base_pool = self._pool, None, None
         if pool is not None:
             pool.clear()
 
@@ -197,11 +218,15 @@ class Transport:
         payload = compact_json_bytes(body)
         started = time.perf_counter()
         with _map_transport_errors(self.base_url):
-            response = self._manager().request(
+            opener, url = self._opener(path)
+            response = opener.urlopen(
                 "POST",
-                self.base_url + path,
+                url,
                 body=payload,
+                headers=_HEADERS,
+                retries=False,
                 redirect=False,
+                assert_same_host=False,
                 preload_content=False,
             )
             try:
