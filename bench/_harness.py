@@ -47,6 +47,16 @@ def ratio(ours: Sequence[float], theirs: Sequence[float]) -> float:
     return statistics.median(a / b for a, b in zip(ours, theirs))
 
 
+def cpu_seconds_of_children() -> float:
+    """User + system CPU seconds of the finished child processes (0.0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_batch(call: Callable[[], object], count: int) -> float:
     """Seconds per call over ``count`` back-to-back calls."""
     started = time.perf_counter()
@@ -74,6 +84,47 @@ class Row:
 
 def verdict(ok: bool) -> str:
     return "yes" if ok else "**NO**"
+
+
+def compare(
+    section: str,
+    what: str,
+    ours: Sequence[float],
+    against: str,
+    theirs: Sequence[float],
+    unit: Callable[[float], str],
+    target: Optional[float] = None,
+) -> Row:
+    """A row for figures measured in the same rounds; ``target`` caps the ratio."""
+    if not any(theirs):
+        return Row(section, what, "n/a", against, "n/a", "n/a")
+    r = ratio(ours, theirs)
+    return Row(
+        section,
+        what,
+        unit(median(ours)),
+        against,
+        unit(median(theirs)),
+        f"{r:.2f}x",
+        f"<= {target:.2f}x" if target is not None else "info",
+        verdict(r <= target) if target is not None else "",
+    )
+
+
+def nanoseconds(value: float) -> str:
+    return f"{value:.0f} ns"
+
+
+def microseconds(seconds: float) -> str:
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def milliseconds(seconds: float) -> str:
+    return f"{seconds * 1e3:.0f} ms"
+
+
+def mebibytes(size: float) -> str:
+    return f"{size / 2**20:.2f} MiB"
 
 
 def render(rows: Sequence[Row]) -> str:

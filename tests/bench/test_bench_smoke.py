@@ -21,6 +21,7 @@ ROWS = [
     ("2 network", "online heartbeat", "official SDK"),
     ("2 network", "online heartbeat", "bare urllib3 POST"),
     ("3 start-up", "fresh process: login + first call", "official SDK"),
+    ("3 start-up", "its CPU time (user + system)", "official SDK"),
     ("3 start-up", "`import` of the package", "official SDK"),
     ("3 start-up", "all imports of that process", "official SDK"),
     ("4 server", "validates/s, 1 client thread", "1 client thread"),
