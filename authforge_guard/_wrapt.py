@@ -19,7 +19,6 @@ simply imported.
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import sys
@@ -49,10 +48,10 @@ def _core_type() -> Any:
     if package is None or not _is_deferred(package):
         return None  # imported already: wrapt has made its own choice
     try:
-        core = importlib.import_module("wrapt._wrappers")
+        import wrapt._wrappers  # noqa: F401  (a statement, so -X importtime reports it)
     except ImportError:
         return None
-    return getattr(core, "FunctionWrapper", None)
+    return getattr(sys.modules["wrapt._wrappers"], "FunctionWrapper", None)
 
 
 def _full_type() -> Any:
