@@ -24,6 +24,7 @@ ROWS = [
     ("3 start-up", "its CPU time (user + system)", "official SDK"),
     ("3 start-up", "`import` of the package", "official SDK"),
     ("3 start-up", "all imports of that process", "official SDK"),
+    ("3 start-up", "wrapt, as the decorators load it", "`import wrapt`"),
     ("4 server", "validates/s, 1 client thread", "1 client thread"),
     ("4 server", "validates/s, 4 client threads", "1 client thread"),
     ("4 server", "validates/s, 16 client threads", "1 client thread"),
