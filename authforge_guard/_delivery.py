@@ -8,7 +8,9 @@ When its session is lost, ``LicenseLost`` is raised inside it:
   ``CancelledError`` into ``LicenseLost``;
 - in any other thread, at its next guarded call, and at the block's exit.
 A loss is raised once per thread; a block that sees it propagate does not
-raise it again.
+raise it again. A thread that meets the loss while the hooks still run (a
+guarded call, a block exit) waits for them first: otherwise the program could
+leave the block and exit while a cleanup is still saving the user's work.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from . import _interrupts
 from ._exceptions import LicenseLost
@@ -46,6 +48,8 @@ class Delivery:
         self.signum = signum
         self._lock = threading.Lock()
         self._blocks: List[Block] = []
+        # lineage -> set once the hooks of its loss have run (see interrupt_blocks)
+        self._hooks_done: Dict[int, threading.Event] = {}
 
     # -- block lifecycle (called by licensed()) --------------------------------
     def enter(self, lineage: int, *, task: Optional[asyncio.Task[Any]] = None) -> Block:
@@ -74,12 +78,15 @@ class Delivery:
                 self._mark_thread_delivered(block.thread_ident, block.lineage)
         if block.interrupts and self.signum is not None:
             _interrupts.release(self.signum)
+        if undelivered is not None and block.task is None:  # never block an event loop
+            self._wait_for_hooks(block.lineage)
         return undelivered
 
     # -- a loss (called from the heartbeat thread) ------------------------------
     def mark_lost(self, lineage: int, code: str) -> None:
         """Before the hooks run: from now on every guarded call in these blocks raises."""
         with self._lock:
+            self._hooks_done.setdefault(lineage, threading.Event())
             for block in self._blocks:
                 if block.lineage == lineage and block.lost is None:
                     block.lost = LicenseLost(code)
@@ -87,9 +94,12 @@ class Delivery:
     def interrupt_blocks(self, lineage: int) -> None:
         """After the hooks: raise the loss inside blocks that are busy or blocked."""
         with self._lock:
+            hooks_done = self._hooks_done.pop(lineage, None)
             targets = [
                 b for b in self._blocks if b.lineage == lineage and b.lost and not b.delivered
             ]
+        if hooks_done is not None:
+            hooks_done.set()
         signalled_main = False
         for block in targets:
             if block.task is not None and block.loop is not None:
@@ -127,6 +137,7 @@ class Delivery:
     def take_pending_for_current_thread(self) -> Optional[LicenseLost]:
         """At a guarded call: the loss this thread has yet to see, marked as seen."""
         ident = threading.get_ident()
+        found: Optional[Block] = None
         with self._lock:
             for block in self._blocks:
                 if (
@@ -136,8 +147,19 @@ class Delivery:
                     and not block.delivered
                 ):
                     self._mark_thread_delivered(ident, block.lineage)
-                    return block.lost
-        return None
+                    found = block
+                    break
+        if found is None:
+            return None
+        self._wait_for_hooks(found.lineage)
+        return found.lost
+
+    def _wait_for_hooks(self, lineage: int) -> None:
+        """Until the hooks of ``lineage``'s loss have run (each hook has its own timeout)."""
+        with self._lock:
+            hooks_done = self._hooks_done.get(lineage)
+        if hooks_done is not None:
+            hooks_done.wait()
 
     def mark_seen(self, block: Block) -> None:
         """The block saw its loss propagate (raised by another block or a guarded call)."""
