@@ -45,3 +45,15 @@ def test_a_usage_error_exits_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["check", "--no-such-flag"])
     assert info.value.code == 2
+
+
+def test_help_is_cheap():
+    """Building the parser imports no crypto and no HTTP stack: the commands import on use."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from authforge_guard.cli import build_parser; build_parser(); "
+            "heavy = {'cryptography', 'urllib3', 'wrapt'} & set(sys.modules); "
+            "print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
