@@ -131,6 +131,7 @@ class Guard:
         self._last_signed: Optional[SignedSession] = None
         self._offline_timer: Optional[threading.Timer] = None
         self._exit_handler = False
+        self._exit_requested: Optional[int] = None
         self._cache: Any = None  # the session cache (issue: session reuse), off by default
 
     def __repr__(self) -> str:
@@ -158,7 +159,15 @@ class Guard:
         from ._client import AuthForgeClient
 
         s = self.settings
-        client = AuthForgeClient(
+        try:
+            client = self._new_client(AuthForgeClient, s)
+        except ValueError as exc:  # e.g. a sub-10 s interval against a remote server
+            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
+        client._on_refresh = self._on_refresh
+        return client
+
+    def _new_client(self, cls: Any, s: GuardSettings) -> AuthForgeClient:
+        client: AuthForgeClient = cls(
             s.app_id,
             s.app_secret,
             list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key,
@@ -173,7 +182,6 @@ class Guard:
             ca_bundle=s.ca_bundle,
             retry_policy=self._retry_policy,
         )
-        client._on_refresh = self._on_refresh
         return client
 
     # ------------------------------------------------------------------ login
@@ -314,7 +322,7 @@ class Guard:
         with self._state_lock:
             self._session = session
         self._refresh_fast_flag()
-        if self.settings.on_lost == "exit" and not self._exit_handler:
+        if self.settings.on_lost == "exit" and self.settings.interrupt and not self._exit_handler:
             signum = self.settings.interrupt_signal
             self._exit_handler = signum is not None and _interrupts.acquire(signum)
         logger.info(
@@ -441,6 +449,9 @@ class Guard:
             os._exit(code)
 
         threading.Thread(target=watchdog, name="authforge-exit-watchdog", daemon=True).start()
+        self._exit_requested = code  # cooperative: the main thread's next guarded call exits
+        if not self.settings.interrupt:
+            return
         signum = self.settings.interrupt_signal
         if signum is None or not _interrupts.interrupt_main(signum, lambda: SystemExit(code)):
             _thread.interrupt_main()  # no handler of ours: KeyboardInterrupt, then the watchdog
@@ -532,6 +543,9 @@ class Guard:
 
     def _check_guarded_call(self, license_key: Optional[str] = None) -> Session:
         """The slow path of a guarded call: deliver a pending loss, else make sure of a session."""
+        exit_code = self._exit_requested
+        if exit_code is not None and threading.current_thread() is threading.main_thread():
+            raise SystemExit(exit_code)
         session = self.ensure(license_key)
         self._refresh_fast_flag()
         return session
