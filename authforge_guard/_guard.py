@@ -30,6 +30,7 @@ from ._config import GuardSettings, resolve_settings
 from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, HookRegistry, LicenseEvent, running_hook
+from ._retry import NO_RETRY
 from ._session import Session, build_state
 
 if TYPE_CHECKING:
@@ -338,7 +339,8 @@ class Guard:
         refusal: Optional[AuthForgeError] = None
         try:
             if live is not None:  # None: a background check already ended it
-                fresh = client._server_heartbeat(live)
+                # No retries: a refused or rate-limited resume just means a login.
+                fresh = client._server_heartbeat(live, retry=NO_RETRY)
         except AuthForgeError as exc:
             refusal = exc
         if fresh is None:

@@ -132,3 +132,24 @@ def test_an_unwritable_cache_directory_is_no_error(af, make_guard, tmp_path, cap
     warnings = [r for r in caplog.records if "cannot write the session cache" in r.getMessage()]
     assert len(warnings) == 2  # once per Guard, not once per heartbeat
     assert counts(af, key)[0] == 2
+
+
+def test_a_rate_limited_resume_falls_back_to_a_login_without_waiting(tmp_path):
+    """The hosted service allows 6 heartbeats a minute: a resume that meets the limit
+    logs in at once instead of sitting through the 2 s and 5 s retries."""
+    import time
+
+    from authforge_guard.testing import LocalAuthForge
+
+    with LocalAuthForge(heartbeat_rate_limit=1) as server:
+        key = server.create_license()
+        options = dict(license_key=key, heartbeat="online", session_cache=str(tmp_path / "c"),
+                       hwid_override="m")
+        for expected_validates in (1, 1, 2):
+            guard = server.guard(**options)
+            started = time.monotonic()
+            guard.ensure()
+            elapsed = time.monotonic() - started
+            guard.logout()
+            assert server.stats()["licenses"][key]["validates"] == expected_validates
+            assert elapsed < 5  # the 2 s + 5 s retries would take 7 s
