@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
 import wrapt
 
-from ._exceptions import FeatureNotLicensed, LicenseError
+from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
 from ._guard import DEFAULT, get_guard
 
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ def has_feature(name: str, *, guard: Optional[Guard] = None) -> bool:
     active = guard if guard is not None else get_guard()
     try:
         session = active._check_guarded_call()
+    except LicenseLost:
+        raise  # this thread's licensed block lost its license: that is not a "no"
     except LicenseError:
         return False
     return _normalise(name) in session.features
