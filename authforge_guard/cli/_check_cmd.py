@@ -89,11 +89,8 @@ def run_check(args: argparse.Namespace) -> int:
             argument="app_secret",
             env_var="AUTHFORGE_APP_SECRET",
         )
-    try:
-        client = guard.client
-    except ValueError as exc:  # an http:// URL off loopback, a bad CA bundle...
-        raise ConfigurationError(str(exc)) from None
-    result = client.validate_license(key)
+    # guard.client raises ConfigurationError for an http:// URL off loopback, a bad CA bundle...
+    result = guard.client.validate_license(key)
     if not result.get("valid"):
         code = str(result.get("code") or "unknown_error")
         failure = {"license_key": _mask(key), "code": code}
