@@ -18,10 +18,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from . import _interrupts
 from ._exceptions import LicenseLost
+from ._hooks import running_hook
 
 
 @dataclass(eq=False)
@@ -48,8 +49,9 @@ class Delivery:
         self.signum = signum
         self._lock = threading.Lock()
         self._blocks: List[Block] = []
-        # lineage -> set once the hooks of its loss have run (see interrupt_blocks)
-        self._hooks_done: Dict[int, threading.Event] = {}
+        # Cleared by the Guard while a loss runs its hooks.
+        self.hooks_idle = threading.Event()
+        self.hooks_idle.set()
 
     # -- block lifecycle (called by licensed()) --------------------------------
     def enter(self, lineage: int, *, task: Optional[asyncio.Task[Any]] = None) -> Block:
@@ -79,14 +81,13 @@ class Delivery:
         if block.interrupts and self.signum is not None:
             _interrupts.release(self.signum)
         if undelivered is not None and block.task is None:  # never block an event loop
-            self._wait_for_hooks(block.lineage)
+            self.wait_for_hooks()
         return undelivered
 
     # -- a loss (called from the heartbeat thread) ------------------------------
     def mark_lost(self, lineage: int, code: str) -> None:
         """Before the hooks run: from now on every guarded call in these blocks raises."""
         with self._lock:
-            self._hooks_done.setdefault(lineage, threading.Event())
             for block in self._blocks:
                 if block.lineage == lineage and block.lost is None:
                     block.lost = LicenseLost(code)
@@ -94,12 +95,9 @@ class Delivery:
     def interrupt_blocks(self, lineage: int) -> None:
         """After the hooks: raise the loss inside blocks that are busy or blocked."""
         with self._lock:
-            hooks_done = self._hooks_done.pop(lineage, None)
             targets = [
                 b for b in self._blocks if b.lineage == lineage and b.lost and not b.delivered
             ]
-        if hooks_done is not None:
-            hooks_done.set()
         signalled_main = False
         for block in targets:
             if block.task is not None and block.loop is not None:
@@ -151,15 +149,14 @@ class Delivery:
                     break
         if found is None:
             return None
-        self._wait_for_hooks(found.lineage)
+        self.wait_for_hooks()
         return found.lost
 
-    def _wait_for_hooks(self, lineage: int) -> None:
-        """Until the hooks of ``lineage``'s loss have run (each hook has its own timeout)."""
-        with self._lock:
-            hooks_done = self._hooks_done.get(lineage)
-        if hooks_done is not None:
-            hooks_done.wait()
+    def wait_for_hooks(self) -> None:
+        """Until a loss's hooks have run (each has its own timeout); at once inside a hook,
+        which may itself call guarded code."""
+        if not running_hook():
+            self.hooks_idle.wait()
 
     def mark_seen(self, block: Block) -> None:
         """The block saw its loss propagate (raised by another block or a guarded call)."""

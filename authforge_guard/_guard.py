@@ -134,8 +134,6 @@ class Guard:
         self._offline_timer: Optional[threading.Timer] = None
         self._exit_handler = False
         self._exit_requested: Optional[int] = None
-        self._hooks_idle = threading.Event()  # cleared while a loss runs its hooks
-        self._hooks_idle.set()
         self._hook_session: Optional[Session] = None
         self._cache: Optional[SessionCache] = None  # session reuse across restarts (opt-in)
         # Orders a heartbeat's store against logout/loss forgetting the entry.
@@ -215,6 +213,7 @@ class Guard:
         license_file: Optional[Union[str, os.PathLike]] = None,  # type: ignore[type-arg]
     ) -> Tuple[Session, bool]:
         """``(session, opened)``: ``opened`` is True when this call did the login."""
+        self._delivery.wait_for_hooks()  # a loss in progress is seen after its hooks
         lost = self._delivery.take_pending_for_current_thread()
         if lost is not None:
             self._refresh_fast_flag()
@@ -493,12 +492,12 @@ class Guard:
             session._end(error.code)
             # Guarded calls from now on wait for the hooks: user code sees the loss
             # only after the cleanup ran (calls made by the hooks themselves pass).
-            self._hooks_idle.clear()
+            self._delivery.hooks_idle.clear()
             self._hook_session = session
         try:
             self._apply_loss(session, error)
         finally:
-            self._hooks_idle.set()
+            self._delivery.hooks_idle.set()
 
     def _apply_loss(self, session: Session, error: AuthForgeError) -> None:
         self._cancel_offline_timer()
@@ -624,9 +623,9 @@ class Guard:
             # A cleanup saving the user's work may call guarded code: let it, on the
             # session that was just lost.
             hook_session = self._hook_session
-            if hook_session is not None and not self._hooks_idle.is_set():
+            if hook_session is not None and not self._delivery.hooks_idle.is_set():
                 return hook_session
-        self._hooks_idle.wait()
+        self._delivery.wait_for_hooks()
         exit_code = self._exit_requested
         if exit_code is not None and threading.current_thread() is threading.main_thread():
             raise SystemExit(exit_code)
