@@ -294,7 +294,9 @@ class AuthForgeClient:
         self._report_failure("heartbeat_failed", error)
         return error.transient
 
-    def _server_heartbeat(self, live: _Live) -> Optional[SignedSession]:
+    def _server_heartbeat(
+        self, live: _Live, *, retry: Optional[RetryPolicy] = None
+    ) -> Optional[SignedSession]:
         assert live.signed is not None
         body = heartbeat_body(
             app_id=self.app_id,
@@ -302,7 +304,7 @@ class AuthForgeClient:
             hwid=self._hwid,
             nonce=new_nonce(),
         )
-        reply = self._transport.post(HEARTBEAT_PATH, body)
+        reply = self._transport.post(HEARTBEAT_PATH, body, retry=retry)
         if not is_success_status(reply.data.get("status")):
             raise failure_from_body(reply.data)
         signed = judge_signed_response(

@@ -106,7 +106,7 @@ def resolve_settings(
         public_key=public_key,
         license_key=source.text("license_key"),
         license_file=source.path("license_file"),
-        api_base_url=source.text("api_base_url") or DEFAULT_API_BASE_URL,
+        api_base_url=source.base_url(),
         online=online,
         heartbeat_interval=source.number("heartbeat_interval", 900.0, minimum_exclusive=0.0),
         ttl_seconds=source.integer("ttl_seconds"),
@@ -162,6 +162,16 @@ class _Source:
         if not isinstance(value, str) or not value.strip():
             raise self.problem(name, "must be a non-empty string")
         return value.strip()
+
+    def base_url(self) -> str:
+        from ._transport import check_base_url
+
+        url = self.text("api_base_url") or DEFAULT_API_BASE_URL
+        try:
+            check_base_url(url)
+        except ValueError as exc:
+            raise self.problem("api_base_url", str(exc)) from None
+        return url
 
     def path(self, name: str) -> Optional[str]:
         value, _from_env = self.raw(name)

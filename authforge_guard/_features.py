@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
-from ._exceptions import FeatureNotLicensed, LicenseError
+from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
 from ._guard import DEFAULT, get_guard
 from ._wrapt import function_wrapper_type
 
@@ -26,6 +26,8 @@ def has_feature(name: str, *, guard: Optional[Guard] = None) -> bool:
     active = guard if guard is not None else get_guard()
     try:
         session = active._check_guarded_call()
+    except LicenseLost:
+        raise  # this thread's licensed block lost its license: that is not a "no"
     except LicenseError:
         return False
     return _normalise(name) in session.features

@@ -175,21 +175,25 @@ class Transport:
         if pool is not None:
             pool.clear()
 
-    def post(self, path: str, body: Dict[str, Any]) -> Reply:
+    def post(
+        self, path: str, body: Dict[str, Any], *, retry: Optional[RetryPolicy] = None
+    ) -> Reply:
         """Send ``body`` with the protocol's retries; the reply is a JSON object.
 
         Raises ``AuthForgeError`` with ``network_error``, ``timeout``,
         ``http_error_<status>``, ``invalid_json_response`` or
         ``response_not_json_object``. A retry replaces ``body["nonce"]`` (when
         present) with a fresh one; ``Reply.nonce`` is the one to find echoed.
+        ``retry`` replaces the transport's policy for this one request.
         """
+        policy = retry if retry is not None else self.retry
         sent = dict(body)
         rate_attempt = network_attempt = 0
         while True:
             try:
                 status, retry_after, raw = self._send(path, sent)
             except _RetryableNetworkError as failure:
-                delay = self.retry.network_delay(network_attempt)
+                delay = policy.network_delay(network_attempt)
                 if delay is None:
                     raise failure.error from failure.__cause__
                 network_attempt += 1
@@ -198,7 +202,7 @@ class Transport:
                 continue
             data = _decode_object(status, raw)
             if _is_rate_limited(status, data):
-                delay = self.retry.rate_limit_delay(rate_attempt, retry_after)
+                delay = policy.rate_limit_delay(rate_attempt, retry_after)
                 if delay is not None:
                     rate_attempt += 1
                     logger.debug("%s: rate limited, retrying in %.2fs", path, delay)

@@ -95,8 +95,11 @@ def is_success_status(status: Any) -> bool:
     """AuthForge success spellings: ``ok``/``success``/``valid``/``true``/``1`` or JSON true."""
     if isinstance(status, bool):
         return status
-    if isinstance(status, (str, int)):
-        return str(status).strip().lower() in {"ok", "success", "valid", "true", "1"}
+    if isinstance(status, int):
+        # Not str(status): past 4300 digits int-to-str conversion raises ValueError.
+        return status == 1
+    if isinstance(status, str):
+        return status.strip().lower() in {"ok", "success", "valid", "true", "1"}
     return False
 
 

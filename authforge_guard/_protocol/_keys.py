@@ -115,7 +115,10 @@ class TrustList:
             return False
         from cryptography.exceptions import InvalidSignature
 
-        data = message.encode("utf-8")
+        try:
+            data = message.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 bytes of it were ever signed
+            return False
         for key in self._loaded() if self._raw else ():
             try:
                 key.verify(signature, data)

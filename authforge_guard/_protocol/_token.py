@@ -23,7 +23,7 @@ def decode_token_body(token: Any) -> Optional[Dict[str, Any]]:
         return None
     try:
         body = json.loads(b64url_decode(head).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: not a token
         return None
     return body if isinstance(body, dict) else None
 

@@ -68,10 +68,12 @@ def _failed(code: str) -> Dict[str, str]:
 
 
 def _decode_object(raw: bytes) -> Optional[Dict[str, Any]]:
-    """The JSON object in ``raw``, or ``None`` for anything else (not UTF-8, not JSON, array)."""
+    """The JSON object in ``raw``, or ``None`` for anything else (not UTF-8, not JSON, array,
+    or a ``\\ud800``-style lone surrogate, which no UTF-8 answer could echo back)."""
     try:
         value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 

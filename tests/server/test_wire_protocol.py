@@ -298,7 +298,8 @@ def test_missing_and_mistyped_fields_are_bad_requests(af, wire):
     assert failed(wire.send(SELFBAN_PATH, ban)) == (400, "bad_request")
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe{}", b"{" * 5000])
+@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe{}", b"{" * 5000,
+                                 b'{"appId": "a", "nonce": "\\ud800"}'])
 def test_bodies_that_are_not_a_json_object_are_malformed(wire, raw):
     assert failed(wire.send(VALIDATE_PATH, raw=raw)) == (400, "malformed_request")
 

@@ -1,0 +1,1 @@
+"""Reliability: faults on the wire and hostile input to every parser."""
