@@ -19,12 +19,13 @@ simply imported.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
 import threading
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 _lock = threading.RLock()
 _completing = False
@@ -41,27 +42,32 @@ def function_wrapper_type() -> Any:
 
 
 def _core_type() -> Any:
-    """``FunctionWrapper`` from the C extension under a deferred package, or ``None``."""
-    package = sys.modules.get("wrapt")
-    if package is None and not os.environ.get("WRAPT_DISABLE_EXTENSIONS"):
-        package = _install_deferred_package()
-    if package is None or not _is_deferred(package):
-        return None  # imported already: wrapt has made its own choice
+    """``FunctionWrapper`` from the C extension under a deferred package, or ``None``
+    (and nothing left behind) when that cannot be had."""
+    if "wrapt" in sys.modules or os.environ.get("WRAPT_DISABLE_EXTENSIONS"):
+        return None  # imported already, or told not to: wrapt makes its own choice
+    package = _install_deferred_package()
+    if package is None:
+        return None
     try:
         import wrapt._wrappers  # noqa: F401  (a statement, so -X importtime reports it)
-    except ImportError:
+
+        return sys.modules["wrapt._wrappers"].FunctionWrapper
+    except (ImportError, AttributeError):
+        # Undo, so that the plain import that follows starts from nothing.
+        for name in ("wrapt", "wrapt._wrappers", "wrapt.exceptions"):
+            sys.modules.pop(name, None)
         return None
-    return getattr(sys.modules["wrapt._wrappers"], "FunctionWrapper", None)
 
 
 def _full_type() -> Any:
-    import wrapt  # the deferred package, if any, runs on this first attribute lookup
+    import wrapt  # a deferred package runs its __init__ on this first attribute lookup
 
     return wrapt.FunctionWrapper
 
 
 def _is_deferred(package: ModuleType) -> bool:
-    return "__getattr__" in vars(package) and vars(package)["__getattr__"] is _complete
+    return vars(package).get("__getattr__") is _complete
 
 
 def _install_deferred_package() -> Optional[ModuleType]:
@@ -70,10 +76,16 @@ def _install_deferred_package() -> Optional[ModuleType]:
         spec = importlib.util.find_spec("wrapt")  # finds it without running it
     except (ImportError, ValueError):
         return None
-    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+    if (
+        spec is None
+        or not spec.submodule_search_locations
+        or not hasattr(spec.loader, "exec_module")
+    ):
         return None
     package = importlib.util.module_from_spec(spec)
+    # PEP 562: asked for a name it lacks, or for dir(), the package runs its __init__.
     package.__getattr__ = _complete  # type: ignore[method-assign]
+    package.__dir__ = _complete_dir  # type: ignore[method-assign]
     sys.modules["wrapt"] = package
     return package
 
@@ -98,5 +110,17 @@ def _complete(name: str) -> Any:
             raise
         finally:
             _completing = False
+            # Under the GIL a lookup that missed a name sees either the name or
+            # __getattr__, so no thread can miss both.
             vars(package).pop("__getattr__", None)
+            vars(package).pop("__dir__", None)
     return getattr(package, name)
+
+
+def _complete_dir() -> List[str]:
+    """The deferred package's ``__dir__``: the names of the whole package."""
+    package = sys.modules.get("wrapt")
+    if package is not None and _is_deferred(package):
+        with contextlib.suppress(AttributeError):  # wrapt's own __init__ asking
+            _complete("__name__")
+    return sorted(vars(package)) if package is not None else []

@@ -71,6 +71,33 @@ def test_wrapt_imported_first_is_used_as_it_is():
     """)
 
 
+def test_dir_of_the_deferred_package_is_the_whole_package():
+    run(DECORATE + """
+    import wrapt
+    assert "decorator" in dir(wrapt) and "__dir__" not in vars(wrapt)
+    """)
+
+
+def test_no_c_extension_means_a_plain_import_of_wrapt():
+    run("""
+    import sys
+
+    class NoExtension:  # as on a platform where wrapt has no compiled core
+        def find_spec(self, name, path=None, target=None):
+            if name == "wrapt._wrappers":
+                raise ImportError("no C extension here")
+            return None
+
+    sys.meta_path.insert(0, NoExtension())
+    """ + DECORATE.replace("    import sys\n", "") + """
+    import wrapt
+    import wrapt.exceptions
+    assert type(job) is wrapt.FunctionWrapper and "__getattr__" not in vars(wrapt)
+    assert wrapt.FunctionWrapper.__module__ == "wrapt.wrappers"  # the Python one
+    assert wrapt.exceptions.WrapperNotInitializedError
+    """)
+
+
 def test_pure_python_wrapt_when_extensions_are_disabled():
     run(DECORATE + """
     import wrapt
