@@ -7,7 +7,6 @@ for licensing only when it licenses.
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List
 
@@ -96,7 +95,10 @@ def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'authforge_guard' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name, __name__), name)
+    # __import__ is what ``from ._client import AuthForgeClient`` runs; unlike
+    # importlib.import_module it is timed by -X importtime, so a program's
+    # start-up profile shows these modules under their own names.
+    value = getattr(__import__(module_name[1:], globals(), None, [name], 1), name)
     globals()[name] = value  # later lookups skip this function
     return value
 

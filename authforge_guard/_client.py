@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import socket
 import threading
 import weakref
@@ -307,7 +306,9 @@ class AuthForgeClient:
         self._report_failure("heartbeat_failed", error)
         return error.transient
 
-    def _server_heartbeat(self, live: _Live) -> Optional[SignedSession]:
+    def _server_heartbeat(
+        self, live: _Live, *, retry: Optional[RetryPolicy] = None
+    ) -> Optional[SignedSession]:
         assert live.signed is not None
         body = heartbeat_body(
             app_id=self.app_id,
@@ -315,7 +316,7 @@ class AuthForgeClient:
             hwid=self._hwid,
             nonce=new_nonce(),
         )
-        reply = self._transport.post(HEARTBEAT_PATH, body)
+        reply = self._transport.post(HEARTBEAT_PATH, body, retry=retry)
         if not is_success_status(reply.data.get("status")):
             raise failure_from_body(reply.data)
         signed = judge_signed_response(
@@ -584,6 +585,8 @@ class AuthForgeClient:
 
         name = None
         if include_machine_name:
+            import platform
+
             name = machine_name or platform.node() or socket.gethostname()
         live = self._live
         return format_activation_request(

@@ -3,20 +3,21 @@
 Built with ``wrapt`` so the decorated object keeps its signature, docstring,
 ``__wrapped__`` and descriptor behaviour (methods, classmethods,
 staticmethods), and stacks under ``click``/``typer`` commands. On a live
-session the check is one attribute read; otherwise it logs in through the
-guard (coroutines do that in a worker thread, never blocking the event loop).
+session the check is one attribute read, made through the wrapper's
+``enabled`` hook: wrapt then calls the function directly, without building the
+wrapper's ``(wrapped, instance, args, kwargs)`` call. Otherwise the wrapper
+logs in through the guard (coroutines do that in a worker thread, never
+blocking the event loop).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, overload
 
-import wrapt
-
 from ._guard import DEFAULT, get_guard
+from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -49,26 +50,31 @@ def requires_license(
     def check() -> None:
         (guard if guard is not None else get_guard())._check_guarded_call(license_key)
 
+    # wrapt asks this before every call: True sends the call through the wrapper
+    # below (the slow path), False calls the function directly.
+    if guard is not None:
+
+        def needs_check() -> bool:
+            return not guard._fast_ok
+
+    else:
+
+        def needs_check() -> bool:
+            active = DEFAULT.guard
+            return active is None or not active._fast_ok
+
     if _is_coroutine_function(fn):
 
-        @wrapt.decorator
         def guarded_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            active = guard if guard is not None else DEFAULT.guard
-            if active is not None and active._fast_ok:
-                return wrapped(*args, **kwargs)
             return _check_in_thread_then(check, wrapped, args, kwargs)
 
-        return guarded_async(fn)
+        return function_wrapper_type()(fn, guarded_async, needs_check)
 
-    @wrapt.decorator
     def guarded(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        active = guard if guard is not None else DEFAULT.guard
-        if active is not None and active._fast_ok:
-            return wrapped(*args, **kwargs)
         check()
         return wrapped(*args, **kwargs)
 
-    return guarded(fn)
+    return function_wrapper_type()(fn, guarded, needs_check)
 
 
 def _is_coroutine_function(fn: Any) -> bool:
@@ -82,6 +88,8 @@ async def _check_in_thread_then(
     args: Any,
     kwargs: Any,
 ) -> Any:
+    import asyncio  # here, not at the top: only programs that use it pay for it
+
     # A login is network I/O: run it off the event loop.
     await asyncio.get_running_loop().run_in_executor(None, check)
     return await call(*args, **kwargs)

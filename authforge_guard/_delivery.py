@@ -8,18 +8,23 @@ When its session is lost, ``LicenseLost`` is raised inside it:
   ``CancelledError`` into ``LicenseLost``;
 - in any other thread, at its next guarded call, and at the block's exit.
 A loss is raised once per thread; a block that sees it propagate does not
-raise it again.
+raise it again. A thread that meets the loss while the hooks still run (a
+guarded call, a block exit) waits for them first: otherwise the program could
+leave the block and exit while a cleanup is still saving the user's work.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from . import _interrupts
 from ._exceptions import LicenseLost
+from ._hooks import running_hook
+
+if TYPE_CHECKING:  # asyncio loads only in programs that use it
+    import asyncio
 
 
 @dataclass(eq=False)
@@ -46,6 +51,9 @@ class Delivery:
         self.signum = signum
         self._lock = threading.Lock()
         self._blocks: List[Block] = []
+        # Cleared by the Guard while a loss runs its hooks.
+        self.hooks_idle = threading.Event()
+        self.hooks_idle.set()
 
     # -- block lifecycle (called by licensed()) --------------------------------
     def enter(self, lineage: int, *, task: Optional[asyncio.Task[Any]] = None) -> Block:
@@ -74,6 +82,8 @@ class Delivery:
                 self._mark_thread_delivered(block.thread_ident, block.lineage)
         if block.interrupts and self.signum is not None:
             _interrupts.release(self.signum)
+        if undelivered is not None and block.task is None:  # never block an event loop
+            self.wait_for_hooks()
         return undelivered
 
     # -- a loss (called from the heartbeat thread) ------------------------------
@@ -127,6 +137,7 @@ class Delivery:
     def take_pending_for_current_thread(self) -> Optional[LicenseLost]:
         """At a guarded call: the loss this thread has yet to see, marked as seen."""
         ident = threading.get_ident()
+        found: Optional[Block] = None
         with self._lock:
             for block in self._blocks:
                 if (
@@ -136,8 +147,18 @@ class Delivery:
                     and not block.delivered
                 ):
                     self._mark_thread_delivered(ident, block.lineage)
-                    return block.lost
-        return None
+                    found = block
+                    break
+        if found is None:
+            return None
+        self.wait_for_hooks()
+        return found.lost
+
+    def wait_for_hooks(self) -> None:
+        """Until a loss's hooks have run (each has its own timeout); at once inside a hook,
+        which may itself call guarded code."""
+        if not running_hook():
+            self.hooks_idle.wait()
 
     def mark_seen(self, block: Block) -> None:
         """The block saw its loss propagate (raised by another block or a guarded call)."""

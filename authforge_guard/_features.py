@@ -6,14 +6,12 @@ last refreshed, so a tier change from the server is seen at the next heartbeat.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
-import wrapt
-
-from ._exceptions import FeatureNotLicensed, LicenseError
+from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
 from ._guard import DEFAULT, get_guard
+from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -28,6 +26,8 @@ def has_feature(name: str, *, guard: Optional[Guard] = None) -> bool:
     active = guard if guard is not None else get_guard()
     try:
         session = active._check_guarded_call()
+    except LicenseLost:
+        raise  # this thread's licensed block lost its license: that is not a "no"
     except LicenseError:
         return False
     return _normalise(name) in session.features
@@ -58,34 +58,30 @@ def feature(
             return fallback(instance, *args, **kwargs)
         return fallback(*args, **kwargs)
 
-    def fast_granted() -> bool:
+    def needs_gate() -> bool:
+        # wrapt asks this before every call: False (a live session that grants
+        # the feature) calls the function directly, True goes through the gate.
         active = guard if guard is not None else DEFAULT.guard
         if active is None or not active._fast_ok:
-            return False
+            return True
         session = active._session
-        return session is not None and key in session._state.grants
+        return session is None or key not in session._state.grants
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
 
-            @wrapt.decorator
             def gated_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-                if fast_granted():
-                    return wrapped(*args, **kwargs)
                 return _gate_async(check_grant, deny, wrapped, instance, args, kwargs)
 
-            return cast(F, gated_async(fn))
+            return cast(F, function_wrapper_type()(fn, gated_async, needs_gate))
 
-        @wrapt.decorator
         def gated(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if fast_granted():
-                return wrapped(*args, **kwargs)
             session, granted = check_grant()
             if granted:
                 return wrapped(*args, **kwargs)
             return deny(session, instance, args, kwargs)
 
-        return cast(F, gated(fn))
+        return cast(F, function_wrapper_type()(fn, gated, needs_gate))
 
     return decorate
 
@@ -98,6 +94,8 @@ async def _gate_async(
     args: Any,
     kwargs: Any,
 ) -> Any:
+    import asyncio  # here, not at the top: only programs that use it pay for it
+
     session, granted = await asyncio.get_running_loop().run_in_executor(None, check_grant)
     if granted:
         return await wrapped(*args, **kwargs)

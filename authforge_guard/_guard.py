@@ -31,13 +31,15 @@ from ._clock import bounded_wait
 from ._config import GuardSettings, resolve_settings
 from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
-from ._hooks import _UNSET, HookRegistry, LicenseEvent
+from ._hooks import _UNSET, HookRegistry, LicenseEvent, running_hook
+from ._retry import NO_RETRY
 from ._session import Session, build_state
 
 if TYPE_CHECKING:
     from ._client import AuthForgeClient
     from ._protocol import SignedSession
     from ._retry import RetryPolicy
+    from ._session_cache import SessionCache
 
 logger = logging.getLogger("authforge_guard")
 
@@ -133,7 +135,17 @@ class Guard:
         self._last_signed: Optional[SignedSession] = None
         self._offline_timer: Optional[threading.Timer] = None
         self._exit_handler = False
-        self._cache: Any = None  # the session cache (issue: session reuse), off by default
+        self._exit_requested: Optional[int] = None
+        self._hook_session: Optional[Session] = None
+        self._cache: Optional[SessionCache] = None  # session reuse across restarts (opt-in)
+        # Orders a heartbeat's store against logout/loss forgetting the entry.
+        self._cache_lock = threading.Lock()
+        if self.settings.session_cache:
+            from ._session_cache import SessionCache
+
+            self._cache = SessionCache.from_setting(
+                self.settings.session_cache, self.settings.app_id, environ
+            )
         _GUARDS.add(self)
 
     def __repr__(self) -> str:
@@ -161,7 +173,15 @@ class Guard:
         from ._client import AuthForgeClient
 
         s = self.settings
-        client = AuthForgeClient(
+        try:
+            client = self._new_client(AuthForgeClient, s)
+        except ValueError as exc:  # e.g. a sub-10 s interval against a remote server
+            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
+        client._on_refresh = self._on_refresh
+        return client
+
+    def _new_client(self, cls: Any, s: GuardSettings) -> AuthForgeClient:
+        client: AuthForgeClient = cls(
             s.app_id,
             s.app_secret,
             list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key,
@@ -176,7 +196,6 @@ class Guard:
             ca_bundle=s.ca_bundle,
             retry_policy=self._retry_policy,
         )
-        client._on_refresh = self._on_refresh
         return client
 
     # ------------------------------------------------------------------ login
@@ -197,6 +216,7 @@ class Guard:
         license_file: Optional[Union[str, os.PathLike]] = None,  # type: ignore[type-arg]
     ) -> Tuple[Session, bool]:
         """``(session, opened)``: ``opened`` is True when this call did the login."""
+        self._delivery.wait_for_hooks()  # a loss in progress is seen after its hooks
         lost = self._delivery.take_pending_for_current_thread()
         if lost is not None:
             self._refresh_fast_flag()
@@ -296,14 +316,61 @@ class Guard:
             key, "online", signed.license_variables, signed.app_variables, signed.expires_at
         )
 
-    def _resume_cached(self, key: str) -> Optional[SignedSession]:
-        return None  # replaced when the session cache is enabled
+    # ---------------------------------------------------------- session cache
 
-    def _store_cached(self, key: str, signed: SignedSession) -> None:
-        return None
+    def _resume_cached(self, key: str) -> Optional[SignedSession]:
+        """The cached session for ``key``, installed in the client, or ``None``: log in.
+
+        Grace mode believes a verified entry with no network call; online mode
+        asks the server once with a heartbeat (a tenth of a credit instead of
+        one), and any refusal of the old session means a normal login.
+        """
+        assert self._cache is not None
+        client = self.client
+        found = self._cache.load(key, trust=client._trust, hwid=client.get_hwid())
+        if found.session is None:
+            level = logging.DEBUG if found.missing else logging.INFO
+            logger.log(level, "authforge_guard: not resuming a cached session: %s", found.reason)
+            return None
+        client._adopt(key, found.session)
+        if not self.settings.online:
+            logger.info("authforge_guard: resumed the cached session (grace: no network call)")
+            return found.session
+        live = client._live
+        fresh: Optional[SignedSession] = None
+        refusal: Optional[AuthForgeError] = None
+        try:
+            if live is not None:  # None: a background check already ended it
+                # No retries: a refused or rate-limited resume just means a login.
+                fresh = client._server_heartbeat(live, retry=NO_RETRY)
+        except AuthForgeError as exc:
+            refusal = exc
+        if fresh is None:
+            client.logout()
+            code = refusal.code if refusal is not None else "session_ended"
+            logger.info("authforge_guard: cached session refused (%s); logging in", code)
+            if refusal is not None and refusal.fatal:
+                self._forget_cached(key)
+            return None
+        self._store_cached(key, fresh)
+        logger.info("authforge_guard: resumed the cached session (online: one heartbeat)")
+        return fresh
+
+    def _store_cached(
+        self, key: str, signed: SignedSession, session: Optional[Session] = None
+    ) -> None:
+        """Keep ``signed`` for the next run; with ``session``, only while it is still live."""
+        if self._cache is None:
+            return
+        with self._cache_lock:
+            if session is None or session.active:
+                self._cache.store(key, signed)
 
     def _forget_cached(self, key: str) -> None:
-        return None
+        if self._cache is None:
+            return
+        with self._cache_lock:
+            self._cache.forget(key)
 
     def _start_session(
         self,
@@ -317,7 +384,7 @@ class Guard:
         with self._state_lock:
             self._session = session
         self._refresh_fast_flag()
-        if self.settings.on_lost == "exit" and not self._exit_handler:
+        if self.settings.on_lost == "exit" and self.settings.interrupt and not self._exit_handler:
             signum = self.settings.interrupt_signal
             self._exit_handler = signum is not None and _interrupts.acquire(signum)
         logger.info(
@@ -362,8 +429,13 @@ class Guard:
                 self._fast_ok = False
             if session is not None:
                 session._end("logout")
-                if forget:
-                    self._forget_cached(session.reveal_license_key())
+            if forget:
+                # With no session in this process (a "sign out" command), the
+                # configured key still names the entry to delete.
+                key = session.reveal_license_key() if session is not None else None
+                key = key or self.settings.license_key
+                if key:
+                    self._forget_cached(key)
             self._cancel_offline_timer()
             self._refusals.clear()
             self._last_signed = None
@@ -379,10 +451,14 @@ class Guard:
         guarded call logs in again, for this process."""
         self._state_lock = threading.Lock()
         self._login_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         session, self._session = self._session, None
         self._fast_ok = False
         self._offline_timer = None  # its thread did not survive the fork
         self._last_signed = None
+        # Hooks running at the fork run on in the parent only: none to wait for here.
+        self._hook_session = None
+        self._delivery.hooks_idle.set()
         if session is not None:
             session._end("fork")
 
@@ -405,7 +481,8 @@ class Guard:
         session._state = self._state_for(
             signed.license_variables, signed.app_variables, signed.expires_at
         )
-        self._store_cached(session.reveal_license_key(), signed)
+        # A logout or loss racing this refresh must not see its forgotten entry written back.
+        self._store_cached(session.reveal_license_key(), signed, session)
 
     def _on_client_failure(self, reason: str, error: Optional[Exception]) -> None:
         """The client's ``on_failure`` (heartbeat thread, no lock held). Never raises: the
@@ -433,6 +510,16 @@ class Guard:
             self._session = None
             self._fast_ok = False
             session._end(error.code)
+            # Guarded calls from now on wait for the hooks: user code sees the loss
+            # only after the cleanup ran (calls made by the hooks themselves pass).
+            self._delivery.hooks_idle.clear()
+            self._hook_session = session
+        try:
+            self._apply_loss(session, error)
+        finally:
+            self._delivery.hooks_idle.set()
+
+    def _apply_loss(self, session: Session, error: AuthForgeError) -> None:
         self._cancel_offline_timer()
         if session.kind == "online":
             self._forget_cached(session.reveal_license_key())
@@ -440,6 +527,8 @@ class Guard:
         policy = self.settings.on_lost
         if policy == "raise":
             self._delivery.mark_lost(session.lineage, error.code)
+        elif policy == "exit":
+            self._exit_requested = self.settings.exit_code
         self._hooks.run_fatal(LicenseEvent("lost", error.code, True, error, session))
         if policy == "raise":
             self._delivery.interrupt_blocks(session.lineage)
@@ -457,6 +546,8 @@ class Guard:
             os._exit(code)
 
         threading.Thread(target=watchdog, name="authforge-exit-watchdog", daemon=True).start()
+        if not self.settings.interrupt:  # cooperative: the main thread's next guarded call exits
+            return
         signum = self.settings.interrupt_signal
         if signum is None or not _interrupts.interrupt_main(signum, lambda: SystemExit(code)):
             _thread.interrupt_main()  # no handler of ours: KeyboardInterrupt, then the watchdog
@@ -548,6 +639,16 @@ class Guard:
 
     def _check_guarded_call(self, license_key: Optional[str] = None) -> Session:
         """The slow path of a guarded call: deliver a pending loss, else make sure of a session."""
+        if running_hook():
+            # A cleanup saving the user's work may call guarded code: let it, on the
+            # session that was just lost.
+            hook_session = self._hook_session
+            if hook_session is not None and not self._delivery.hooks_idle.is_set():
+                return hook_session
+        self._delivery.wait_for_hooks()
+        exit_code = self._exit_requested
+        if exit_code is not None and threading.current_thread() is threading.main_thread():
+            raise SystemExit(exit_code)
         session = self.ensure(license_key)
         self._refresh_fast_flag()
         return session

@@ -125,8 +125,19 @@ def _run(hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
         )
 
 
+_running = threading.local()
+
+
+def running_hook() -> bool:
+    """True in a thread that is running one of our hooks right now."""
+    return getattr(_running, "depth", 0) > 0
+
+
 def _call_logged(hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+    _running.depth = getattr(_running, "depth", 0) + 1
     try:
         hook.call(*args, **kwargs)
     except BaseException:  # a hook's SystemExit must not end the heartbeat thread either
         logger.exception("authforge_guard: hook %s raised", hook.name)
+    finally:
+        _running.depth -= 1

@@ -56,3 +56,8 @@ def parse_retry_after(value: Optional[str], *, now: Optional[float] = None) -> O
     if seconds != seconds:  # NaN
         return None
     return max(0.0, seconds)
+
+
+# For a request whose failure has a cheaper way out than waiting (a cached session's
+# heartbeat: a refusal just means a normal login).
+NO_RETRY = RetryPolicy(rate_limit_delays=(), network_delays=())

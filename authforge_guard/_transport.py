@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 import urllib.parse
-import urllib.request
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tuple
 
 from ._clock import bounded_wait
@@ -34,6 +33,7 @@ logger = logging.getLogger("authforge_guard")
 # Answers are small JSON objects; an offline file with variables is a few KiB.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = f"authforge-guard/{__version__} (python)"
+_HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
 
 
 class Reply(NamedTuple):
@@ -103,7 +103,9 @@ class Transport:
         self.ca_bundle = ca_bundle
         self.retry = retry if retry is not None else RetryPolicy()
         self._sleep = sleep
+        self._path_prefix = urllib.parse.urlsplit(self.base_url).path
         self._pool: Optional[urllib3.PoolManager] = None
+        self._base_pool: Optional[urllib3.HTTPConnectionPool] = None
         self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -112,6 +114,8 @@ class Transport:
     def _proxy_from_environment(self) -> Optional[str]:
         if is_loopback_host(self.host):
             return None
+        import urllib.request  # the system's proxy settings; not needed for loopback
+
         scheme = urllib.parse.urlsplit(self.base_url).scheme
         proxy = urllib.request.getproxies().get(scheme)
         if proxy and not urllib.request.proxy_bypass(self.host):
@@ -123,6 +127,24 @@ class Transport:
             if self._pool is None:
                 self._pool = self._build_pool()
             return self._pool
+
+    def _opener(self, path: str) -> Tuple[Any, str]:
+        """What a request to ``path`` goes through, and the URL to give it."""
+        if self.proxy_url:
+            # The proxy manager adds the proxy's headers and picks the URL form.
+            return self._manager(), self.base_url + path
+        # Straight to the base URL's pool: the manager would parse the URL and
+        # look the pool up again on every request.
+        return self._connection_pool(), self._path_prefix + path
+
+    def _connection_pool(self) -> urllib3.HTTPConnectionPool:
+        """The manager's pool for the base URL, looked up once: every request goes there."""
+        with self._pool_lock:
+            if self._base_pool is None:
+                if self._pool is None:
+                    self._pool = self._build_pool()
+                self._base_pool = self._pool.connection_from_url(self.base_url)
+            return self._base_pool
 
     def _build_pool(self) -> urllib3.PoolManager:
         import urllib3
@@ -140,7 +162,7 @@ class Transport:
                 (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
                 (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
             ],
-            "headers": {"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            "headers": _HEADERS,
         }
         if self.ca_bundle:
             options["ca_certs"] = self.ca_bundle
@@ -151,25 +173,29 @@ class Transport:
     def close(self) -> None:
         """Drop pooled connections; the next request opens new ones."""
         with self._pool_lock:
-            pool, self._pool = self._pool, None
+            pool, self._pool, self._base_pool = self._pool, None, None
         if pool is not None:
             pool.clear()
 
-    def post(self, path: str, body: Dict[str, Any]) -> Reply:
+    def post(
+        self, path: str, body: Dict[str, Any], *, retry: Optional[RetryPolicy] = None
+    ) -> Reply:
         """Send ``body`` with the protocol's retries; the reply is a JSON object.
 
         Raises ``AuthForgeError`` with ``network_error``, ``timeout``,
         ``http_error_<status>``, ``invalid_json_response`` or
         ``response_not_json_object``. A retry replaces ``body["nonce"]`` (when
         present) with a fresh one; ``Reply.nonce`` is the one to find echoed.
+        ``retry`` replaces the transport's policy for this one request.
         """
+        policy = retry if retry is not None else self.retry
         sent = dict(body)
         rate_attempt = network_attempt = 0
         while True:
             try:
                 status, retry_after, raw = self._send(path, sent)
             except _RetryableNetworkError as failure:
-                delay = self.retry.network_delay(network_attempt)
+                delay = policy.network_delay(network_attempt)
                 if delay is None:
                     raise failure.error from failure.__cause__
                 network_attempt += 1
@@ -178,7 +204,7 @@ class Transport:
                 continue
             data = _decode_object(status, raw)
             if _is_rate_limited(status, data):
-                delay = self.retry.rate_limit_delay(rate_attempt, retry_after)
+                delay = policy.rate_limit_delay(rate_attempt, retry_after)
                 if delay is not None:
                     rate_attempt += 1
                     logger.debug("%s: rate limited, retrying in %.2fs", path, delay)
@@ -198,11 +224,15 @@ class Transport:
         payload = compact_json_bytes(body)
         started = time.perf_counter()
         with _map_transport_errors(self.base_url):
-            response = self._manager().request(
+            opener, url = self._opener(path)
+            response = opener.urlopen(
                 "POST",
-                self.base_url + path,
+                url,
                 body=payload,
+                headers=_HEADERS,
+                retries=False,
                 redirect=False,
+                assert_same_host=False,
                 preload_content=False,
             )
             try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 from typing import Any, Dict, Optional
 
 from .._version import __version__
@@ -28,6 +27,8 @@ _MAX_LENGTHS = {"hwid": 256, "machineName": 128, "os": 64, "sdk": 64, "licenseKe
 
 def os_label() -> str:
     """A short OS description such as ``Linux 6.1.0`` or ``macOS 14.5``."""
+    import platform  # only activation requests need it: not loaded at start-up
+
     system, release = platform.system(), platform.release()
     if system == "Darwin":
         label = f"macOS {platform.mac_ver()[0] or release}"

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import platform
 import re
-import subprocess
 import sys
-import uuid
 from typing import Any, List, Optional
 
 HWID_V2_PREFIX = "authforge-hwid-v2|"
@@ -71,6 +68,8 @@ def _linux_machine_id() -> Optional[str]:
 
 
 def _macos_machine_id() -> Optional[str]:
+    import subprocess
+
     result = subprocess.run(
         ["/usr/sbin/ioreg", "-rd1", "-c", "IOPlatformExpertDevice"],
         capture_output=True,
@@ -115,7 +114,13 @@ def resolve_hwid(app_id: str, hwid_override: Optional[str]) -> str:
     return machine_hwid(app_id)
 
 
+# The fallback's modules load only when it runs: subprocess, platform and uuid
+# are start-up time that a machine with an OS id never needs.
+
+
 def _mac_address() -> str:
+    import uuid
+
     try:
         return f"{uuid.getnode():012x}"
     except Exception:
@@ -123,6 +128,8 @@ def _mac_address() -> str:
 
 
 def _cpu_label() -> str:
+    import platform
+
     try:
         return str(platform.processor() or platform.machine() or "cpu-unavailable")
     except Exception:
@@ -130,6 +137,8 @@ def _cpu_label() -> str:
 
 
 def _disk_serial() -> str:
+    import platform
+
     system = platform.system().lower()
     if "linux" in system:
         # The other SDKs take lsblk's answer as it is ("empty"/"unavailable"
@@ -143,6 +152,8 @@ def _disk_serial() -> str:
 
 
 def _command_output(command: List[str]) -> str:
+    import subprocess
+
     try:
         output = subprocess.check_output(  # noqa: S603
             command, stderr=subprocess.DEVNULL, timeout=_COMMAND_TIMEOUT_SECONDS

@@ -1,8 +1,12 @@
 """Layer 7: the ``authforge-guard`` command line (also ``python -m authforge_guard``).
 
-Each subcommand lives in its own module exposing ``add_parser(subparsers)``
-(which sets ``func``) and is listed in ``_COMMAND_MODULES``. Exit codes:
-0 ok, 1 license refused, 2 usage or configuration error, 3 network.
+Subcommands: ``hwid``, ``check``, ``verify-file``, ``activation-request``,
+``server``, ``admin``, ``demo``. Each lives in a module exposing
+``add_parser(subparsers)`` (which sets ``func``), listed in
+``_COMMAND_MODULES``; modules import the library inside ``func``, so
+``--help`` stays fast. Exit codes: 0 ok, 1 license refused, 2 usage or
+configuration error (a ``ConfigurationError`` is one line, no traceback),
+3 network (no answer from AuthForge).
 """
 
 from __future__ import annotations
@@ -12,21 +16,35 @@ import importlib
 import sys
 from typing import List, Optional
 
+from .._version import __version__
+
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_NETWORK = 3
 
 # Subcommand modules, in the order ``--help`` lists them.
-_COMMAND_MODULES = ("._server_cmd", "._admin_cmd", "._demo_cmd")
+_COMMAND_MODULES = (
+    "._hwid_cmd",
+    "._check_cmd",  # check, verify-file
+    "._request_cmd",
+    "._server_cmd",
+    "._admin_cmd",
+    "._demo_cmd",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="authforge-guard",
-        description="AuthForge licensing tools: HWIDs, license checks, offline files, "
-        "a local AuthForge server and its admin, and a demo.",
-        epilog="exit codes: 0 ok, 1 license refused, 2 usage or configuration error, 3 network",
+        description="AuthForge licensing tools: this machine's HWID, license checks, "
+        "offline files, a local AuthForge server and its admin, and a demo. Settings come "
+        "from the same AUTHFORGE_* environment variables a Guard reads.",
+        epilog="exit codes: 0 ok, 1 license refused, 2 usage or configuration error, "
+        "3 network (no answer from AuthForge). Start with: authforge-guard demo",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"authforge-guard {__version__}"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
@@ -37,9 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the process exit code."""
+    from .._exceptions import ConfigurationError
+
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+    except ConfigurationError as exc:
+        # A setting the user can fix: one line, no traceback.
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     return code

@@ -11,9 +11,10 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from . import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ._output import print_result
 
 if TYPE_CHECKING:
     from ..server import Admin
@@ -23,8 +24,12 @@ def add_parser(subparsers: Any) -> None:
     admin = subparsers.add_parser(
         "admin",
         help="manage a local server's apps, licenses, credits and offline files",
-        description="Manage the database of 'authforge-guard server'. --app may be left out "
-        "when the database has a single app.",
+        description="Manage the database of 'authforge-guard server' (safe while it runs): "
+        "the local stand-in for the AuthForge dashboard. --app may be left out when the "
+        "database has a single app. Example: authforge-guard admin --db local.sqlite3 "
+        "license create --var tier=pro",
+        epilog="exit codes: 0 ok, 1 refused (no such app or license...), "
+        "2 usage (bad arguments, no database)",
     )
     admin.add_argument("--db", required=True, metavar="PATH", help="the server's database file")
     admin.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -197,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     finally:
         admin.close()
-    _print(result, as_json=args.json)
+    print_result(result, as_json=args.json)
     return EXIT_OK
 
 
@@ -378,46 +383,3 @@ _ACTIONS: Dict[str, Callable[[Admin, argparse.Namespace], Any]] = {
     "credits_set": _credits_set,
     "mint": _mint,
 }
-
-
-# --- output -------------------------------------------------------------------
-
-
-_NONE_MEANS_UNLIMITED = frozenset({"credits", "slots"})
-
-
-def _print(result: Any, *, as_json: bool) -> None:
-    out = sys.stdout
-    if as_json:
-        out.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    elif isinstance(result, dict) and set(result) == {"file"}:
-        out.write(result["file"])  # the armored file itself, ready to redirect
-    elif isinstance(result, list):
-        for index, item in enumerate(result):
-            if index:
-                out.write("\n")
-            _print_fields(item)
-        if not result:
-            out.write("(none)\n")
-    else:
-        _print_fields(result)
-    out.flush()
-
-
-def _print_fields(fields: Mapping[str, Any]) -> None:
-    width = max((len(name) for name in fields), default=0)
-    for name, value in fields.items():
-        shown = "unlimited" if value is None and name in _NONE_MEANS_UNLIMITED else _human(value)
-        sys.stdout.write(f"{name.replace('_', ' '):<{width}}  {shown}\n")
-
-
-def _human(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(_human(v) for v in value) if value else "-"
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False) if value else "-"
-    return str(value)

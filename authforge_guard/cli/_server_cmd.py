@@ -19,7 +19,9 @@ def add_parser(subparsers: Any) -> None:
         help="run a local AuthForge-compatible server",
         description="Serve the AuthForge API from a sqlite database until Ctrl-C or SIGTERM. "
         "A new database gets one app (offline activation on); its secret is printed only "
-        "with --show-credentials (or later by 'admin app show --reveal-secret').",
+        "with --show-credentials (or later by 'admin app show --reveal-secret'). Plain "
+        "http is fine here: clients accept http:// only for loopback addresses.",
+        epilog="exit codes: 0 stopped cleanly, 2 bad arguments, unusable database or port",
     )
     parser.add_argument(
         "--db", required=True, metavar="PATH", help="database file (created if missing)"

@@ -71,3 +71,16 @@ def test_secrets_stay_out_of_repr():
     g = guard(app_id="a", public_key=KEY, app_secret="SUPER-SECRET", license_key="LICENSE-KEY-123456")
     assert "SUPER-SECRET" not in repr(g) and "LICENSE-KEY-123456" not in repr(g.settings)
     assert "SUPER-SECRET" not in repr(g.settings)
+
+
+def test_plain_http_to_a_remote_server_is_a_configuration_error():
+    with pytest.raises(ConfigurationError) as info:
+        guard(app_id="a", public_key=KEY, api_base_url="http://auth.example.com")
+    assert info.value.env_var == "AUTHFORGE_API_URL" and "https" in str(info.value)
+
+
+def test_short_interval_against_a_remote_server_is_a_configuration_error():
+    with pytest.raises(ConfigurationError, match=">= 10") as info:
+        guard(app_id="a", public_key=KEY, app_secret="s", heartbeat_interval=1,
+              api_base_url="https://auth.example.com")
+    assert info.value.env_var == "AUTHFORGE_HEARTBEAT_INTERVAL"

@@ -3,6 +3,7 @@
 import asyncio
 import functools
 import inspect
+import time
 
 import pytest
 
@@ -105,6 +106,32 @@ def test_methods_classmethods_staticmethods(guard):
     assert Report.scaled(2) == 20 and report.scaled(3) == 30
     assert Report.pure(4) == -4 and report.pure(4) == -4
     assert list(inspect.signature(Report.total).parameters) == ["self", "extra"]
+
+
+def test_a_method_bound_while_licensed_is_checked_again_after_a_loss(af, make_guard):
+    key = af.create_license()
+    guard = make_guard(license_key=key, on_lost="warn")
+
+    class Job:
+        @requires_license(guard=guard)
+        def run(self):
+            return "ran"
+
+        @requires_license(guard=guard)
+        @classmethod
+        def plan(cls):
+            return "planned"
+
+    run, plan = Job().run, Job.plan  # bound while the session is live
+    assert run() == "ran" and plan() == "planned"
+    af.revoke(key)
+    deadline = time.monotonic() + 5
+    while guard.session is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for call in (run, plan):
+        with pytest.raises(LicenseError) as info:
+            call()
+        assert info.value.code == "revoked"
 
 
 def test_partial_both_ways(guard):

@@ -13,7 +13,8 @@ SCRIPT = textwrap.dedent("""
     from authforge_guard import Guard, licensed, requires_license
 
     WORK = sys.argv[1]
-    guard = Guard(heartbeat="online", heartbeat_interval=0.2, on_lost="exit", exit_code=7)
+    guard = Guard(heartbeat="online", heartbeat_interval=0.2, on_lost="exit", exit_code=7,
+                  interrupt={interrupt})
     document = "".join(f"line {i}\\n" for i in range(50000))
 
     def save(path, text):
@@ -21,6 +22,10 @@ SCRIPT = textwrap.dedent("""
             handle.write(text)
 
     guard.add_cleanup(save, WORK, document)
+
+    @requires_license(guard=guard)
+    def step():
+        pass
 
     @requires_license(guard=guard)
     def main():
@@ -35,14 +40,16 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("body", [
-    "time.sleep(60)",
-    "with licensed(guard=guard):\n                time.sleep(60)",
+@pytest.mark.parametrize(("body", "interrupt"), [
+    ("time.sleep(60)", True),
+    ("with licensed(guard=guard):\n                time.sleep(60)", True),
+    # cooperative: no signal; the next guarded call in the main thread exits
+    ("while True:\n                step()\n                time.sleep(0.05)", False),
 ])
-def test_exit_policy_saves_work_and_exits_with_code(af, tmp_path, body):
+def test_exit_policy_saves_work_and_exits_with_code(af, tmp_path, body, interrupt):
     key = af.create_license()
     script = tmp_path / "app.py"
-    script.write_text(SCRIPT.replace("{body}", body))
+    script.write_text(SCRIPT.replace("{body}", body).replace("{interrupt}", str(interrupt)))
     work = tmp_path / "work.txt"
     env = dict(os.environ, AUTHFORGE_APP_ID=af.app_id, AUTHFORGE_APP_SECRET=af.app_secret,
                AUTHFORGE_PUBLIC_KEY=af.public_key, AUTHFORGE_API_URL=af.url,

@@ -93,6 +93,24 @@ def test_upgrade_is_seen_at_the_next_heartbeat(af, make_guard):
     assert af.stats()["licenses"][key]["validates"] == 1
 
 
+def test_a_method_bound_while_granted_is_gated_again_after_a_downgrade(af, make_guard):
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=key)
+
+    class Report:
+        @feature("pro", guard=guard, fallback=lambda self: "upgrade to pro")
+        def render(self):
+            return "pro report"
+
+    render = Report().render  # bound while the feature is granted
+    assert render() == "pro report"
+    af.set_variables(key, {"tier": "free"})
+    deadline = time.monotonic() + 5
+    while render() == "pro report" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert render() == "upgrade to pro"
+
+
 def test_has_feature_is_false_without_a_license(af, make_guard):
     guard = make_guard(license_key="NOT-A-REAL-KEY-1")
     assert has_feature("pro", guard=guard) is False

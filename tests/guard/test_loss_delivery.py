@@ -238,3 +238,45 @@ def test_warn_policy_carries_on(af, make_guard):
         assert lost.wait(5)
         time.sleep(0.3)
     assert not session.active and session.lost_code == "revoked"
+
+
+def test_user_code_sees_the_loss_only_after_the_hooks_and_hooks_may_call_guarded_code(
+    af, make_guard, tmp_path
+):
+    key = af.create_license()
+    guard = make_guard(license_key=key)
+    events = []
+    saved = tmp_path / "work.txt"
+
+    @requires_license(guard=guard)
+    def save(text):  # guarded, and called from the cleanup: it must still run
+        saved.write_text(text)
+        events.append("saved")
+
+    @requires_license(guard=guard)
+    def step():
+        return None
+
+    @guard.on_lost
+    def slow_hook(event):
+        time.sleep(0.5)
+        events.append("hook-done")
+
+    guard.add_cleanup(save, "the user's work")
+
+    def worker():
+        try:
+            with licensed(guard=guard):
+                while True:
+                    step()
+                    time.sleep(0.01)
+        except LicenseLost:
+            events.append("worker-lost")
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    time.sleep(0.2)
+    af.revoke(key)
+    thread.join(10)
+    assert events == ["hook-done", "saved", "worker-lost"]
+    assert saved.read_text() == "the user's work"

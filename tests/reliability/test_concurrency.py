@@ -105,7 +105,6 @@ def test_a_loss_reaches_every_worker_block_once(af, proxy, make_guard):
     proxy.arm(verdict("revoked"), path=HEARTBEAT)
     assert join_all(threads) == []
     assert outcome == {n: "revoked" for n in range(WORKERS)}
-    # Guarded calls refuse from the moment of the loss, while the hooks may still run.
     assert wait_for(lambda: "cleanup" in hooks.kinds())
     assert hooks.kinds() == ["code", "lost", "cleanup"]  # hooks once, not once per thread
 

@@ -1,0 +1,120 @@
+"""What the licensing subcommands share: app options, settings read as a ``Guard`` reads
+them, and the exit code a license code means.
+
+Settings come from the flags first, then the same ``AUTHFORGE_*`` variables a
+``Guard`` reads. The app secret is never a flag: command lines are visible to
+every user of the machine (``ps``), so it comes from ``AUTHFORGE_APP_SECRET`` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+
+from . import EXIT_NETWORK, EXIT_REFUSED
+
+if TYPE_CHECKING:
+    from .._config import GuardSettings
+
+# Codes that mean "no AuthForge verdict came back": the network, not the license.
+_NETWORK_CODES = frozenset(
+    {
+        "network_error",
+        "timeout",
+        "invalid_json_response",
+        "response_not_json_object",
+        "unexpected_response",
+    }
+)
+
+# flag destination -> Guard keyword
+_FLAG_SETTINGS = {
+    "app_id": "app_id",
+    "public_key": "public_key",
+    "api_url": "api_base_url",
+    "hwid_override": "hwid_override",
+}
+
+
+def exit_code_for(code: str) -> int:
+    """3 when no answer from AuthForge came back (network, timeout, a proxy's error page),
+    1 for every verdict (revoked, expired, invalid_key, hwid_mismatch...)."""
+    if code in _NETWORK_CODES or code.startswith("http_error_"):
+        return EXIT_NETWORK
+    return EXIT_REFUSED
+
+
+def add_app_options(
+    parser: argparse.ArgumentParser,
+    *,
+    public_key: bool = True,
+    api_url: bool = False,
+    override_flags: Tuple[str, ...] = ("--hwid-override",),
+) -> None:
+    """``--app-id``, ``--public-key``, ``--api-url``, ``--hwid-override`` (each optional)."""
+    parser.add_argument("--app-id", metavar="ID", help="the app id (default: $AUTHFORGE_APP_ID)")
+    if public_key:
+        parser.add_argument(
+            "--public-key",
+            metavar="KEY",
+            help="the app's Ed25519 public key, base64; several comma-separated during a "
+            "rotation (default: $AUTHFORGE_PUBLIC_KEY)",
+        )
+    if api_url:
+        parser.add_argument(
+            "--api-url",
+            metavar="URL",
+            help="the AuthForge API (default: $AUTHFORGE_API_URL, else https://auth.authforge.cc)",
+        )
+    parser.add_argument(
+        *override_flags,
+        dest="hwid_override",
+        metavar="TEXT",
+        help="an HWID override such as tg:123, used instead of this machine's HWID "
+        "(default: $AUTHFORGE_HWID_OVERRIDE)",
+    )
+
+
+def given(args: argparse.Namespace) -> Dict[str, Any]:
+    """The ``Guard`` keywords the user set with flags."""
+    found = {}
+    for dest, keyword in _FLAG_SETTINGS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            found[keyword] = value
+    return found
+
+
+def settings(args: argparse.Namespace) -> GuardSettings:
+    """Flags, then ``AUTHFORGE_*``: exactly what a ``Guard`` would be configured with.
+    Raises ``ConfigurationError`` (the CLI prints it as one line, exit 2)."""
+    from .._config import resolve_settings
+
+    return resolve_settings(given(args))
+
+
+def app_id(args: argparse.Namespace) -> str:
+    """``--app-id`` or ``AUTHFORGE_APP_ID``, for commands that need no public key."""
+    from .._exceptions import ConfigurationError
+
+    value = getattr(args, "app_id", None) or os.environ.get("AUTHFORGE_APP_ID", "")
+    if not value.strip():
+        raise ConfigurationError(
+            "app_id: missing (flag --app-id or environment variable AUTHFORGE_APP_ID)",
+            argument="app_id",
+            env_var="AUTHFORGE_APP_ID",
+        )
+    return value.strip()
+
+
+def hwid_override(args: argparse.Namespace) -> Optional[str]:
+    value = getattr(args, "hwid_override", None) or os.environ.get("AUTHFORGE_HWID_OVERRIDE")
+    return value.strip() if value and value.strip() else None
+
+
+def this_machine_hwid(app: str, override: Optional[str]) -> str:
+    """What a ``Guard`` for ``app`` sends as the HWID on this machine."""
+    from .._protocol import resolve_hwid
+
+    return resolve_hwid(app, override)

@@ -1,0 +1,198 @@
+"""How the benchmark measures on a noisy machine, and how it reports.
+
+Every comparison runs its variants in the same rounds, one after the other in
+an order that rotates each round, so a burst of load elsewhere hits them all.
+A figure is the median over the rounds; a ratio is the median of the
+per-round ratios (ours / theirs), which cancels slow drifts as well.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PROGRAMS = os.path.join(HERE, "programs")
+
+
+# --------------------------------------------------------------- measuring
+
+
+def interleaved(variants: Mapping[str, Callable[[], float]], rounds: int) -> Dict[str, List[float]]:
+    """Run every variant once per round, rotating the order; each returns one figure."""
+    names = list(variants)
+    results: Dict[str, List[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(variants[name]())
+    return results
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def ratio(ours: Sequence[float], theirs: Sequence[float]) -> float:
+    """The median of the per-round ratios ``ours / theirs``."""
+    return statistics.median(a / b for a, b in zip(ours, theirs))
+
+
+def cpu_seconds_of_children() -> float:
+    """User + system CPU seconds of the finished child processes (0.0 where unknown)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_batch(call: Callable[[], object], count: int) -> float:
+    """Seconds per call over ``count`` back-to-back calls."""
+    started = time.perf_counter()
+    for _ in range(count):
+        call()
+    return (time.perf_counter() - started) / count
+
+
+# --------------------------------------------------------------- reporting
+
+
+@dataclass
+class Row:
+    """One line of the table: ours against a reference, and the goal if there is one."""
+
+    section: str
+    what: str
+    ours: str
+    against: str
+    theirs: str
+    ratio: str
+    target: str = "info"
+    met: str = ""
+
+
+def verdict(ok: bool) -> str:
+    return "yes" if ok else "**NO**"
+
+
+def compare(
+    section: str,
+    what: str,
+    ours: Sequence[float],
+    against: str,
+    theirs: Sequence[float],
+    unit: Callable[[float], str],
+    target: Optional[float] = None,
+) -> Row:
+    """A row for figures measured in the same rounds; ``target`` caps the ratio."""
+    if not any(theirs):
+        return Row(section, what, "n/a", against, "n/a", "n/a")
+    r = ratio(ours, theirs)
+    return Row(
+        section,
+        what,
+        unit(median(ours)),
+        against,
+        unit(median(theirs)),
+        f"{r:.2f}x",
+        f"<= {target:.2f}x" if target is not None else "info",
+        verdict(r <= target) if target is not None else "",
+    )
+
+
+def nanoseconds(value: float) -> str:
+    return f"{value:.0f} ns"
+
+
+def microseconds(seconds: float) -> str:
+    return f"{seconds * 1e6:.0f} µs"
+
+
+def milliseconds(seconds: float) -> str:
+    return f"{seconds * 1e3:.0f} ms"
+
+
+def mebibytes(size: float) -> str:
+    return f"{size / 2**20:.2f} MiB"
+
+
+def render(rows: Sequence[Row]) -> str:
+    """The rows as a Markdown table (it pastes into the README unchanged)."""
+    head = ["#", "measurement", "ours", "compared with", "theirs", "ratio", "target", "met"]
+    cells = [
+        [r.section, r.what, r.ours, r.against, r.theirs, r.ratio, r.target, r.met] for r in rows
+    ]
+    widths = [max(len(line[i]) for line in [head, *cells]) for i in range(len(head))]
+
+    def line(values: Sequence[str]) -> str:
+        return "| " + " | ".join(v.ljust(w) for v, w in zip(values, widths)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(head), rule, *(line(c) for c in cells)])
+
+
+# ------------------------------------------------------- child processes
+
+
+def child_env(server: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The environment of every child process.
+
+    Children start with ``-S`` and this ``PYTHONPATH`` (the checkout, then the
+    running interpreter's site-packages), so a development-only editable-install
+    hook is loaded by neither side. Bytecode caching is on, as on a user's
+    machine: a warm-up run compiles the checkout once.
+    """
+    paths = [ROOT, sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    for name in list(env):
+        if name.startswith("AUTHFORGE_"):
+            del env[name]
+    if server is not None:
+        env.update({f"BENCH_{key.upper()}": value for key, value in server.items()})
+    return env
+
+
+def python(*args: str) -> List[str]:
+    return [sys.executable, "-S", *args]
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[Dict[str, str]]:
+    """A LocalAuthForge in its own process (its own GIL and core), stopped on exit.
+
+    Yields ``url``, ``app_id``, ``app_secret``, ``public_key``, ``license_key``.
+    """
+    proc = subprocess.Popen(
+        python(os.path.join(PROGRAMS, "serve.py")),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=child_env(),
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark's local server did not start")
+        yield json.loads(line)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()  # the server's cue to stop and remove its database
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

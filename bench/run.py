@@ -1,0 +1,552 @@
+"""authforge_guard benchmarks: ``python bench/run.py`` prints one table.
+
+Every figure is measured in the same run as what it is compared with, in
+interleaved rounds, and reported as a median and a ratio (ours / theirs):
+
+1. hot path: a call through ``@requires_license`` / ``@feature("pro")`` on a
+   live session, against a bare ``wrapt`` pass-through decorator and a plain call;
+2. network: ``validate_license`` and one online heartbeat, ours against the
+   official ``authforge-sdk`` and against the floor (a bare pooled urllib3 POST
+   of the same body), on the same local server over loopback;
+3. start-up: a fresh Python process that logs in and makes its first licensed
+   call, ours against the official SDK (wall and CPU time); and, for information,
+   ``-X importtime`` figures;
+4. server: validates per second of the local server with 1, 4 and 16 clients;
+5. memory: the RSS a live session with its heartbeat thread adds.
+
+The local server runs in a child process and is stopped (its database removed)
+before the table is printed. ``--quick`` runs every row with a handful of
+rounds: it checks that the benchmark works, its figures mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from typing import Callable, Dict, List, Mapping, Optional
+
+from _harness import (
+    PROGRAMS,
+    ROOT,
+    Row,
+    child_env,
+    compare,
+    cpu_seconds_of_children,
+    interleaved,
+    local_server,
+    mebibytes,
+    median,
+    microseconds,
+    milliseconds,
+    nanoseconds,
+    python,
+    render,
+    timed_batch,
+    verdict,
+)
+
+sys.path.insert(0, ROOT)  # this checkout's authforge_guard, whatever is installed
+
+HWID = "bench-machine"
+HOT_PATH_TARGET = 1.20
+VALIDATE_VS_SDK_TARGET = 0.50  # at least 2x faster
+VALIDATE_VS_FLOOR_TARGET = 1.15
+START_UP_TARGET = 0.70
+SESSION_RSS_TARGET = 2 * 1024 * 1024
+WRAPT = "bare wrapt pass-through"
+
+
+class Settings:
+    """How long each section runs; ``--quick`` shrinks everything."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.hot_rounds, self.hot_calls = (3, 2_000) if quick else (41, 50_000)
+        self.net_rounds, self.net_batch = (2, 2) if quick else (50, 20)
+        self.start_rounds = 1 if quick else 31
+        self.importtime_runs = 1 if quick else 7
+        self.server_seconds = 0.3 if quick else 4.0
+        self.memory_rounds, self.memory_seconds = (1, 0.3) if quick else (5, 1.0)
+
+
+# ------------------------------------------------------------------ 1. hot path
+
+
+def hot_path(server: Mapping[str, str], s: Settings) -> List[Row]:
+    import wrapt
+
+    import authforge_guard
+
+    guard = authforge_guard.configure(
+        app_id=server["app_id"],
+        app_secret=server["app_secret"],
+        public_key=server["public_key"],
+        api_base_url=server["url"],
+        license_key=server["license_key"],
+        hwid_override=HWID,
+        heartbeat="grace",
+        heartbeat_interval=3600,
+    )
+    guard.ensure()
+
+    def plain(x: int) -> int:
+        return x
+
+    @wrapt.decorator
+    def passthrough(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+        return wrapped(*args, **kwargs)
+
+    @passthrough
+    def bare(x: int) -> int:
+        return x
+
+    @authforge_guard.requires_license
+    def licensed(x: int) -> int:
+        return x
+
+    @authforge_guard.feature("pro")
+    def pro(x: int) -> int:
+        return x
+
+    def per_call(fn: Callable[[int], int]) -> Callable[[], float]:
+        def run() -> float:
+            loop = range(s.hot_calls)
+            started = time.perf_counter_ns()
+            for _ in loop:
+                fn(1)
+            return (time.perf_counter_ns() - started) / s.hot_calls
+
+        return run
+
+    def empty_loop() -> float:
+        loop = range(s.hot_calls)
+        started = time.perf_counter_ns()
+        for _ in loop:
+            pass
+        return (time.perf_counter_ns() - started) / s.hot_calls
+
+    assert plain(1) == bare(1) == licensed(1) == pro(1) == 1
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        raw = interleaved(
+            {
+                "loop": empty_loop,
+                "plain": per_call(plain),
+                "wrapt": per_call(bare),
+                "licensed": per_call(licensed),
+                "pro": per_call(pro),
+            },
+            s.hot_rounds,
+        )
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        guard.logout()
+    # The empty loop's cost is taken out of every figure: what is left is the call.
+    net = {
+        name: [value - loop for value, loop in zip(values, raw["loop"])]
+        for name, values in raw.items()
+        if name != "loop"
+    }
+
+    def row(what: str, name: str, against: str, ref: str, target: Optional[float]) -> Row:
+        return compare("1 hot path", what, net[name], against, net[ref], nanoseconds, target)
+
+    return [
+        row("@requires_license call", "licensed", WRAPT, "wrapt", HOT_PATH_TARGET),
+        row('@feature("pro") call', "pro", WRAPT, "wrapt", HOT_PATH_TARGET),
+        row("@requires_license call", "licensed", "plain call", "plain", None),
+        row(WRAPT, "wrapt", "plain call", "plain", None),
+    ]
+
+
+# ------------------------------------------------------------------ 2. network
+
+
+def network(server: Mapping[str, str], s: Settings) -> List[Row]:
+    import urllib3
+    from authforge import AuthForgeClient as SdkClient
+
+    from authforge_guard import AuthForgeClient
+
+    url, app_id, key = server["url"], server["app_id"], server["license_key"]
+    ours = AuthForgeClient(
+        app_id,
+        server["app_secret"],
+        server["public_key"],
+        heartbeat_interval=3600,
+        api_base_url=url,
+        hwid_override=HWID,
+        online_heartbeat=True,
+    )
+    sdk = SdkClient(
+        app_id,
+        server["app_secret"],
+        server["public_key"],
+        heartbeat_interval=3600,
+        api_base_url=url,
+        hwid_override=HWID,
+        online_heartbeat=True,
+    )
+    floor = urllib3.PoolManager(headers={"Content-Type": "application/json"})
+
+    def bare_post(path: str, body: Dict[str, str]) -> None:
+        # The same request as the clients send (a fresh nonce, or it is a replay),
+        # with nothing done to the answer but reading it.
+        data = json.dumps(dict(body, nonce=secrets.token_hex(16)), separators=(",", ":"))
+        response = floor.request("POST", url + path, body=data.encode("utf-8"))
+        assert response.status == 200, response.data
+
+    validate_body = {
+        "appId": app_id,
+        "appSecret": server["app_secret"],
+        "licenseKey": key,
+        "hwid": HWID,
+    }
+
+    def ours_validate() -> None:
+        assert ours.validate_license(key)["valid"]
+
+    def sdk_validate() -> None:
+        assert sdk.validate_license(key)["valid"]
+
+    # One online heartbeat, run the way each client's heartbeat thread runs it
+    # (their threads wait an hour, so they never run one themselves).
+    assert ours.login(key) and sdk.login(key)
+    live = ours._live
+    assert live is not None and live.signed is not None
+    heartbeat_body = {"appId": app_id, "sessionToken": live.signed.session_token, "hwid": HWID}
+
+    def ours_heartbeat() -> None:
+        current = ours._live
+        assert current is not None and ours._heartbeat_tick(current.generation)
+
+    def sdk_heartbeat() -> None:
+        assert sdk._heartbeat_tick()
+
+    def batch(call: Callable[[], None]) -> Callable[[], float]:
+        return lambda: timed_batch(call, s.net_batch)
+
+    for call in (ours_validate, sdk_validate, ours_heartbeat, sdk_heartbeat):
+        call()  # connect, load what loads lazily
+    try:
+        times = interleaved(
+            {
+                "ours_validate": batch(ours_validate),
+                "sdk_validate": batch(sdk_validate),
+                "floor_validate": batch(lambda: bare_post("/auth/validate", validate_body)),
+                "ours_heartbeat": batch(ours_heartbeat),
+                "sdk_heartbeat": batch(sdk_heartbeat),
+                "floor_heartbeat": batch(lambda: bare_post("/auth/heartbeat", heartbeat_body)),
+            },
+            s.net_rounds,
+        )
+    finally:
+        ours.logout()
+        sdk.logout()
+        floor.clear()
+
+    def row(what: str, name: str, against: str, ref: str, target: Optional[float] = None) -> Row:
+        return compare("2 network", what, times[name], against, times[ref], microseconds, target)
+
+    return [
+        row(
+            "validate_license round trip",
+            "ours_validate",
+            "official SDK",
+            "sdk_validate",
+            VALIDATE_VS_SDK_TARGET,
+        ),
+        row(
+            "validate_license round trip",
+            "ours_validate",
+            "bare urllib3 POST",
+            "floor_validate",
+            VALIDATE_VS_FLOOR_TARGET,
+        ),
+        row("online heartbeat", "ours_heartbeat", "official SDK", "sdk_heartbeat"),
+        row("online heartbeat", "ours_heartbeat", "bare urllib3 POST", "floor_heartbeat"),
+    ]
+
+
+# ------------------------------------------------------------------ 3. start-up
+
+
+def start_up(server: Mapping[str, str], s: Settings) -> List[Row]:
+    env = child_env(server)
+    ours = python(os.path.join(PROGRAMS, "start_ours.py"))
+    sdk = python(os.path.join(PROGRAMS, "start_sdk.py"))
+
+    cpu: Dict[str, List[float]] = {"ours": [], "sdk": []}
+
+    def wall(name: str, cmd: List[str]) -> Callable[[], float]:
+        """Wall time of one run (returned) and its CPU time, user + system (kept aside)."""
+
+        def run() -> float:
+            before = cpu_seconds_of_children()
+            started = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True)
+            elapsed = time.perf_counter() - started
+            cpu[name].append(cpu_seconds_of_children() - before)
+            return elapsed
+
+        return run
+
+    wall("ours", ours)(), wall("sdk", sdk)()  # warm-up: compiles the checkout's bytecode once
+    cpu = {"ours": [], "sdk": []}
+    times = interleaved({"ours": wall("ours", ours), "sdk": wall("sdk", sdk)}, s.start_rounds)
+
+    def importtime(args: List[str], package: str = "") -> float:
+        """Microseconds of imports that ``args`` reports under ``-X importtime``: the named
+        package's, or (no name) all top-level imports but the interpreter's own."""
+        totals = []
+        for _ in range(s.importtime_runs):
+            report = subprocess.run(
+                python("-X", "importtime", *args), env=env, capture_output=True, text=True
+            ).stderr
+            totals.append(_imported_us(report, package))
+        return median(totals)
+
+    ours_pkg = importtime(["-c", "import authforge_guard"], "authforge_guard")
+    sdk_pkg = importtime(["-c", "import authforge"], "authforge")
+    ours_all = importtime(ours[2:])
+    sdk_all = importtime(sdk[2:])
+    ours_wrapt = importtime(["-c", "import authforge_guard as g; g.requires_license(len)"], "wrapt")
+    all_wrapt = importtime(["-c", "import wrapt"], "wrapt")
+    return [
+        compare(
+            "3 start-up",
+            "fresh process: login + first call",
+            times["ours"],
+            "official SDK",
+            times["sdk"],
+            milliseconds,
+            START_UP_TARGET,
+        ),
+        compare(
+            "3 start-up",
+            "its CPU time (user + system)",
+            cpu["ours"],
+            "official SDK",
+            cpu["sdk"],
+            milliseconds,
+        ),
+        _import_row("`import` of the package", ours_pkg, "official SDK", sdk_pkg),
+        _import_row("all imports of that process", ours_all, "official SDK", sdk_all),
+        _import_row("wrapt, as the decorators load it", ours_wrapt, "`import wrapt`", all_wrapt),
+    ]
+
+
+def _import_row(what: str, ours_us: float, against: str, theirs_us: float) -> Row:
+    return Row(
+        "3 start-up",
+        what,
+        f"{ours_us / 1e3:.1f} ms",
+        against,
+        f"{theirs_us / 1e3:.1f} ms",
+        f"{ours_us / theirs_us:.2f}x",
+        "info (-X importtime)",
+    )
+
+
+# The interpreter's own imports (before the program runs), left out of "all imports".
+_STARTUP_MODULES = frozenset({"_frozen_importlib_external", "encodings", "_io", "io", "site"})
+
+
+def _imported_us(report: str, prefix: str) -> float:
+    """Microseconds spent importing the modules named ``prefix`` or ``prefix.*`` (each
+    counted with what it imported, once); with no prefix, every top-level import but
+    the interpreter's own."""
+    entries = []
+    for line in report.splitlines():
+        if line.startswith("import time:") and "self [us]" not in line:
+            _, cumulative, name = line.split("|", 2)
+            depth = len(name) - len(name.lstrip(" "))  # nesting shows as indentation
+            entries.append((depth, name.strip(), float(cumulative)))
+    total = 0.0
+    # The report lists a module after what it imported: read it backwards, so an
+    # import's enclosing imports are known before it is.
+    enclosing: List[tuple] = []  # (depth, counted already)
+    for depth, name, cumulative in reversed(entries):
+        while enclosing and enclosing[-1][0] >= depth:
+            enclosing.pop()
+        covered = any(counted for _, counted in enclosing)
+        if prefix:
+            wanted = name == prefix or name.startswith(prefix + ".")
+        else:
+            wanted = not enclosing and name not in _STARTUP_MODULES
+        if wanted and not covered:
+            total += cumulative
+        enclosing.append((depth, covered or wanted))
+    return total
+
+
+# ------------------------------------------------------------------ 4. server
+
+
+def server_throughput(server: Mapping[str, str], s: Settings) -> List[Row]:
+    import urllib3
+
+    url = server["url"] + "/auth/validate"
+    body = {
+        "appId": server["app_id"],
+        "appSecret": server["app_secret"],
+        "licenseKey": server["license_key"],
+        "hwid": HWID,
+    }
+
+    def load(threads: int) -> float:
+        """Validates per second answered to ``threads`` clients, each on its own connection.
+
+        The clients send valid requests and only read the answers, so the
+        server is what is measured, not the client's signature checks.
+        """
+        pools = [urllib3.PoolManager(maxsize=1) for _ in range(threads)]
+        done = [0] * threads
+        start = threading.Barrier(threads + 1)
+        stop = threading.Event()
+
+        def client(i: int) -> None:
+            pool = pools[i]
+            start.wait()
+            while not stop.is_set():
+                data = json.dumps(dict(body, nonce=secrets.token_hex(16)), separators=(",", ":"))
+                response = pool.request(
+                    "POST",
+                    url,
+                    body=data.encode("utf-8"),
+                    headers={"Content-Type": "application/json"},
+                )
+                assert response.status == 200, response.data
+                done[i] += 1
+
+        workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        start.wait()
+        started = time.perf_counter()
+        time.sleep(s.server_seconds)
+        stop.set()
+        for worker in workers:
+            worker.join()
+        elapsed = time.perf_counter() - started
+        for pool in pools:
+            pool.clear()
+        return sum(done) / elapsed
+
+    rates: Dict[int, float] = {n: load(n) for n in (1, 4, 16)}
+    rows = []
+    for n, what in (
+        (1, "validates/s, 1 client thread"),
+        (4, "validates/s, 4 client threads"),
+        (16, "validates/s, 16 client threads"),
+    ):
+        rows.append(
+            Row(
+                "4 server",
+                what,
+                f"{rates[n]:.0f}/s",
+                "1 client thread",
+                f"{rates[1]:.0f}/s",
+                f"{rates[n] / rates[1]:.2f}x",
+            )
+        )
+    return rows
+
+
+# ------------------------------------------------------------------ 5. memory
+
+
+def memory(server: Mapping[str, str], s: Settings) -> List[Row]:
+    env = child_env(server)
+
+    imports: Dict[str, List[float]] = {"ours": [], "sdk": []}
+
+    def probe(which: str) -> Callable[[], float]:
+        """RSS the session added (returned); the imports' footprint is kept aside."""
+
+        def run() -> float:
+            out = subprocess.run(
+                python(os.path.join(PROGRAMS, "memory.py"), which, str(s.memory_seconds)),
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            figures = json.loads(out)
+            if figures["late"]:
+                print(f"note: {which} imported during the session: {figures['late']}")
+            imports[which].append(figures["imports"])
+            return float(figures["session"])
+
+        return run
+
+    session = interleaved({"ours": probe("ours"), "sdk": probe("sdk")}, s.memory_rounds)
+    live = compare(
+        "5 memory",
+        "live session + heartbeat thread",
+        session["ours"],
+        "official SDK",
+        session["sdk"],
+        mebibytes,
+    )
+    # The goal is an absolute size, not a ratio.
+    live.target = f"< {mebibytes(SESSION_RSS_TARGET)}"
+    live.met = verdict(median(session["ours"]) < SESSION_RSS_TARGET)
+    return [
+        live,
+        compare(
+            "5 memory",
+            "imports a session needs",
+            imports["ours"],
+            "official SDK",
+            imports["sdk"],
+            mebibytes,
+        ),
+    ]
+
+
+# ------------------------------------------------------------------ main
+
+
+SECTIONS = (hot_path, network, start_up, server_throughput, memory)
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few rounds: checks it runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[section.__name__ for section in SECTIONS],
+        help="run only this section (repeatable); the default is all of them",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings(args.quick)
+    started = time.perf_counter()
+    rows: List[Row] = []
+    with local_server() as server:
+        for section in SECTIONS:
+            if args.only is None or section.__name__ in args.only:
+                rows.extend(section(server, settings))
+    print(
+        f"authforge_guard benchmarks: Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{'QUICK (figures not meaningful)' if settings.quick else 'medians of interleaved rounds'}"
+        f", {time.perf_counter() - started:.0f} s\n"
+    )
+    print(render(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,91 @@
+"""A long-running worker: ``with licensed():`` around the work, progress saved on a loss.
+
+It processes items one by one and remembers how far it got in a JSON checkpoint.
+A cleanup hook writes the checkpoint when the license is lost; the worker then
+stops with ``LicenseLost`` and, started again with a license, resumes there.
+Set up the environment as in examples/README.md, then:
+
+    AUTHFORGE_HEARTBEAT=online AUTHFORGE_HEARTBEAT_INTERVAL=10 \\
+        python examples/worker.py progress.json --items 500
+    authforge-guard admin --db local.sqlite3 license revoke KEY   # in another terminal
+
+Exit codes: 0 all items done, 1 the license was refused or lost (progress saved),
+2 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from authforge_guard import (
+    ConfigurationError,
+    LicenseError,
+    LicenseLost,
+    get_guard,
+    licensed,
+    requires_license,
+)
+
+
+def load(path: str) -> Dict[str, Any]:
+    if not os.path.exists(path):
+        return {"done": 0, "digest": ""}
+    with open(path, encoding="utf-8") as handle:
+        state: Dict[str, Any] = json.load(handle)
+    return state
+
+
+def save(path: str, state: Dict[str, Any]) -> None:
+    """Write the checkpoint atomically: a crash mid-save leaves the old one."""
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(dict(state), handle)
+    os.replace(path + ".tmp", path)
+    print(f"progress saved: {state['done']} items done", flush=True)
+
+
+@requires_license
+def process(item: int, digest: str, delay: float) -> str:
+    """One unit of licensed work (a hash chain stands in for the real thing)."""
+    time.sleep(delay)
+    return hashlib.sha256(f"{digest}{item}".encode()).hexdigest()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="a licensed worker that survives a loss")
+    parser.add_argument("checkpoint", help="the progress file (JSON)")
+    parser.add_argument("--items", type=int, default=500)
+    parser.add_argument("--delay", type=float, default=0.05, help="seconds per item")
+    args = parser.parse_args(argv)
+    state = load(args.checkpoint)
+    try:
+        guard = get_guard()  # configured from the AUTHFORGE_* environment
+        guard.add_cleanup(save, args.checkpoint, state)
+        with licensed():
+            print(f"working from item {state['done']}", flush=True)
+            for item in range(state["done"], args.items):
+                digest = process(item, state["digest"], args.delay)
+                # One update, so the cleanup (another thread) never saves half of it.
+                state.update({"done": item + 1, "digest": digest})
+                print(f"item {item} done", flush=True)
+    except LicenseLost as exc:
+        print(f"license lost ({exc.code}): stopped at item {state['done']}", flush=True)
+        return 1
+    except LicenseError as exc:
+        print(f"no license ({exc.code})", file=sys.stderr)
+        return 1
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    save(args.checkpoint, state)
+    print(f"all {args.items} items done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
