@@ -20,8 +20,18 @@ def compact_json(value: Any) -> str:
 
 
 def compact_json_bytes(value: Any) -> bytes:
-    """``compact_json`` as the UTF-8 bytes of a request body."""
-    return compact_json(value).encode("utf-8")
+    """``compact_json`` as the UTF-8 bytes of a request body.
+
+    Text that UTF-8 cannot carry (a lone surrogate, from a file or an
+    environment variable that was not UTF-8) goes escaped (``\\udcff``), as the
+    official SDK sends every request, so the server judges it
+    (``malformed_request``) rather than the client failing with
+    ``UnicodeEncodeError``.
+    """
+    try:
+        return compact_json(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def b64encode(data: bytes) -> str:

@@ -26,7 +26,7 @@ it reads at each retry), so the retries still happen, only faster.
 import authforge as official
 import pytest
 
-from authforge_guard import is_transient_error
+from authforge_guard import LicenseError, is_transient_error
 from authforge_guard._protocol._codes import is_well_formed_code
 from tests.conftest import FAST_RETRY
 from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
@@ -155,3 +155,16 @@ def test_heartbeat_verdict_matches_the_official_sdk(af, proxy, case):
 def test_the_deliberate_differences_are_real_cases():
     names = {case.name for case in CASES}
     assert set(DELIBERATE) <= names and set(DELIBERATE_HEARTBEAT) <= names
+
+
+def test_a_key_utf8_cannot_carry_gets_the_servers_verdict_like_the_official_sdk(af, proxy,
+                                                                                 make_guard):
+    # A lone surrogate: what a license file or an environment variable with
+    # bytes that are not UTF-8 decodes to (surrogateescape).
+    key = "ABCD-\udcff-EFGH-IJKL"
+    ours, theirs = both_clients(af, proxy)
+    assert theirs.validate_license(key)["code"] == "malformed_request"
+    assert ours.validate_license(key)["code"] == "malformed_request"
+    with pytest.raises(LicenseError) as info:
+        make_guard(api_base_url=proxy.url).ensure(key)
+    assert info.value.code == "malformed_request"
