@@ -163,6 +163,10 @@ class _Source:
             return None
         if not isinstance(value, str) or not value.strip():
             raise self.problem(name, "must be a non-empty string")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # e.g. an environment variable whose bytes are not UTF-8
+            raise self.problem(name, "must be valid text (UTF-8)") from None
         return value.strip()
 
     def path(self, name: str) -> Optional[str]:

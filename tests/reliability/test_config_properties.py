@@ -64,6 +64,7 @@ def resolve(environ):
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_REQUEST_TIMEOUT": "1e12"})
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "http://10.0.0.1"})
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "ftp://x"})
+@example({"AUTHFORGE_APP_ID": "\udcff", "AUTHFORGE_PUBLIC_KEY": KEY})  # bytes that were not UTF-8
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
           "AUTHFORGE_HEARTBEAT_INTERVAL": "5"})  # too often for the real service
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
