@@ -125,7 +125,7 @@ def resolve_settings(
         exit_grace=_optional_seconds(given.get("exit_grace", 10.0), "exit_grace") or 10.0,
         session_cache=source.session_cache(),
         ca_bundle=source.existing_file("ca_bundle"),
-        proxy_url=source.text("proxy_url"),
+        proxy_url=source.proxy_url(),
     )
 
 
@@ -196,6 +196,23 @@ class _Source:
         except ValueError as exc:
             raise self.problem("api_base_url", str(exc)) from None
         return url, host
+
+    def proxy_url(self) -> Optional[str]:
+        """An http(s) proxy URL as urllib3 reads it (checked now, not at the first request,
+        where a bad one would pass for a network failure)."""
+        url = self.text("proxy_url")
+        if url is None:
+            return None
+        from urllib3.util import parse_url
+
+        try:
+            parsed = parse_url(url)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+            # The URL itself is not shown: it may hold a password.
+            raise self.problem("proxy_url", "must be an http:// or https:// URL")
+        return url
 
     def heartbeat_interval(self, host: str) -> float:
         """The interval, checked by the client's own rule for ``host`` (>= 10 s when remote)."""

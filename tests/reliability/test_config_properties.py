@@ -65,6 +65,7 @@ def resolve(environ):
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "http://10.0.0.1"})
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "ftp://x"})
 @example({"AUTHFORGE_APP_ID": "\udcff", "AUTHFORGE_PUBLIC_KEY": KEY})  # bytes that were not UTF-8
+@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_PROXY_URL": "0"})
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
           "AUTHFORGE_HEARTBEAT_INTERVAL": "5"})  # too often for the real service
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
@@ -82,6 +83,10 @@ def test_environment_settings_only_raise_configuration_error(environ):
     if asked:  # the signal of that name, not a constant that happens to be a number
         name = asked if asked.startswith("SIG") else "SIG" + asked
         assert signal.Signals.__members__[name] == resolved.interrupt_signal
+    if resolved.proxy_url is not None:  # what the transport will build on first use
+        import urllib3
+
+        urllib3.ProxyManager(resolved.proxy_url).clear()
     # What was accepted builds a working client: no ValueError on first use.
     guard = Guard(environ=environ)
     assert guard.client.api_base_url == resolved.api_base_url.rstrip("/")

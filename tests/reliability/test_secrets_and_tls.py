@@ -33,6 +33,7 @@ from authforge_guard import (
     LicenseLost,
     licensed,
 )
+from authforge_guard._protocol import SigningKey
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.fault_proxy import Fault, FaultProxy
 from tests.support.tls import self_signed
@@ -277,3 +278,9 @@ def test_an_explicit_proxy_is_used_for_an_https_target(af, https, make_client, c
         relayed = tunnel.relayed
     assert relayed and key.encode() not in relayed and af.app_secret.encode() not in relayed
     assert json.dumps(key).encode() not in relayed
+
+
+def test_a_bad_proxy_url_is_named_without_showing_it():
+    with pytest.raises(ConfigurationError) as info:
+        Guard(app_id="a", public_key=SigningKey.generate().public_key_b64, proxy_url="socks5://user:hunter2@proxy")
+    assert info.value.env_var == "AUTHFORGE_PROXY_URL" and "hunter2" not in str(info.value)
