@@ -127,9 +127,7 @@ class AuthForgeClient:
             ca_bundle=ca_bundle,
             retry=retry_policy,
         )
-        self.heartbeat_interval = check_heartbeat_interval(
-            heartbeat_interval, self._transport.host
-        )
+        self.heartbeat_interval = check_heartbeat_interval(heartbeat_interval, self._transport.host)
 
         self.app_id = app_id
         self.app_secret = app_secret

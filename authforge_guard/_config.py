@@ -41,6 +41,16 @@ _TRUE_WORDS = {"1", "true", "yes", "on"}
 _FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
+def missing_setting(argument: str, given_as: Optional[str], note: str) -> ConfigurationError:
+    """The error for a setting needed now but given neither as an argument nor in the
+    environment; ``note`` says what needs it (or the alternative)."""
+    variable = ENV_VARS[argument]
+    where = f"{given_as} or environment variable {variable}" if given_as else variable
+    return ConfigurationError(
+        f"{argument}: missing ({where}); {note}", argument=argument, env_var=variable
+    )
+
+
 def default_interrupt_signal() -> Optional[int]:
     """SIGURG: ignored by default, so a stray delivery can never kill the process, and
     unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn."""

@@ -55,6 +55,14 @@ class Delivery:
         self.hooks_idle = threading.Event()
         self.hooks_idle.set()
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh lock, only the forking thread's blocks, no hooks running
+        (they run on in the parent)."""
+        self._lock = threading.Lock()
+        ident = threading.get_ident()
+        self._blocks = [b for b in self._blocks if b.thread_ident == ident]
+        self.hooks_idle.set()
+
     # -- block lifecycle (called by licensed()) --------------------------------
     def enter(self, lineage: int, *, task: Optional[asyncio.Task[Any]] = None) -> Block:
         current = threading.current_thread()

@@ -15,23 +15,16 @@ def _is_transient(code: Any) -> bool:
     return classify(code)
 
 
-# --- protocol / client ------------------------------------------------------
+class _CodedError(Exception):
+    """An error with a machine-readable ``code`` and its classification."""
 
-
-class AuthForgeError(ValueError):
-    """A failure with a machine-readable ``code`` (a server verdict or a client code).
-
-    ``str(exc)`` is a human message that starts with the code. A ``ValueError``
-    so that code written against the official SDK keeps catching it.
-    """
-
-    def __init__(self, code: str, message: Optional[str] = None) -> None:
-        super().__init__(message if message is not None else code)
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
         self.code = code
 
     @property
     def transient(self) -> bool:
-        """True when trying again later can succeed."""
+        """True when trying again later can succeed (a network failure, a rate limit)."""
         return _is_transient(self.code)
 
     @property
@@ -41,6 +34,20 @@ class AuthForgeError(ValueError):
 
     def __reduce__(self) -> Any:
         return (type(self), (self.code, str(self)))
+
+
+# --- protocol / client ------------------------------------------------------
+
+
+class AuthForgeError(_CodedError, ValueError):
+    """A failure with a machine-readable ``code`` (a server verdict or a client code).
+
+    ``str(exc)`` is a human message that starts with the code. A ``ValueError``
+    so that code written against the official SDK keeps catching it.
+    """
+
+    def __init__(self, code: str, message: Optional[str] = None) -> None:
+        super().__init__(code, message if message is not None else code)
 
 
 # --- integration layer ------------------------------------------------------
@@ -68,25 +75,11 @@ def _rebuild_configuration_error(
     return ConfigurationError(message, argument=argument, env_var=env_var)
 
 
-class LicenseError(Exception):
+class LicenseError(_CodedError):
     """A license could not be obtained or kept; ``.code`` says why (``revoked``, ...)."""
 
     def __init__(self, code: str, message: Optional[str] = None) -> None:
-        super().__init__(message if message is not None else f"license refused: {code}")
-        self.code = code
-
-    @property
-    def transient(self) -> bool:
-        """True when trying again later can succeed (a network failure, a rate limit)."""
-        return _is_transient(self.code)
-
-    @property
-    def fatal(self) -> bool:
-        """True when AuthForge definitively refused the license."""
-        return not self.transient
-
-    def __reduce__(self) -> Any:
-        return (type(self), (self.code, str(self)))
+        super().__init__(code, message if message is not None else f"license refused: {code}")
 
 
 class LicenseLost(LicenseError):

@@ -28,7 +28,7 @@ from typing import (
 
 from . import _interrupts
 from ._clock import bounded_wait
-from ._config import GuardSettings, resolve_settings
+from ._config import GuardSettings, missing_setting, resolve_settings
 from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, HookRegistry, LicenseEvent, running_hook
@@ -255,11 +255,10 @@ class Guard:
             else (None if explicit_key else self.settings.license_file)
         )
         if key is None and path is None:
-            raise ConfigurationError(
-                "license_key: missing (argument license_key= or environment variable "
-                "AUTHFORGE_LICENSE_KEY; or license_file= / AUTHFORGE_LICENSE_FILE)",
-                argument="license_key",
-                env_var="AUTHFORGE_LICENSE_KEY",
+            raise missing_setting(
+                "license_key",
+                "argument license_key=",
+                "or license_file= / AUTHFORGE_LICENSE_FILE for an offline file",
             )
         if path is not None:
             try:
@@ -291,12 +290,7 @@ class Guard:
 
     def _login_online(self, key: str) -> Session:
         if not self.settings.app_secret:
-            raise ConfigurationError(
-                "app_secret: missing (argument app_secret= or environment variable "
-                "AUTHFORGE_APP_SECRET); online licensing needs it",
-                argument="app_secret",
-                env_var="AUTHFORGE_APP_SECRET",
-            )
+            raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
         remembered = self._refusals.get(key)
         if remembered is not None and time.monotonic() - remembered[0] < REFUSAL_MEMORY_SECONDS:
             raise remembered[1]
@@ -458,7 +452,8 @@ class Guard:
         self._last_signed = None
         # Hooks running at the fork run on in the parent only: none to wait for here.
         self._hook_session = None
-        self._delivery.hooks_idle.set()
+        self._delivery.after_fork()
+        self._hooks.after_fork()
         if session is not None:
             session._end("fork")
 

@@ -62,6 +62,10 @@ class HookRegistry:
         self._on_transient: List[_Hook] = []
         self._cleanups: List[_Hook] = []
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock (a thread may have held it at the fork)."""
+        self._lock = threading.Lock()
+
     def _timeout(self, timeout: Any) -> Optional[float]:
         return self.default_timeout if timeout is _UNSET else timeout
 

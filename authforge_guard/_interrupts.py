@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import signal
 import threading
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
@@ -100,3 +101,13 @@ def _handler(signum: int, frame: Any) -> None:
         previous = _installed.get(signum, (None, 0))[0]
     if callable(previous):
         previous(signum, frame)
+
+
+def _reset_after_fork() -> None:
+    # Another thread may have held the lock at the fork; it does not exist in the child.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -43,9 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 ok, 1 license refused, 2 usage or configuration error, "
         "3 network (no answer from AuthForge). Start with: authforge-guard demo",
     )
-    parser.add_argument(
-        "--version", action="version", version=f"authforge-guard {__version__}"
-    )
+    parser.add_argument("--version", action="version", version=f"authforge-guard {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in _COMMAND_MODULES:

@@ -67,7 +67,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .._exceptions import ConfigurationError
+    from .._config import missing_setting
     from .._guard import Guard
 
     guard = Guard(**given(args))
@@ -76,19 +76,11 @@ def run_check(args: argparse.Namespace) -> int:
     if key is None and s.license_file is not None:
         return _report_file(s.license_file, s, as_json=args.json)
     if key is None:
-        raise ConfigurationError(
-            "license_key: missing (argument KEY or environment variable AUTHFORGE_LICENSE_KEY; "
-            "or AUTHFORGE_LICENSE_FILE for an offline file)",
-            argument="license_key",
-            env_var="AUTHFORGE_LICENSE_KEY",
+        raise missing_setting(
+            "license_key", "argument KEY", "or AUTHFORGE_LICENSE_FILE for an offline file"
         )
     if not s.app_secret:
-        raise ConfigurationError(
-            "app_secret: missing (environment variable AUTHFORGE_APP_SECRET); "
-            "checking a key online needs it",
-            argument="app_secret",
-            env_var="AUTHFORGE_APP_SECRET",
-        )
+        raise missing_setting("app_secret", None, "checking a key online needs it")
     # guard.client raises ConfigurationError for an http:// URL off loopback, a bad CA bundle...
     result = guard.client.validate_license(key)
     if not result.get("valid"):

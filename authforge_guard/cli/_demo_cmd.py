@@ -139,9 +139,7 @@ def _story(af: LocalAuthForge, work_file: str, say: _Narrator) -> bool:
         text = "".join(document)
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
-        say.line(
-            f"cleanup hook saved {len(document)} lines ({len(text.encode())} bytes) to {path}"
-        )
+        say.line(f"cleanup hook saved {len(document)} lines ({len(text.encode())} bytes) to {path}")
 
     guard.add_cleanup(save_work, work_file)
 
