@@ -7,7 +7,10 @@ check of a long-running fleet would fall, so from half an interval after a
 common start the fleet's load is flat (no surge where first and second
 checks overlap) and an outage does not line the phases up.
 A check is never later than the session's own end (``until``): a session
-ends at its signed expiry, not up to one interval after it.
+ends at its signed expiry, not up to one interval after it. Waits are
+measured on the session clock (``CLOCK_BOOTTIME``, which counts a laptop's
+suspend) in slices, so a machine waking from sleep checks within a slice,
+not a whole interval later.
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ import random
 import threading
 from typing import Callable, Optional
 
-from ._clock import bounded_wait
+from ._clock import bounded_wait, elapsed
 
 logger = logging.getLogger("authforge_guard")
 
 DEFAULT_JITTER = 0.10
 # Wake this long after the session's end, so the check finds it passed.
 END_MARGIN = 0.01
+# The longest single wait: how late a check can be after the machine wakes from suspend.
+WAIT_SLICE = 30.0
 
 
 def first_delay(interval: float, rng: random.Random, jitter: float = DEFAULT_JITTER) -> float:
@@ -97,9 +102,24 @@ class HeartbeatScheduler:
             delay = min(delay, remaining + END_MARGIN)
         return bounded_wait(delay)
 
+    def _wait(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds of session-clock time; True if stopped meanwhile.
+
+        ``Event.wait`` runs on the monotonic clock, which stands still while the
+        machine is suspended; re-measuring on the session clock every slice
+        keeps the check on time across a suspend.
+        """
+        target = elapsed() + delay
+        while True:
+            remaining = target - elapsed()
+            if remaining <= 0:
+                return self._stopped.is_set()
+            if self._stopped.wait(min(remaining, WAIT_SLICE)):
+                return True
+
     def _run(self) -> None:
         delay = first_delay(self.interval, self._rng, self._jitter)
-        while not self._stopped.wait(self._capped(delay)):
+        while not self._wait(self._capped(delay)):
             try:
                 keep_going = self._tick()
             except Exception:  # a bug in a tick must not kill licensing silently
