@@ -27,12 +27,12 @@ from typing import (
 )
 
 from . import _interrupts
-from ._clock import bounded_wait
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, HookRegistry, LicenseEvent, running_hook
 from ._retry import NO_RETRY
+from ._scheduler import SessionTimer
 from ._session import Session, build_state
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class Guard:
         )
         self._refusals: Dict[str, Tuple[float, LicenseError]] = {}
         self._last_signed: Optional[SignedSession] = None
-        self._offline_timer: Optional[threading.Timer] = None
+        self._offline_timer: Optional[SessionTimer] = None
         self._exit_handler = False
         self._exit_requested: Optional[int] = None
         self._hook_session: Optional[Session] = None
@@ -551,8 +551,7 @@ class Guard:
         def expire() -> None:
             self._lose(session, AuthForgeError("expired"))
 
-        timer = threading.Timer(bounded_wait(remaining), expire)
-        timer.daemon = True
+        timer = SessionTimer(remaining, expire, name="authforge-offline-expiry")
         self._cancel_offline_timer()
         self._offline_timer = timer
         timer.start()

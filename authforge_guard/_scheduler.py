@@ -55,6 +55,43 @@ def next_delay(interval: float, rng: random.Random, jitter: float = DEFAULT_JITT
     return interval * (1.0 + rng.uniform(-jitter, jitter))
 
 
+def wait_on_session_clock(stopped: threading.Event, delay: float) -> bool:
+    """Sleep ``delay`` seconds of session-clock time; True if ``stopped`` was set meanwhile.
+
+    ``Event.wait`` runs on the monotonic clock, which stands still while the
+    machine is suspended; re-measuring on the session clock every slice keeps
+    a check (or an expiry) on time across a suspend.
+    """
+    target = elapsed() + delay
+    while True:
+        remaining = target - elapsed()
+        if remaining <= 0:
+            return stopped.is_set()
+        if stopped.wait(min(remaining, WAIT_SLICE)):
+            return True
+
+
+class SessionTimer:
+    """``threading.Timer`` on the session clock: runs ``fn`` once after ``delay`` unless
+    cancelled (an offline file's expiry)."""
+
+    def __init__(self, delay: float, fn: Callable[[], None], *, name: str) -> None:
+        self._delay = bounded_wait(delay)
+        self._fn = fn
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def _run(self) -> None:
+        if not wait_on_session_clock(self._cancelled, self._delay):
+            self._fn()
+
+
 class HeartbeatScheduler:
     """Runs ``tick()`` every interval on a daemon thread until ``tick`` returns False or
     ``stop()`` is called.
@@ -102,24 +139,9 @@ class HeartbeatScheduler:
             delay = min(delay, remaining + END_MARGIN)
         return bounded_wait(delay)
 
-    def _wait(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds of session-clock time; True if stopped meanwhile.
-
-        ``Event.wait`` runs on the monotonic clock, which stands still while the
-        machine is suspended; re-measuring on the session clock every slice
-        keeps the check on time across a suspend.
-        """
-        target = elapsed() + delay
-        while True:
-            remaining = target - elapsed()
-            if remaining <= 0:
-                return self._stopped.is_set()
-            if self._stopped.wait(min(remaining, WAIT_SLICE)):
-                return True
-
     def _run(self) -> None:
         delay = first_delay(self.interval, self._rng, self._jitter)
-        while not self._wait(self._capped(delay)):
+        while not wait_on_session_clock(self._stopped, self._capped(delay)):
             try:
                 keep_going = self._tick()
             except Exception:  # a bug in a tick must not kill licensing silently

@@ -23,3 +23,24 @@ def test_a_check_due_during_a_suspend_runs_soon_after_waking(monkeypatch):
         assert ticked.wait(5)
     finally:
         scheduler.stop()
+
+
+def test_an_offline_expiry_due_during_a_suspend_fires_soon_after_waking(monkeypatch):
+    suspended_for = [0.0]
+    monkeypatch.setattr(_scheduler, "elapsed", lambda: real_elapsed() + suspended_for[0])
+    monkeypatch.setattr(_scheduler, "WAIT_SLICE", 0.05)
+    fired = threading.Event()
+    timer = _scheduler.SessionTimer(600.0, fired.set, name="test-expiry")
+    timer.start()
+    time.sleep(0.2)
+    assert not fired.is_set()
+    suspended_for[0] = 2000.0
+    assert fired.wait(5)
+
+
+def test_a_cancelled_timer_never_fires():
+    fired = threading.Event()
+    timer = _scheduler.SessionTimer(0.2, fired.set, name="test-cancel")
+    timer.start()
+    timer.cancel()
+    assert not fired.wait(0.5)
