@@ -52,7 +52,7 @@ from ._protocol import (
 )
 from ._protocol._activation import SDK_TAG
 from ._protocol._license_file import BEGIN_LICENSE
-from ._retry import RetryPolicy
+from ._retry import NO_RETRY, RetryPolicy
 from ._scheduler import HeartbeatScheduler
 from ._transport import Transport, is_loopback_host
 
@@ -220,6 +220,27 @@ class AuthForgeClient:
         no fresh server time to measure from.
         """
         self._install_online(license_key, signed, issued_at=None)
+
+    def _resume(self, license_key: str, signed: SignedSession) -> SignedSession:
+        """Adopt a verified cached session; in online mode confirm it with one heartbeat
+        first (no retries: a refusal just means a normal login is cheaper than waiting).
+
+        Returns the session now live; raises ``AuthForgeError`` (the session
+        cleared) when the server refuses it.
+        """
+        self._adopt(license_key, signed)
+        if not self.online_heartbeat:
+            return signed
+        live = self._live
+        try:
+            fresh = self._server_heartbeat(live, retry=NO_RETRY) if live is not None else None
+        except AuthForgeError:
+            self.logout()
+            raise
+        if fresh is None:  # a background check ended it meanwhile
+            self.logout()
+            raise AuthForgeError("session_expired")
+        return fresh
 
     def _install_online(
         self, license_key: str, signed: SignedSession, *, issued_at: Optional[float]

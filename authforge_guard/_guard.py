@@ -31,7 +31,6 @@ from ._config import GuardSettings, missing_setting, resolve_settings
 from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, HookRegistry, LicenseEvent, running_hook
-from ._retry import NO_RETRY
 from ._scheduler import SessionTimer
 from ._session import Session, build_state
 
@@ -326,28 +325,18 @@ class Guard:
             level = logging.DEBUG if found.missing else logging.INFO
             logger.log(level, "authforge_guard: not resuming a cached session: %s", found.reason)
             return None
-        client._adopt(key, found.session)
-        if not self.settings.online:
-            logger.info("authforge_guard: resumed the cached session (grace: no network call)")
-            return found.session
-        live = client._live
-        fresh: Optional[SignedSession] = None
-        refusal: Optional[AuthForgeError] = None
         try:
-            if live is not None:  # None: a background check already ended it
-                # No retries: a refused or rate-limited resume just means a login.
-                fresh = client._server_heartbeat(live, retry=NO_RETRY)
-        except AuthForgeError as exc:
-            refusal = exc
-        if fresh is None:
-            client.logout()
-            code = refusal.code if refusal is not None else "session_ended"
-            logger.info("authforge_guard: cached session refused (%s); logging in", code)
-            if refusal is not None and refusal.fatal:
+            fresh = client._resume(key, found.session)
+        except AuthForgeError as refusal:
+            logger.info("authforge_guard: cached session refused (%s); logging in", refusal.code)
+            if refusal.fatal:
                 self._forget_cached(key)
             return None
-        self._store_cached(key, fresh)
-        logger.info("authforge_guard: resumed the cached session (online: one heartbeat)")
+        if self.settings.online:
+            self._store_cached(key, fresh)
+            logger.info("authforge_guard: resumed the cached session (online: one heartbeat)")
+        else:
+            logger.info("authforge_guard: resumed the cached session (grace: no network call)")
         return fresh
 
     def _store_cached(
