@@ -87,6 +87,9 @@ class SessionTimer:
     def cancel(self) -> None:
         self._cancelled.set()
 
+    def join(self, timeout: Optional[float] = None) -> None:
+        self._thread.join(timeout)
+
     def _run(self) -> None:
         if not wait_on_session_clock(self._cancelled, self._delay):
             self._fn()
