@@ -1,4 +1,8 @@
-"""A fresh process that logs in with authforge_guard and makes its first licensed call."""
+"""A fresh process that logs in with authforge_guard and makes its first licensed call.
+
+With ``BENCH_SESSION_CACHE`` set (a directory) it is the same program with the session
+cache on: a restart that resumes the cached session instead of logging in.
+"""
 
 import os
 
@@ -11,6 +15,7 @@ guard = Guard(
     api_base_url=os.environ["BENCH_URL"],
     license_key=os.environ["BENCH_LICENSE_KEY"],
     hwid_override="bench-machine",
+    session_cache=os.environ.get("BENCH_SESSION_CACHE") or False,
 )
 
 
