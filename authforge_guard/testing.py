@@ -8,6 +8,14 @@
 It listens on a free loopback port and keeps its database in a temporary
 directory that ``stop()`` removes (unless ``db_path`` is given, in which case
 the file stays and a second ``LocalAuthForge`` on it reuses its first app).
+
+``LocalAuthForge(tls=True)`` serves HTTPS with a throwaway self-signed
+certificate, written to that temporary directory; ``af.ca_bundle`` is its
+path, and ``af.client()`` / ``af.guard()`` trust it:
+
+    with LocalAuthForge(tls=True) as af:
+        client = af.client()             # api_base_url=af.url, ca_bundle=af.ca_bundle
+        print(af.url)                    # https://127.0.0.1:<port>
 """
 
 from __future__ import annotations
@@ -17,10 +25,22 @@ import os
 import shutil
 import tempfile
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Type, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    Union,
+)
 
 from .server import AppCredentials, AuthForgeServer
 from .server._admin import Moment
+from .server._tls import LOOPBACK_NAMES, write_self_signed
 
 if TYPE_CHECKING:
     # Written in parallel with this module; the ignores go quiet once they exist.
@@ -39,7 +59,9 @@ class LocalAuthForge:
     """An ``AuthForgeServer`` on loopback with one app (offline activation on) ready to use.
 
     ``heartbeat_rate_limit=None`` lifts the 6-per-minute heartbeat limit;
-    ``credits`` is the app's credit balance (``None``: unlimited).
+    ``credits`` is the app's credit balance (``None``: unlimited); ``tls=True``
+    serves HTTPS with a new self-signed certificate for ``127.0.0.1``,
+    ``localhost``, ``::1`` and ``host`` (``ca_bundle`` is its PEM file).
     """
 
     def __init__(
@@ -49,11 +71,14 @@ class LocalAuthForge:
         heartbeat_rate_limit: Optional[int] = 6,
         credits: Optional[int] = None,
         host: str = "127.0.0.1",
+        tls: bool = False,
     ) -> None:
         self._db_path = os.fspath(db_path) if db_path is not None else None
         self._rate_limit = heartbeat_rate_limit
         self._credits = credits
         self._host = host
+        self._tls = tls
+        self._ca_bundle: Optional[str] = None
         self._tmpdir: Optional[str] = None
         self._server: Optional[AuthForgeServer] = None
         self._app: Optional[AppCredentials] = None
@@ -64,13 +89,13 @@ class LocalAuthForge:
         """Start serving (idempotent); returns ``self``."""
         if self._server is not None:
             return self
-        path = self._db_path
-        if path is None:
+        if self._db_path is None or self._tls:
             self._tmpdir = tempfile.mkdtemp(prefix="authforge-local-")
-            path = os.path.join(self._tmpdir, "authforge.sqlite3")
+        path = self._db_path or os.path.join(str(self._tmpdir), "authforge.sqlite3")
         try:
+            tls = self._certificate(str(self._tmpdir)) if self._tls else None
             server = AuthForgeServer(
-                path, host=self._host, port=0, heartbeat_rate_limit=self._rate_limit
+                path, host=self._host, port=0, heartbeat_rate_limit=self._rate_limit, tls=tls
             )
             self._app = self._first_app(server)
             self._server = server.start()
@@ -78,6 +103,12 @@ class LocalAuthForge:
             self._remove_tmpdir()
             raise
         return self
+
+    def _certificate(self, directory: str) -> Tuple[str, str]:
+        hosts = dict.fromkeys([*LOOPBACK_NAMES, self._host])
+        cert_path, key_path = write_self_signed(directory, "local", list(hosts), days=7)
+        self._ca_bundle = cert_path
+        return cert_path, key_path
 
     def _first_app(self, server: AuthForgeServer) -> AppCredentials:
         admin = server.admin
@@ -99,7 +130,7 @@ class LocalAuthForge:
             self._remove_tmpdir()
 
     def _remove_tmpdir(self) -> None:
-        tmpdir, self._tmpdir = self._tmpdir, None
+        tmpdir, self._tmpdir, self._ca_bundle = self._tmpdir, None, None
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
@@ -129,7 +160,14 @@ class LocalAuthForge:
 
     @property
     def url(self) -> str:
+        """``http://127.0.0.1:<port>``, or ``https://`` with ``tls=True``."""
         return self.server.url
+
+    @property
+    def ca_bundle(self) -> Optional[str]:
+        """With ``tls=True``, the PEM file of the server's self-signed certificate: what a
+        client trusts (``ca_bundle=``, or ``SSL_CERT_FILE`` for urllib); else ``None``."""
+        return self._ca_bundle if self.server.tls else None
 
     @property
     def app_id(self) -> str:
@@ -155,12 +193,14 @@ class LocalAuthForge:
         return self._app
 
     def client(self, **overrides: Any) -> AuthForgeClient:
-        """An ``authforge_guard.AuthForgeClient`` for this server's app."""
+        """An ``authforge_guard.AuthForgeClient`` for this server's app (trusting its
+        certificate with ``tls=True``)."""
         client: AuthForgeClient = _public("AuthForgeClient")(**self._connection_kwargs(overrides))
         return client
 
     def guard(self, **overrides: Any) -> Guard:
-        """An ``authforge_guard.Guard`` for this server's app."""
+        """An ``authforge_guard.Guard`` for this server's app (trusting its certificate
+        with ``tls=True``)."""
         guard: Guard = _public("Guard")(**self._connection_kwargs(overrides))
         return guard
 
@@ -171,6 +211,8 @@ class LocalAuthForge:
             "public_key": self.public_key,
             "api_base_url": self.url,
         }
+        if self.ca_bundle is not None:
+            kwargs["ca_bundle"] = self.ca_bundle
         kwargs.update(overrides)
         return kwargs
 

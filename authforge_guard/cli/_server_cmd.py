@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -20,7 +21,9 @@ def add_parser(subparsers: Any) -> None:
         description="Serve the AuthForge API from a sqlite database until Ctrl-C or SIGTERM. "
         "A new database gets one app (offline activation on); its secret is printed only "
         "with --show-credentials (or later by 'admin app show --reveal-secret'). Plain "
-        "http is fine here: clients accept http:// only for loopback addresses.",
+        "http is fine on loopback (clients accept http:// only for loopback addresses); "
+        "--tls-cert and --tls-key serve https, e.g. to test a private CA (clients trust it "
+        "with AUTHFORGE_CA_BUNDLE or ca_bundle=).",
         epilog="exit codes: 0 stopped cleanly, 2 bad arguments, unusable database or port",
     )
     parser.add_argument(
@@ -40,6 +43,14 @@ def add_parser(subparsers: Any) -> None:
         help="heartbeats per minute per license (default 6; 0: no limit)",
     )
     parser.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="serve https with this certificate (its chain may follow it); needs --tls-key",
+    )
+    parser.add_argument(
+        "--tls-key", metavar="PEM", help="the certificate's private key (not encrypted)"
+    )
+    parser.add_argument(
         "--show-credentials",
         action="store_true",
         help="print the first app's id, secret and public key",
@@ -50,6 +61,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..server import AuthForgeServer
+    from ..server._tls import server_context
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -59,12 +71,29 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535 or args.heartbeat_rate_limit < 0:
         sys.stderr.write("error: --port must be 0-65535 and --heartbeat-rate-limit >= 0\n")
         return EXIT_USAGE
+    if (args.tls_cert is None) != (args.tls_key is None):
+        sys.stderr.write("error: --tls-cert and --tls-key go together: give both or neither\n")
+        return EXIT_USAGE
+    tls = None
+    if args.tls_cert is not None:
+        missing = [path for path in (args.tls_cert, args.tls_key) if not os.path.isfile(path)]
+        try:
+            if missing:
+                raise FileNotFoundError(f"no such file: {missing[0]}")
+            tls = server_context((args.tls_cert, args.tls_key))
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(
+                f"error: cannot serve https with --tls-cert {args.tls_cert} "
+                f"--tls-key {args.tls_key}: {exc}\n"
+            )
+            return EXIT_USAGE
     try:
         server = AuthForgeServer(
             args.db,
             host=args.host,
             port=args.port,
             heartbeat_rate_limit=args.heartbeat_rate_limit or None,
+            tls=tls,
         )
     except (sqlite3.Error, OSError, RuntimeError) as exc:
         sys.stderr.write(f"error: cannot open database {args.db}: {exc}\n")

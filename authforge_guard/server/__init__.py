@@ -14,12 +14,17 @@ is ``malformed_request`` (400, or 413 above 64 KiB), a JSON object with a
 missing or mistyped field ``bad_request`` (400); ``replay_detected`` and
 ``revoke_requires_session`` are 400; an unknown path is ``not_found`` (404)
 and another method than POST ``method_not_allowed`` (405).
+
+HTTPS: ``AuthForgeServer(..., tls=(certfile, keyfile))`` (or an
+``ssl.SSLContext``) serves ``https://``; clients trust its certificate with
+``ca_bundle=``. ``LocalAuthForge(tls=True)`` makes a throwaway one.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import ssl
 import threading
 import time
 from types import TracebackType
@@ -30,6 +35,7 @@ from ._endpoints import Endpoints
 from ._http import LocalHTTPServer
 from ._ratelimit import SlidingWindowLimiter
 from ._store import Store
+from ._tls import TLSSetting, server_context
 
 __all__ = [
     "Admin",
@@ -46,13 +52,19 @@ _STOP_GRACE_SECONDS = 5.0
 
 
 class AuthForgeServer:
-    """An AuthForge-compatible HTTP server over one sqlite database file.
+    """An AuthForge-compatible HTTP(S) server over one sqlite database file.
 
     ``start()`` binds (port 0 picks a free one) and serves from a background
     thread; ``stop()`` closes the listener and every open connection, then the
     database, which stays consistent at any moment (WAL), even on a kill.
     ``heartbeat_rate_limit=None`` lifts the 6-per-minute heartbeat limit.
     ``clock`` (epoch seconds) is for tests that need time to pass.
+
+    ``tls``: serve HTTPS with a ``(certfile, keyfile)`` pair of PEM files (an
+    unencrypted key; the certificate file may hold the chain after it) or a
+    server-side ``ssl.SSLContext`` (for anything more: an encrypted key, client
+    certificates, a minimum version). The files are read here, so a bad one
+    raises ``OSError`` (``ssl.SSLError``) or ``ValueError`` before ``start()``.
     """
 
     def __init__(
@@ -63,7 +75,9 @@ class AuthForgeServer:
         port: int = 0,
         heartbeat_rate_limit: Optional[int] = 6,
         clock: Callable[[], float] = time.time,
+        tls: Optional[TLSSetting] = None,
     ) -> None:
+        self._tls: Optional[ssl.SSLContext] = server_context(tls) if tls is not None else None
         self.db_path = os.fspath(db_path)
         self.host = host
         self._requested_port = port
@@ -84,10 +98,16 @@ class AuthForgeServer:
         return int(self._httpd.server_address[1])
 
     @property
+    def tls(self) -> bool:
+        """True when serving HTTPS."""
+        return self._tls is not None
+
+    @property
     def url(self) -> str:
-        """The ``api_base_url`` for clients, e.g. ``http://127.0.0.1:8787``."""
+        """The ``api_base_url`` for clients, e.g. ``http://127.0.0.1:8787`` (``https://``
+        with ``tls``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def start(self) -> AuthForgeServer:
         """Bind and serve in a background thread; returns ``self``. Raises ``OSError`` if the
@@ -97,7 +117,9 @@ class AuthForgeServer:
                 raise RuntimeError("a stopped server cannot start again")
             if self._httpd is not None:
                 return self
-            self._httpd = LocalHTTPServer((self.host, self._requested_port), self._endpoints)
+            self._httpd = LocalHTTPServer(
+                (self.host, self._requested_port), self._endpoints, self._tls
+            )
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever,
                 kwargs={"poll_interval": _POLL_SECONDS},

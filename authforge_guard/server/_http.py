@@ -4,6 +4,11 @@ Every answer, the errors of the HTTP layer included, is a JSON object written
 in a single send (two sends on a kept-alive connection would wait 40 ms for
 Nagle and delayed ACK). A bad request gets a JSON 4xx, never a stack trace;
 an unexpected error is logged here and answered ``system_error``.
+
+With TLS, the accept loop only wraps the accepted socket; the handshake runs
+in the connection's own thread under the idle timeout, so a client that
+stalls it, speaks plain HTTP or sends garbage costs one thread for at most
+that long and never holds up anyone else.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import re
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,6 +95,23 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         with contextlib.suppress(OSError):  # not TCP (a test double): nothing to tune
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self) -> None:
+        if isinstance(self.connection, ssl.SSLSocket) and not self._handshake(self.connection):
+            return
+        super().handle()
+
+    def _handshake(self, connection: ssl.SSLSocket) -> bool:
+        """Complete the TLS handshake (under ``timeout``); False when it failed."""
+        try:
+            connection.do_handshake()
+        except (OSError, ValueError) as exc:
+            # Plain HTTP to the TLS port, an untrusted certificate on the client's
+            # side, garbage, a client that left or stalled: that connection ends.
+            self.close_connection = True
+            logger.info("TLS handshake with %s failed: %s", self.client_address[0], exc)
+            return False
+        return True
 
     def do_POST(self) -> None:
         raw = self._read_body()
@@ -197,10 +220,16 @@ class LocalHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: Tuple[str, int], endpoints: Endpoints) -> None:
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        endpoints: Endpoints,
+        tls: Optional[ssl.SSLContext] = None,
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.endpoints = endpoints
+        self.tls = tls
         self._live: Set[socket.socket] = set()
         self._live_changed = threading.Condition()
         super().__init__(address, _Handler)
@@ -211,6 +240,20 @@ class LocalHTTPServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
+
+    def get_request(self) -> Tuple[socket.socket, Any]:
+        request, client_address = super().get_request()
+        if self.tls is None:
+            return request, client_address
+        try:
+            # No I/O here: the handshake waits for the connection's own thread.
+            wrapped = self.tls.wrap_socket(
+                request, server_side=True, do_handshake_on_connect=False
+            )
+        except (OSError, ValueError):
+            request.close()
+            raise OSError("the connection could not be wrapped for TLS") from None
+        return wrapped, client_address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._live_changed:

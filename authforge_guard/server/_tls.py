@@ -1,0 +1,102 @@
+"""HTTPS for the local server: its TLS context, and throwaway self-signed certificates.
+
+The handshake itself happens in ``_http`` (in each connection's own thread);
+this module only says what the server presents.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import ssl
+from typing import List, NoReturn, Sequence, Tuple, Union
+
+StrPath = Union[str, "os.PathLike[str]"]
+TLSSetting = Union[ssl.SSLContext, Tuple[StrPath, StrPath]]
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def server_context(tls: TLSSetting) -> ssl.SSLContext:
+    """A server-side context: ``tls`` itself, or one built from ``(certfile, keyfile)``.
+
+    Raises ``ValueError`` for a client-side context or an encrypted key, and
+    ``OSError`` (``ssl.SSLError`` included) for a file that cannot be read or
+    a certificate and key that do not match.
+    """
+    if isinstance(tls, ssl.SSLContext):
+        if tls.protocol == ssl.PROTOCOL_TLS_CLIENT:
+            raise ValueError(
+                "tls must be a server-side context "
+                "(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))"
+            )
+        return tls
+    if not isinstance(tls, tuple) or len(tls) != 2:
+        raise ValueError("tls must be an ssl.SSLContext or a (certfile, keyfile) pair")
+    certfile, keyfile = (os.fspath(path) for path in tls)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # Without a password callback OpenSSL would prompt on the terminal and wait.
+    context.load_cert_chain(certfile, keyfile, password=_no_password)
+    return context
+
+
+def _no_password() -> NoReturn:
+    raise ValueError(
+        "the TLS key is encrypted: give an unencrypted one, or an ssl.SSLContext that loads it"
+    )
+
+
+def write_self_signed(
+    directory: StrPath,
+    name: str = "server",
+    hosts: Sequence[str] = LOOPBACK_NAMES,
+    *,
+    days: float = 30,
+) -> Tuple[str, str]:
+    """Write ``<name>.crt`` and ``<name>.key`` (PEM) in ``directory``; returns their paths.
+
+    The certificate is its own CA (so it is what a client trusts, as
+    ``ca_bundle``), valid for ``hosts`` (IP addresses or DNS names) from five
+    minutes ago for ``days``. The key is an unencrypted P-256 key, readable
+    by the owner only: for local testing, never for a real deployment.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"authforge-local-{name}")])
+    alt_names: List[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            alt_names.append(x509.IPAddress(ipaddress.ip_address(host.strip("[]"))))
+        except ValueError:
+            alt_names.append(x509.DNSName(host))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = os.path.join(os.fspath(directory), f"{name}.crt")
+    key_path = os.path.join(os.fspath(directory), f"{name}.key")
+    with open(cert_path, "wb") as out:
+        out.write(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(key_pem)
+    return cert_path, key_path
