@@ -173,7 +173,8 @@ def python(*args: str) -> List[str]:
 def local_server() -> Iterator[Dict[str, str]]:
     """A LocalAuthForge in its own process (its own GIL and core), stopped on exit.
 
-    Yields ``url``, ``app_id``, ``app_secret``, ``public_key``, ``license_key``.
+    Yields ``url``, ``tls_url`` (HTTPS, same database), ``ca_bundle`` (its certificate),
+    ``app_id``, ``app_secret``, ``public_key``, ``license_key``.
     """
     proc = subprocess.Popen(
         python(os.path.join(PROGRAMS, "serve.py")),

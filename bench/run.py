@@ -7,7 +7,9 @@ interleaved rounds, and reported as a median and a ratio (ours / theirs):
    live session, against a bare ``wrapt`` pass-through decorator and a plain call;
 2. network: ``validate_license`` and one online heartbeat, ours against the
    official ``authforge-sdk`` and against the floor (a bare pooled urllib3 POST
-   of the same body), on the same local server over loopback;
+   of the same body), on the same local server over loopback, over HTTPS
+   (every client verifying the certificate, as against the hosted service)
+   and over plain HTTP, all in the same rounds;
 3. start-up: a fresh Python process that logs in and makes its first licensed
    call, ours against the official SDK (wall and CPU time); and, for information,
    ``-X importtime`` figures;
@@ -22,6 +24,7 @@ rounds: it checks that the benchmark works, its figures mean nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -33,7 +36,8 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Callable, Dict, List, Mapping, Optional
+from functools import partial
+from typing import Callable, Dict, Iterator, List, Mapping, Optional
 
 from _harness import (
     PROGRAMS,
@@ -174,109 +178,169 @@ def hot_path(server: Mapping[str, str], s: Settings) -> List[Row]:
 # ------------------------------------------------------------------ 2. network
 
 
-def network(server: Mapping[str, str], s: Settings) -> List[Row]:
-    import urllib3
-    from authforge import AuthForgeClient as SdkClient
+class _Peers:
+    """Our client, the official SDK and a bare pooled urllib3 POST, on one base URL.
 
-    from authforge_guard import AuthForgeClient
+    Every one of them verifies the server's certificate over HTTPS: ours and
+    urllib3 with ``ca_bundle``, the SDK (which has no CA setting) through
+    urllib's default context, which trusts what ``SSL_CERT_FILE`` names (see
+    ``_urllib_trusts``).
+    """
 
-    url, app_id, key = server["url"], server["app_id"], server["license_key"]
-    ours = AuthForgeClient(
-        app_id,
-        server["app_secret"],
-        server["public_key"],
-        heartbeat_interval=3600,
-        api_base_url=url,
-        hwid_override=HWID,
-        online_heartbeat=True,
-    )
-    sdk = SdkClient(
-        app_id,
-        server["app_secret"],
-        server["public_key"],
-        heartbeat_interval=3600,
-        api_base_url=url,
-        hwid_override=HWID,
-        online_heartbeat=True,
-    )
-    floor = urllib3.PoolManager(headers={"Content-Type": "application/json"})
+    def __init__(self, server: Mapping[str, str], url: str, ca_bundle: Optional[str]) -> None:
+        import urllib3
+        from authforge import AuthForgeClient as SdkClient
 
-    def bare_post(path: str, body: Dict[str, str]) -> None:
+        from authforge_guard import AuthForgeClient
+
+        credentials = (server["app_id"], server["app_secret"], server["public_key"])
+        self.url, self.key = url, server["license_key"]
+        self.ours = AuthForgeClient(
+            *credentials,
+            heartbeat_interval=3600,
+            api_base_url=url,
+            hwid_override=HWID,
+            online_heartbeat=True,
+            ca_bundle=ca_bundle,
+        )
+        self.sdk = SdkClient(
+            *credentials,
+            heartbeat_interval=3600,
+            api_base_url=url,
+            hwid_override=HWID,
+            online_heartbeat=True,
+        )
+        # urllib3 2 verifies certificates unless told not to.
+        self.floor = urllib3.PoolManager(
+            headers={"Content-Type": "application/json"}, ca_certs=ca_bundle
+        )
+        self.validate_body = {
+            "appId": server["app_id"],
+            "appSecret": server["app_secret"],
+            "licenseKey": self.key,
+            "hwid": HWID,
+        }
+        # Heartbeats run the way each client's heartbeat thread runs them (their
+        # threads wait an hour, so they never run one themselves).
+        assert self.ours.login(self.key) and self.sdk.login(self.key)
+        live = self.ours._live
+        assert live is not None and live.signed is not None
+        self.heartbeat_body = {
+            "appId": server["app_id"],
+            "sessionToken": live.signed.session_token,
+            "hwid": HWID,
+        }
+
+    def bare_post(self, path: str, body: Dict[str, str]) -> None:
         # The same request as the clients send (a fresh nonce, or it is a replay),
         # with nothing done to the answer but reading it.
         data = json.dumps(dict(body, nonce=secrets.token_hex(16)), separators=(",", ":"))
-        response = floor.request("POST", url + path, body=data.encode("utf-8"))
+        response = self.floor.request("POST", self.url + path, body=data.encode("utf-8"))
         assert response.status == 200, response.data
 
-    validate_body = {
-        "appId": app_id,
-        "appSecret": server["app_secret"],
-        "licenseKey": key,
-        "hwid": HWID,
-    }
+    def calls(self) -> Dict[str, Callable[[], None]]:
+        def ours_validate() -> None:
+            assert self.ours.validate_license(self.key)["valid"]
 
-    def ours_validate() -> None:
-        assert ours.validate_license(key)["valid"]
+        def sdk_validate() -> None:
+            assert self.sdk.validate_license(self.key)["valid"]
 
-    def sdk_validate() -> None:
-        assert sdk.validate_license(key)["valid"]
+        def ours_heartbeat() -> None:
+            current = self.ours._live
+            assert current is not None and self.ours._heartbeat_tick(current.generation)
 
-    # One online heartbeat, run the way each client's heartbeat thread runs it
-    # (their threads wait an hour, so they never run one themselves).
-    assert ours.login(key) and sdk.login(key)
-    live = ours._live
-    assert live is not None and live.signed is not None
-    heartbeat_body = {"appId": app_id, "sessionToken": live.signed.session_token, "hwid": HWID}
+        def sdk_heartbeat() -> None:
+            assert self.sdk._heartbeat_tick()
 
-    def ours_heartbeat() -> None:
-        current = ours._live
-        assert current is not None and ours._heartbeat_tick(current.generation)
+        return {
+            "ours_validate": ours_validate,
+            "sdk_validate": sdk_validate,
+            "floor_validate": lambda: self.bare_post("/auth/validate", self.validate_body),
+            "ours_heartbeat": ours_heartbeat,
+            "sdk_heartbeat": sdk_heartbeat,
+            "floor_heartbeat": lambda: self.bare_post("/auth/heartbeat", self.heartbeat_body),
+        }
 
-    def sdk_heartbeat() -> None:
-        assert sdk._heartbeat_tick()
+    def close(self) -> None:
+        self.ours.logout()
+        self.sdk.logout()
+        self.floor.clear()
 
-    def batch(call: Callable[[], None]) -> Callable[[], float]:
-        return lambda: timed_batch(call, s.net_batch)
 
-    for call in (ours_validate, sdk_validate, ours_heartbeat, sdk_heartbeat):
-        call()  # connect, load what loads lazily
+@contextlib.contextmanager
+def _urllib_trusts(ca_bundle: str) -> Iterator[None]:
+    """Make urllib's default context (the official SDK's) trust ``ca_bundle`` alone.
+
+    That context loads OpenSSL's default trust store, which ``SSL_CERT_FILE``
+    names: the standard way to give a urllib program a private CA, and no
+    change to the SDK. It must be set before the process's first urllib
+    request (Python 3.12+ builds that context once). On 3.11 urllib builds a
+    new context per connection, loading the trust store each time: a single
+    certificate here, so the SDK's figures are if anything flattered.
+    """
+    previous = os.environ.get("SSL_CERT_FILE")
+    os.environ["SSL_CERT_FILE"] = ca_bundle
     try:
-        times = interleaved(
-            {
-                "ours_validate": batch(ours_validate),
-                "sdk_validate": batch(sdk_validate),
-                "floor_validate": batch(lambda: bare_post("/auth/validate", validate_body)),
-                "ours_heartbeat": batch(ours_heartbeat),
-                "sdk_heartbeat": batch(sdk_heartbeat),
-                "floor_heartbeat": batch(lambda: bare_post("/auth/heartbeat", heartbeat_body)),
-            },
-            s.net_rounds,
-        )
+        yield
     finally:
-        ours.logout()
-        sdk.logout()
-        floor.clear()
+        if previous is None:
+            del os.environ["SSL_CERT_FILE"]
+        else:
+            os.environ["SSL_CERT_FILE"] = previous
+
+
+def network(server: Mapping[str, str], s: Settings) -> List[Row]:
+    with _urllib_trusts(server["ca_bundle"]):
+        plain = _Peers(server, server["url"], None)
+        tls = _Peers(server, server["tls_url"], server["ca_bundle"])
+        variants: Dict[str, Callable[[], float]] = {}
+        for prefix, peers, left_out in (("plain", plain, ()), ("tls", tls, ("floor_heartbeat",))):
+            for name, call in peers.calls().items():
+                if name not in left_out:
+                    call()  # connect, load what loads lazily
+                    variants[f"{prefix}_{name}"] = partial(timed_batch, call, s.net_batch)
+        try:
+            times = interleaved(variants, s.net_rounds)
+        finally:
+            plain.close()
+            tls.close()
 
     def row(what: str, name: str, against: str, ref: str, target: Optional[float] = None) -> Row:
         return compare("2 network", what, times[name], against, times[ref], microseconds, target)
 
+    sdk, floor = "official SDK", "bare urllib3 POST"
     return [
         row(
-            "validate_license round trip",
-            "ours_validate",
-            "official SDK",
-            "sdk_validate",
+            "validate_license round trip (TLS)",
+            "tls_ours_validate",
+            sdk,
+            "tls_sdk_validate",
             VALIDATE_VS_SDK_TARGET,
         ),
         row(
-            "validate_license round trip",
-            "ours_validate",
-            "bare urllib3 POST",
-            "floor_validate",
+            "validate_license round trip (TLS)",
+            "tls_ours_validate",
+            floor,
+            "tls_floor_validate",
             VALIDATE_VS_FLOOR_TARGET,
         ),
-        row("online heartbeat", "ours_heartbeat", "official SDK", "sdk_heartbeat"),
-        row("online heartbeat", "ours_heartbeat", "bare urllib3 POST", "floor_heartbeat"),
+        row("online heartbeat (TLS)", "tls_ours_heartbeat", sdk, "tls_sdk_heartbeat"),
+        row(
+            "validate_license round trip (plain HTTP)",
+            "plain_ours_validate",
+            sdk,
+            "plain_sdk_validate",
+        ),
+        row(
+            "validate_license round trip (plain HTTP)",
+            "plain_ours_validate",
+            floor,
+            "plain_floor_validate",
+        ),
+        row("online heartbeat (plain HTTP)", "plain_ours_heartbeat", sdk, "plain_sdk_heartbeat"),
+        row(
+            "online heartbeat (plain HTTP)", "plain_ours_heartbeat", floor, "plain_floor_heartbeat"
+        ),
     ]
 
 
