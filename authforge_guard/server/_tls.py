@@ -26,7 +26,9 @@ def server_context(tls: TLSSetting) -> ssl.SSLContext:
     a certificate and key that do not match.
     """
     if isinstance(tls, ssl.SSLContext):
-        if tls.protocol == ssl.PROTOCOL_TLS_CLIENT:
+        # A client context: PROTOCOL_TLS_CLIENT, or (Python 3.9's create_default_context)
+        # the generic protocol with hostname checking, which no server side does.
+        if tls.protocol == ssl.PROTOCOL_TLS_CLIENT or tls.check_hostname:
             raise ValueError(
                 "tls must be a server-side context "
                 "(ssl.create_default_context(ssl.Purpose.CLIENT_AUTH))"

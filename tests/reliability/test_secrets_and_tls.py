@@ -69,7 +69,7 @@ def leaks(texts, secrets):
 
 
 def exception_texts(exc):
-    return [str(exc), repr(exc), "".join(traceback.format_exception(exc))]
+    return [str(exc), repr(exc), "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))]
 
 
 def record_texts(records):
