@@ -13,17 +13,9 @@ from datetime import datetime, timezone
 from typing import Any, Dict, FrozenSet, Mapping, Optional
 
 from ._grants import compute_grants, listed_features, tier_of
+from ._protocol import mask_key
 
 _lineages = itertools.count(1)
-
-
-def mask_key(key: Optional[str]) -> str:
-    """A license key shortened for display: enough to recognise it, too little to use it."""
-    if not key:
-        return ""
-    if len(key) < 12:
-        return "…"
-    return f"{key[:2]}…{key[-4:]}"
 
 
 @dataclass(frozen=True)

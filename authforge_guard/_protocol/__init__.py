@@ -28,6 +28,7 @@ from ._license_file import (
     parse_license_file,
     verify_license_file,
 )
+from ._redact import mask_key
 from ._requests import (
     HEARTBEAT_PATH,
     OFFLINE_ACTIVATE_PATH,
@@ -82,6 +83,7 @@ __all__ = [
     "judge_signed_response",
     "key_id_for",
     "license_payload",
+    "mask_key",
     "new_nonce",
     "normalize_machine_id",
     "offline_activate_body",

@@ -242,6 +242,6 @@ def _refused(failure: Dict[str, Any], as_json: bool, code: int) -> int:
 
 
 def _mask(key: str) -> str:
-    from .._session import mask_key
+    from .._protocol import mask_key
 
     return mask_key(key)

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _story(af: LocalAuthForge, work_file: str, say: _Narrator) -> bool:
     from .. import LicenseEvent, LicenseLost, configure, feature, licensed, requires_license
-    from .._session import mask_key
+    from .._protocol import mask_key
 
     say.step("Start a local AuthForge server")
     say.line(f"listening on {af.url} (a temporary database, removed at the end)")
@@ -200,7 +200,7 @@ def _write_until_revoked(
 ) -> None:
     """Type lines; show each heartbeat the server accepts; revoke after a few; then keep
     typing until the loss stops us (a guarded call raises it, or the signal does)."""
-    from .._session import mask_key
+    from .._protocol import mask_key
 
     seen = 0
     index = 0

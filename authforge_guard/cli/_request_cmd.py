@@ -54,7 +54,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._files import write_atomic
-    from .._session import mask_key
+    from .._protocol import mask_key
 
     app = app_id(args)
     hwid = this_machine_hwid(app, hwid_override(args))

@@ -22,6 +22,7 @@ from .._protocol import (
     clamp_ttl,
     encode_token,
     iso_utc,
+    mask_key,
     signed_response,
     verify_token,
 )
@@ -38,7 +39,6 @@ from ._store import (
     get_license,
     hwid_count,
     is_blocked,
-    mask_key,
     remember_nonce,
     savepoint,
     set_revoked,

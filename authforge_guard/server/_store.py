@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Type, Union
 
-from .._protocol import SigningKey
+from .._protocol import SigningKey, mask_key
 
 SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_SECONDS = 15.0
@@ -94,11 +94,6 @@ CREATE TABLE IF NOT EXISTS nonces (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nonces_seen ON nonces(seen_at);
 """
-
-
-def mask_key(key: str) -> str:
-    """``ABCD…WXYZ``: enough to tell licenses apart in a log, not enough to use one."""
-    return f"{key[:4]}…{key[-4:]}" if len(key) > 8 else "…"
 
 
 @dataclass(frozen=True)
