@@ -63,7 +63,7 @@ def requires_license(
             active = DEFAULT.guard
             return active is None or not active._fast_ok
 
-    if _is_coroutine_function(fn):
+    if is_coroutine_function(fn):
 
         def guarded_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             return _check_in_thread_then(check, wrapped, args, kwargs)
@@ -77,7 +77,8 @@ def requires_license(
     return function_wrapper_type()(fn, guarded, needs_check)
 
 
-def _is_coroutine_function(fn: Any) -> bool:
+def is_coroutine_function(fn: Any) -> bool:
+    """Also true for a ``classmethod``/``staticmethod`` wrapping a coroutine function."""
     target = fn.__func__ if isinstance(fn, (classmethod, staticmethod)) else fn
     return inspect.iscoroutinefunction(target)
 

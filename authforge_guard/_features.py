@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
+from ._decorators import is_coroutine_function
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
 from ._guard import DEFAULT, get_guard
 from ._wrapt import function_wrapper_type
@@ -54,7 +55,7 @@ def feature(
     def deny(session: Optional[Session], instance: Any, args: Any, kwargs: Any) -> Any:
         if fallback is None:
             raise FeatureNotLicensed(name, session.tier if session is not None else None)
-        if instance is not None and not inspect.isclass(instance):
+        if instance is not None:  # called as a method or classmethod: so is the fallback
             return fallback(instance, *args, **kwargs)
         return fallback(*args, **kwargs)
 
@@ -68,7 +69,7 @@ def feature(
         return session is None or key not in session._state.grants
 
     def decorate(fn: F) -> F:
-        if inspect.iscoroutinefunction(fn):
+        if is_coroutine_function(fn):
 
             def gated_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
                 return _gate_async(check_grant, deny, wrapped, instance, args, kwargs)

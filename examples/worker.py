@@ -33,6 +33,13 @@ from authforge_guard import (
 )
 
 
+def say(line: str) -> None:
+    """One whole line per write: the cleanup hook prints from another thread, and
+    ``print`` writes the text and its newline separately, so lines could interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def load(path: str) -> Dict[str, Any]:
     if not os.path.exists(path):
         return {"done": 0, "digest": ""}
@@ -46,7 +53,7 @@ def save(path: str, state: Dict[str, Any]) -> None:
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(dict(state), handle)
     os.replace(path + ".tmp", path)
-    print(f"progress saved: {state['done']} items done", flush=True)
+    say(f"progress saved: {state['done']} items done")
 
 
 @requires_license
@@ -67,14 +74,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         guard = get_guard()  # configured from the AUTHFORGE_* environment
         guard.add_cleanup(save, args.checkpoint, state)
         with licensed():
-            print(f"working from item {state['done']}", flush=True)
+            say(f"working from item {state['done']}")
             for item in range(state["done"], args.items):
                 digest = process(item, state["digest"], args.delay)
                 # One update, so the cleanup (another thread) never saves half of it.
                 state.update({"done": item + 1, "digest": digest})
-                print(f"item {item} done", flush=True)
+                say(f"item {item} done")
     except LicenseLost as exc:
-        print(f"license lost ({exc.code}): stopped at item {state['done']}", flush=True)
+        say(f"license lost ({exc.code}): stopped at item {state['done']}")
         return 1
     except LicenseError as exc:
         print(f"no license ({exc.code})", file=sys.stderr)
@@ -83,7 +90,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     save(args.checkpoint, state)
-    print(f"all {args.items} items done", flush=True)
+    say(f"all {args.items} items done")
     return 0
 
 

@@ -114,3 +114,32 @@ def test_a_method_bound_while_granted_is_gated_again_after_a_downgrade(af, make_
 def test_has_feature_is_false_without_a_license(af, make_guard):
     guard = make_guard(license_key="NOT-A-REAL-KEY-1")
     assert has_feature("pro", guard=guard) is False
+
+
+def test_gate_on_an_async_classmethod(af, make_guard):
+    import asyncio
+
+    guard = make_guard(license_key=af.create_license({"tier": "free"}), heartbeat="grace")
+
+    async def basic(cls):
+        return f"{cls.__name__}:basic"
+
+    class Service:
+        @feature("pro", guard=guard, fallback=basic)
+        @classmethod
+        async def render(cls):
+            return "fancy"
+
+    assert asyncio.run(Service.render()) == "Service:basic"
+
+
+def test_fallback_on_a_staticmethod_gets_just_the_arguments(af, make_guard):
+    guard = make_guard(license_key=af.create_license({"tier": "free"}), heartbeat="grace")
+
+    class Tools:
+        @feature("pro", guard=guard, fallback=lambda x: f"basic:{x}")
+        @staticmethod
+        def render(x):
+            return f"fancy:{x}"
+
+    assert Tools.render(1) == "basic:1" and Tools().render(2) == "basic:2"
