@@ -124,9 +124,12 @@ class Transport:
 
     def _manager(self) -> urllib3.PoolManager:
         with self._pool_lock:
-            if self._pool is None:
-                self._pool = self._build_pool()
-            return self._pool
+            return self._manager_locked()
+
+    def _manager_locked(self) -> urllib3.PoolManager:
+        if self._pool is None:
+            self._pool = self._build_pool()
+        return self._pool
 
     def _opener(self, path: str) -> Tuple[Any, str]:
         """What a request to ``path`` goes through, and the URL to give it."""
@@ -141,9 +144,7 @@ class Transport:
         """The manager's pool for the base URL, looked up once: every request goes there."""
         with self._pool_lock:
             if self._base_pool is None:
-                if self._pool is None:
-                    self._pool = self._build_pool()
-                self._base_pool = self._pool.connection_from_url(self.base_url)
+                self._base_pool = self._manager_locked().connection_from_url(self.base_url)
             return self._base_pool
 
     def _build_pool(self) -> urllib3.PoolManager:
