@@ -1,5 +1,8 @@
 """Layer 4: ``Guard``, one per licensed program: one login, one session, its hooks and policy.
 
+What a loss does after its hooks (``on_lost``) lives in ``_policy``; how it
+reaches running code in ``_delivery``; the hooks themselves in ``_hooks``.
+
 The guarded hot path reads one attribute, ``_fast_ok``: true while a session
 is live and no thread still has a loss to see. Everything else (logging in,
 delivering a loss, running hooks) happens off that path.
@@ -7,7 +10,6 @@ delivering a loss, running hooks) happens off that path.
 
 from __future__ import annotations
 
-import _thread
 import logging
 import os
 import threading
@@ -26,11 +28,11 @@ from typing import (
     overload,
 )
 
-from . import _interrupts
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, HookRegistry, LicenseEvent, running_hook
+from ._policy import policy_for
 from ._scheduler import SessionTimer
 from ._session import Session, build_state
 
@@ -133,8 +135,7 @@ class Guard:
         self._refusals: Dict[str, Tuple[float, LicenseError]] = {}
         self._last_signed: Optional[SignedSession] = None
         self._offline_timer: Optional[SessionTimer] = None
-        self._exit_handler = False
-        self._exit_requested: Optional[int] = None
+        self._policy = policy_for(self.settings, self._delivery)
         self._hook_session: Optional[Session] = None
         self._cache: Optional[SessionCache] = None  # session reuse across restarts (opt-in)
         # Orders a heartbeat's store against logout/loss forgetting the entry.
@@ -173,28 +174,24 @@ class Guard:
 
         s = self.settings
         try:
-            client = self._new_client(AuthForgeClient, s)
-        except ValueError as exc:  # e.g. a sub-10 s interval against a remote server
+            client = AuthForgeClient(
+                s.app_id,
+                s.app_secret,
+                list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key,
+                heartbeat_interval=s.heartbeat_interval,
+                api_base_url=s.api_base_url,
+                on_failure=self._on_client_failure,
+                request_timeout=s.request_timeout,
+                ttl_seconds=s.ttl_seconds,
+                hwid_override=s.hwid_override,
+                online_heartbeat=s.online,
+                proxy_url=s.proxy_url,
+                ca_bundle=s.ca_bundle,
+                retry_policy=self._retry_policy,
+            )
+        except ValueError as exc:  # settings are checked at construction: a last guard
             raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
         client._on_refresh = self._on_refresh
-        return client
-
-    def _new_client(self, cls: Any, s: GuardSettings) -> AuthForgeClient:
-        client: AuthForgeClient = cls(
-            s.app_id,
-            s.app_secret,
-            list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key,
-            heartbeat_interval=s.heartbeat_interval,
-            api_base_url=s.api_base_url,
-            on_failure=self._on_client_failure,
-            request_timeout=s.request_timeout,
-            ttl_seconds=s.ttl_seconds,
-            hwid_override=s.hwid_override,
-            online_heartbeat=s.online,
-            proxy_url=s.proxy_url,
-            ca_bundle=s.ca_bundle,
-            retry_policy=self._retry_policy,
-        )
         return client
 
     # ------------------------------------------------------------------ login
@@ -367,9 +364,7 @@ class Guard:
         with self._state_lock:
             self._session = session
         self._refresh_fast_flag()
-        if self.settings.on_lost == "exit" and self.settings.interrupt and not self._exit_handler:
-            signum = self.settings.interrupt_signal
-            self._exit_handler = signum is not None and _interrupts.acquire(signum)
+        self._policy.session_started()
         logger.info(
             "authforge_guard: licensed (%s, tier %s, key %s)",
             kind,
@@ -422,9 +417,7 @@ class Guard:
             self._cancel_offline_timer()
             self._refusals.clear()
             self._last_signed = None
-            if self._exit_handler and self.settings.interrupt_signal is not None:
-                _interrupts.release(self.settings.interrupt_signal)
-                self._exit_handler = False
+            self._policy.session_ended()
 
     close = logout
 
@@ -508,33 +501,9 @@ class Guard:
         if session.kind == "online":
             self._forget_cached(session.reveal_license_key())
         logger.error("authforge_guard: license lost (%s)", error.code)
-        policy = self.settings.on_lost
-        if policy == "raise":
-            self._delivery.mark_lost(session.lineage, error.code)
-        elif policy == "exit":
-            self._exit_requested = self.settings.exit_code
+        self._policy.before_hooks(session.lineage, error.code)
         self._hooks.run_fatal(LicenseEvent("lost", error.code, True, error, session))
-        if policy == "raise":
-            self._delivery.interrupt_blocks(session.lineage)
-        elif policy == "exit":
-            self._exit_process()
-        else:
-            logger.warning("authforge_guard: continuing without a license (on_lost='warn')")
-
-    def _exit_process(self) -> None:
-        code, grace = self.settings.exit_code, self.settings.exit_grace
-
-        def watchdog() -> None:
-            time.sleep(grace)
-            logger.critical("authforge_guard: did not stop within %.1fs; exiting now", grace)
-            os._exit(code)
-
-        threading.Thread(target=watchdog, name="authforge-exit-watchdog", daemon=True).start()
-        if not self.settings.interrupt:  # cooperative: the main thread's next guarded call exits
-            return
-        signum = self.settings.interrupt_signal
-        if signum is None or not _interrupts.interrupt_main(signum, lambda: SystemExit(code)):
-            _thread.interrupt_main()  # no handler of ours: KeyboardInterrupt, then the watchdog
+        self._policy.after_hooks(session.lineage, error.code)
 
     def _arm_offline_expiry(self, session: Session, remaining: float) -> None:
         def expire() -> None:
@@ -629,9 +598,7 @@ class Guard:
             if hook_session is not None and not self._delivery.hooks_idle.is_set():
                 return hook_session
         self._delivery.wait_for_hooks()
-        exit_code = self._exit_requested
-        if exit_code is not None and threading.current_thread() is threading.main_thread():
-            raise SystemExit(exit_code)
+        self._policy.check_call()
         session = self.ensure(license_key)
         self._refresh_fast_flag()
         return session
