@@ -10,7 +10,7 @@ import math
 import os
 import signal
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from ._exceptions import ConfigurationError
 
@@ -44,11 +44,37 @@ _FALSE_WORDS = {"0", "false", "no", "off", ""}
 def missing_setting(argument: str, given_as: Optional[str], note: str) -> ConfigurationError:
     """The error for a setting needed now but given neither as an argument nor in the
     environment; ``note`` says what needs it (or the alternative)."""
-    variable = ENV_VARS[argument]
+    return _setting_problem(argument, ENV_VARS[argument], "missing", given_as, note)
+
+
+def _setting_problem(
+    argument: str, variable: str, message: str, given_as: Optional[str], note: str = ""
+) -> ConfigurationError:
+    """``<argument>: <message> (<how it is given> or environment variable <VAR>)[; note]``."""
     where = f"{given_as} or environment variable {variable}" if given_as else variable
     return ConfigurationError(
-        f"{argument}: missing ({where}); {note}", argument=argument, env_var=variable
+        f"{argument}: {message} ({where})" + (f"; {note}" if note else ""),
+        argument=argument,
+        env_var=variable,
     )
+
+
+def text_setting(
+    name: str,
+    value: Optional[str] = None,
+    *,
+    given_as: Optional[str] = None,
+    required: bool = False,
+    environ: Optional[Mapping[str, str]] = None,
+) -> Optional[str]:
+    """One text setting on its own (``value``, else its ``AUTHFORGE_*`` variable), checked
+    as a Guard checks it: for commands that need no full Guard configuration."""
+    source = _Source(
+        {name: value} if value is not None else {}, os.environ if environ is None else environ
+    )
+    if given_as is not None:
+        source.given_as[name] = given_as
+    return source.text(name, required=required)
 
 
 def default_interrupt_signal() -> Optional[int]:
@@ -146,6 +172,7 @@ class _Source:
         self.given = given
         self.env = env
         self.given_name = {name: name for name in ENV_VARS}
+        self.given_as: Dict[str, str] = {}  # how an argument is spelled, if not ``name=``
 
     def raw(self, name: str) -> Tuple[Any, bool]:
         """``(value, from_environment)``; an empty environment variable counts as unset."""
@@ -158,12 +185,9 @@ class _Source:
         return text.strip(), True
 
     def problem(self, name: str, message: str) -> ConfigurationError:
-        argument, variable = self.given_name[name], ENV_VARS[name]
-        return ConfigurationError(
-            f"{argument}: {message} (argument {argument}= or environment variable {variable})",
-            argument=argument,
-            env_var=variable,
-        )
+        argument = self.given_name[name]
+        given_as = self.given_as.get(name, f"argument {argument}=")
+        return _setting_problem(argument, ENV_VARS[name], message, given_as)
 
     def text(self, name: str, *, required: bool = False) -> Optional[str]:
         value, _from_env = self.raw(name)

@@ -9,7 +9,6 @@ every user of the machine (``ps``), so it comes from ``AUTHFORGE_APP_SECRET`` on
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 from . import EXIT_NETWORK, EXIT_REFUSED
@@ -96,21 +95,21 @@ def settings(args: argparse.Namespace) -> GuardSettings:
 
 def app_id(args: argparse.Namespace) -> str:
     """``--app-id`` or ``AUTHFORGE_APP_ID``, for commands that need no public key."""
-    from .._exceptions import ConfigurationError
+    from .._config import text_setting
 
-    value = getattr(args, "app_id", None) or os.environ.get("AUTHFORGE_APP_ID", "")
-    if not value.strip():
-        raise ConfigurationError(
-            "app_id: missing (flag --app-id or environment variable AUTHFORGE_APP_ID)",
-            argument="app_id",
-            env_var="AUTHFORGE_APP_ID",
-        )
-    return value.strip()
+    value = text_setting(
+        "app_id", getattr(args, "app_id", None), given_as="flag --app-id", required=True
+    )
+    assert value is not None
+    return value
 
 
 def hwid_override(args: argparse.Namespace) -> Optional[str]:
-    value = getattr(args, "hwid_override", None) or os.environ.get("AUTHFORGE_HWID_OVERRIDE")
-    return value.strip() if value and value.strip() else None
+    from .._config import text_setting
+
+    return text_setting(
+        "hwid_override", getattr(args, "hwid_override", None), given_as="flag --hwid-override"
+    )
 
 
 def this_machine_hwid(app: str, override: Optional[str]) -> str:

@@ -9,7 +9,6 @@ secret and not signed; the vendor answers with
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import socket
 import sys
@@ -53,12 +52,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._config import text_setting
     from .._files import write_atomic
     from .._protocol import mask_key
 
     app = app_id(args)
     hwid = this_machine_hwid(app, hwid_override(args))
-    key = args.license_key or os.environ.get("AUTHFORGE_LICENSE_KEY", "").strip() or None
+    key = text_setting("license_key", args.license_key, given_as="flag --license-key")
     text = _request_text(app, hwid, key, with_hostname=args.include_hostname)
     out = sys.stdout
     if args.output == "-":

@@ -247,9 +247,7 @@ class LocalHTTPServer(ThreadingHTTPServer):
             return request, client_address
         try:
             # No I/O here: the handshake waits for the connection's own thread.
-            wrapped = self.tls.wrap_socket(
-                request, server_side=True, do_handshake_on_connect=False
-            )
+            wrapped = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
         except (OSError, ValueError):
             request.close()
             raise OSError("the connection could not be wrapped for TLS") from None
