@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, FrozenSet, Mapping, Optional
 
-from ._grants import compute_grants, listed_features, tier_of
+from ._grants import compute_grants, tier_of
 from ._protocol import mask_key
 
 _lineages = itertools.count(1)
@@ -23,7 +23,6 @@ class _State:
     license_variables: Dict[str, Any]
     app_variables: Dict[str, Any]
     tier: Optional[str]
-    features: FrozenSet[str]
     grants: FrozenSet[str]
     expires_at: Optional[datetime]
 
@@ -116,7 +115,6 @@ def build_state(
         license_variables=variables,
         app_variables=dict(app_variables or {}),
         tier=tier_of(variables, tier_variable),
-        features=frozenset(listed_features(variables, features_variable)),
         grants=compute_grants(
             variables, tiers=tiers, tier_variable=tier_variable, features_variable=features_variable
         ),
