@@ -6,7 +6,9 @@ license keys used to grow the database without end (5,000 invalid-key
 validates: about 1 MB of rows, kept 7 days). Each app now keeps its latest
 ``limit`` nonces, none older than ``NONCE_MAX_AGE_SECONDS``: the recent ones,
 which a replay would reuse, are always remembered, and a flood only pushes
-out the oldest. A row is two 64-bit digests and a time; a false "replay"
+out the oldest. A row is two 64-bit digests and a time in microseconds,
+made strictly increasing so that "newest" is exact even when many nonces
+arrive in the same instant (or under a test's frozen clock). A false "replay"
 needs a 64-bit collision among one app's remembered nonces (negligible, and
 transient for the client, which retries with a fresh nonce).
 """
@@ -44,15 +46,18 @@ class NonceMemory:
         self.max_age = max_age
         self.prune_every = max(1, min(_PRUNE_EVERY_MAX, limit // 8))
         self._since_prune: Dict[int, int] = {}
+        self._last_us = 0
         self._lock = threading.Lock()
 
     def spend(self, conn: sqlite3.Connection, app_id: str, nonce: str, now: float) -> bool:
         """Record ``nonce`` for ``app_id`` (inside the caller's transaction); False when it
         was seen before (a replay)."""
         app = _digest(app_id)
+        with self._lock:
+            seen_us = self._last_us = max(self._last_us + 1, int(now * 1_000_000))
         inserted = conn.execute(
-            "INSERT OR IGNORE INTO nonces (app, tag, seen_at) VALUES (?, ?, ?)",
-            (app, _digest(nonce), int(now)),
+            "INSERT OR IGNORE INTO nonces (app, tag, seen_us) VALUES (?, ?, ?)",
+            (app, _digest(nonce), seen_us),
         ).rowcount
         if inserted != 1:
             return False
@@ -65,17 +70,12 @@ class NonceMemory:
         return True
 
     def _prune(self, conn: sqlite3.Connection, app: int, now: float) -> None:
-        conn.execute(
-            "DELETE FROM nonces WHERE app = ? AND seen_at < ?", (app, int(now - self.max_age))
-        )
-        # The limit-th newest row (index order: seen_at, then tag); older ones go.
+        oldest_kept = int((now - self.max_age) * 1_000_000)
+        conn.execute("DELETE FROM nonces WHERE app = ? AND seen_us < ?", (app, oldest_kept))
+        # The limit-th newest row; the ones before it go.
         row = conn.execute(
-            "SELECT seen_at, tag FROM nonces WHERE app = ?"
-            " ORDER BY seen_at DESC, tag DESC LIMIT 1 OFFSET ?",
+            "SELECT seen_us FROM nonces WHERE app = ? ORDER BY seen_us DESC LIMIT 1 OFFSET ?",
             (app, self.limit - 1),
         ).fetchone()
         if row is not None:
-            conn.execute(
-                "DELETE FROM nonces WHERE app = ? AND (seen_at < ? OR (seen_at = ? AND tag < ?))",
-                (app, row[0], row[0], row[1]),
-            )
+            conn.execute("DELETE FROM nonces WHERE app = ? AND seen_us < ?", (app, row[0]))

@@ -90,10 +90,10 @@ CREATE TABLE IF NOT EXISTS blacklist (
 CREATE TABLE IF NOT EXISTS nonces (
     app INTEGER NOT NULL,
     tag INTEGER NOT NULL,
-    seen_at INTEGER NOT NULL,
+    seen_us INTEGER NOT NULL,
     PRIMARY KEY (app, tag)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS nonces_age ON nonces(app, seen_at);
+CREATE INDEX IF NOT EXISTS nonces_age ON nonces(app, seen_us);
 """
 
 
