@@ -10,10 +10,16 @@ credits and offline files in it.
 Choices where the protocol is silent: ``slots`` 0 or ``None`` means unlimited
 machines (``maxHwidSlots: null`` on the wire); a forged, garbled or ended
 session token is ``session_expired`` (403); a body that is not a JSON object
-is ``malformed_request`` (400, or 413 above 64 KiB), a JSON object with a
-missing or mistyped field ``bad_request`` (400); ``replay_detected`` and
-``revoke_requires_session`` are 400; an unknown path is ``not_found`` (404)
-and another method than POST ``method_not_allowed`` (405).
+is ``malformed_request`` (400, or 413 above 64 KiB), and so is one holding
+``NaN``, ``Infinity`` or ``1e999``; a JSON object with a missing or mistyped
+field is ``bad_request`` (400); ``replay_detected`` and
+``revoke_requires_session`` are 400; any path but the exact endpoint paths
+(``//auth/validate`` included) is ``not_found`` (404) and another method
+than POST ``method_not_allowed`` (405).
+
+Hostile clients cost little: a waiting connection holds no thread, a
+request must arrive whole within a deadline, connections are bounded, and
+each app's nonce memory is bounded (``_connections``, ``_nonces``).
 
 HTTPS: ``AuthForgeServer(..., tls=(certfile, keyfile))`` (or an
 ``ssl.SSLContext``) serves ``https://``; clients trust its certificate with
