@@ -314,6 +314,8 @@ class LocalHTTPServer:
                 conn.waiting_since = now
                 timeout = self.limits.idle_timeout if conn.idle else self.limits.request_timeout
                 conn.deadline = now + timeout
+            if conn.reader.take_continue():  # a pipelined head came in with the last answer
+                conn.send_now(b"HTTP/1.1 100 Continue\r\n\r\n")
             self._selector.register(conn.sock, conn.events, conn)
 
     def _sweep(self, now: float) -> None:

@@ -140,18 +140,16 @@ class RequestReader:
         """The next whole request or problem, or ``None`` until more bytes arrive."""
         if self.failed:
             return None
-        if self._oversized is not None:
+        if self._head is None and self._oversized is None:
+            refused = self._read_head()
+            if refused is not None:
+                return self._finish(refused)
+        if self._oversized is not None:  # answered once its body is all read and dropped
             if self._drain_left:
                 return None
             problem, self._oversized = self._oversized, None
             return self._finish(problem)
-        if self._head is None:
-            refused = self._read_head()
-            if refused is not None:
-                return self._finish(refused)
-            if self._head is None:
-                return None
-        if len(self._buf) < self._need:
+        if self._head is None or len(self._buf) < self._need:
             return None
         method, target, headers, keep_alive = self._head
         body = bytes(self._buf[: self._need])
@@ -191,8 +189,10 @@ class RequestReader:
         if not _CONTENT_LENGTH_RE.fullmatch(declared):
             return Problem(400, "bad_request")
         length = int(declared)
+        expects_continue = headers.get("expect", "").lower() == "100-continue"
         if length > MAX_BODY_BYTES:
-            if length > _DRAIN_LIMIT_BYTES:
+            # A client waiting for "100 Continue" never sends the body: answer and close.
+            if length > _DRAIN_LIMIT_BYTES or expects_continue:
                 return Problem(413, "malformed_request")
             dropped = min(len(self._buf), length)
             del self._buf[:dropped]
@@ -201,9 +201,7 @@ class RequestReader:
             return None
         self._head = (method, target, headers, keep_alive)
         self._need = length
-        self._continue_due = (
-            headers.get("expect", "").lower() == "100-continue" and len(self._buf) < length
-        )
+        self._continue_due = expects_continue and len(self._buf) < length
         return None
 
 

@@ -19,6 +19,7 @@ import urllib3
 from authforge_guard import AuthForgeClient
 from authforge_guard._protocol import VALIDATE_PATH, new_nonce
 from authforge_guard.server import AuthForgeServer
+from authforge_guard.server._http import Problem, Request, RequestReader
 from authforge_guard.server._nonces import NONCE_MAX_AGE_SECONDS
 from tests.support.waiting import wait_for
 
@@ -245,6 +246,44 @@ def test_headers_past_the_limit_are_refused_and_the_connection_closed(tmp_path):
             sock.sendall(HEAD_START + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
             assert answers_in(read_until_closed(sock)) == [
                 (400, {"status": "failed", "error": "bad_request"})]
+    finally:
+        server.stop()
+
+
+def test_an_oversized_body_that_arrives_with_its_head_is_answered_at_once():
+    reader = RequestReader()
+    reader.feed(post_bytes(b"{" + b" " * 70000 + b"}") + post_bytes(b"{}"))
+    assert reader.next() == Problem(413, "malformed_request", keep_alive=True)
+    request = reader.next()
+    assert isinstance(request, Request) and request.body == b"{}"
+    assert reader.next() is None and not reader.pending
+
+
+def test_the_parser_takes_bytes_one_at_a_time():
+    reader = RequestReader()
+    data = post_bytes(b'{"a": 1}', extra=b"Expect: 100-continue\r\n") + b"\r\n"
+    found = []
+    for byte in data:
+        reader.feed(bytes([byte]))
+        item = reader.next()
+        if item is not None:
+            found.append(item)
+        if reader.take_continue():
+            found.append("100")
+    assert found[0] == "100"  # once the head is in, before the body
+    (request,) = found[1:]
+    assert (request.method, request.target, request.body) == ("POST", VALIDATE_PATH, b'{"a": 1}')
+    assert request.headers["content-type"] == "application/json" and request.keep_alive
+    assert not reader.pending  # the stray line end after it is skipped
+
+
+def test_an_oversized_body_announced_with_expect_100_continue_is_refused_at_once(tmp_path):
+    server, _app, _key = serve(tmp_path)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(HEAD_START + b"Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
+            assert answers_in(read_until_closed(sock)) == [
+                (413, {"status": "failed", "error": "malformed_request"})]
     finally:
         server.stop()
 
