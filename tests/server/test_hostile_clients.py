@@ -21,6 +21,7 @@ from authforge_guard._protocol import VALIDATE_PATH, new_nonce
 from authforge_guard.server import AuthForgeServer
 from authforge_guard.server._http import Problem, Request, RequestReader
 from authforge_guard.server._nonces import NONCE_MAX_AGE_SECONDS
+from authforge_guard.server._tls import write_self_signed
 from tests.support.waiting import wait_for
 
 from .wire import Wire
@@ -139,6 +140,29 @@ def test_two_thousand_slow_clients_cost_no_thread_and_a_validate_still_answers(
         assert len(server._httpd.connections()) >= SLOW_CLIENTS  # none was dropped
     finally:
         for sock in slow:
+            sock.close()
+        server.stop()
+
+
+def test_stalled_tls_handshakes_cost_no_thread_either(tmp_path):
+    cert, key_file = write_self_signed(tmp_path, "hostile")
+    server, app, key = serve(tmp_path, tls=(cert, key_file), request_timeout=120)
+    stalled = []
+    try:
+        threads_idle = len(server_threads(server))
+        for index in range(300):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            if index % 2:
+                sock.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
+            stalled.append(sock)
+        assert wait_for(lambda: len(server._httpd.connections()) >= 300, timeout=20)
+        client = AuthForgeClient(app.app_id, app.app_secret, app.public_key,
+                                 api_base_url=server.url, ca_bundle=cert, hwid_override="legit",
+                                 request_timeout=10)
+        assert client.validate_license(key)["valid"]
+        assert len(server_threads(server)) == threads_idle
+    finally:
+        for sock in stalled:
             sock.close()
         server.stop()
 
