@@ -7,7 +7,6 @@ and a legitimate client is still answered.
 
 import json
 import os
-import resource
 import socket
 import sqlite3
 import threading
@@ -92,6 +91,7 @@ def validate_json(app, key, **fields):
 @pytest.fixture
 def many_descriptors():
     """Room for the slow clients and the server's end of each, in this one process."""
+    resource = pytest.importorskip("resource")  # POSIX only
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 2 * SLOW_CLIENTS + 512
     if hard != resource.RLIM_INFINITY and hard < wanted:
