@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
@@ -28,6 +29,9 @@ ENV_VARS = {
     "hwid_override": "AUTHFORGE_HWID_OVERRIDE",
     "request_timeout": "AUTHFORGE_REQUEST_TIMEOUT",
     "session_cache": "AUTHFORGE_SESSION_CACHE",
+    "session_store": "AUTHFORGE_SESSION_STORE",
+    "session_idle_timeout": "AUTHFORGE_SESSION_IDLE_TIMEOUT",
+    "max_sessions": "AUTHFORGE_MAX_SESSIONS",
     "ca_bundle": "AUTHFORGE_CA_BUNDLE",
     "proxy_url": "AUTHFORGE_PROXY_URL",
     "interrupt_signal": "AUTHFORGE_INTERRUPT_SIGNAL",
@@ -36,6 +40,7 @@ ENV_VARS = {
 DEFAULT_API_BASE_URL = "https://auth.authforge.cc"
 DEFAULT_TIERS = ("free", "pro", "enterprise")
 ON_LOST_POLICIES = ("raise", "exit", "warn")
+ON_REFUSED_POLICIES = ("raise", "exit")
 _HEARTBEAT_WORDS = {"online": True, "server": True, "grace": False, "local": False}
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 _FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -110,6 +115,12 @@ class GuardSettings:
     session_cache: Union[bool, str]
     ca_bundle: Optional[str]
     proxy_url: Optional[str] = field(repr=False)  # may carry user:password
+    session_store: Union[bool, str] = False
+    session_idle_timeout: float = 900.0
+    max_sessions: int = 10000
+    on_refused: str = "raise"
+    support_hint: Optional[str] = None
+    trust_environment: bool = False
 
 
 def resolve_settings(
@@ -138,6 +149,13 @@ def resolve_settings(
             f"on_lost must be one of {', '.join(ON_LOST_POLICIES)}; got {on_lost!r}",
             argument="on_lost",
         )
+    on_refused = given.get("on_refused", "raise")
+    if on_refused not in ON_REFUSED_POLICIES:
+        raise ConfigurationError(
+            f"on_refused must be one of {', '.join(ON_REFUSED_POLICIES)}; got {on_refused!r}",
+            argument="on_refused",
+        )
+    session_cache, session_store = source.session_store()
     return GuardSettings(
         app_id=app_id or "",
         app_secret=source.text("app_secret"),
@@ -159,7 +177,13 @@ def resolve_settings(
         interrupt_signal=source.signal_number(),
         hook_timeout=_optional_seconds(given.get("hook_timeout", 30.0), "hook_timeout"),
         exit_grace=_optional_seconds(given.get("exit_grace", 10.0), "exit_grace") or 10.0,
-        session_cache=source.session_cache(),
+        session_cache=session_cache,
+        session_store=session_store,
+        session_idle_timeout=source.number("session_idle_timeout", 900.0, minimum_exclusive=0.0),
+        max_sessions=source.integer("max_sessions") or 10000,
+        on_refused=on_refused,
+        support_hint=_optional_text(given.get("support_hint"), "support_hint"),
+        trust_environment=_flag(given.get("trust_environment", False), "trust_environment"),
         ca_bundle=source.existing_file("ca_bundle"),
         proxy_url=source.proxy_url(),
     )
@@ -320,8 +344,11 @@ class _Source:
             raise self.problem("interrupt_signal", f"unknown signal {value!r}")
         return int(number)
 
-    def session_cache(self) -> Union[bool, str]:
-        value, _from_env = self.raw("session_cache")
+    def store(self, name: str) -> Union[bool, str]:
+        """``True`` (the per-user default directory), ``False``, a directory path, or
+        (``session_store`` only) a ``redis://``/``rediss://`` URL; ``file://`` URLs are
+        paths."""
+        value, _from_env = self.raw(name)
         if value is None or value is False:
             return False
         if value is True:
@@ -329,13 +356,39 @@ class _Source:
         if isinstance(value, os.PathLike):
             return str(os.fspath(value))
         if not isinstance(value, str):
-            raise self.problem("session_cache", "must be True, False or a directory path")
-        word = value.strip().lower()
+            raise self.problem(name, "must be True, False or a directory path")
+        text = value.strip()
+        word = text.lower()
         if word in _TRUE_WORDS:
             return True
         if word in _FALSE_WORDS:
             return False
-        return value.strip()
+        if word.startswith(("redis://", "rediss://")):
+            if name != "session_store":
+                raise self.problem(name, "a redis:// store is set with session_store")
+            return text
+        if word.startswith("file://"):
+            path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
+            if not path:
+                raise self.problem(name, "a file:// URL needs a path")
+            return path
+        if "://" in word:
+            # Not shown: a store URL may carry a password.
+            raise self.problem(name, "must be a path, file://, redis:// or rediss:// URL")
+        return text
+
+    def session_store(self) -> Tuple[Union[bool, str], Union[bool, str]]:
+        """``(session_cache, session_store)``: ``session_cache`` is the file store's older
+        name; both given and different is an error, else each mirrors the other."""
+        cache = self.store("session_cache")
+        store = self.store("session_store")
+        if cache is not False and store is not False and cache != store:
+            raise self.problem(
+                "session_store", "session_cache and session_store name different stores"
+            )
+        store = store if store is not False else cache
+        is_url = isinstance(store, str) and "://" in store
+        return (False if is_url else store), store
 
 
 def _name(value: Any, argument: str) -> str:
@@ -360,3 +413,15 @@ def _optional_seconds(value: Any, argument: str) -> Optional[float]:
             f"{argument} must be a positive number of seconds", argument=argument
         )
     return float(value)
+
+
+def _optional_text(value: Any, argument: str) -> Optional[str]:
+    if value is None:
+        return None
+    return _name(value, argument)
+
+
+def _flag(value: Any, argument: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{argument} must be True or False", argument=argument)
+    return value

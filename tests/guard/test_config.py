@@ -84,3 +84,34 @@ def test_short_interval_against_a_remote_server_is_a_configuration_error():
         guard(app_id="a", public_key=KEY, app_secret="s", heartbeat_interval=1,
               api_base_url="https://auth.example.com")
     assert info.value.env_var == "AUTHFORGE_HEARTBEAT_INTERVAL"
+
+
+def test_settings_for_the_other_workstreams_parse_and_validate():
+    s = guard(app_id="a", public_key=KEY).settings
+    assert (s.session_idle_timeout, s.max_sessions, s.session_store, s.on_refused) == (
+        900.0, 10000, False, "raise")
+    assert s.support_hint is None and s.trust_environment is False
+    s = guard(app_id="a", public_key=KEY, session_idle_timeout=5, max_sessions=3,
+              on_refused="exit", support_hint="Contact support@vendor.example",
+              session_store="redis://cache.example:6379/0").settings
+    assert (s.session_idle_timeout, s.max_sessions, s.on_refused) == (5.0, 3, "exit")
+    assert s.session_store == "redis://cache.example:6379/0" and s.session_cache is False
+    assert s.support_hint == "Contact support@vendor.example"
+    s = guard(app_id="a", public_key=KEY, session_store="file:///srv/app/af").settings
+    assert s.session_store == s.session_cache == "/srv/app/af"
+    assert guard(app_id="a", public_key=KEY, session_cache=True).settings.session_store is True
+
+
+@pytest.mark.parametrize(("kwargs", "argument"), [
+    ({"session_idle_timeout": 0}, "session_idle_timeout"),
+    ({"max_sessions": 0}, "max_sessions"),
+    ({"on_refused": "warn"}, "on_refused"),
+    ({"support_hint": ""}, "support_hint"),
+    ({"trust_environment": "yes"}, "trust_environment"),
+    ({"session_store": "ftp://x"}, "session_store"),
+    ({"session_store": "/a", "session_cache": "/b"}, "session_store"),
+])
+def test_bad_values_of_the_new_settings(kwargs, argument):
+    with pytest.raises(ConfigurationError) as info:
+        guard(app_id="a", public_key=KEY, **kwargs)
+    assert info.value.argument == argument
