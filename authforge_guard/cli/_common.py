@@ -2,10 +2,12 @@
 them, and the exit code a license code means.
 
 Settings come from the flags first, then the same ``AUTHFORGE_*`` variables a
-``Guard`` reads. The CLI is a tool of whoever runs it (a vendor, a developer,
-a customer checking their own license): it trusts the environment
-(``trust_environment=True``), as a program's own Guard does not. The app secret is never a flag: command lines are visible to
-every user of the machine (``ps``), so it comes from ``AUTHFORGE_APP_SECRET`` only.
+``Guard`` reads. The CLI is a tool of whoever runs it (a vendor, a developer, a
+customer checking their own license), so it trusts the environment
+(``trust_environment=True``), as a licensed program's own Guard does not.
+
+The app secret is never a flag: command lines are visible to every user of the
+machine (``ps``), so it comes from ``AUTHFORGE_APP_SECRET`` only.
 """
 
 from __future__ import annotations
