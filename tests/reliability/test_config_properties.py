@@ -154,9 +154,7 @@ def thread_crashes(monkeypatch):
 
 def test_the_largest_accepted_numbers_work(af, thread_crashes):
     """An interval or timeout too long for the OS timers is waited in pieces, not a crash."""
-    environ = {"AUTHFORGE_APP_ID": af.app_id, "AUTHFORGE_APP_SECRET": af.app_secret,
-               "AUTHFORGE_PUBLIC_KEY": af.public_key, "AUTHFORGE_API_URL": af.url,
-               "AUTHFORGE_HWID_OVERRIDE": "big-numbers", "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
+    environ = {**af.environ(), "AUTHFORGE_HWID_OVERRIDE": "big-numbers", "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
                "AUTHFORGE_REQUEST_TIMEOUT": "1e300", "AUTHFORGE_HEARTBEAT": "online"}
     guard = Guard(environ=environ, trust_environment=True)
     try:
