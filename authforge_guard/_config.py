@@ -320,8 +320,7 @@ SETTINGS: Tuple[Setting, ...] = (
         ENVIRONMENT,
         _text,
         None,
-        "the customer's license key (also `licensed(key)`, "
-        "`@requires_license(license_key=...)`)",
+        "the customer's license key (also `licensed(key)`, `@requires_license(license_key=...)`)",
         "",
         "AUTHFORGE_LICENSE_KEY",
     ),
