@@ -70,8 +70,6 @@ _REMEMBERED_CODES = frozenset({"invalid_key"})
 # with every caller that asks for the same session: during an outage a burst of
 # requests fails fast instead of each repeating the whole retry cycle.
 TRANSIENT_SHARE_SECONDS = 5.0
-DEFAULT_IDLE_TIMEOUT = 900.0
-DEFAULT_MAX_SESSIONS = 10_000
 
 # Which session: None for the default license, else (license key or file, hwid override).
 Slot = Optional[Tuple[str, Optional[str]]]
@@ -264,17 +262,16 @@ class Guard:
         self._flights: Dict[Slot, _Flight] = {}
         self._failures: Dict[Slot, Tuple[float, LicenseError]] = {}
         self._fast_ok = False
+        # The default session's latest loss: guarded calls outside blocks wait for its
+        # hooks, so a program sees the loss only after its cleanup ran.
+        self._default_loss: Optional[Loss] = None
         self._idle_job: Optional[Job] = None
         self._rng = random.Random()
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
         self._signal = self.settings.interrupt_signal if self.settings.interrupt else None
-        self._idle_timeout = float(
-            getattr(self.settings, "session_idle_timeout", None) or DEFAULT_IDLE_TIMEOUT
-        )
-        self._max_sessions = int(
-            getattr(self.settings, "max_sessions", None) or DEFAULT_MAX_SESSIONS
-        )
+        self._idle_timeout = self.settings.session_idle_timeout
+        self._max_sessions = self.settings.max_sessions
         self._cache: Optional[SessionCache] = None  # session reuse across restarts (opt-in)
         # Orders a heartbeat's store against logout/loss forgetting the entry.
         self._cache_lock = threading.Lock()
@@ -831,6 +828,8 @@ class Guard:
             if not session._end(error.code, loss):
                 return  # already ended (logout, an earlier loss): nothing to report
             self._drop_locked(entry)
+            if entry.is_default:
+                self._default_loss = loss
             blocks = list(entry.blocks)
         # From here on nothing runs between "ended" and "lost": they were one write.
         threading.Thread(
@@ -984,9 +983,11 @@ class Guard:
     def _check_guarded_call(self, license_key: Optional[str] = None) -> Session:
         """The slow path of a guarded call outside any block of this Guard: make sure of the
         default session (or ``license_key``'s)."""
+        loss = self._default_loss
+        if loss is not None:
+            _delivery.wait_for_hooks(loss)
         self._policy.check_call()
-        session = self._obtain(self._slot(license_key, None, None)).session
-        return session
+        return self._obtain(self._slot(license_key, None, None)).session
 
     # ------------------------------------------------------------------ hooks
 
