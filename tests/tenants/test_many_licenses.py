@@ -225,3 +225,33 @@ def test_a_blocks_session_is_current_in_tasks_it_starts(af, make_guard):
         return seen is session, current_session()
 
     assert asyncio.run(main()) == (True, None)
+
+
+def test_prefork_workers_share_one_login_per_tenant_through_the_session_cache(
+    af, make_guard, tmp_path
+):
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no os.fork here")
+    cache = tmp_path / "cache"
+    guard = make_guard(heartbeat="grace", session_cache=str(cache))
+    keys = [af.create_license() for _ in range(10)]
+    for n, key in enumerate(keys):  # the master logs every tenant in before forking
+        guard.ensure(key, hwid_override=f"tg:{n}")
+    pids = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            ok = True
+            try:
+                for n, key in enumerate(keys):  # each worker serves every tenant
+                    with licensed(key, hwid_override=f"tg:{n}", guard=guard) as session:
+                        ok = ok and session.active
+            except BaseException:
+                ok = False
+            os._exit(0 if ok else 1)
+        pids.append(pid)
+    statuses = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+    assert statuses == [0, 0, 0, 0]
+    assert [validates(af, key) for key in keys] == [1] * len(keys)
