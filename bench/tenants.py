@@ -30,8 +30,8 @@ from typing import Any, Dict, List, Tuple
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-from authforge_guard import licensed  # noqa: E402
-from authforge_guard.testing import LocalAuthForge  # noqa: E402
+from authforge_guard import licensed
+from authforge_guard.testing import LocalAuthForge
 
 
 def ours() -> int:
