@@ -368,8 +368,9 @@ class Transport:
         ends = started + self.timeout
         timeout = self._timeout  # the pool's: connect and each read within self.timeout
         if deadline is not None and deadline < ends:
-            ends = deadline
-            left = max(0.0, deadline - started)
+            ends, left = deadline, deadline - started
+            if left <= 0:
+                raise _timed_out(self.base_url)  # nothing is sent that could not be answered
             timeout = _urllib3().Timeout(connect=left, read=left)
         watch = _watchdog.arm(ends)
         try:
