@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from ._features import feature, has_feature
     from ._guard import Guard, configure, get_guard
     from ._hooks import LicenseEvent
+    from ._keystore import activate, deactivate
+    from ._library_hooks import add_cleanup, on, on_lost, on_transient
     from ._licensed import licensed
     from ._protocol import (
         DEFINITIVE_ERROR_CODES,
@@ -60,6 +62,12 @@ _EXPORTS: Dict[str, str] = {
     "Session": "._session",
     "requires_license": "._decorators",
     "licensed": "._licensed",
+    "activate": "._keystore",
+    "deactivate": "._keystore",
+    "on": "._library_hooks",
+    "on_lost": "._library_hooks",
+    "on_transient": "._library_hooks",
+    "add_cleanup": "._library_hooks",
     "feature": "._features",
     "has_feature": "._features",
 }
@@ -77,7 +85,10 @@ __all__ = [
     "LicenseLost",
     "Session",
     "__version__",
+    "activate",
+    "add_cleanup",
     "configure",
+    "deactivate",
     "feature",
     "get_guard",
     "has_feature",
@@ -85,6 +96,9 @@ __all__ = [
     "is_transient_error",
     "licensed",
     "normalize_machine_id",
+    "on",
+    "on_lost",
+    "on_transient",
     "parse_license_file",
     "requires_license",
     "verify_license_file",

@@ -46,6 +46,9 @@ def feature(
     returned), or ``FeatureNotLicensed`` is raised. No license at all raises
     ``LicenseError`` as ``@requires_license`` does.
     """
+    from ._decorators import check_guard_argument
+
+    check_guard_argument(guard, "feature")
     key = _normalise(name)
 
     def check_grant() -> Tuple[Session, bool]:

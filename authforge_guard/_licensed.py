@@ -36,6 +36,9 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         guard: Optional[Guard] = None,
         license_file: Optional[Union[str, os.PathLike]] = None,  # type: ignore[type-arg]
     ) -> None:
+        from ._decorators import check_guard_argument
+
+        check_guard_argument(guard, "licensed")
         self._license_key = license_key
         self._license_file = license_file
         self._guard = guard
