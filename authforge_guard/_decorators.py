@@ -69,6 +69,7 @@ def requires_license(
         )
     if not callable(fn) and not isinstance(fn, (classmethod, staticmethod)):
         raise TypeError("@requires_license decorates a function, method or class method")
+    refuse_registered_view(fn, "@requires_license")
 
     def check() -> None:
         active = guard if guard is not None else get_guard()
@@ -130,6 +131,50 @@ def check_guard_argument(guard: Any, where: str) -> None:
             f"{where}(guard=...) takes a Guard (or None for the default guard), "
             f"not {type(guard).__name__}"
         )
+
+
+def refuse_registered_view(fn: Any, decorator: str) -> None:
+    """Refuse, loudly, to wrap a function a web framework has already registered as a view.
+
+    ``@feature("pro")`` *above* ``@app.get(...)`` would wrap a function FastAPI or
+    Flask already holds: the route would serve it ungated, a silent bypass. The
+    framework's registration is found among the function's referrers (only when
+    that framework is imported; this runs once per decorated function).
+    """
+    starlette = "starlette.routing" in sys.modules
+    flask = "flask" in sys.modules
+    if not (starlette or flask):
+        return
+    import gc
+
+    for holder in gc.get_referrers(fn):
+        # A route object, or its __dict__ (where the attributes of an instance live).
+        fields = holder if isinstance(holder, dict) else getattr(holder, "__dict__", {})
+        if starlette and fields.get("endpoint") is fn and isinstance(fields.get("path"), str):
+            where = f"route {fields['path']}"
+        elif flask and isinstance(holder, dict) and _is_flask_view_table(holder):
+            where = "a Flask view"
+        else:
+            continue
+        raise TypeError(
+            f"{decorator} on {getattr(fn, '__qualname__', fn)!r}, which is already registered "
+            f"as {where}: the route would serve it without the check. Put {decorator} below "
+            "the route decorator (@app.get / @app.route / @bp.route)."
+        )
+
+
+def _is_flask_view_table(table: dict) -> bool:  # type: ignore[type-arg]
+    import gc
+
+    scaffold = getattr(sys.modules.get("flask.sansio.scaffold"), "Scaffold", None)
+    if scaffold is None:
+        return False
+    # The referrer is the app's __dict__, or (3.12+ inline attributes) the app itself.
+    return any(
+        (isinstance(owner, dict) and owner.get("view_functions") is table)
+        or (isinstance(owner, scaffold) and owner.view_functions is table)
+        for owner in gc.get_referrers(table)
+    )
 
 
 def _exits_on_refusal(guard: Optional[Guard]) -> bool:

@@ -46,7 +46,7 @@ def feature(
     returned), or ``FeatureNotLicensed`` is raised. No license at all raises
     ``LicenseError`` as ``@requires_license`` does.
     """
-    from ._decorators import check_guard_argument
+    from ._decorators import check_guard_argument, refuse_registered_view
 
     check_guard_argument(guard, "feature")
     key = _normalise(name)
@@ -72,6 +72,7 @@ def feature(
         return session is None or key not in session._state.grants
 
     def decorate(fn: F) -> F:
+        refuse_registered_view(fn, "@feature")
         if is_coroutine_function(fn):
 
             def gated_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

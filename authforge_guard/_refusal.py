@@ -13,7 +13,7 @@ import contextlib
 import logging
 import sys
 import threading
-from typing import Any, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 
@@ -30,6 +30,10 @@ CONFIGURATION = "configuration"  # the vendor's setup is incomplete or wrong
 UNREACHABLE = "unreachable"  # no verdict came back: network, timeout, 5xx, rate limit
 
 ON_REFUSED_CHOICES = ("raise", "exit")
+
+# A web request that should carry a license key (``key_header=``) came without one.
+MISSING_KEY_CODE = "missing_license_key"
+DEFAULT_RETRY_AFTER = 30
 
 PROGRESS_AFTER_SECONDS = 1.0
 PROGRESS_LINE = "Checking your license..."
@@ -63,6 +67,8 @@ _WHAT_TO_DO = {
 
 def kind_of(exc: BaseException) -> str:
     """``REFUSED``, ``MISSING_KEY``, ``CONFIGURATION`` or ``UNREACHABLE`` for a licensing error."""
+    if getattr(exc, "code", None) == MISSING_KEY_CODE:
+        return MISSING_KEY
     if isinstance(exc, ConfigurationError):
         return MISSING_KEY if exc.argument in ("license_key", "license_file") else CONFIGURATION
     if isinstance(exc, FeatureNotLicensed):
@@ -84,8 +90,34 @@ def exit_code_for(exc: BaseException) -> int:
 
 
 def http_status_for(exc: BaseException) -> int:
-    """403 refused or not licensed, 401 no key, 503 unreachable, 500 a setup problem."""
+    """403 refused or not licensed, 401 a request without its key, 503 unreachable, 500 a
+    setup problem of the server (its own license key missing included)."""
+    if isinstance(exc, ConfigurationError):
+        return 500
     return {REFUSED: 403, MISSING_KEY: 401, UNREACHABLE: 503, CONFIGURATION: 500}[kind_of(exc)]
+
+
+def http_answer(
+    exc: BaseException, retry_after: int = DEFAULT_RETRY_AFTER
+) -> Tuple[int, Dict[str, str], Dict[str, str]]:
+    """``(status, {"code", "detail"}, headers)`` for a web client: 403 refused or not
+    licensed, 401 no key, 503 + ``Retry-After`` unreachable, 500 a setup problem (whose
+    detail stays in the server's log). No key material, no setting names."""
+    status = http_status_for(exc)
+    code = str(getattr(exc, "code", "license_error"))
+    headers: Dict[str, str] = {}
+    if status == 503:
+        headers["Retry-After"] = str(int(retry_after))
+        detail = "The license server could not be reached; try again later."
+    elif status == 500:
+        logger.error("authforge_guard: licensing is not configured: %s", exc)
+        detail = "Licensing is not set up on this server."
+    elif status == 401:
+        code = MISSING_KEY_CODE
+        detail = str(exc) if isinstance(exc, LicenseError) else "A license key is required."
+    else:
+        detail = _lines(exc, None)[0]
+    return status, {"code": code, "detail": detail}, headers
 
 
 def user_message(exc: BaseException, support_hint: Optional[str] = None) -> str:
