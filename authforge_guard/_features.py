@@ -46,7 +46,8 @@ def feature(
     returned), or ``FeatureNotLicensed`` is raised. No license at all raises
     ``LicenseError`` as ``@requires_license`` does.
     """
-    from ._decorators import check_guard_argument, refuse_registered_view
+    from ._decorators import check_guard_argument
+    from ._frameworks import refuse_registered_view
 
     check_guard_argument(guard, "feature")
     key = _normalise(name)

@@ -27,3 +27,34 @@ def customer_env(af, tmp_path):
         return example_env(af, license_key, **extra)
 
     return make
+
+
+@pytest.fixture
+def start_example():
+    """Start a long-running example; killed after the test if it is still running."""
+    from ..examples.conftest import Running
+
+    started = []
+
+    def start(name, *args, env):
+        running = Running(name, *args, env=env)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.kill()
+
+
+def http_get(url, headers=None):
+    """(status, JSON body, headers) of a GET, for any status."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read()), dict(answer.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read()), dict(error.headers)
