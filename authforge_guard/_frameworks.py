@@ -9,8 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any
+import weakref
+from typing import Any, Dict, List
+
+# Every function a gate was put on: served by a framework as it is, it is served ungated.
+_GATED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def refuse_registered_view(fn: Any, decorator: str) -> None:
@@ -21,6 +26,9 @@ def refuse_registered_view(fn: Any, decorator: str) -> None:
     framework's registration is found among the function's referrers (only when
     that framework is imported; this runs once per decorated function).
     """
+    # Not weak-referenceable: nothing registers those as views either.
+    with contextlib.suppress(TypeError):
+        _GATED.add(fn)
     starlette = "starlette.routing" in sys.modules
     flask = "flask" in sys.modules
     if not (starlette or flask):
@@ -55,6 +63,20 @@ def _is_flask_view_table(table: dict) -> bool:  # type: ignore[type-arg]
         or (isinstance(owner, scaffold) and owner.view_functions is table)
         for owner in gc.get_referrers(table)
     )
+
+
+def ungated_views(views: Dict[str, Any]) -> List[str]:
+    """The endpoints of ``views`` (a Flask ``view_functions``) that serve a function a gate
+    was put on *after* it was registered (a blueprint registers late, so this is checked
+    at the first request too)."""
+    return sorted(name for name, view in views.items() if _is_gated(view))
+
+
+def _is_gated(view: Any) -> bool:
+    try:
+        return view in _GATED
+    except TypeError:
+        return False
 
 
 def skip_for_click_help() -> bool:
