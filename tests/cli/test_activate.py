@@ -89,7 +89,7 @@ def test_the_api_an_app_offers_as_its_own_activate_command(af, config_home):
         assert key_path(af.app_id) == str(config_home / "authforge" / af.app_id / "license-key")
         assert deactivate(guard=guard) is True
         assert guard.session is None and load_key(af.app_id) is None
-        with pytest.raises(TypeError, match="activate\\(guard=...\\) takes a Guard"):
+        with pytest.raises(TypeError, match=r"activate\(guard=\.\.\.\) takes a Guard"):
             activate(key, guard="not a guard")  # type: ignore[arg-type]
     finally:
         guard.logout()

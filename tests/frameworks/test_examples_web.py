@@ -7,10 +7,14 @@ import pytest
 
 from authforge_guard import Guard
 
-from .conftest import example_env, http_get
+from .conftest import example_env, http_get, run_example
 
-pytest.importorskip("fastapi")
-pytest.importorskip("uvicorn")
+
+@pytest.fixture
+def start_fastapi_example(start_example):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("uvicorn")
+    return start_example
 
 ONLINE_FAST = {"AUTHFORGE_HEARTBEAT": "online", "AUTHFORGE_HEARTBEAT_INTERVAL": "0.2"}
 PER_TENANT = "hwid_override" in inspect.signature(Guard.ensure).parameters
@@ -21,7 +25,8 @@ def serving_url(server):
     return line.split()[2], line
 
 
-def test_uvicorn_revocation_mid_serving_answers_403_and_stays_up(af, start_example):
+def test_uvicorn_revocation_mid_serving_answers_403_and_stays_up(af, start_fastapi_example):
+    start_example = start_fastapi_example
     key = af.create_license({"tier": "free"})
     server = start_example("fastapi_app.py", "--port", 0, env=example_env(af, key, **ONLINE_FAST))
     url, line = serving_url(server)
@@ -42,7 +47,8 @@ def test_uvicorn_revocation_mid_serving_answers_403_and_stays_up(af, start_examp
     assert "Traceback" not in err and key not in err
 
 
-def test_uvicorn_refused_license_stops_the_start(af, start_example):
+def test_uvicorn_refused_license_stops_the_start(af, start_fastapi_example):
+    start_example = start_fastapi_example
     key = af.create_license()
     af.revoke(key)
     server = start_example("fastapi_app.py", "--port", 0, env=example_env(af, key))
@@ -52,7 +58,8 @@ def test_uvicorn_refused_license_stops_the_start(af, start_example):
 
 
 @pytest.mark.skipif(not PER_TENANT, reason="needs Guard.ensure(key, hwid_override=)")
-def test_tenants_example(af, start_example):
+def test_tenants_example(af, start_fastapi_example):
+    start_example = start_fastapi_example
     server = start_example("fastapi_tenants.py", "--port", 0, env=example_env(af))
     url, _ = serving_url(server)
     status, body, _ = http_get(url + "/me")
@@ -68,3 +75,32 @@ def test_tenants_example(af, start_example):
     af.revoke(revoked)
     status, body, _ = http_get(url + "/me", {"X-License-Key": revoked, "X-User-Id": "8"})
     assert (status, body["code"]) == (403, "revoked")
+
+
+def test_flask_example(af):
+    pytest.importorskip("flask")
+    result = run_example("flask_app.py", "--check", env=example_env(af, af.create_license()))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "/report 200 {'report': 'ok', 'tier': None}",
+        "/export 403 {'code': 'feature_not_licensed', 'detail': 'This needs a pro license.'}",
+    ]
+    revoked = af.create_license({"tier": "pro"})
+    af.revoke(revoked)
+    result = run_example("flask_app.py", "--check", env=example_env(af, revoked))
+    assert result.stdout.count("403 {'code': 'revoked', 'detail': 'This license was revoked.'}") == 2
+
+
+def test_django_example(af):
+    pytest.importorskip("django")
+    env = example_env(af, af.create_license({"tier": "pro"}))
+    result = run_example("django_app/app.py", "check-license", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "/report 200 {'report': 'ok', 'tier': 'pro'}",
+        "/export 200 {'export': 'ok'}",
+    ]
+    env = example_env(af, "NO-SUCH-KEY")
+    result = run_example("django_app/app.py", "check-license", env=env)
+    assert result.stdout.splitlines()[0] == (
+        "/report 403 {'code': 'invalid_key', 'detail': 'This license key is not valid.'}")

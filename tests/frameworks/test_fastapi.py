@@ -9,18 +9,18 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from fastapi import Depends, FastAPI  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
+import threading
 
-from authforge_guard import Guard, Session, feature, requires_license  # noqa: E402
-from authforge_guard.fastapi import (  # noqa: E402
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from authforge_guard import Guard, Session, feature, requires_license
+from authforge_guard.fastapi import (
     install_handlers,
     licensed_lifespan,
     require_feature,
     require_license,
 )
-
-import threading  # noqa: E402
 
 PER_TENANT = "hwid_override" in inspect.signature(Guard.ensure).parameters
 
@@ -207,5 +207,5 @@ def test_dependencies_never_block_the_event_loop(af, make_guard):
 
 
 def test_guard_argument_is_checked_when_the_dependency_is_made():
-    with pytest.raises(TypeError, match="require_license\\(guard=...\\) takes a Guard"):
+    with pytest.raises(TypeError, match=r"require_license\(guard=\.\.\.\) takes a Guard"):
         require_license(guard="default")

@@ -6,10 +6,10 @@ import pytest
 
 pytest.importorskip("flask")
 
-from flask import Blueprint, Flask, g  # noqa: E402
+from flask import Blueprint, Flask, g
 
-from authforge_guard import feature  # noqa: E402
-from authforge_guard.flask import AuthForge, feature_required, license_required  # noqa: E402
+from authforge_guard import feature
+from authforge_guard.flask import AuthForge, feature_required, license_required
 
 
 def make_app(guard, *, extension=True):
@@ -125,5 +125,5 @@ def test_a_blueprint_view_gated_above_its_route_fails_closed(make_guard):
 
 
 def test_guard_argument_is_checked_at_decoration():
-    with pytest.raises(TypeError, match="license_required\\(guard=...\\) takes a Guard"):
+    with pytest.raises(TypeError, match=r"license_required\(guard=\.\.\.\) takes a Guard"):
         license_required(guard=object())
