@@ -52,11 +52,16 @@ _WHAT_HAPPENED = {
     "invalid_app": "This program's licensing is not set up correctly.",
     "signature_mismatch": "The license server's answer could not be verified.",
     "offline_file_rejected": "The license file is not valid on this computer.",
-    "no_credits": "The license server is not accepting checks for this program right now.",
-    "app_burn_cap_reached": "The license server is not accepting checks for this program right "
-    "now.",
-    "rate_limited": "The license server is busy.",
 }
+
+# No verdict came back: why, in words (the code follows in brackets).
+_NO_VERDICT = {
+    "rate_limited": "The license server is busy and could not check your license",
+    "no_credits": "The license server is not accepting checks for this program right now",
+    "app_burn_cap_reached": "The license server is not accepting checks for this program "
+    "right now",
+}
+_NETWORK_ADVICE = "Check your internet connection and try again"
 
 _WHAT_TO_DO = {
     "invalid_key": "Check the key you entered",
@@ -152,12 +157,9 @@ def _lines(exc: BaseException, hint: Optional[str]) -> List[str]:
             f"Please {_contact(hint)}.",
         ]
     if kind == UNREACHABLE:
-        what = _WHAT_HAPPENED.get(code, "Could not reach the license server")
-        return [
-            f"{what.rstrip('.')} to check your license ({code}).",
-            f"Check your internet connection and try again; if this keeps happening, "
-            f"{_contact(hint)}.",
-        ]
+        what = _NO_VERDICT.get(code, "Could not reach the license server to check your license")
+        advice = "Try again later" if code in _NO_VERDICT else _NETWORK_ADVICE
+        return [f"{what} ({code}).", f"{advice}; if this keeps happening, {_contact(hint)}."]
     what = _WHAT_HAPPENED.get(code, f"This license was refused ({code}).")
     todo = _WHAT_TO_DO.get(code)
     return [what, f"{todo}, or {_contact(hint)}." if todo else f"Please {_contact(hint)}."]
