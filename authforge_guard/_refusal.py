@@ -139,8 +139,9 @@ def _lines(exc: BaseException, hint: Optional[str]) -> List[str]:
     code = getattr(exc, "code", "unknown_error")
     if isinstance(exc, FeatureNotLicensed):
         yours = f" (yours: {exc.tier})" if exc.tier else ""
+        article = "an" if exc.feature[:1].lower() in "aeio" else "a"
         return [
-            f"This needs a {exc.feature} license{yours}.",
+            f"This needs {article} {exc.feature} license{yours}.",
             f"To upgrade, {_contact(hint)}.",
         ]
     if kind == MISSING_KEY:

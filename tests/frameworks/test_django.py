@@ -96,7 +96,7 @@ def test_views_serve_gate_and_answer_403(af, client):
     answer = web.get("/inner")  # a gate raised inside the view: the middleware answers
     assert answer.status_code == 403
     assert answer.json() == {"code": "feature_not_licensed",
-                             "detail": "This needs a enterprise license (yours: pro)."}
+                             "detail": "This needs an enterprise license (yours: pro)."}
 
 
 def test_free_then_revoked(af, client):

@@ -53,7 +53,7 @@ def test_a_licensed_app_serves_and_gates(af, make_guard):
     answer = client.get("/gated")
     assert answer.status_code == 403
     assert answer.json() == {"code": "feature_not_licensed",
-                             "detail": "This needs a enterprise license (yours: pro)."}
+                             "detail": "This needs an enterprise license (yours: pro)."}
 
 
 def test_free_license_gets_403_not_500(af, make_guard):

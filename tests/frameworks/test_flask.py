@@ -47,7 +47,7 @@ def test_views_serve_and_gate(af, make_guard):
     answer = client.get("/inner")  # raised inside the view: the extension answers it
     assert answer.status_code == 403
     assert answer.json == {"code": "feature_not_licensed",
-                           "detail": "This needs a enterprise license (yours: pro)."}
+                           "detail": "This needs an enterprise license (yours: pro)."}
 
 
 def test_refusals_are_403_even_without_the_extension(af, make_guard):
