@@ -75,9 +75,6 @@ def requires_license(
         active = guard if guard is not None else get_guard()
         if skip_for_click_help():
             return
-        if on_refused is None and not _exits_on_refusal(active):
-            active._check_guarded_call(license_key)
-            return
         _check_for_a_person(active, license_key, on_refused)
 
     # wrapt asks this before every call: True sends the call through the wrapper
@@ -160,17 +157,16 @@ def _check_for_a_person(
     """The check of a customer-facing program: words and an exit code instead of a traceback."""
     from ._refusal import customer_check, on_refused_of, support_hint_of
 
-    exiting = on_refused_of(active, on_refused) == "exit"
-    hint = support_hint_of(active)
     try:
-        if not exiting:
+        if on_refused_of(active, on_refused) != "exit":
             active._check_guarded_call(license_key)
             return
         with customer_check(_request_timeout(active)):
             active._check_guarded_call(license_key)
     except (LicenseError, ConfigurationError) as exc:
-        exc.support_hint = hint
-        if exiting:
+        # Asked again: a default guard reads its settings (on_refused among them) at first use.
+        exc.support_hint = support_hint_of(active)
+        if on_refused_of(active, on_refused) == "exit":
             raise _exit_for(exc, active) from None
         raise
 
