@@ -11,11 +11,12 @@ the environment as in examples/README.md, then:
 Exit codes: 0 ok, 1 license refused, 2 not set up (no key), 3 license server unreachable.
 """
 
+import contextlib
 import sys
 
 import click
 
-from authforge_guard import requires_license
+from authforge_guard import ConfigurationError, configure, requires_license
 
 
 @click.group()
@@ -32,4 +33,9 @@ def sync(dry_run: bool) -> None:
 
 
 if __name__ == "__main__":
+    # A development build: the app's settings from AUTHFORGE_* (see examples/README.md); a
+    # program you ship pins app_id= and public_key= here. Incomplete settings are told to the
+    # customer by the licensed group (exit 2); --help works regardless.
+    with contextlib.suppress(ConfigurationError):
+        configure(trust_environment=True)
     sys.exit(cli())

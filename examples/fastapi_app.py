@@ -22,7 +22,7 @@ import uvicorn
 from fastapi import Depends, FastAPI
 
 import authforge_guard
-from authforge_guard import LicenseEvent, Session
+from authforge_guard import LicenseEvent, Session, configure
 from authforge_guard.fastapi import (
     install_handlers,
     licensed_lifespan,
@@ -46,6 +46,10 @@ async def announce(app: FastAPI) -> AsyncIterator[None]:
 # Dependencies, so FastAPI checks them before calling the endpoint, in any decorator order.
 Licensed = Annotated[Session, Depends(require_license())]
 Pro = Annotated[Session, Depends(require_feature("pro"))]
+
+# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
+# server you ship pins app_id= and public_key= here.
+configure(trust_environment=True)
 
 app = FastAPI(lifespan=licensed_lifespan(lifespan=announce))
 install_handlers(app)

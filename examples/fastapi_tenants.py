@@ -22,7 +22,7 @@ from typing import Annotated, Any, AsyncIterator, Dict, List, Optional
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 
-from authforge_guard import Session
+from authforge_guard import Session, configure
 from authforge_guard.fastapi import install_handlers, require_feature, require_license
 
 
@@ -35,6 +35,10 @@ Tenant = Annotated[Session, Depends(require_license(key_header="X-License-Key", 
 ProTenant = Annotated[
     Session, Depends(require_feature("pro", key_header="X-License-Key", hwid=user_hwid))
 ]
+
+# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
+# server you ship pins app_id= and public_key= here.
+configure(trust_environment=True)
 
 @contextlib.asynccontextmanager
 async def announce(app: FastAPI) -> AsyncIterator[None]:

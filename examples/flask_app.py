@@ -16,7 +16,12 @@ from typing import Any, Dict, List, Optional
 
 from flask import Flask, g
 
+from authforge_guard import configure
 from authforge_guard.flask import AuthForge, feature_required, license_required
+
+# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
+# server you ship pins app_id= and public_key= here.
+configure(trust_environment=True)
 
 app = Flask(__name__)
 AuthForge(app)

@@ -14,12 +14,13 @@ Exit codes: 0 ok, 1 license refused or not licensed for the command, 2 not set u
 (no key activated yet, or missing settings), 3 the license server could not be reached.
 """
 
+import contextlib
 import sys
 
 import typer
 
 import authforge_guard
-from authforge_guard import feature, requires_license
+from authforge_guard import ConfigurationError, configure, feature, requires_license
 
 app = typer.Typer(help="Notes, licensed.", no_args_is_help=True, add_completion=False)
 
@@ -58,5 +59,16 @@ def export(path: str) -> None:
     typer.echo(f"exported to {path}")
 
 
+def main() -> int:
+    # A development build: the app's settings from AUTHFORGE_* (see examples/README.md); a
+    # program you ship pins app_id= and public_key= here, and then this cannot fail. If the
+    # environment is incomplete, the licensed commands say so to the customer (exit 2)
+    # while --help, activate's usage and the like still work.
+    with contextlib.suppress(ConfigurationError):
+        configure(trust_environment=True, on_refused="exit", support_hint="support@notes.example")
+    app()
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(app())
+    sys.exit(main())

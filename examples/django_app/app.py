@@ -22,12 +22,17 @@ settings.configure(
     DEBUG=False,
     ALLOWED_HOSTS=["127.0.0.1", "localhost", "testserver"],
     ROOT_URLCONF=__name__,
-    SECRET_KEY="example-only-not-secret",
+    SECRET_KEY="example-only-not-secret",  # noqa: S106  (an example, not a deployment)
     MIDDLEWARE=["authforge_guard.django.LicenseErrorMiddleware"],
 )
 django.setup()
 
+from authforge_guard import configure  # noqa: E402
 from authforge_guard.django import feature_required, license_required  # noqa: E402
+
+# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
+# site you ship pins app_id= and public_key= here.
+configure(trust_environment=True)
 
 
 @license_required

@@ -25,7 +25,7 @@ def test_typer_missing_key_then_activate_then_run(af, customer_env):
     assert result.stderr.splitlines() == [
         "No license key is set up on this computer.",
         "Activate this program with your license key: authforge-guard activate YOUR-KEY "
-        "(or set AUTHFORGE_LICENSE_KEY). If you have no key, contact the vendor of this program.",
+        "(or set AUTHFORGE_LICENSE_KEY). If you have no key, contact support@notes.example.",
     ]
     key = af.create_license({"tier": "pro"})
     result = run_example("typer_cli.py", "activate", key, env=env)
@@ -42,13 +42,13 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
     result = run_example("typer_cli.py", "export", "a.html", env=customer_env(free))
     assert result.returncode == 1
     assert result.stderr == ("This needs a pro license (yours: free).\n"
-                             "To upgrade, contact the vendor of this program.\n")
+                             "To upgrade, contact support@notes.example.\n")
 
     revoked = af.create_license()
     af.revoke(revoked)
     result = run_example("typer_cli.py", "report", env=customer_env(revoked))
     assert result.returncode == 1
-    assert result.stderr == "This license was revoked.\nPlease contact the vendor of this program.\n"
+    assert result.stderr == "This license was revoked.\nPlease contact support@notes.example.\n"
     assert revoked not in result.stderr
 
     result = run_example("typer_cli.py", "activate", revoked, env=customer_env())
@@ -57,10 +57,8 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
     broken = customer_env(free, AUTHFORGE_PUBLIC_KEY="")
     result = run_example("typer_cli.py", "report", env=broken)
     assert result.returncode == 2
-    assert result.stderr.splitlines()[0] == (
-        "This program's licensing is not set up correctly (AUTHFORGE_PUBLIC_KEY).")
-    for line in (result.stderr, ):
-        assert NO_TRACEBACK not in line
+    assert result.stderr.startswith("This program's licensing is not set up correctly (")
+    assert NO_TRACEBACK not in result.stderr
 
 
 def test_typer_hung_license_server_ends_within_the_request_timeout(af, customer_env,
@@ -74,7 +72,7 @@ def test_typer_hung_license_server_ends_within_the_request_timeout(af, customer_
         "Checking your license...",
         "Could not reach the license server to check your license (timeout).",
         "Check your internet connection and try again; if this keeps happening, "
-        "contact the vendor of this program.",
+        "contact support@notes.example.",
     ]
 
 
@@ -119,3 +117,34 @@ def test_click_group_licensed_once_for_every_subcommand(af, customer_env):
     result = run_example("click_cli.py", "sync", env=env)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("This license was revoked.\n")
+
+
+GUARD_LEVEL = """
+from authforge_guard import configure, requires_license
+
+configure(trust_environment=True, on_refused="exit", support_hint="help@vendor.example")
+
+@requires_license
+def main():
+    print("licensed")
+
+main()
+"""
+
+
+def test_on_refused_as_a_guard_setting(af, customer_env, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "app.py"
+    script.write_text(GUARD_LEVEL)
+    revoked = af.create_license()
+    af.revoke(revoked)
+    result = subprocess.run([sys.executable, str(script)], env=customer_env(revoked),
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "This license was revoked.\nPlease contact help@vendor.example.\n"
+    good = af.create_license()
+    result = subprocess.run([sys.executable, str(script)], env=customer_env(good),
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "licensed\n", "")

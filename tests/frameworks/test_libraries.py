@@ -76,15 +76,14 @@ def test_configure_twice_keeps_every_hook_once(af):
                               ("cleanup", "cache")]
 
 
-def test_the_environment_set_after_import_is_read_at_first_use(af, monkeypatch):
+def test_a_development_build_configured_from_the_environment_later(af, monkeypatch):
     library = Library()
     key = af.create_license({"tier": "pro"})
-    for name, value in {"AUTHFORGE_APP_ID": af.app_id, "AUTHFORGE_APP_SECRET": af.app_secret,
-                        "AUTHFORGE_PUBLIC_KEY": af.public_key, "AUTHFORGE_API_URL": af.url,
-                        "AUTHFORGE_LICENSE_KEY": key, "AUTHFORGE_HWID_OVERRIDE": "lib-env",
-                        "AUTHFORGE_HEARTBEAT": "online",
-                        "AUTHFORGE_HEARTBEAT_INTERVAL": "0.2"}.items():
+    for name, value in af.environ(key).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AUTHFORGE_HWID_OVERRIDE", "lib-env")
+    configure(trust_environment=True, heartbeat="online", heartbeat_interval=0.2,
+              retry_policy=FAST_RETRY)
     with pytest.raises(authforge_guard.LicenseLost):
         with licensed() as session:
             assert session.tier == "pro"
