@@ -18,6 +18,7 @@ logging.getLogger("authforge_guard").addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from ._client import AuthForgeClient
     from ._decorators import requires_license
+    from ._delivery import shield
     from ._exceptions import (
         AuthForgeError,
         ConfigurationError,
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from ._hooks import LicenseEvent
     from ._keystore import activate, deactivate
     from ._library_hooks import add_cleanup, on, on_lost, on_transient
-    from ._licensed import licensed
+    from ._licensed import current_session, licensed
     from ._protocol import (
         DEFINITIVE_ERROR_CODES,
         hwid_from_machine_id,
@@ -68,6 +69,8 @@ _EXPORTS: Dict[str, str] = {
     "on_lost": "._library_hooks",
     "on_transient": "._library_hooks",
     "add_cleanup": "._library_hooks",
+    "current_session": "._licensed",
+    "shield": "._delivery",
     "feature": "._features",
     "has_feature": "._features",
 }
@@ -88,6 +91,7 @@ __all__ = [
     "activate",
     "add_cleanup",
     "configure",
+    "current_session",
     "deactivate",
     "feature",
     "get_guard",
@@ -101,6 +105,7 @@ __all__ = [
     "on_transient",
     "parse_license_file",
     "requires_license",
+    "shield",
     "verify_license_file",
 ]
 

@@ -149,11 +149,26 @@ def activate(license_key: str, *, guard: Optional[Guard] = None) -> Session:
     key = license_key.strip() if isinstance(license_key, str) else ""
     if not key:
         raise ValueError("activate() needs the license key the customer entered")
+    s = active.settings
+    if s.license_key is not None or s.license_file is not None:
+        # A configured key wins over a stored one: check this one on its own, keep it.
+        session = active.ensure(key)
+        store_key(s.app_id, key)
+        return session
+    # The stored key is the default license: store it, then log in as the program will.
+    previous = load_key(s.app_id)
     current = active.session
     if current is not None and current.reveal_license_key() != key:
         active.logout()  # the program was running on another key: switch
-    session = active.ensure(key)
-    store_key(active.settings.app_id, key)
+    store_key(s.app_id, key)
+    try:
+        session = active.ensure()
+    except BaseException:
+        if previous is not None:
+            store_key(s.app_id, previous)
+        else:
+            forget_key(s.app_id)
+        raise
     logger.info("authforge_guard: license key stored (%s)", session.license_key)
     return session
 

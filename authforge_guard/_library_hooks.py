@@ -16,7 +16,7 @@ sets ``AUTHFORGE_*`` or calls ``configure()``. So:
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Optional, TypeVar, overload
+from typing import Any, Callable, Dict, Optional, TypeVar, overload
 
 from ._guard import Guard, get_guard
 from ._hooks import _UNSET, HookRegistry
@@ -39,7 +39,7 @@ class DeferredGuard(Guard):
         self._deferred_lock = threading.RLock()
         self._deferred_building = False
         self._hooks = HookRegistry(_DEFAULT_HOOK_TIMEOUT)
-        self._session = None
+        self._entries: Dict[Any, Any] = {}  # no session (``guard.session`` is None)
         self._fast_ok = False  # guarded calls take the slow path, which builds the guard
 
     @property

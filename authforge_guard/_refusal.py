@@ -206,6 +206,19 @@ class _CheckDeadline(BaseException):
     """
 
 
+class _Check:
+    """The running check, as the interrupt handler sees a block: live until it is done."""
+
+    shield_depth = 0
+
+    def __init__(self, done: threading.Event) -> None:
+        self._done = done
+
+    @property
+    def active(self) -> bool:
+        return not self._done.is_set()
+
+
 @contextlib.contextmanager
 def customer_check(timeout: Optional[float]) -> Iterator[None]:
     """Around a license check a person waits for: a progress line after a second, and, in
@@ -226,13 +239,10 @@ def customer_check(timeout: Optional[float]) -> Iterator[None]:
                 except (OSError, ValueError):
                     pass
 
-    def overdue() -> Optional[BaseException]:
-        # Runs in the main thread's signal handler: no lock (the main thread may hold it).
-        return None if done.is_set() else _CheckDeadline()
-
     def expire() -> None:
         if not done.is_set() and signum is not None:
-            _interrupts.interrupt_main(signum, overdue)
+            # The handler raises it only while the check is still running.
+            _interrupts.interrupt_main(signum, _interrupts.Request(_CheckDeadline(), _Check(done)))
 
     timers = [threading.Timer(PROGRESS_AFTER_SECONDS, progress)]
     signum = default_interrupt_signal()

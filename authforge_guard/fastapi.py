@@ -40,7 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
-from ._guard import Guard, get_guard
+from ._guard import Guard, aresolve_session, get_guard
 from ._refusal import DEFAULT_RETRY_AFTER, MISSING_KEY_CODE, http_answer
 from ._session import Session
 
@@ -114,22 +114,12 @@ def require_feature(
 
 
 async def _vendor_session(guard: Guard, license_key: Optional[str]) -> Session:
-    if guard._fast_ok:
-        session = guard._session
-        if session is not None and session.active:
-            return session  # the hot path: no thread, no lock
-    return await run_in_threadpool(guard._check_guarded_call, license_key)
+    # A live session is returned at once; a login runs in a worker thread.
+    return await aresolve_session(guard, license_key)
 
 
 async def _tenant_session(guard: Guard, key: str, machine: Optional[str]) -> Session:
-    aensure = getattr(guard, "aensure", None)
-    if aensure is not None:
-        session: Session = await aensure(key, hwid_override=machine)
-        return session
-    if machine is not None:  # a Guard without per-tenant sessions: ensure() takes the hwid
-        ensure: Any = guard.ensure
-        return await run_in_threadpool(lambda: ensure(key, hwid_override=machine))
-    return await run_in_threadpool(guard.ensure, key)
+    return await guard.aensure(key, hwid_override=machine)
 
 
 def install_handlers(app: FastAPI, *, retry_after: int = DEFAULT_RETRY_AFTER) -> None:

@@ -34,7 +34,7 @@ from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
 from ._frameworks import refuse_registered_view, ungated_views
-from ._guard import Guard, get_guard
+from ._guard import Guard, get_guard, resolve_session
 from ._refusal import DEFAULT_RETRY_AFTER, MISSING_KEY_CODE, http_answer
 from ._session import Session
 
@@ -181,12 +181,9 @@ def _session_for_request(
 ) -> Session:
     active = guard if guard is not None else get_guard()
     if key_header is None:
-        return active._check_guarded_call(license_key)
+        return resolve_session(active, license_key)
     key, machine = _tenant(key_header, hwid_header, hwid)
-    if machine is None:
-        return active.ensure(key)
-    ensure: Any = active.ensure
-    return ensure(key, hwid_override=machine)  # type: ignore[no-any-return]
+    return active.ensure(key, hwid_override=machine)
 
 
 def _tenant(

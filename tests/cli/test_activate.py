@@ -57,7 +57,8 @@ def test_a_refused_key_is_not_stored(af, cli, config_home):
     assert key not in err
     code, out, err = cli("activate", "NOT-A-KEY", env=app_env(af))
     assert code == 1 and err.startswith("This license key is not valid.\n")
-    assert not (config_home / "authforge").exists()
+    assert not (config_home / "authforge" / af.app_id / "license-key").exists()
+    assert load_key(af.app_id) is None
 
 
 def test_activate_without_an_answer_exits_3(af, cli, config_home):

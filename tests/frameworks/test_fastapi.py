@@ -139,7 +139,7 @@ def test_tenant_hwid_from_a_header_or_a_callable(af, make_guard):
     async def b(session: Session = Depends(by_call)):
         return {"tier": session.tier}
 
-    pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"}, slots=2)
     client = TestClient(app)
     assert client.get("/a", headers={"X-Key": pro, "X-User": "u1"}).json() == {"tier": "pro"}
     assert client.get("/a", headers={"X-Key": free, "X-User": "u2"}).status_code == 403
