@@ -58,8 +58,7 @@ _WHAT_HAPPENED = {
 _NO_VERDICT = {
     "rate_limited": "The license server is busy and could not check your license",
     "no_credits": "The license server is not accepting checks for this program right now",
-    "app_burn_cap_reached": "The license server is not accepting checks for this program "
-    "right now",
+    "app_burn_cap_reached": "The license server is not accepting checks for this program right now",
 }
 _NETWORK_ADVICE = "Check your internet connection and try again"
 

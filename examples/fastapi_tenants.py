@@ -40,6 +40,7 @@ ProTenant = Annotated[
 # server you ship pins app_id= and public_key= here.
 configure(trust_environment=True)
 
+
 @contextlib.asynccontextmanager
 async def announce(app: FastAPI) -> AsyncIterator[None]:
     print(f"serving on http://{app.state.address}", flush=True)

@@ -43,8 +43,11 @@ def export() -> Dict[str, Any]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="a licensed Flask app")
     parser.add_argument("--port", type=int, default=5000)
-    parser.add_argument("--check", action="store_true",
-                        help="answer /report and /export once (test client) and exit")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="answer /report and /export once (test client) and exit",
+    )
     args = parser.parse_args(argv)
     if args.check:
         client = app.test_client()

@@ -148,3 +148,42 @@ def test_on_refused_as_a_guard_setting(af, customer_env, tmp_path):
     result = subprocess.run([sys.executable, str(script)], env=customer_env(good),
                             capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout, result.stderr) == (0, "licensed\n", "")
+
+
+BLOCK = """
+import time
+from authforge_guard import configure, licensed
+
+configure(trust_environment=True, support_hint="help@vendor.example")
+with licensed(on_refused="exit") as session:
+    print("working", session.tier, flush=True)
+    time.sleep(120)  # cut short by a loss
+"""
+
+
+def test_licensed_block_with_on_refused_exit(af, customer_env, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "block.py"
+    script.write_text(BLOCK)
+    revoked = af.create_license()
+    af.revoke(revoked)
+    result = subprocess.run([sys.executable, str(script)], env=customer_env(revoked),
+                            capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "This license was revoked.\nPlease contact help@vendor.example.\n"
+
+    key = af.create_license({"tier": "pro"})
+    env = customer_env(key, AUTHFORGE_HEARTBEAT="online", AUTHFORGE_HEARTBEAT_INTERVAL="0.2")
+    process = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline() == "working pro\n"
+        af.revoke(key)  # lost while working: told the same way, at the block's end
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1
+    assert err == "This license was revoked.\nPlease contact help@vendor.example.\n"
