@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import weakref
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 # Every function a gate was put on: served by a framework as it is, it is served ungated.
 _GATED: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -23,46 +23,67 @@ def refuse_registered_view(fn: Any, decorator: str) -> None:
 
     ``@feature("pro")`` *above* ``@app.get(...)`` would wrap a function FastAPI or
     Flask already holds: the route would serve it ungated, a silent bypass. The
-    framework's registration is found among the function's referrers (only when
-    that framework is imported; this runs once per decorated function).
+    apps, routers and blueprints of the function's own module (where its route
+    decorator found them) are looked through; that costs a pass over the
+    module's names and their routes, and only when a framework is imported.
     """
     # Not weak-referenceable: nothing registers those as views either.
     with contextlib.suppress(TypeError):
         _GATED.add(fn)
-    starlette = "starlette.routing" in sys.modules
-    flask = "flask" in sys.modules
-    if not (starlette or flask):
+    kinds = _framework_types()
+    if not kinds:
         return
-    import gc
-
-    for holder in gc.get_referrers(fn):
-        # A route object, or its __dict__ (where the attributes of an instance live).
-        fields = holder if isinstance(holder, dict) else getattr(holder, "__dict__", {})
-        if starlette and fields.get("endpoint") is fn and isinstance(fields.get("path"), str):
-            where = f"route {fields['path']}"
-        elif flask and isinstance(holder, dict) and _is_flask_view_table(holder):
-            where = "a Flask view"
-        else:
-            continue
-        raise TypeError(
-            f"{decorator} on {getattr(fn, '__qualname__', fn)!r}, which is already registered "
-            f"as {where}: the route would serve it without the check. Put {decorator} below "
-            "the route decorator (@app.get / @app.route / @bp.route)."
-        )
+    names = getattr(fn, "__globals__", None)
+    if not isinstance(names, dict):
+        return
+    for holder in list(names.values()):
+        # type(), not isinstance(): a lazy proxy (Django's settings) must not be woken.
+        where = _registration(holder, fn) if issubclass(type(holder), kinds) else None
+        if where is not None:
+            raise TypeError(
+                f"{decorator} on {getattr(fn, '__qualname__', fn)!r}, which is already "
+                f"registered as {where}: the route would serve it without the check. Put "
+                f"{decorator} below the route decorator (@app.get / @app.route / @bp.route)."
+            )
 
 
-def _is_flask_view_table(table: dict) -> bool:  # type: ignore[type-arg]
-    import gc
+def _framework_types() -> Tuple[type, ...]:
+    """The app/router/blueprint classes of the frameworks imported so far."""
+    found = []
+    for module, name in (
+        ("starlette.routing", "Router"),
+        ("starlette.applications", "Starlette"),
+        ("flask.sansio.scaffold", "Scaffold"),
+    ):
+        kind = getattr(sys.modules.get(module), name, None)
+        if isinstance(kind, type):
+            found.append(kind)
+    return tuple(found)
 
-    scaffold = getattr(sys.modules.get("flask.sansio.scaffold"), "Scaffold", None)
-    if scaffold is None:
-        return False
-    # The referrer is the app's __dict__, or (3.12+ inline attributes) the app itself.
-    return any(
-        (isinstance(owner, dict) and owner.get("view_functions") is table)
-        or (isinstance(owner, scaffold) and owner.view_functions is table)
-        for owner in gc.get_referrers(table)
-    )
+
+def _registration(holder: Any, fn: Any) -> Optional[str]:
+    """How ``holder`` (an app, router or blueprint) serves ``fn``, or ``None``."""
+    views = getattr(holder, "view_functions", None)
+    if isinstance(views, dict):  # Flask: the app's views, a blueprint's deferred ones
+        if any(view is fn for view in views.values()):
+            return "a Flask view"
+        for deferred in getattr(holder, "deferred_functions", ()):
+            cells = getattr(deferred, "__closure__", None) or ()
+            if any(_cell(cell) is fn for cell in cells):
+                return "a view of blueprint " + repr(getattr(holder, "name", "?"))
+        return None
+    routes = getattr(holder, "routes", None)  # FastAPI/Starlette app or router
+    for route in routes if isinstance(routes, list) else ():
+        if getattr(route, "endpoint", None) is fn:
+            return f"route {getattr(route, 'path', '?')}"
+    return None
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
 
 
 def ungated_views(views: Dict[str, Any]) -> List[str]:

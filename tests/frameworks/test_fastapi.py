@@ -168,18 +168,29 @@ def test_the_lifespan_logs_in_at_start_up_and_out_at_shutdown(af, make_guard):
     assert getattr(info.value, "code", None) == "revoked"
 
 
-def test_a_gate_above_the_route_decorator_is_refused(af, make_guard):
-    guard = make_guard()
-    app = FastAPI()
+WRONG_ORDER = """
+from fastapi import APIRouter, FastAPI
+from authforge_guard import feature, requires_license
 
-    def report():
-        return {}
+app = FastAPI()
+router = APIRouter()
 
-    registered = app.get("/report")(report)
-    with pytest.raises(TypeError, match="already registered as route /report"):
-        feature("pro", guard=guard)(registered)
-    with pytest.raises(TypeError, match="@requires_license below the route decorator"):
-        requires_license(guard=guard)(registered)
+@{gate}
+@{route}
+async def report():
+    return {{"secret": "pro data"}}
+"""
+
+
+@pytest.mark.parametrize("route", ['app.get("/report")', 'router.post("/report")'])
+@pytest.mark.parametrize("gate", ['feature("pro")', "requires_license"])
+def test_a_gate_above_the_route_decorator_is_refused(gate, route):
+    source = WRONG_ORDER.format(gate=gate, route=route)
+    with pytest.raises(TypeError, match="already registered as route /report") as info:
+        exec(compile(source, "service.py", "exec"), {"__name__": "service"})
+    assert "below the route decorator" in str(info.value)
+    right = source.replace(f"@{gate}\n@{route}", f"@{route}\n@{gate}")
+    exec(compile(right, "service.py", "exec"), {"__name__": "service"})  # the right order
 
 
 def test_dependencies_never_block_the_event_loop(af, make_guard):

@@ -94,23 +94,35 @@ def test_tenant_key_from_a_header(af, make_guard):
     assert client.get("/me", headers={"X-License-Key": key}).json == {"tier": "pro"}
 
 
-def test_a_gate_above_the_route_decorator_is_refused(make_guard):
+WRONG_ORDER = """
+from flask import Blueprint, Flask
+from authforge_guard import feature
+from authforge_guard.flask import feature_required, license_required
+
+app = Flask("service")
+bp = Blueprint("pro", "service")
+
+@{gate}
+@{route}
+def export():
+    return {{"secret": "pro data"}}
+"""
+
+
+@pytest.mark.parametrize(("route", "where"), [('app.get("/export")', "a Flask view"),
+                                              ('bp.route("/export")', "a view of blueprint")])
+@pytest.mark.parametrize("gate", ['feature_required("pro")', "license_required", 'feature("pro")'])
+def test_a_gate_above_the_route_decorator_is_refused(gate, route, where):
+    source = WRONG_ORDER.format(gate=gate, route=route)
+    with pytest.raises(TypeError, match=f"already registered as {where}"):
+        exec(compile(source, "service.py", "exec"), {"__name__": "service"})
+    right = source.replace(f"@{gate}\n@{route}", f"@{route}\n@{gate}")
+    exec(compile(right, "service.py", "exec"), {"__name__": "service"})
+
+
+def test_a_blueprint_out_of_sight_gated_above_its_route_fails_closed(make_guard):
     guard = make_guard()
-    app = Flask(__name__)
-
-    def export():
-        return {}
-
-    registered = app.get("/export")(export)
-    with pytest.raises(TypeError, match="already registered as a Flask view"):
-        feature_required("pro", guard=guard)(registered)
-    with pytest.raises(TypeError, match="@feature below the route decorator"):
-        feature("pro", guard=guard)(registered)
-
-
-def test_a_blueprint_view_gated_above_its_route_fails_closed(make_guard):
-    guard = make_guard()
-    bp = Blueprint("pro", __name__)
+    bp = Blueprint("pro", __name__)  # not a module name: found only at the first request
 
     @feature_required("pro", guard=guard)  # wrong order: the blueprint keeps the ungated one
     @bp.get("/data")
