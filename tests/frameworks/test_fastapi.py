@@ -14,7 +14,7 @@ import threading
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from authforge_guard import Guard, Session, feature, requires_license
+from authforge_guard import Guard, Session, feature
 from authforge_guard.fastapi import (
     install_handlers,
     licensed_lifespan,
