@@ -1,11 +1,8 @@
 """The web examples run as their users run them: a real uvicorn server in a child process."""
 
-import inspect
 import signal
 
 import pytest
-
-from authforge_guard import Guard
 
 from .conftest import example_env, http_get, run_example
 
@@ -17,7 +14,6 @@ def start_fastapi_example(start_example):
     return start_example
 
 ONLINE_FAST = {"AUTHFORGE_HEARTBEAT": "online", "AUTHFORGE_HEARTBEAT_INTERVAL": "0.2"}
-PER_TENANT = "hwid_override" in inspect.signature(Guard.ensure).parameters
 
 
 def serving_url(server):
@@ -57,7 +53,6 @@ def test_uvicorn_refused_license_stops_the_start(af, start_fastapi_example):
     assert key not in err
 
 
-@pytest.mark.skipif(not PER_TENANT, reason="needs Guard.ensure(key, hwid_override=)")
 def test_tenants_example(af, start_fastapi_example):
     start_example = start_fastapi_example
     server = start_example("fastapi_tenants.py", "--port", 0, env=example_env(af))
