@@ -25,6 +25,8 @@ is fixed).
 from __future__ import annotations
 
 import functools
+import inspect
+from contextvars import copy_context
 from typing import Any, Callable, List, Optional, Tuple, TypeVar, overload
 
 from flask import Flask, Request, g, jsonify, request
@@ -153,15 +155,35 @@ def _gate(
         raise ValueError("give hwid_header= or hwid=, not both")
     wanted = _normalise(feature) if feature is not None else None
 
+    def check() -> Session:
+        session = _session_for_request(guard, license_key, key_header, hwid_header, hwid)
+        if wanted is not None and wanted not in session.features:
+            raise FeatureNotLicensed(feature or wanted, session.tier)
+        return session
+
     def decorate(fn: F) -> F:
         refuse_registered_view(fn, "@feature_required" if feature else "@license_required")
+        if inspect.iscoroutinefunction(fn):  # Flask runs async views in an event loop
+
+            @functools.wraps(fn)
+            async def gated_async(*args: Any, **kwargs: Any) -> Any:
+                import asyncio
+
+                try:  # a login is network I/O: not on the view's event loop
+                    session = await asyncio.get_running_loop().run_in_executor(
+                        None, copy_context().run, check
+                    )
+                except (LicenseError, ConfigurationError) as exc:
+                    return _answer(exc)
+                g.license = session
+                return await fn(*args, **kwargs)
+
+            return gated_async  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def gated(*args: Any, **kwargs: Any) -> Any:
             try:
-                session = _session_for_request(guard, license_key, key_header, hwid_header, hwid)
-                if wanted is not None and wanted not in session.features:
-                    raise FeatureNotLicensed(feature or wanted, session.tier)
+                session = check()
             except (LicenseError, ConfigurationError) as exc:
                 return _answer(exc)  # answered here: no 500 even without the extension
             g.license = session

@@ -139,3 +139,25 @@ def test_a_blueprint_out_of_sight_gated_above_its_route_fails_closed(make_guard)
 def test_guard_argument_is_checked_at_decoration():
     with pytest.raises(TypeError, match=r"license_required\(guard=\.\.\.\) takes a Guard"):
         license_required(guard=object())
+
+
+def test_async_views(af, make_guard):
+    pytest.importorskip("asgiref")
+    guard = make_guard(license_key=af.create_license({"tier": "free"}))
+    app = Flask(__name__)
+    AuthForge(app, guard=guard)
+
+    @app.get("/a")
+    @license_required(guard=guard)
+    async def a():
+        return {"tier": g.license.tier}
+
+    @app.get("/b")
+    @feature_required("pro", guard=guard)
+    async def b():
+        return {"pro": True}
+
+    client = app.test_client()
+    assert client.get("/a").json == {"tier": "free"}
+    answer = client.get("/b")
+    assert (answer.status_code, answer.json["code"]) == (403, "feature_not_licensed")
