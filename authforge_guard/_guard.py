@@ -271,6 +271,9 @@ class Guard:
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
         self._signal = self.settings.interrupt_signal if self.settings.interrupt else None
+        # Online checks are network I/O: a small worker pool runs them. A grace check only
+        # re-verifies a signature: the timer thread runs it (no thread per anything).
+        self._online = self.settings.online
         self._idle_timeout = self.settings.session_idle_timeout
         self._max_sessions = self.settings.max_sessions
         self._cache: Optional[SessionCache] = None  # session reuse across restarts (opt-in)
@@ -728,7 +731,7 @@ class Guard:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
             delay = first_delay(self.settings.heartbeat_interval, self._rng)
-            entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=True)
+            entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=self._online)
         self._arm_deadline(entry)
 
     def _arm_deadline(self, entry: _Entry) -> None:
@@ -776,7 +779,9 @@ class Guard:
         with self._lock:
             if entry.session.active and self._entries.get(entry.slot) is entry:
                 delay = next_delay(self.settings.heartbeat_interval, self._rng)
-                entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=True)
+                entry.heartbeat_job = self._timers_call(
+                    delay, "_check", entry, worker=self._online
+                )
 
     def _check_once(self, entry: _Entry) -> Optional[Answer]:
         assert entry.signed is not None

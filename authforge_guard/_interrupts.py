@@ -30,6 +30,11 @@ import logging
 import os
 import signal
 import threading
+
+try:  # the C functions under ``signal``'s: no enum conversion on every block's entry
+    import _signal as _sig
+except ImportError:  # pragma: no cover - another interpreter
+    _sig = signal  # type: ignore[assignment]
 from types import CodeType, FrameType
 from typing import Any, Callable, Deque, Dict, Optional, Set
 
@@ -72,9 +77,9 @@ def acquire(signum: int) -> bool:
         return False
     with _lock:
         users = _users.get(signum, 0)
-        if users == 0 or signal.getsignal(signum) is not _handler:
+        if users == 0:
             try:
-                previous = signal.signal(signum, _handler)
+                previous = _sig.signal(signum, _handler)
             except (ValueError, OSError) as exc:
                 logger.warning(
                     "authforge_guard: cannot use signal %s for interrupts: %s", signum, exc
@@ -100,13 +105,14 @@ def release(signum: int) -> None:
             return  # cannot be restored from here; ours stays installed (it only chains)
         del _users[signum]
         previous = _previous.pop(signum, None)
-        if signal.getsignal(signum) is _handler:
-            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        current = _sig.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        if current is not _handler:  # the program installed its own meanwhile: it stays
+            _sig.signal(signum, current)
 
 
 def ours(signum: Optional[int]) -> bool:
     """True while our handler is the one installed for ``signum``."""
-    return signum is not None and signal.getsignal(signum) is _handler
+    return signum is not None and _sig.getsignal(signum) is _handler
 
 
 def interrupt_main(signum: int, request: Request) -> bool:

@@ -174,9 +174,10 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
             return
         self._block = None
         self._stop(block, block.owner)
+        if block.cancelled_by_us:
+            _uncancel(block)
         if block.cancelled_by_us and _is_cancelled(exc):
             # A sync block in a coroutine is reached by cancelling its task too.
-            _uncancel(block)
             lost = _delivery.lost_around(block)
             if lost is not None:
                 raise lost from None
@@ -224,11 +225,11 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
             return
         self._block = None
         self._stop(block, block.owner)
+        if block.cancelled_by_us:
+            _uncancel(block)  # leave the task's cancel count as we found it
         if isinstance(exc, LicenseLost):
             return
         cancelled_by_us = block.cancelled_by_us and _is_cancelled(exc)
-        if cancelled_by_us:
-            _uncancel(block)
         for b in block.chain():
             loss = b.session._loss
             if loss is not None:
