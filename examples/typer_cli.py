@@ -14,7 +14,6 @@ Exit codes: 0 ok, 1 license refused or not licensed for the command, 2 not set u
 (no key activated yet, or missing settings), 3 the license server could not be reached.
 """
 
-import contextlib
 import sys
 
 import typer
@@ -48,7 +47,7 @@ def deactivate() -> None:
 def report(days: int = typer.Option(7, help="how many days back")) -> None:
     """Summarise the last DAYS days of notes."""
     session = authforge_guard.get_guard().ensure()
-    typer.echo(f"report for {days} days (tier {session.tier})")
+    typer.echo(f"report for {days} days (tier {session.tier or 'none'})")
 
 
 @app.command()
@@ -59,13 +58,19 @@ def export(path: str) -> None:
     typer.echo(f"exported to {path}")
 
 
+SUPPORT = "support@notes.example"
+
+
 def main() -> int:
     # A development build: the app's settings from AUTHFORGE_* (see examples/README.md); a
-    # program you ship pins app_id= and public_key= here, and then this cannot fail. If the
-    # environment is incomplete, the licensed commands say so to the customer (exit 2)
-    # while --help, activate's usage and the like still work.
-    with contextlib.suppress(ConfigurationError):
-        configure(trust_environment=True, on_refused="exit", support_hint="support@notes.example")
+    # program you ship pins app_id= and public_key= here, and then this cannot fail.
+    try:
+        configure(trust_environment=True, on_refused="exit", support_hint=SUPPORT)
+    except ConfigurationError as exc:
+        if sys.argv[1:] and not {"--help", "-h"} & set(sys.argv[1:]):
+            exc.support_hint = SUPPORT
+            typer.echo(exc.user_message, err=True)  # plain words, no traceback
+            return 2
     app()
     return 0
 
