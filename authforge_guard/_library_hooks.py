@@ -38,31 +38,33 @@ class DeferredGuard(Guard):
     def __init__(self) -> None:  # deliberately no Guard.__init__: that reads the settings
         self._deferred_lock = threading.RLock()
         self._deferred_building = False
+        self._deferred_done = False
         self._hooks = HookRegistry(_DEFAULT_HOOK_TIMEOUT)
         self._entries: Dict[Any, Any] = {}  # no session (``guard.session`` is None)
         self._fast_ok = False  # guarded calls take the slow path, which builds the guard
 
     @property
     def configured(self) -> bool:
-        return "settings" in vars(self)
+        return self._deferred_done
 
     def __repr__(self) -> str:
-        if not self.configured:
+        if not self._deferred_done:
             return "Guard(default, settings not read yet)"
         return super().__repr__()
 
     def __getattr__(self, name: str) -> Any:
-        # Only called for attributes the instance does not have yet: everything
-        # Guard.__init__ sets. Build the guard, then look again.
-        if name.startswith("__") or name.startswith("_deferred") or self.configured:
+        # Only called for attributes the instance does not have (yet): everything
+        # Guard.__init__ sets. Build the guard (or wait for the thread building it),
+        # then look again.
+        if name.startswith("__") or name.startswith("_deferred") or self._deferred_done:
             raise AttributeError(name)
         self._build()
         return object.__getattribute__(self, name)
 
     def _build(self) -> None:
-        with self._deferred_lock:
-            if self.configured or self._deferred_building:
-                return
+        with self._deferred_lock:  # another thread building it: wait here until it is done
+            if self._deferred_done or self._deferred_building:
+                return  # done, or asked by Guard.__init__ itself in this thread
             early = self._hooks
             self._deferred_building = True
             try:
@@ -74,6 +76,7 @@ class DeferredGuard(Guard):
             finally:
                 self._deferred_building = False
             copy_hooks(early, self._hooks)
+            self._deferred_done = True
 
 
 def copy_hooks(source: HookRegistry, target: HookRegistry) -> None:
