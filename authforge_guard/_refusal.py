@@ -146,8 +146,10 @@ def _lines(exc: BaseException, hint: Optional[str]) -> List[str]:
     if kind == MISSING_KEY:
         return [
             "No license key is set up on this computer.",
-            "Activate this program with your license key: authforge-guard activate YOUR-KEY "
-            f"(or set AUTHFORGE_LICENSE_KEY). If you have no key, {_contact(hint)}.",
+            # The program's own activate command is the vendor's to name (README); the
+            # variable works for every program.
+            "Activate this program with your license key, or set AUTHFORGE_LICENSE_KEY. "
+            f"If you have no key, {_contact(hint)}.",
         ]
     if kind == CONFIGURATION:
         setting = getattr(exc, "env_var", None) or getattr(exc, "argument", None)

@@ -24,8 +24,8 @@ def test_typer_missing_key_then_activate_then_run(af, customer_env):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         "No license key is set up on this computer.",
-        "Activate this program with your license key: authforge-guard activate YOUR-KEY "
-        "(or set AUTHFORGE_LICENSE_KEY). If you have no key, contact support@notes.example.",
+        "Activate this program with your license key, or set AUTHFORGE_LICENSE_KEY. "
+        "If you have no key, contact support@notes.example.",
     ]
     key = af.create_license({"tier": "pro"})
     result = run_example("typer_cli.py", "activate", key, env=env)
