@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import socket
 import sys
 from typing import Annotated, Any, AsyncIterator, Dict, List, Optional
@@ -49,7 +50,8 @@ Pro = Annotated[Session, Depends(require_feature("pro"))]
 
 # A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
 # server you ship pins app_id= and public_key= here.
-configure(trust_environment=True)
+# AUTHFORGE_EXAMPLE_ON_LOST=exit: stop the server on a loss instead of answering 403.
+configure(trust_environment=True, on_lost=os.environ.get("AUTHFORGE_EXAMPLE_ON_LOST", "raise"))
 
 app = FastAPI(lifespan=licensed_lifespan(lifespan=announce))
 install_handlers(app)

@@ -99,3 +99,16 @@ def test_django_example(af):
     result = run_example("django_app/app.py", "check-license", env=env)
     assert result.stdout.splitlines()[0] == (
         "/report 403 {'code': 'invalid_key', 'detail': 'This license key is not valid.'}")
+
+
+def test_uvicorn_with_on_lost_exit_stops_after_the_hooks(af, start_fastapi_example):
+    key = af.create_license()
+    env = example_env(af, key, AUTHFORGE_EXAMPLE_ON_LOST="exit", **ONLINE_FAST)
+    server = start_fastapi_example("fastapi_app.py", "--port", 0, env=env)
+    url, _ = serving_url(server)
+    assert http_get(url + "/report")[0] == 200
+    af.revoke(key)
+    server.read_until(lambda line: line.startswith("license lost (revoked)"))
+    code, err = server.finish()
+    assert code == 1, err
+    assert key not in err
