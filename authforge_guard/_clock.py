@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
+from ._protocol._encoding import parse_iso_utc
+
 # The longest single wait a lock, an event or a socket accepts (about 292
 # years); asking for more raises OverflowError in the thread that waits.
 MAX_WAIT = threading.TIMEOUT_MAX
@@ -41,8 +43,6 @@ elapsed = _pick_elapsed_clock()
 
 def server_time(value: Any) -> Optional[float]:
     """A payload ``timestamp`` (epoch seconds or ms, or ISO-8601) as epoch seconds."""
-    from ._protocol import parse_iso_utc
-
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)) and value == value:

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 PublicKeyArg = Union[str, Sequence[str]]
 
 
+class _NotLoadedYet(Exception):
+    """Stands for ``cryptography``'s ``InvalidSignature`` until the first key is loaded
+    (no signature is checked before that), so ``verify`` imports nothing per call."""
+
+
+_InvalidSignature: type[Exception] = _NotLoadedYet
+
+
 def split_public_keys(value: Any) -> List[str]:
     """The base64 keys named by a key argument: one key, a list, or ``"k1,k2"``.
 
@@ -93,9 +101,12 @@ class TrustList:
         return trust
 
     def _loaded(self) -> Tuple[Ed25519PublicKey, ...]:
+        global _InvalidSignature
         if not self._keys:
+            from cryptography.exceptions import InvalidSignature
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+            _InvalidSignature = InvalidSignature
             self._keys = tuple(Ed25519PublicKey.from_public_bytes(raw) for raw in self._raw)
         return self._keys
 
@@ -113,8 +124,6 @@ class TrustList:
             return False
         if len(signature) != 64:
             return False
-        from cryptography.exceptions import InvalidSignature
-
         try:
             data = message.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: no UTF-8 bytes of it were ever signed
@@ -122,7 +131,7 @@ class TrustList:
         for key in self._loaded() if self._raw else ():
             try:
                 key.verify(signature, data)
-            except InvalidSignature:
+            except _InvalidSignature:
                 continue
             return True
         return False
