@@ -24,7 +24,7 @@ import urllib.parse
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Tuple
 
-from . import _watchdog
+from . import _urllib3, _watchdog
 from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
 from ._protocol import compact_json_bytes, new_nonce, server_verdict_code
@@ -269,11 +269,11 @@ class Transport:
         return opener  # type: ignore[no-any-return]
 
     def _build_pool(self) -> urllib3.PoolManager:
-        import urllib3
+        u3 = _urllib3.load()  # (without running urllib3.http2 at start-up)
         from urllib3.connection import HTTPConnection
 
         wait = self.timeout
-        self._timeout = urllib3.Timeout(connect=wait, read=wait)
+        self._timeout = u3.Timeout(connect=wait, read=wait)
         options: Dict[str, Any] = {
             "num_pools": 2,
             "maxsize": 4,
@@ -291,9 +291,9 @@ class Transport:
             options["ca_certs"] = self.ca_bundle
         manager: urllib3.PoolManager
         if self.proxy_url:
-            manager = urllib3.ProxyManager(self.proxy_url, **options)
+            manager = u3.ProxyManager(self.proxy_url, **options)
         else:
-            manager = urllib3.PoolManager(**options)
+            manager = u3.PoolManager(**options)
         # Pools whose connections tell the deadline watchdog which socket to cut.
         manager.pool_classes_by_scheme = _watched_pool_classes()
         return manager
@@ -371,7 +371,7 @@ class Transport:
             ends, left = deadline, deadline - started
             if left <= 0:
                 raise _timed_out(self.base_url)  # nothing is sent that could not be answered
-            timeout = _urllib3().Timeout(connect=left, read=left)
+            timeout = _u3().Timeout(connect=left, read=left)
         watch = _watchdog.arm(ends)
         try:
             try:
@@ -450,7 +450,7 @@ def _transport_error(exc: Exception, base_url: str, expired: bool) -> Optional[E
         return _timed_out(base_url)
     if isinstance(exc, AuthForgeError):
         return None
-    u3 = _urllib3().exceptions
+    u3 = _u3().exceptions
     if isinstance(exc, u3.SSLError):
         # A certificate problem does not go away in 2 s: fail closed, no retry.
         return AuthForgeError("network_error", f"network_error: TLS failure for {base_url}")
@@ -506,10 +506,9 @@ _NO_RETRIES: Any = False
 _WATCHED_POOLS: Optional[Dict[str, Any]] = None
 
 
-def _urllib3() -> Any:
-    import urllib3  # already loaded by the time a request is sent: a dict lookup
-
-    return urllib3
+def _u3() -> Any:
+    """urllib3, already loaded by the time a request is sent (a dict lookup)."""
+    return _urllib3.load()
 
 
 def _watched_pool_classes() -> Dict[str, Any]:
