@@ -11,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
+import venv
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
@@ -167,6 +170,60 @@ def child_env(server: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
 
 def python(*args: str) -> List[str]:
     return [sys.executable, "-S", *args]
+
+
+@contextlib.contextmanager
+def regular_install() -> Iterator[str]:
+    """A throwaway virtual environment where this checkout is installed as a user gets
+    it (``pip install .``: a copy of the package, compiled to bytecode); yields its python.
+
+    What start-up is measured with: no ``-S``, no editable-install hook, no
+    ``PYTHONPATH``. The dependencies (urllib3, cryptography, wrapt, the official
+    SDK) are not installed again: a ``.pth`` line puts the running
+    interpreter's site-packages on the path, as a directory (its own ``.pth``
+    files, the development hooks among them, are not run). ``pip`` builds the
+    package offline when ``setuptools`` and ``wheel`` are at hand, else from
+    its cache or index.
+    """
+    home = tempfile.mkdtemp(prefix="authforge-bench-venv-")
+    try:
+        venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(home)
+        bindir = "Scripts" if os.name == "nt" else "bin"
+        exe = os.path.join(home, bindir, "python.exe" if os.name == "nt" else "python")
+        site = subprocess.run(
+            [exe, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        build = ["--no-build-isolation"] if _can_build_here() else []
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", *build,
+             "--target", site, ROOT],
+            check=True, env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"),
+        )
+        shutil.rmtree(os.path.join(site, "bin"), ignore_errors=True)  # the console script
+        deps = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+        with open(os.path.join(site, "bench-dependencies.pth"), "w") as pth:
+            pth.write("\n".join(deps) + "\n")
+        yield exe
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _can_build_here() -> bool:
+    try:
+        import setuptools  # noqa: F401
+        import wheel  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def installed_env(server: Mapping[str, str]) -> Dict[str, str]:
+    """The environment of a program run from ``regular_install``: no ``PYTHONPATH``,
+    bytecode on, no ``AUTHFORGE_*``, and the server's ``BENCH_*`` settings."""
+    env = child_env(server)
+    env.pop("PYTHONPATH", None)
+    return env
 
 
 @contextlib.contextmanager
