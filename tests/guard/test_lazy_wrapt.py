@@ -104,3 +104,25 @@ def test_pure_python_wrapt_when_extensions_are_disabled():
     assert type(job) is wrapt.FunctionWrapper
     assert wrapt.FunctionWrapper.__module__ == "wrapt.wrappers"  # not the C type
     """, WRAPT_DISABLE_EXTENSIONS="1")
+
+
+def test_the_installed_wrapt_is_in_the_range_the_deferral_is_tested_for():
+    """``_wrapt.py`` relies on wrapt's layout (see its docstring); ``setup.cfg`` pins the
+    releases it was checked against. An environment outside that range is not the one
+    these tests speak for."""
+    import configparser
+    import importlib.metadata
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    config = configparser.ConfigParser()
+    config.read(os.path.join(root, "setup.cfg"))
+    requirement = next(line.strip() for line in config["options"]["install_requires"].splitlines()
+                       if line.strip().startswith("wrapt"))
+    low, high = re.fullmatch(r"wrapt>=([\d.]+),<([\d.]+)", requirement).groups()
+
+    def parts(version):
+        return tuple(int(p) for p in re.match(r"[\d.]+", version).group().rstrip(".").split("."))
+
+    installed = parts(importlib.metadata.version("wrapt"))
+    assert parts(low) <= installed < parts(high)
