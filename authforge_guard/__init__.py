@@ -18,6 +18,7 @@ logging.getLogger("authforge_guard").addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from ._client import AuthForgeClient
     from ._decorators import requires_license
+    from ._delivery import shield
     from ._exceptions import (
         AuthForgeError,
         ConfigurationError,
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
     from ._features import feature, has_feature
     from ._guard import Guard, configure, get_guard
     from ._hooks import LicenseEvent
-    from ._licensed import licensed
+    from ._keystore import activate, deactivate
+    from ._library_hooks import add_cleanup, on, on_lost, on_transient
+    from ._licensed import current_session, licensed
     from ._protocol import (
         DEFINITIVE_ERROR_CODES,
         hwid_from_machine_id,
@@ -60,6 +63,14 @@ _EXPORTS: Dict[str, str] = {
     "Session": "._session",
     "requires_license": "._decorators",
     "licensed": "._licensed",
+    "activate": "._keystore",
+    "deactivate": "._keystore",
+    "on": "._library_hooks",
+    "on_lost": "._library_hooks",
+    "on_transient": "._library_hooks",
+    "add_cleanup": "._library_hooks",
+    "current_session": "._licensed",
+    "shield": "._delivery",
     "feature": "._features",
     "has_feature": "._features",
 }
@@ -77,7 +88,11 @@ __all__ = [
     "LicenseLost",
     "Session",
     "__version__",
+    "activate",
+    "add_cleanup",
     "configure",
+    "current_session",
+    "deactivate",
     "feature",
     "get_guard",
     "has_feature",
@@ -85,8 +100,12 @@ __all__ = [
     "is_transient_error",
     "licensed",
     "normalize_machine_id",
+    "on",
+    "on_lost",
+    "on_transient",
     "parse_license_file",
     "requires_license",
+    "shield",
     "verify_license_file",
 ]
 
