@@ -14,9 +14,15 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 
+# ``json.dumps`` with any option builds a new encoder per call; these are built once
+# (the same options, so the same output).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def compact_json(value: Any) -> str:
     """JSON as AuthForge sends it: no spaces, UTF-8 characters kept (not \\u-escaped)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(value)
 
 
 def compact_json_bytes(value: Any) -> bytes:
@@ -31,7 +37,7 @@ def compact_json_bytes(value: Any) -> bytes:
     try:
         return compact_json(value).encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        return _COMPACT_ASCII.encode(value).encode("ascii")
 
 
 def b64encode(data: bytes) -> str:
