@@ -13,7 +13,6 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-
 # ``json.dumps`` with any option builds a new encoder per call; these are built once
 # (the same options, so the same output).
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
