@@ -70,6 +70,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
     # -- sync ----------------------------------------------------------------
     # ``on_refused="exit"`` (or the guard's setting): a licensing error at the start or the
     # end of the block is told to the customer and ends the program (see ``_refusal``).
+    @_interrupts.protect
     def __enter__(self) -> Session:
         try:
             session: Session = self._enter()
@@ -80,6 +81,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
             raise told from None
         return session
 
+    @_interrupts.protect
     def __exit__(
         self,
         exc_type: Optional[Type[BaseException]],

@@ -143,11 +143,20 @@ def test_on_refused_as_a_guard_setting(af, customer_env, tmp_path):
     result = subprocess.run([sys.executable, str(script)], env=customer_env(revoked),
                             capture_output=True, text=True, timeout=60)
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == "This license was revoked.\nPlease contact help@vendor.example.\n"
+    assert without_progress(result.stderr) == (
+        "This license was revoked.\nPlease contact help@vendor.example.\n"
+    )
     good = af.create_license()
     result = subprocess.run([sys.executable, str(script)], env=customer_env(good),
                             capture_output=True, text=True, timeout=60)
-    assert (result.returncode, result.stdout, result.stderr) == (0, "licensed\n", "")
+    assert (result.returncode, result.stdout) == (0, "licensed\n")
+    assert without_progress(result.stderr) == ""
+
+
+def without_progress(stderr):
+    """The customer's lines without the progress line a check slower than 1 s prints first
+    (on a loaded machine even a loopback check can be)."""
+    return stderr.replace("Checking your license...\n", "", 1)
 
 
 BLOCK = """

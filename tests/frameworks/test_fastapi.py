@@ -189,7 +189,11 @@ def test_a_gate_above_the_route_decorator_is_refused(gate, route):
 
 
 def test_dependencies_never_block_the_event_loop(af, make_guard):
-    guard = make_guard(license_key=af.create_license({"tier": "pro"}))
+    from tests.support.fault_proxy import Fault, FaultProxy
+
+    slow = FaultProxy(af.url)  # a login that takes 0.3 s: the loop must tick meanwhile
+    slow.arm(Fault.delay(0.3), path="/auth/validate")
+    guard = make_guard(license_key=af.create_license({"tier": "pro"}), api_base_url=slow.url)
     dependency = require_license(guard=guard)
 
     async def main():
@@ -208,8 +212,11 @@ def test_dependencies_never_block_the_event_loop(af, make_guard):
         await task
         return session, ticks
 
-    session, ticks = asyncio.run(main())
-    assert session.tier == "pro" and ticks > 1
+    try:
+        session, ticks = asyncio.run(main())
+    finally:
+        slow.close()
+    assert session.tier == "pro" and ticks > 10
 
 
 def test_guard_argument_is_checked_when_the_dependency_is_made():
