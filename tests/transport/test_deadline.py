@@ -201,3 +201,16 @@ def test_a_deadline_already_passed_fails_at_once_without_a_request(drip):
         transport.post("/auth/validate", {"nonce": "0" * 32}, deadline=time.monotonic() - 1)
     assert failure.value.code == "timeout"
     assert server.connections == 0
+
+
+def test_one_deadline_thread_serves_every_transport(af):
+    """The deadline is kept by one thread for the whole process, however many transports
+    and requests there are (a request that ends in time never wakes it)."""
+    import threading
+
+    for _ in range(3):
+        transport = Transport(af.url, timeout=5, retry=NO_RETRY)
+        for _ in range(3):
+            transport.post("/auth/validate", {"nonce": "0" * 32})
+    names = [t.name for t in threading.enumerate() if t.name == "authforge-io-deadline"]
+    assert names == ["authforge-io-deadline"]
