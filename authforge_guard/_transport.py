@@ -373,6 +373,7 @@ class Transport:
                 raise _timed_out(self.base_url)  # nothing is sent that could not be answered
             timeout = _u3().Timeout(connect=left, read=left)
         watch = _watchdog.arm(ends)
+        response = None
         try:
             try:
                 response = opener.urlopen(
@@ -386,16 +387,18 @@ class Transport:
                     preload_content=False,
                     timeout=timeout,
                 )
-                try:
-                    raw = _read_body(response)
-                except BaseException:
-                    # A half-read connection must not be reused: closed, then its slot back.
-                    response.close()
-                    response.release_conn()
-                    raise
+                raw = _read_body(response)
             finally:
+                # Before the connection can go back to the pool: once disarmed, the
+                # watchdog never cuts it (another request may take it next).
                 _watchdog.disarm(watch)
-        except Exception as exc:
+        except BaseException as exc:
+            if response is not None:
+                # A half-read connection must not be reused: closed, then its slot back.
+                response.close()
+                response.release_conn()
+            if not isinstance(exc, Exception):
+                raise
             error = _transport_error(exc, self.base_url, watch.expired)
             if error is None:
                 raise
