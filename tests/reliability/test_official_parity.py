@@ -4,7 +4,7 @@ Both clients talk to the same local server through the same ``FaultProxy``,
 with the same fault armed for every attempt, and must reach the same
 ``validate_license`` result, and the same heartbeat verdict (code, session
 kept or lost), except for the deliberate differences listed in
-``DELIBERATE`` below, each of which PROTOCOL.md asks for:
+``DELIBERATE`` below, each of which docs/protocol.md asks for:
 
 - a network failure always gets a clean code (``network_error``, ``timeout``);
   the official client returns the exception's text (``url_error: timed out``,
