@@ -16,7 +16,7 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, overload
 
-from ._guard import DEFAULT, get_guard
+from ._guard import DEFAULT, get_guard  # cycle: Guard.requires_license imports us lazily
 from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
 from ._decorators import is_coroutine_function
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
-from ._guard import DEFAULT, get_guard
+from ._guard import DEFAULT, get_guard  # cycle: Guard.feature/has_feature import us lazily
 from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:

@@ -61,9 +61,7 @@ def server():
                          ids=[f"README.md:{line}" for line, _, _ in BLOCKS])
 def test_the_snippet_runs(server, tmp_path, line, code, expected):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHFORGE_")}
-    env.update(AUTHFORGE_APP_ID=server.app_id, AUTHFORGE_APP_SECRET=server.app_secret,
-               AUTHFORGE_PUBLIC_KEY=server.public_key, AUTHFORGE_API_URL=server.url,
-               AUTHFORGE_LICENSE_KEY=server.create_license({"tier": "pro"}))
+    env.update(server.environ(server.create_license({"tier": "pro"})))
     is_test_module = re.search(r"^def test_", code, flags=re.M) is not None
     script = tmp_path / ("test_snippet.py" if is_test_module else "snippet.py")
     script.write_text(code, encoding="utf-8")

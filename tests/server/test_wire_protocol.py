@@ -130,31 +130,31 @@ def test_rate_limit_window_slides(clocked):
     assert wire.heartbeat(token).status == 200
 
 
-def test_credits_one_per_validate_and_one_per_ten_heartbeats(fast_af, fast_wire):
-    fast_af.set_credits(100)
-    key = fast_af.create_license()
-    token = fast_wire.validate(key).token
+def test_credits_one_per_validate_and_one_per_ten_heartbeats(af, wire):
+    af.set_credits(100)
+    key = af.create_license()
+    token = wire.validate(key).token
     for beat in range(1, 21):
-        assert fast_wire.heartbeat(token).status == 200
+        assert wire.heartbeat(token).status == 200
         expected_spent = 1 + beat // 10
-        assert fast_af.server.admin.credits(fast_af.app_id)["credits"] == 100 - expected_spent
-    assert fast_af.stats() == {
+        assert af.server.admin.credits(af.app_id)["credits"] == 100 - expected_spent
+    assert af.stats() == {
         "licenses": {key: {"validates": 1, "heartbeats": 20, "credits": 3}},
         "credits_spent": 3,
     }
 
 
-def test_tenth_heartbeat_without_credits_is_refused_and_not_counted(fast_af, fast_wire):
-    fast_af.set_credits(1)
-    key = fast_af.create_license()
-    token = fast_wire.validate(key).token
+def test_tenth_heartbeat_without_credits_is_refused_and_not_counted(af, wire):
+    af.set_credits(1)
+    key = af.create_license()
+    token = wire.validate(key).token
     for _ in range(9):
-        assert fast_wire.heartbeat(token).status == 200
-    assert failed(fast_wire.heartbeat(token)) == (429, "no_credits")
-    assert fast_af.stats()["licenses"][key]["heartbeats"] == 9
-    fast_af.set_credits(1)
-    assert fast_wire.heartbeat(token).status == 200
-    assert fast_af.stats()["licenses"][key] == {"validates": 1, "heartbeats": 10, "credits": 2}
+        assert wire.heartbeat(token).status == 200
+    assert failed(wire.heartbeat(token)) == (429, "no_credits")
+    assert af.stats()["licenses"][key]["heartbeats"] == 9
+    af.set_credits(1)
+    assert wire.heartbeat(token).status == 200
+    assert af.stats()["licenses"][key] == {"validates": 1, "heartbeats": 10, "credits": 2}
 
 
 # --- verdicts -----------------------------------------------------------------
