@@ -200,8 +200,10 @@ class LocalAuthForge:
 
     def guard(self, **overrides: Any) -> Guard:
         """An ``authforge_guard.Guard`` for this server's app (trusting its certificate
-        with ``tls=True``)."""
-        guard: Guard = _public("Guard")(**self._connection_kwargs(overrides))
+        with ``tls=True``). It is a test's guard: ``trust_environment=True``, so the
+        ``AUTHFORGE_*`` variables may fill in what the keywords leave out."""
+        kwargs = {"trust_environment": True, **self._connection_kwargs(overrides)}
+        guard: Guard = _public("Guard")(**kwargs)
         return guard
 
     def environ(self, license_key: Optional[str] = None) -> Dict[str, str]:
