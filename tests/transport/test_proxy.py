@@ -48,6 +48,8 @@ class Relay:
         self._listener = socket.create_server((host or ADDRESS, 0))
         self._listener.settimeout(0.05)
         self._stop = threading.Event()
+        self._handlers: list = []
+        self._connections: list = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -65,9 +67,22 @@ class Relay:
                 return
             conn.settimeout(None)
             self.accepted += 1
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            self._connections.append(conn)
+            handler = threading.Thread(target=self._relay, args=(conn,), daemon=True)
+            self._handlers.append(handler)
+            handler.start()
+
+    def _relay(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                return  # nothing listens there: the client sees its connection closed
+            with upstream:
+                back = threading.Thread(target=self._pump, args=(upstream, conn), daemon=True)
+                back.start()
+                self._pump(conn, upstream)
+                back.join(10)
 
     @staticmethod
     def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -89,6 +104,13 @@ class Relay:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
+        for conn in self._connections:  # a client's kept-alive connection ends here
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for handler in self._handlers:
+            handler.join(10)
         self._listener.close()
 
 
