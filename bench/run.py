@@ -39,8 +39,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from functools import partial
-from typing import Callable, Dict, Iterator, List, Mapping, Optional
+from typing import Callable
 
 from _harness import (
     PROGRAMS,
@@ -94,7 +95,7 @@ class Settings:
 # ------------------------------------------------------------------ 1. hot path
 
 
-def hot_path(server: Mapping[str, str], s: Settings) -> List[Row]:
+def hot_path(server: Mapping[str, str], s: Settings) -> list[Row]:
     import wrapt
 
     import authforge_guard
@@ -172,7 +173,7 @@ def hot_path(server: Mapping[str, str], s: Settings) -> List[Row]:
         if name != "loop"
     }
 
-    def row(what: str, name: str, against: str, ref: str, target: Optional[float]) -> Row:
+    def row(what: str, name: str, against: str, ref: str, target: float | None) -> Row:
         return compare("1 hot path", what, net[name], against, net[ref], nanoseconds, target)
 
     return [
@@ -195,7 +196,7 @@ class _Peers:
     ``_urllib_trusts``).
     """
 
-    def __init__(self, server: Mapping[str, str], url: str, ca_bundle: Optional[str]) -> None:
+    def __init__(self, server: Mapping[str, str], url: str, ca_bundle: str | None) -> None:
         import urllib3
         from authforge import AuthForgeClient as SdkClient
 
@@ -239,14 +240,14 @@ class _Peers:
             "hwid": HWID,
         }
 
-    def bare_post(self, path: str, body: Dict[str, str]) -> None:
+    def bare_post(self, path: str, body: dict[str, str]) -> None:
         # The same request as the clients send (a fresh nonce, or it is a replay),
         # with nothing done to the answer but reading it.
         data = json.dumps(dict(body, nonce=secrets.token_hex(16)), separators=(",", ":"))
         response = self.floor.request("POST", self.url + path, body=data.encode("utf-8"))
         assert response.status == 200, response.data
 
-    def calls(self) -> Dict[str, Callable[[], None]]:
+    def calls(self) -> dict[str, Callable[[], None]]:
         def ours_validate() -> None:
             assert self.ours.validate_license(self.key)["valid"]
 
@@ -297,11 +298,11 @@ def _urllib_trusts(ca_bundle: str) -> Iterator[None]:
             os.environ["SSL_CERT_FILE"] = previous
 
 
-def network(server: Mapping[str, str], s: Settings) -> List[Row]:
+def network(server: Mapping[str, str], s: Settings) -> list[Row]:
     with _urllib_trusts(server["ca_bundle"]):
         plain = _Peers(server, server["url"], None)
         tls = _Peers(server, server["tls_url"], server["ca_bundle"])
-        variants: Dict[str, Callable[[], float]] = {}
+        variants: dict[str, Callable[[], float]] = {}
         for prefix, peers, left_out in (("plain", plain, ()), ("tls", tls, ("floor_heartbeat",))):
             for name, call in peers.calls().items():
                 if name not in left_out:
@@ -313,7 +314,7 @@ def network(server: Mapping[str, str], s: Settings) -> List[Row]:
             plain.close()
             tls.close()
 
-    def row(what: str, name: str, against: str, ref: str, target: Optional[float] = None) -> Row:
+    def row(what: str, name: str, against: str, ref: str, target: float | None = None) -> Row:
         return compare("2 network", what, times[name], against, times[ref], microseconds, target)
 
     sdk, floor = "official SDK", "bare urllib3 POST"
@@ -355,26 +356,26 @@ def network(server: Mapping[str, str], s: Settings) -> List[Row]:
 # ------------------------------------------------------------------ 3. start-up
 
 
-def start_up(server: Mapping[str, str], s: Settings) -> List[Row]:
+def start_up(server: Mapping[str, str], s: Settings) -> list[Row]:
     """Fresh processes from a regular install (``pip install .`` into a throwaway
     virtual environment, with bytecode, without ``-S``): what a user's program pays."""
     with regular_install() as exe:
         return _start_up(exe, server, s)
 
 
-def _start_up(exe: str, server: Mapping[str, str], s: Settings) -> List[Row]:
+def _start_up(exe: str, server: Mapping[str, str], s: Settings) -> list[Row]:
     env = installed_env(server)
 
-    def program(name: str) -> List[str]:
+    def program(name: str) -> list[str]:
         return [exe, os.path.join(PROGRAMS, name)]
 
     ours, sdk, floor = program("start_ours.py"), program("start_sdk.py"), program("start_floor.py")
     cache_dir = tempfile.mkdtemp(prefix="authforge-bench-cache-")
     cached_env = dict(env, BENCH_SESSION_CACHE=cache_dir)
     names = ("ours", "sdk", "floor", "ours_cached")
-    cpu: Dict[str, List[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
 
-    def wall(name: str, cmd: List[str], run_env: Mapping[str, str] = env) -> Callable[[], float]:
+    def wall(name: str, cmd: list[str], run_env: Mapping[str, str] = env) -> Callable[[], float]:
         """Wall time of one run (returned) and its CPU time, user + system (kept aside)."""
 
         def run() -> float:
@@ -403,7 +404,7 @@ def _start_up(exe: str, server: Mapping[str, str], s: Settings) -> List[Row]:
     finally:
         shutil.rmtree(cache_dir, ignore_errors=True)
 
-    def importtime(args: List[str], package: str = "") -> float:
+    def importtime(args: list[str], package: str = "") -> float:
         """Microseconds of imports that ``args`` reports under ``-X importtime``: the named
         package's, or (no name) all top-level imports but the interpreter's own."""
         totals = []
@@ -491,7 +492,7 @@ def _imported_us(report: str, prefix: str) -> float:
     total = 0.0
     # The report lists a module after what it imported: read it backwards, so an
     # import's enclosing imports are known before it is.
-    enclosing: List[tuple] = []  # (depth, counted already)
+    enclosing: list[tuple] = []  # (depth, counted already)
     for depth, name, cumulative in reversed(entries):
         while enclosing and enclosing[-1][0] >= depth:
             enclosing.pop()
@@ -509,7 +510,7 @@ def _imported_us(report: str, prefix: str) -> float:
 # ------------------------------------------------------------------ 4. server
 
 
-def server_throughput(server: Mapping[str, str], s: Settings) -> List[Row]:
+def server_throughput(server: Mapping[str, str], s: Settings) -> list[Row]:
     import urllib3
 
     url = server["url"] + "/auth/validate"
@@ -559,7 +560,7 @@ def server_throughput(server: Mapping[str, str], s: Settings) -> List[Row]:
             pool.clear()
         return sum(done) / elapsed
 
-    rates: Dict[int, float] = {n: load(n) for n in (1, 4, 16)}
+    rates: dict[int, float] = {n: load(n) for n in (1, 4, 16)}
     rows = []
     for n, what in (
         (1, "validates/s, 1 client thread"),
@@ -582,10 +583,10 @@ def server_throughput(server: Mapping[str, str], s: Settings) -> List[Row]:
 # ------------------------------------------------------------------ 5. memory
 
 
-def memory(server: Mapping[str, str], s: Settings) -> List[Row]:
+def memory(server: Mapping[str, str], s: Settings) -> list[Row]:
     env = child_env(server)
 
-    imports: Dict[str, List[float]] = {"ours": [], "sdk": []}
+    imports: dict[str, list[float]] = {"ours": [], "sdk": []}
 
     def probe(which: str) -> Callable[[], float]:
         """RSS the session added (returned); the imports' footprint is kept aside."""
@@ -637,7 +638,7 @@ def memory(server: Mapping[str, str], s: Settings) -> List[Row]:
 SECTIONS = (hot_path, network, start_up, server_throughput, memory)
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few rounds: checks it runs")
     parser.add_argument(
@@ -649,7 +650,7 @@ def main(argv: List[str]) -> int:
     args = parser.parse_args(argv)
     settings = Settings(args.quick)
     started = time.perf_counter()
-    rows: List[Row] = []
+    rows: list[Row] = []
     with local_server() as server:
         for section in SECTIONS:
             if args.only is None or section.__name__ in args.only:

@@ -107,8 +107,10 @@ def test_multiprocessing_fork_children_open_their_own_connections(logged_in):
     client, key = logged_in
     context = multiprocessing.get_context("fork")
     results, start = context.Queue(), context.Event()
-    children = [context.Process(target=mp_child, args=(client, key, start, results))
-                for _ in range(CHILDREN)]
+    children = [
+        context.Process(target=mp_child, args=(client, key, start, results))
+        for _ in range(CHILDREN)
+    ]
     for child in children:
         child.start()
     start.set()

@@ -117,8 +117,16 @@ class Relay:
 @pytest.fixture
 def proxy_env(monkeypatch):
     """Clears every proxy variable, then sets the ones a test names."""
-    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy",
-                 "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     def set_env(**values):
@@ -162,8 +170,9 @@ def test_an_explicit_proxy_elsewhere_never_carries_loopback_traffic(af, proxy_en
     cross the network. The request goes straight to loopback; the proxy sees nothing."""
     elsewhere = Relay(target_port=9)  # it would relay to a closed port: never reached
     try:
-        client = af.client(hwid_override="test-machine",
-                           proxy_url=f"http://{ADDRESS}:{elsewhere.port}")
+        client = af.client(
+            hwid_override="test-machine", proxy_url=f"http://{ADDRESS}:{elsewhere.port}"
+        )
         assert client.validate_license(af.create_license())["valid"]
         assert elsewhere.accepted == 0
     finally:
@@ -187,8 +196,9 @@ def remote_looking_server(af, tmp_path):
 @pytest.mark.parametrize(
     "no_proxy", [None, "{address}", "example.org, {address}", ".example.org,{network}", "*"]
 )
-def test_no_proxy_hosts_are_reached_directly(af, proxy_env, tunnel, remote_looking_server,
-                                             no_proxy):
+def test_no_proxy_hosts_are_reached_directly(
+    af, proxy_env, tunnel, remote_looking_server, no_proxy
+):
     url, ca_bundle = remote_looking_server
     proxy_env(HTTPS_PROXY=tunnel.url)
     if no_proxy is not None:
@@ -203,12 +213,14 @@ def test_no_proxy_hosts_are_reached_directly(af, proxy_env, tunnel, remote_looki
 
 
 @needs_address
-def test_no_proxy_applies_to_an_explicit_proxy_url_too(af, proxy_env, tunnel,
-                                                       remote_looking_server):
+def test_no_proxy_applies_to_an_explicit_proxy_url_too(
+    af, proxy_env, tunnel, remote_looking_server
+):
     url, ca_bundle = remote_looking_server
     proxy_env(no_proxy=ADDRESS)
-    client = af.client(hwid_override="test-machine", api_base_url=url, ca_bundle=ca_bundle,
-                       proxy_url=tunnel.url)
+    client = af.client(
+        hwid_override="test-machine", api_base_url=url, ca_bundle=ca_bundle, proxy_url=tunnel.url
+    )
     assert client.validate_license(af.create_license())["valid"]
     assert tunnel.targets == []
 
