@@ -8,7 +8,6 @@ patching sleeps.
 from __future__ import annotations
 
 import time
-from typing import Optional, Tuple
 
 
 class RetryPolicy:
@@ -21,15 +20,15 @@ class RetryPolicy:
 
     __slots__ = ("max_retry_after", "network_delays", "rate_limit_delays")
 
-    rate_limit_delays: Tuple[float, ...]
-    network_delays: Tuple[float, ...]
+    rate_limit_delays: tuple[float, ...]
+    network_delays: tuple[float, ...]
     # A server's Retry-After is honoured, but never beyond this many seconds.
     max_retry_after: float
 
     def __init__(
         self,
-        rate_limit_delays: Tuple[float, ...] = (2.0, 5.0),
-        network_delays: Tuple[float, ...] = (2.0,),
+        rate_limit_delays: tuple[float, ...] = (2.0, 5.0),
+        network_delays: tuple[float, ...] = (2.0,),
         max_retry_after: float = 60.0,
     ) -> None:
         set_field = object.__setattr__
@@ -37,7 +36,7 @@ class RetryPolicy:
         set_field(self, "network_delays", network_delays)
         set_field(self, "max_retry_after", max_retry_after)
 
-    def _values(self) -> Tuple[Tuple[float, ...], Tuple[float, ...], float]:
+    def _values(self) -> tuple[tuple[float, ...], tuple[float, ...], float]:
         return (self.rate_limit_delays, self.network_delays, self.max_retry_after)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -54,7 +53,7 @@ class RetryPolicy:
     def __hash__(self) -> int:
         return hash(self._values())
 
-    def __reduce__(self) -> Tuple[type, Tuple[Tuple[float, ...], Tuple[float, ...], float]]:
+    def __reduce__(self) -> tuple[type, tuple[tuple[float, ...], tuple[float, ...], float]]:
         return (RetryPolicy, self._values())
 
     def __repr__(self) -> str:
@@ -63,7 +62,7 @@ class RetryPolicy:
             f"network_delays={self.network_delays!r}, max_retry_after={self.max_retry_after!r})"
         )
 
-    def rate_limit_delay(self, attempt: int, retry_after: Optional[str]) -> Optional[float]:
+    def rate_limit_delay(self, attempt: int, retry_after: str | None) -> float | None:
         """Seconds to wait before rate-limit retry number ``attempt`` (0-based), or ``None``."""
         if attempt >= len(self.rate_limit_delays):
             return None
@@ -72,14 +71,14 @@ class RetryPolicy:
             return min(hinted, self.max_retry_after)
         return self.rate_limit_delays[attempt]
 
-    def network_delay(self, attempt: int) -> Optional[float]:
+    def network_delay(self, attempt: int) -> float | None:
         """Seconds to wait before network retry number ``attempt`` (0-based), or ``None``."""
         if attempt >= len(self.network_delays):
             return None
         return self.network_delays[attempt]
 
 
-def parse_retry_after(value: Optional[str], *, now: Optional[float] = None) -> Optional[float]:
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), if usable."""
     if not value:
         return None

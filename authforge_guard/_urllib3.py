@@ -28,7 +28,7 @@ import os
 import sys
 import threading
 from types import ModuleType
-from typing import Any, FrozenSet, Optional
+from typing import Any
 
 _PACKAGE = "urllib3.http2"
 _lock = threading.RLock()
@@ -54,7 +54,7 @@ def load() -> ModuleType:
     return urllib3
 
 
-def _defer_http2() -> Optional[ModuleType]:
+def _defer_http2() -> ModuleType | None:
     """Put an unexecuted ``urllib3.http2`` in ``sys.modules``; ``None`` if it cannot be."""
     if _PACKAGE in sys.modules:
         return None
@@ -87,7 +87,7 @@ def _defer_http2() -> Optional[ModuleType]:
     return package
 
 
-def _submodule_names(locations: Any) -> FrozenSet[str]:
+def _submodule_names(locations: Any) -> frozenset[str]:
     names = set()
     for location in locations:
         try:

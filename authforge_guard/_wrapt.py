@@ -42,7 +42,7 @@ import os
 import sys
 import threading
 from types import ModuleType
-from typing import Any, List, Optional
+from typing import Any
 
 _lock = threading.RLock()
 _completing = False
@@ -87,7 +87,7 @@ def _is_deferred(package: ModuleType) -> bool:
     return vars(package).get("__getattr__") is _complete
 
 
-def _install_deferred_package() -> Optional[ModuleType]:
+def _install_deferred_package() -> ModuleType | None:
     """Put an unexecuted ``wrapt`` package in ``sys.modules``; ``None`` if there is none."""
     try:
         spec = importlib.util.find_spec("wrapt")  # finds it without running it
@@ -134,7 +134,7 @@ def _complete(name: str) -> Any:
     return getattr(package, name)
 
 
-def _complete_dir() -> List[str]:
+def _complete_dir() -> list[str]:
     """The deferred package's ``__dir__``: the names of the whole package."""
     package = sys.modules.get("wrapt")
     if package is not None and _is_deferred(package):

@@ -11,7 +11,7 @@ import binascii
 import json
 import secrets
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
 
 # ``json.dumps`` with any option builds a new encoder per call; these are built once
 # (the same options, so the same output).
@@ -90,14 +90,14 @@ def iso_utc(epoch_seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def parse_iso_utc(text: Any) -> Optional[float]:
+def parse_iso_utc(text: Any) -> float | None:
     """ISO-8601 to epoch seconds (naive means UTC); ``None`` when unparseable."""
     if not isinstance(text, str) or not text.strip():
         return None
     value = text.strip()
     if value[-1] in "zZ":
         value = value[:-1] + "+00:00"
-    moment: Optional[datetime]
+    moment: datetime | None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -109,7 +109,7 @@ def parse_iso_utc(text: Any) -> Optional[float]:
     return moment.timestamp()
 
 
-def _parse_iso_fallback(value: str) -> Optional[datetime]:
+def _parse_iso_fallback(value: str) -> datetime | None:
     # Python 3.9/3.10 fromisoformat only takes 0, 3 or 6 fraction digits;
     # AuthForge and other SDKs may send any count. Normalise to 6.
     head, sep, rest = value.partition(".")

@@ -7,7 +7,8 @@ so ``import authforge_guard`` stays cheap for command-line tools.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, List, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 from ._encoding import b64decode, b64encode
 
@@ -28,7 +29,7 @@ class _NotLoadedYet(Exception):
 _InvalidSignature: type[Exception] = _NotLoadedYet
 
 
-def split_public_keys(value: Any) -> List[str]:
+def split_public_keys(value: Any) -> list[str]:
     """The base64 keys named by a key argument: one key, a list, or ``"k1,k2"``.
 
     Raises ``ValueError`` when no key is named or an entry is not a string.
@@ -39,7 +40,7 @@ def split_public_keys(value: Any) -> List[str]:
         entries = value
     else:
         raise ValueError("public_key must be a base64 string, a list of them, or 'k1,k2'")
-    keys: List[str] = []
+    keys: list[str] = []
     for entry in entries:
         if not isinstance(entry, str):
             raise ValueError("every public key must be a base64 string")
@@ -76,9 +77,9 @@ class TrustList:
     __slots__ = ("_keys", "_raw", "keys_b64")
 
     def __init__(self, public_key: PublicKeyArg) -> None:
-        self.keys_b64: Tuple[str, ...] = tuple(split_public_keys(public_key))
-        self._raw: Tuple[bytes, ...] = tuple(decode_public_key(k) for k in self.keys_b64)
-        self._keys: Tuple[Ed25519PublicKey, ...] = ()
+        self.keys_b64: tuple[str, ...] = tuple(split_public_keys(public_key))
+        self._raw: tuple[bytes, ...] = tuple(decode_public_key(k) for k in self.keys_b64)
+        self._keys: tuple[Ed25519PublicKey, ...] = ()
 
     @classmethod
     def lenient(cls, public_key: Any) -> TrustList:
@@ -100,7 +101,7 @@ class TrustList:
         trust.keys_b64, trust._raw, trust._keys = tuple(keys), tuple(raws), ()
         return trust
 
-    def _loaded(self) -> Tuple[Ed25519PublicKey, ...]:
+    def _loaded(self) -> tuple[Ed25519PublicKey, ...]:
         global _InvalidSignature
         if not self._keys:
             from cryptography.exceptions import InvalidSignature
