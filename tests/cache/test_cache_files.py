@@ -26,10 +26,15 @@ def test_default_location_names_and_modes(af, make_guard, tmp_path, monkeypatch)
 
     app_dir = tmp_path / "xdg" / "authforge-guard" / af.app_id
     entry = the_entry(app_dir)
-    assert entry.name == f"{af.app_id}-{hashlib.sha256(key.encode()).hexdigest()}.session"
+    key_hash = hashlib.sha256(key.encode()).hexdigest()
+    hwid_hash = hashlib.sha256(b"test-machine").hexdigest()[:16]
+    assert entry.name == f"{af.app_id}-{key_hash}-{hwid_hash}.session"
     assert mode_of(entry) == 0o600
     assert mode_of(app_dir) == 0o700 and mode_of(app_dir.parent) == 0o700
-    assert set(read_entry(entry)) == {"format", "storedAt", "keyId", "payload", "signature"}
+    assert set(read_entry(entry)) == {
+        "format", "app", "keyHash", "hwid", "storedAt", "seen", "keyId", "payload", "signature"
+    }
+    assert key not in entry.read_text() and af.app_secret not in entry.read_text()
 
 
 def test_a_given_directory_is_used_as_is_and_made_private(af, make_guard, cache_dir):
