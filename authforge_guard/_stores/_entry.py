@@ -198,16 +198,49 @@ def _rolled_back(signed: SignedSession, now: float, seen: Optional[float]) -> st
 TOMBSTONE_SECONDS = 300.0
 
 
-def ended_by(tombstone: Mapping[str, Any], signed: SignedSession, now: float) -> str:
-    """Why ``tombstone`` refuses ``signed`` (an answer signed before the loss), or ``""``.
+def token_hash(signed: SignedSession) -> str:
+    """How a tombstone names the session it ended (never the token itself)."""
+    return hashlib.sha256(signed.session_token.encode("utf-8")).hexdigest()[:32]
 
-    A login after the loss (the license restored) is signed later and passes.
+
+def tombstone_record(
+    license_key: str, hwid: str, code: str, *, now: float, owner: str, ended: Any
+) -> Dict[str, Any]:
+    """What a tombstone says (JSON-ready); ``ended`` is the entry it deletes, if any."""
+    record: Dict[str, Any] = {
+        "keyHash": key_hash(license_key),
+        "hwid": hwid,
+        "code": code,
+        "at": now,
+        "from": owner,
+    }
+    payload = ended.get("payload") if isinstance(ended, Mapping) else None
+    if isinstance(payload, str):
+        from .._protocol import decode_payload
+
+        try:
+            token = decode_payload(payload).get("sessionToken")
+        except AuthForgeError:
+            token = None
+        if isinstance(token, str):
+            record["token"] = hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+    return record
+
+
+def ended_by(tombstone: Mapping[str, Any], signed: SignedSession, now: float) -> str:
+    """Why ``tombstone`` refuses ``signed``, or ``""``.
+
+    Refused: the very session the tombstone ended (a slow replica writing its
+    copy back), or any answer signed a full second before the loss (server
+    times are whole seconds). A login after the loss (the license restored)
+    is a new session and passes.
     """
     at = mark_of(tombstone.get("at"))
     if at is None or now - at > TOMBSTONE_SECONDS:
         return ""
     issued = server_time(signed.payload.get("timestamp"))
-    if issued is not None and issued > at:
+    same = tombstone.get("token") == token_hash(signed)
+    if not same and issued is not None and issued >= at - 1.0:
         return ""
     code = tombstone.get("code")
     return f"ended elsewhere ({code if isinstance(code, str) else 'lost'})"

@@ -44,6 +44,7 @@ from ._entry import (
     hwid_hash,
     key_hash,
     mark_of,
+    tombstone_record,
     verify_entry,
 )
 from ._report import deliver, report_refusal
@@ -338,15 +339,12 @@ class FileStore:
     def tombstone(self, license_key: str, hwid: str, code: str) -> None:
         """A definitive loss (``code``): delete the entry, and leave a tombstone that
         refuses older entries and tells other processes' watchers."""
-        self.forget(license_key, hwid)
-        now = self._clock()
-        record = {
-            "keyHash": key_hash(license_key),
-            "hwid": hwid,
-            "code": code,
-            "at": now,
-            "from": self._owner,
-        }
+        path = self.path_for(license_key, hwid)
+        ended, _problem = self._read_json(path)
+        self._remove([path])
+        record = tombstone_record(
+            license_key, hwid, code, now=self._clock(), owner=self._owner, ended=ended
+        )
         try:
             self._make_private_dirs()
             write_atomic(

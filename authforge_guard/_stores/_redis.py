@@ -43,6 +43,7 @@ from ._entry import (
     hwid_hash,
     key_hash,
     mark_of,
+    tombstone_record,
     verify_entry,
 )
 from ._fallback import Fallback
@@ -255,19 +256,17 @@ class RedisStore:
 
     def tombstone(self, license_key: str, hwid: str, code: str) -> None:
         """Delete the entry, keep the loss for a few minutes and publish it."""
-        record = json.dumps(
-            {
-                "keyHash": key_hash(license_key),
-                "hwid": hwid,
-                "code": code,
-                "at": self._clock(),
-                "from": self._owner,
-            }
-        )
+        name = self._name("session", license_key, hwid)
 
         def write() -> None:
+            ended = _json_object(self._redis.hget(name, "answer"))
+            record = json.dumps(
+                tombstone_record(
+                    license_key, hwid, code, now=self._clock(), owner=self._owner, ended=ended
+                )
+            )
             with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(self._name("session", license_key, hwid))
+                pipe.delete(name)
                 pipe.set(
                     self._name("tomb", license_key, hwid),
                     record,

@@ -12,7 +12,8 @@ logger = logging.getLogger("authforge_guard")
 # Refusals that mean someone or something wrote the entry (an edit, a forgery, a
 # copy from another machine, a clock set back): worth a WARNING. The rest (expired,
 # too little left, ended elsewhere) are the ordinary life of a session.
-_SUSPECT = ("not validly signed", "issued to another", "unknown format", "clock_rollback",
+_SUSPECT = ("not validly signed", "issued to another", "issued for another", "unknown format",
+            "clock_rollback",
             "session token unreadable", "unreadable")
 
 
