@@ -82,11 +82,16 @@ def login(af):
 class Backend:
     """One kind of store for one test: new instances over the same data, raw access to it."""
 
-    def __init__(self, kind, af, clock, tmp_path, redis_url=None):
+    def __init__(self, kind, af, clock, directory, redis_url=None):
         self.kind, self.af, self.clock = kind, af, clock
-        self.directory = tmp_path / "store"
+        self.directory = directory
         self.redis_url = redis_url
         self.instances = []
+
+    @property
+    def setting(self):
+        """The store as a ``session_cache`` / ``session_store`` setting names it."""
+        return str(self.directory) if self.kind == "file" else self.redis_url
 
     def make(self, **options):
         options.setdefault("clock", self.clock)
@@ -155,7 +160,7 @@ def backend(request, af, clock, tmp_path):
     redis_url = None
     if request.param == "redis":
         redis_url = request.getfixturevalue("redis_server").url
-    backend = Backend(request.param, af, clock, tmp_path, redis_url)
+    backend = Backend(request.param, af, clock, tmp_path / "store", redis_url)
     yield backend
     backend.close()
 

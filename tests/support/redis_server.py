@@ -40,6 +40,7 @@ class RedisServer:
     def __init__(self, directory: Optional[str] = None) -> None:
         self._own_directory = directory is None
         self.directory = directory or tempfile.mkdtemp(prefix="authforge-redis-")
+        os.makedirs(self.directory, exist_ok=True)
         self.port = free_port()
         self.process: Optional[subprocess.Popen[bytes]] = None
 
@@ -57,7 +58,7 @@ class RedisServer:
             "--appendonly", "no",
             "--protected-mode", "yes",
         ]
-        log = open(os.path.join(self.directory, "redis.log"), "ab")  # noqa: SIM115
+        log = open(os.path.join(self.directory, "redis.log"), "ab")
         try:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         finally:
