@@ -28,6 +28,7 @@ import time
 from typing import Callable, Mapping, Optional, Protocol, Union
 from urllib.parse import unquote, urlsplit
 
+from .._exceptions import ConfigurationError
 from .._protocol import SignedSession, TrustList
 from ._entry import Found, key_hash, verify_entry
 
@@ -116,16 +117,30 @@ def store_from_setting(
         return FileStore.default(app_id, environ, clock=clock)
     scheme = urlsplit(text).scheme.lower() if "://" in text else ""
     if scheme in _REDIS_SCHEMES:
-        from ._redis import RedisStore
-
-        return RedisStore(text, app_id, clock=clock)
+        return _redis_store(text, app_id, clock)
     if scheme == "file":
         text = unquote(urlsplit(text).path)
     elif scheme:
-        from .._exceptions import ConfigurationError
-
         raise ConfigurationError(
             f"session store: unknown scheme {scheme!r} "
             "(use a directory path, file://, redis:// or rediss://)"
         )
     return FileStore(os.path.abspath(os.path.expanduser(text)), app_id, clock=clock)
+
+
+def _redis_store(url: str, app_id: str, clock: Callable[[], float]) -> SessionStore:
+    # Messages name the scheme only: the URL may hold a password.
+    scheme = url.split(":", 1)[0]
+    try:
+        from ._redis import RedisStore
+    except ImportError:
+        raise ConfigurationError(
+            f"a {scheme}:// session store needs the redis package: "
+            'pip install "authforge-guard[redis]"'
+        ) from None
+    try:
+        return RedisStore(url, app_id, clock=clock)
+    except ValueError as exc:  # redis-py's URL parser
+        raise ConfigurationError(
+            f"session store: not a usable {scheme}:// URL ({type(exc).__name__})"
+        ) from None

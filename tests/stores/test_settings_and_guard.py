@@ -52,6 +52,23 @@ def test_redis_urls_make_a_redis_store(url):
     store.close()
 
 
+def test_a_redis_url_without_the_redis_package_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.delitem(sys.modules, "authforge_guard._stores._redis", raising=False)
+    monkeypatch.setitem(sys.modules, "redis", None)  # as if not installed
+    with pytest.raises(ConfigurationError, match=r"pip install \"authforge-guard\[redis\]\"") as caught:
+        store_from_setting("redis://user:s3cret@127.0.0.1:6379/0", "app")
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.skipif(bool(missing_reason()), reason=missing_reason() or "")
+def test_a_broken_redis_url_is_a_configuration_error_without_the_password():
+    with pytest.raises(ConfigurationError, match="not a usable redis:// URL") as caught:
+        store_from_setting("redis://user:s3cret@127.0.0.1:notaport/0", "app")
+    assert "s3cret" not in str(caught.value)
+
+
 def test_redis_is_imported_only_for_a_redis_store(tmp_path):
     import subprocess
     import sys
