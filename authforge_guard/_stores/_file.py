@@ -315,7 +315,7 @@ class FileStore:
                     if until is not None and until > now:
                         return False
                 data = {"owner": self._owner, "until": now + ttl}
-                write_atomic(path, json.dumps(data).encode("utf-8"), mode=0o600)
+                _write_quick(path, json.dumps(data).encode("utf-8"))
                 return True
         except OSError as exc:
             logger.info(
@@ -431,3 +431,18 @@ class FileStore:
             except FileExistsError:
                 continue
             os.chmod(directory, 0o700)  # mkdir's mode went through the umask
+
+
+def _write_quick(path: str, data: bytes) -> None:
+    """Replace ``path`` whole, without fsync: a lease need not survive a power cut (it
+    would have expired by then), and an fsync per lease would cost milliseconds."""
+    temp = f"{path}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temp)
+        raise
