@@ -14,8 +14,8 @@ never read. The file holds a live session token, so it is written 0600 in
 Leases (one login, one heartbeat across the processes of this machine) are
 small files read and written under an advisory lock (``flock``) on the
 directory's ``.lock``; where there is no ``fcntl`` (Windows) every lease is
-granted, which is the behaviour without a store. Tombstones are files too, and
-``watch`` polls for new ones from a daemon thread.
+granted, which is the behaviour without a store. Tombstones are files too, in
+``tombstones/``, and ``watch`` polls that folder from a daemon thread.
 """
 
 from __future__ import annotations
@@ -160,8 +160,13 @@ class FileStore:
         key itself (file names show up in listings, backups and logs)."""
         return os.path.join(self.directory, self._stem(license_key, hwid) + ".session")
 
+    @property
+    def _tombstone_dir(self) -> str:
+        # Apart from the entries: a watcher lists it every poll, whatever the tenant count.
+        return os.path.join(self.directory, "tombstones")
+
     def _tombstone_path(self, license_key: str, hwid: str) -> str:
-        return os.path.join(self.directory, self._stem(license_key, hwid) + ".tomb")
+        return os.path.join(self._tombstone_dir, self._stem(license_key, hwid) + ".tomb")
 
     def _lease_path(self, license_key: str, hwid: str, purpose: str) -> str:
         if not _LEASE_PURPOSE.fullmatch(purpose):
@@ -347,6 +352,9 @@ class FileStore:
         )
         try:
             self._make_private_dirs()
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self._tombstone_dir, 0o700)
+            self._prune_tombstones(record["at"])
             write_atomic(
                 self._tombstone_path(license_key, hwid),
                 json.dumps(record).encode("utf-8"),
@@ -372,7 +380,7 @@ class FileStore:
 
     def _tombstones(self) -> Iterator[Tuple[str, int]]:
         try:
-            with os.scandir(self.directory) as entries:
+            with os.scandir(self._tombstone_dir) as entries:
                 for item in entries:
                     if item.name.endswith(".tomb"):
                         with contextlib.suppress(OSError):
@@ -380,19 +388,24 @@ class FileStore:
         except OSError:
             return
 
+    def _prune_tombstones(self, now: float) -> None:
+        """Delete tombstones past their time (when writing one: a rare event)."""
+        for name, stamp in list(self._tombstones()):
+            if now - stamp / 1e9 > TOMBSTONE_SECONDS:
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self._tombstone_dir, name))
+
     def _poll(self, on_tombstone: Callable[[str, str, str], None], known: Dict[str, int]) -> None:
         while not self._stop.wait(self._poll_interval):
             current = dict(self._tombstones())
             for name, stamp in current.items():
                 if known.get(name) == stamp:
                     continue
-                record, _problem = self._read_json(os.path.join(self.directory, name))
+                record, _problem = self._read_json(os.path.join(self._tombstone_dir, name))
                 if record is None or record.get("from") == self._owner:
                     continue
                 at = mark_of(record.get("at"))
                 if at is not None and self._clock() - at > TOMBSTONE_SECONDS:
-                    with contextlib.suppress(OSError):
-                        os.remove(os.path.join(self.directory, name))
                     continue
                 hashed, hwid, code = record.get("keyHash"), record.get("hwid"), record.get("code")
                 if isinstance(hashed, str) and isinstance(hwid, str) and isinstance(code, str):
