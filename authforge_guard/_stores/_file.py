@@ -47,7 +47,7 @@ from ._entry import (
     tombstone_record,
     verify_entry,
 )
-from ._report import deliver, report_refusal
+from ._report import RefusalLog, deliver
 
 try:
     import fcntl
@@ -125,6 +125,7 @@ class FileStore:
         self._owner = secrets.token_hex(8)  # this instance, in leases and tombstones
         self._stop = threading.Event()
         self._watcher: Optional[threading.Thread] = None
+        self._refusals = RefusalLog("the session cache")
 
     @classmethod
     def default(
@@ -179,7 +180,7 @@ class FileStore:
         """The stored session for ``(license_key, hwid)`` if genuine, ours and alive
         (a refusal is logged here)."""
         found = self.lookup(license_key, hwid, trust=trust)
-        report_refusal(found, "the session cache")
+        self._refusals.report(found)
         return found
 
     def lookup(self, license_key: str, hwid: str, *, trust: TrustList) -> Found:

@@ -47,7 +47,7 @@ from ._entry import (
     verify_entry,
 )
 from ._fallback import Fallback
-from ._report import deliver, report_refusal
+from ._report import RefusalLog, deliver
 
 logger = logging.getLogger("authforge_guard")
 
@@ -122,6 +122,7 @@ class RedisStore:
         self._release_lease = self._redis.register_script(_RELEASE_LEASE)
         self._stop = threading.Event()
         self._watcher: Optional[threading.Thread] = None
+        self._refusals = RefusalLog(f"the session store {self.url}")
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r})"
@@ -154,7 +155,7 @@ class RedisStore:
         """The stored session for ``(license_key, hwid)`` if genuine, ours and alive
         (a refusal is logged here)."""
         found = self.lookup(license_key, hwid, trust=trust)
-        report_refusal(found, f"the session store {self.url}")
+        self._refusals.report(found)
         return found
 
     def lookup(self, license_key: str, hwid: str, *, trust: TrustList) -> Found:

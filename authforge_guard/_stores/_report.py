@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+import re
+import threading
+from typing import Callable, Dict
 
+from .._clock import elapsed
 from ._entry import Found
 
 logger = logging.getLogger("authforge_guard")
@@ -12,17 +15,43 @@ logger = logging.getLogger("authforge_guard")
 # Refusals that mean someone or something wrote the entry (an edit, a forgery, a
 # copy from another machine, a clock set back): worth a WARNING. The rest (expired,
 # too little left, ended elsewhere) are the ordinary life of a session.
-_SUSPECT = ("not validly signed", "issued to another", "issued for another", "unknown format",
-            "clock_rollback",
-            "session token unreadable", "unreadable")
+_SUSPECT = (
+    "not validly signed",
+    "issued to another",
+    "issued for another",
+    "unknown format",
+    "clock_rollback",
+    "session token unreadable",
+    "unreadable",
+)
+REPEAT_SECONDS = 60.0
 
 
-def report_refusal(found: Found, where: str) -> None:
-    """Log why ``found`` holds no session (nothing when there simply was no entry)."""
-    if found.session is not None or found.missing:
-        return
-    level = logging.WARNING if found.reason.startswith(_SUSPECT) else logging.INFO
-    logger.log(level, "authforge_guard: not resuming a session from %s: %s", where, found.reason)
+class RefusalLog:
+    """Logs why a store refused an entry: once a minute per kind of reason, so instances
+    polling a forged entry while they wait for a login do not flood the log."""
+
+    def __init__(self, where: str, *, every: float = REPEAT_SECONDS) -> None:
+        self.where = where
+        self._every = every
+        self._lock = threading.Lock()
+        self._last: Dict[str, float] = {}
+
+    def report(self, found: Found) -> None:
+        """Log why ``found`` holds no session (nothing when there simply was no entry)."""
+        if found.session is not None or found.missing:
+            return
+        kind = re.sub(r"[0-9]+", "#", found.reason)
+        now = elapsed()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < self._every:
+                return
+            self._last[kind] = now
+        level = logging.WARNING if found.reason.startswith(_SUSPECT) else logging.INFO
+        logger.log(
+            level, "authforge_guard: not resuming a session from %s: %s", self.where, found.reason
+        )
 
 
 def deliver(on_tombstone: Callable[[str, str, str], None], *fields: str) -> None:

@@ -242,3 +242,19 @@ def test_a_watcher_handler_that_raises_is_logged_and_watching_goes_on(backend, a
         publisher.tombstone(key_b, "m", "expired")
         assert wait_for(lambda: sorted(codes) == ["expired", "revoked"])
         assert wait_for(lambda: "tombstone handler raised" in caplog.text)
+
+
+def test_a_forged_entry_polled_again_and_again_is_logged_once(backend, af, login, trust, caplog):
+    key = af.create_license({"tier": "free"})
+    store = backend.make()
+    store.save(key, "machine-a", login(key))
+    backend.write(
+        key, "machine-a",
+        forged(backend.read(key, "machine-a"), license_variables={"tier": "enterprise"}),
+    )
+
+    with caplog.at_level(logging.INFO, logger="authforge_guard"):
+        found = [store.load(key, "machine-a", trust=trust) for _ in range(50)]
+
+    assert {f.reason for f in found} == {"not validly signed (signature_mismatch)"}
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
