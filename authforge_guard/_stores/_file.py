@@ -370,8 +370,9 @@ class FileStore:
     def watch(self, on_tombstone: Callable[[str, str, str], None]) -> None:
         """Call ``on_tombstone(key_hash, hwid, code)`` (from a daemon thread) for each
         tombstone another instance writes from now on."""
-        if self._watcher is not None:
+        if self._watcher is not None and self._watcher.is_alive():
             raise RuntimeError("this store is already watched")
+        # (A watcher started before a fork is not alive in the child: it may watch again.)
         known = dict(self._tombstones())
         thread = threading.Thread(
             target=self._poll, args=(on_tombstone, known), name="authforge-store-watch", daemon=True

@@ -281,8 +281,9 @@ class RedisStore:
     def watch(self, on_tombstone: Callable[[str, str, str], None]) -> None:
         """Call ``on_tombstone(key_hash, hwid, code)`` from a daemon thread for each
         tombstone another instance publishes; reconnects after an outage."""
-        if self._watcher is not None:
+        if self._watcher is not None and self._watcher.is_alive():
             raise RuntimeError("this store is already watched")
+        # (A watcher started before a fork is not alive in the child: it may watch again.)
         subscribed = threading.Event()
         thread = threading.Thread(
             target=self._listen,

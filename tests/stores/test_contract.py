@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import pytest
@@ -258,3 +259,32 @@ def test_a_forged_entry_polled_again_and_again_is_logged_once(backend, af, login
 
     assert {f.reason for f in found} == {"not validly signed (signature_mismatch)"}
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_store_watched_before_a_fork_can_be_watched_in_the_child(backend, af):
+    key = af.create_license()
+    store, publisher = backend.make(), backend.make()
+    store.watch(lambda *fields: None)  # in the parent (a prefork master)
+    ready_r, ready_w = os.pipe()
+    result_r, result_w = os.pipe()
+
+    pid = os.fork()
+    if pid == 0:  # the worker: its own watcher, for its own sessions
+        code = 1
+        try:
+            arrived = threading.Event()
+            store.watch(lambda *fields: arrived.set())
+            os.write(ready_w, b"r")
+            code = 0 if arrived.wait(10) else 2
+        finally:
+            os.write(result_w, bytes([code]))
+            os._exit(0)
+    try:
+        assert os.read(ready_r, 1) == b"r"
+        publisher.tombstone(key, "m", "revoked")
+        assert os.read(result_r, 1) == b"\x00"
+    finally:
+        os.waitpid(pid, 0)
+        for fd in (ready_r, ready_w, result_r, result_w):
+            os.close(fd)
