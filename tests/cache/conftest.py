@@ -35,6 +35,15 @@ except LicenseError as exc:
 """
 
 
+# Loaded first by the child (PYTHONPATH): its whole process sees a moved wall clock.
+FAKE_CLOCK = """\
+import os, time
+_shift = float(os.environ["FAKE_CLOCK_SHIFT"])
+_real = time.time
+time.time = lambda: _real() + _shift
+"""
+
+
 @dataclass
 class Run:
     returncode: int
@@ -53,8 +62,11 @@ def cli(af, tmp_path, cache_dir):
     of the guarded tool in a new Python process, against ``af``."""
     script = tmp_path / "licensed_cli.py"
     script.write_text(CLI_SCRIPT)
+    fake_clock = tmp_path / "fake_clock"
+    fake_clock.mkdir()
+    (fake_clock / "sitecustomize.py").write_text(FAKE_CLOCK)
 
-    def run(key, *, heartbeat="grace", hwid="machine-a", cache=None):
+    def run(key, *, heartbeat="grace", hwid="machine-a", cache=None, clock_shift=0.0):
         env = dict(os.environ)
         env.update(
             AUTHFORGE_APP_ID=af.app_id,
@@ -65,6 +77,10 @@ def cli(af, tmp_path, cache_dir):
             AUTHFORGE_HWID_OVERRIDE=hwid,
             AUTHFORGE_HEARTBEAT=heartbeat,
         )
+
+        if clock_shift:  # the child's wall clock moved, as ``date -s`` would move it
+            env.update(PYTHONPATH=os.pathsep.join([str(fake_clock), env.get("PYTHONPATH", "")]),
+                       FAKE_CLOCK_SHIFT=str(clock_shift))
         done = subprocess.run(
             [sys.executable, str(script), str(cache if cache is not None else cache_dir)],
             env=env,

@@ -126,3 +126,18 @@ def test_the_mark_follows_each_run_and_a_small_step_back_is_tolerated(af, cli, c
 
     assert cli(key).stdout == "tier pro"
     assert counts(af, key) == (1, 0)
+
+
+def test_a_clock_set_back_after_a_later_run_is_caught_end_to_end(af, cli, cache_dir):
+    """With a moved clock in the child (no file edited): run, run two hours later, revoke,
+    set the clock back to the first run's time. The mark, not the signed time, catches it."""
+    key = af.create_license({"tier": "pro"})
+    assert cli(key).stdout == "tier pro"
+    later = cli(key, clock_shift=2 * 3600)
+    assert later.stdout == "tier pro" and "resumed the cached session (grace" in later.stderr
+    af.revoke(key)
+
+    back = cli(key)  # the clock back where the first run had it
+
+    assert (back.returncode, back.stdout) == (3, "error revoked")
+    assert "clock_rollback: the local clock is" in back.stderr
