@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable
 
 from ._clock import elapsed
 from ._protocol import SignedSession, TrustList
@@ -49,7 +49,7 @@ class Fleet:
         trust: TrustList,
         *,
         login_lease: float = LOGIN_LEASE_SECONDS,
-        login_wait: Optional[float] = None,
+        login_wait: float | None = None,
     ) -> None:
         self.store = store
         self._trust = trust
@@ -58,7 +58,7 @@ class Fleet:
         self._login_wait = login_wait if login_wait is not None else login_lease + 2.0
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._sessions: Dict[Tuple[str, str], Tuple[str, OnLost]] = {}
+        self._sessions: dict[tuple[str, str], tuple[str, OnLost]] = {}
         self._watching = False
         self.logins = 0  # validates this instance made (for tests and the bench)
         self.waited = 0  # sessions this instance took from another's login
@@ -109,7 +109,7 @@ class Fleet:
         hwid: str,
         check: Callable[[], SignedSession],
         interval: float,
-    ) -> Optional[SignedSession]:
+    ) -> SignedSession | None:
         """One heartbeat round for ``(key, hwid)`` on this instance.
 
         The lease holder runs ``check()`` (the server heartbeat; a loss raises

@@ -10,7 +10,8 @@ setting), which keys entries by ``(key, hwid)`` and verifies them
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any
 
 from ._protocol import SignedSession, TrustList
 from ._stores import SessionStore, store_from_setting
@@ -35,28 +36,28 @@ class SessionCache:
     """The pre-seam calls over a ``SessionStore``: the HWID of ``store``/``forget`` is the
     one the session was signed for, or the one last loaded for that key."""
 
-    def __init__(self, store: Union[SessionStore, str], app_id: Optional[str] = None) -> None:
+    def __init__(self, store: SessionStore | str, app_id: str | None = None) -> None:
         if isinstance(store, str):  # SessionCache(directory, app_id), as before
             if app_id is None:
                 raise TypeError("SessionCache(directory, app_id) needs the app id")
             store = FileStore(store, app_id)
         self.backend: SessionStore = store
-        self._hwids: Dict[str, str] = {}
+        self._hwids: dict[str, str] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def from_setting(
         cls,
-        setting: Union[bool, str],
+        setting: bool | str,
         app_id: str,
-        environ: Optional[Mapping[str, str]] = None,
-    ) -> Optional[SessionCache]:
+        environ: Mapping[str, str] | None = None,
+    ) -> SessionCache | None:
         """The cache a ``session_cache`` setting asks for (see ``store_from_setting``)."""
         store = store_from_setting(setting, app_id, environ)
         return cls(store) if store is not None else None
 
     @property
-    def directory(self) -> Optional[str]:
+    def directory(self) -> str | None:
         return getattr(self.backend, "directory", None)
 
     def __repr__(self) -> str:

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable, Mapping, Optional, Protocol, Union
+from collections.abc import Mapping
+from typing import Callable, Protocol, Union
 from urllib.parse import unquote, urlsplit
 
 from .._exceptions import ConfigurationError
@@ -89,10 +90,10 @@ StoreSetting = Union[bool, str, "os.PathLike[str]", None]
 def store_from_setting(
     value: StoreSetting,
     app_id: str,
-    environ: Optional[Mapping[str, str]] = None,
+    environ: Mapping[str, str] | None = None,
     *,
     clock: Callable[[], float] = time.time,
-) -> Optional[SessionStore]:
+) -> SessionStore | None:
     """The store a ``session_store`` / ``session_cache`` setting names, or ``None`` for none.
 
     ``True`` (or ``"1"``, ``"yes"``...): the per-user file cache of this app;

@@ -27,7 +27,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from typing import Any, Dict, Mapping, NamedTuple, Optional
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from .._clock import server_time
 from .._exceptions import AuthForgeError
@@ -52,7 +53,7 @@ CLOCK_ROLLBACK = "clock_rollback"
 class Found(NamedTuple):
     """What a store's ``load`` found: a verified session, or why there is none."""
 
-    session: Optional[SignedSession]
+    session: SignedSession | None
     reason: str = ""
 
     @property
@@ -87,7 +88,7 @@ def high_water(signed: SignedSession, now: float) -> float:
 
 def entry_for(
     signed: SignedSession, *, app_id: str, license_key: str, hwid: str, now: float
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """The entry a store writes for ``signed`` (JSON-ready)."""
     return {
         "format": FORMAT,
@@ -102,7 +103,7 @@ def entry_for(
     }
 
 
-def mark_of(value: Any) -> Optional[float]:
+def mark_of(value: Any) -> float | None:
     """A stored high-water mark as a finite number, else ``None`` (absent or garbage)."""
     if isinstance(value, bool):
         return None
@@ -181,7 +182,7 @@ def _stale(signed: SignedSession, now: float) -> str:
     return ""
 
 
-def _rolled_back(signed: SignedSession, now: float, seen: Optional[float]) -> str:
+def _rolled_back(signed: SignedSession, now: float, seen: float | None) -> str:
     issued = server_time(signed.payload.get("timestamp"))
     if issued is not None and issued - now > MAX_CLOCK_SKEW_SECONDS:
         return f"{CLOCK_ROLLBACK}: issued in the future (is the local clock set back?)"
@@ -205,9 +206,9 @@ def token_hash(signed: SignedSession) -> str:
 
 def tombstone_record(
     license_key: str, hwid: str, code: str, *, now: float, owner: str, ended: Any
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """What a tombstone says (JSON-ready); ``ended`` is the entry it deletes, if any."""
-    record: Dict[str, Any] = {
+    record: dict[str, Any] = {
         "keyHash": key_hash(license_key),
         "hwid": hwid,
         "code": code,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional, TypeVar
+from typing import Callable, TypeVar
 
 from .._clock import elapsed
 
@@ -42,8 +42,8 @@ class Fallback:
         self.warn_every = warn_every
         self._clock = clock
         self._lock = threading.Lock()
-        self._down_until: Optional[float] = None
-        self._last_warning: Optional[float] = None
+        self._down_until: float | None = None
+        self._last_warning: float | None = None
         self._unreported = 0
         self.fallbacks = 0  # calls answered "absent" because of a failure (for tests, bench)
 

@@ -30,7 +30,8 @@ import secrets
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable
 
 from .._files import read_limited, write_atomic
 from .._protocol import SignedSession, TrustList
@@ -64,8 +65,8 @@ _LEASE_PURPOSE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
 def default_cache_root(
-    environ: Optional[Mapping[str, str]] = None, platform: str = sys.platform
-) -> Optional[str]:
+    environ: Mapping[str, str] | None = None, platform: str = sys.platform
+) -> str | None:
     """The per-user cache directory of this platform, or ``None`` when there is none.
 
     Linux and other Unixes: ``$XDG_CACHE_HOME`` (only if absolute, as the XDG
@@ -84,7 +85,7 @@ def default_cache_root(
     return _under_home(".cache")
 
 
-def _under_home(*parts: str) -> Optional[str]:
+def _under_home(*parts: str) -> str | None:
     home = os.path.expanduser("~")
     if home == "~" or not os.path.isabs(home):
         return None
@@ -111,7 +112,7 @@ class FileStore:
         directory: str,
         app_id: str,
         *,
-        private_dirs: Optional[List[str]] = None,
+        private_dirs: list[str] | None = None,
         clock: Callable[[], float] = time.time,
         poll_interval: float = POLL_SECONDS,
     ) -> None:
@@ -124,17 +125,17 @@ class FileStore:
         self._writable = True
         self._owner = secrets.token_hex(8)  # this instance, in leases and tombstones
         self._stop = threading.Event()
-        self._watcher: Optional[threading.Thread] = None
+        self._watcher: threading.Thread | None = None
         self._refusals = RefusalLog("the session cache")
 
     @classmethod
     def default(
         cls,
         app_id: str,
-        environ: Optional[Mapping[str, str]] = None,
+        environ: Mapping[str, str] | None = None,
         *,
         clock: Callable[[], float] = time.time,
-    ) -> Optional[FileStore]:
+    ) -> FileStore | None:
         """The per-user store ``<cache>/authforge-guard/<app id>/``, or ``None`` without a
         home directory (logged)."""
         root = default_cache_root(environ)
@@ -203,7 +204,7 @@ class FileStore:
             self._raise_mark(path, entry, now)
         return found
 
-    def _read_json(self, path: str) -> Tuple[Optional[Dict[str, Any]], str]:
+    def _read_json(self, path: str) -> tuple[dict[str, Any] | None, str]:
         try:
             data = read_limited(path, MAX_FILE_BYTES)
         except FileNotFoundError:
@@ -227,7 +228,7 @@ class FileStore:
             return ""
         return ended_by(tomb, signed, self._clock())
 
-    def _raise_mark(self, path: str, entry: Dict[str, Any], now: float) -> None:
+    def _raise_mark(self, path: str, entry: dict[str, Any], now: float) -> None:
         """Move the entry's high-water mark up to ``now``, unless another process
         replaced the entry meanwhile (under the lock where there is one)."""
         if not self._writable:
@@ -289,7 +290,7 @@ class FileStore:
         stem = f"{app_component(self.app_id)}-{key_hash(license_key)}-"
         self._remove(glob.glob(os.path.join(glob.escape(self.directory), stem + "*.session")))
 
-    def _remove(self, paths: List[str]) -> None:
+    def _remove(self, paths: list[str]) -> None:
         for path in paths:
             try:
                 os.remove(path)
@@ -380,7 +381,7 @@ class FileStore:
         self._watcher = thread
         thread.start()
 
-    def _tombstones(self) -> Iterator[Tuple[str, int]]:
+    def _tombstones(self) -> Iterator[tuple[str, int]]:
         try:
             with os.scandir(self._tombstone_dir) as entries:
                 for item in entries:
@@ -397,7 +398,7 @@ class FileStore:
                 with contextlib.suppress(OSError):
                     os.remove(os.path.join(self._tombstone_dir, name))
 
-    def _poll(self, on_tombstone: Callable[[str, str, str], None], known: Dict[str, int]) -> None:
+    def _poll(self, on_tombstone: Callable[[str, str, str], None], known: dict[str, int]) -> None:
         while not self._stop.wait(self._poll_interval):
             current = dict(self._tombstones())
             for name, stamp in current.items():

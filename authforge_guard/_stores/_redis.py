@@ -25,7 +25,7 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -121,7 +121,7 @@ class RedisStore:
         self._take_lease = self._redis.register_script(_TAKE_LEASE)
         self._release_lease = self._redis.register_script(_RELEASE_LEASE)
         self._stop = threading.Event()
-        self._watcher: Optional[threading.Thread] = None
+        self._watcher: threading.Thread | None = None
         self._refusals = RefusalLog(f"the session store {self.url}")
 
     def __repr__(self) -> str:
@@ -171,7 +171,7 @@ class RedisStore:
         replies = self._call("load", read, None)
         if replies is None:
             return Found(None, "session store unavailable")
-        fields: Dict[bytes, bytes] = replies[0] or {}
+        fields: dict[bytes, bytes] = replies[0] or {}
         raw = fields.get(b"answer")
         if raw is None:
             return MISSING
@@ -337,7 +337,7 @@ class RedisStore:
             self._redis.close()
 
 
-def _json_object(raw: Any) -> Optional[Dict[str, Any]]:
+def _json_object(raw: Any) -> dict[str, Any] | None:
     if not isinstance(raw, (bytes, str)) or len(raw) > MAX_ANSWER_BYTES:
         return None
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Callable, Dict
+from typing import Callable
 
 from .._clock import elapsed
 from ._entry import Found
@@ -35,7 +35,7 @@ class RefusalLog:
         self.where = where
         self._every = every
         self._lock = threading.Lock()
-        self._last: Dict[str, float] = {}
+        self._last: dict[str, float] = {}
 
     def report(self, found: Found) -> None:
         """Log why ``found`` holds no session (nothing when there simply was no entry)."""

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from typing import Optional
 
 
 def free_port() -> int:
@@ -23,7 +22,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def missing_reason() -> Optional[str]:
+def missing_reason() -> str | None:
     """Why a real Redis cannot be used here, or ``None``."""
     if shutil.which("redis-server") is None:
         return "redis-server is not installed (apt-get install redis-server)"
@@ -37,12 +36,12 @@ def missing_reason() -> Optional[str]:
 class RedisServer:
     """One ``redis-server`` on ``127.0.0.1:<port>``, no persistence, data in ``directory``."""
 
-    def __init__(self, directory: Optional[str] = None) -> None:
+    def __init__(self, directory: str | None = None) -> None:
         self._own_directory = directory is None
         self.directory = directory or tempfile.mkdtemp(prefix="authforge-redis-")
         os.makedirs(self.directory, exist_ok=True)
         self.port = free_port()
-        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
