@@ -1,4 +1,20 @@
-"""Guard settings: keyword arguments first, then ``AUTHFORGE_*`` environment variables.
+"""Guard settings: one table (``SETTINGS``) says, for every setting, its keyword, its
+``AUTHFORGE_*`` variable, how it is checked, its default and who may set it.
+
+``resolve_settings``, ``ENV_VARS``, the fields of ``GuardSettings`` and the
+README's configuration table all come from that table (tests keep
+``Guard.__init__``'s keywords and ``GuardSettings``' annotations equal to it:
+both stay written out for type checkers). Adding a setting is one row, one
+field and one keyword.
+
+Who may set what: the end user of a licensed program controls its environment,
+so the environment must not be able to change *whose* licenses the program
+believes (trust settings) or weaken *how strictly* it checks them
+(enforcement settings). Those come from the program's code; the environment
+may only make enforcement stricter, unless the code says
+``trust_environment=True`` (development, tests, CI). Settings that are the
+user's business (the license, the app secret, timeouts, proxy, CA bundle)
+come from the environment as before.
 
 Every problem is a ``ConfigurationError`` that names the argument and its
 variable, so "it does not work on the build server" becomes one readable line.
@@ -6,75 +22,501 @@ variable, so "it does not work on the build server" becomes one readable line.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
+import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
 
 from ._exceptions import ConfigurationError
 
-# argument -> environment variable
-ENV_VARS = {
-    "app_id": "AUTHFORGE_APP_ID",
-    "app_secret": "AUTHFORGE_APP_SECRET",
-    "public_key": "AUTHFORGE_PUBLIC_KEY",
-    "license_key": "AUTHFORGE_LICENSE_KEY",
-    "license_file": "AUTHFORGE_LICENSE_FILE",
-    "api_base_url": "AUTHFORGE_API_URL",
-    "heartbeat": "AUTHFORGE_HEARTBEAT",
-    "heartbeat_interval": "AUTHFORGE_HEARTBEAT_INTERVAL",
-    "ttl_seconds": "AUTHFORGE_TTL_SECONDS",
-    "hwid_override": "AUTHFORGE_HWID_OVERRIDE",
-    "request_timeout": "AUTHFORGE_REQUEST_TIMEOUT",
-    "session_cache": "AUTHFORGE_SESSION_CACHE",
-    "ca_bundle": "AUTHFORGE_CA_BUNDLE",
-    "proxy_url": "AUTHFORGE_PROXY_URL",
-    "interrupt_signal": "AUTHFORGE_INTERRUPT_SIGNAL",
-}
+logger = logging.getLogger("authforge_guard")
 
 DEFAULT_API_BASE_URL = "https://auth.authforge.cc"
 DEFAULT_TIERS = ("free", "pro", "enterprise")
+# The session lifetime the server gives when none is asked for: the baseline a
+# shorter AUTHFORGE_TTL_SECONDS is compared with.
+SERVER_DEFAULT_TTL = 86400
 ON_LOST_POLICIES = ("raise", "exit", "warn")
-_HEARTBEAT_WORDS = {"online": True, "server": True, "grace": False, "local": False}
+ON_REFUSED_POLICIES = ("raise", "exit")
+_HEARTBEAT_WORDS = {"online": "online", "server": "online", "grace": "grace", "local": "grace"}
 _TRUE_WORDS = {"1", "true", "yes", "on"}
 _FALSE_WORDS = {"0", "false", "no", "off", ""}
 
+# Who may set a setting (the ``kind`` of a row).
+TRUST = "trust"  # whose licenses are believed: code only, unless trust_environment=True
+ENFORCEMENT = "enforcement"  # how strictly: the environment may only make it stricter
+ENVIRONMENT = "environment"  # the user's or operator's business: the environment as well
+CODE = "code"  # no environment variable at all
 
-def missing_setting(argument: str, given_as: Optional[str], note: str) -> ConfigurationError:
-    """The error for a setting needed now but given neither as an argument nor in the
-    environment; ``note`` says what needs it (or the alternative)."""
-    return _setting_problem(argument, ENV_VARS[argument], "missing", given_as, note)
-
-
-def _setting_problem(
-    argument: str, variable: str, message: str, given_as: Optional[str], note: str = ""
-) -> ConfigurationError:
-    """``<argument>: <message> (<how it is given> or environment variable <VAR>)[; note]``."""
-    where = f"{given_as} or environment variable {variable}" if given_as else variable
-    return ConfigurationError(
-        f"{argument}: {message} ({where})" + (f"; {note}" if note else ""),
-        argument=argument,
-        env_var=variable,
-    )
+Problem = Callable[[str], ConfigurationError]
 
 
-def text_setting(
-    name: str,
-    value: Optional[str] = None,
-    *,
-    given_as: Optional[str] = None,
-    required: bool = False,
-    environ: Optional[Mapping[str, str]] = None,
-) -> Optional[str]:
-    """One text setting on its own (``value``, else its ``AUTHFORGE_*`` variable), checked
-    as a Guard checks it: for commands that need no full Guard configuration."""
-    source = _Source(
-        {name: value} if value is not None else {}, os.environ if environ is None else environ
-    )
-    if given_as is not None:
-        source.given_as[name] = given_as
-    return source.text(name, required=required)
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    kind: str
+    parse: Callable[[Any, Problem], Any]  # a given value (never None) -> the checked value
+    default: Any
+    doc: str
+    default_doc: str = ""  # the README's "default" cell
+    env_var: Optional[str] = None
+    # For enforcement rows: is ``value`` at least as strict as ``baseline``?
+    at_least_as_strict: Optional[Callable[[Any, Any], bool]] = None
+    aliases: Tuple[str, ...] = ()  # other keywords for the same setting
+    none_is_a_value: bool = False  # ``name=None`` means None, not "left out"
+    required: bool = False
+    same: Callable[[Any], Any] = lambda value: value  # what "equal values" compares
+
+    def __post_init__(self) -> None:
+        if self.kind == ENFORCEMENT and self.at_least_as_strict is None:
+            raise TypeError(f"enforcement setting {self.name} needs at_least_as_strict")
+
+
+# ------------------------------------------------------------------ parsers
+
+
+def _text(value: Any, problem: Problem) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise problem("must be a non-empty string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # e.g. an environment variable whose bytes are not UTF-8
+        raise problem("must be valid text (UTF-8)") from None
+    return value.strip()
+
+
+def _path(value: Any, problem: Problem) -> str:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip():
+        raise problem("must be a file path")
+    return value.strip()
+
+
+def _existing_file(value: Any, problem: Problem) -> str:
+    path = _path(value, problem)
+    if not os.path.isfile(path):
+        raise problem(f"no such file: {path!r}")
+    return path
+
+
+def _public_key(value: Any, problem: Problem) -> Union[str, Tuple[str, ...]]:
+    from ._protocol import TrustList
+
+    if isinstance(value, list):
+        value = tuple(value)
+    try:
+        TrustList(value)
+    except ValueError as exc:
+        raise problem(str(exc)) from None
+    return value  # type: ignore[no-any-return]
+
+
+def _key_list(value: Any) -> Any:
+    """A trust list as its keys, however it was spelled (a list, a comma-separated string)."""
+    from ._protocol._keys import split_public_keys
+
+    try:
+        return tuple(split_public_keys(value))
+    except (TypeError, ValueError):
+        return value
+
+
+def _api_base_url(value: Any, problem: Problem) -> str:
+    """Checked now by the transport's own rule (https, or http to loopback), so that a bad
+    URL is named here rather than failing at first use."""
+    from ._transport import check_base_url
+
+    url = _text(value, problem)
+    try:
+        check_base_url(url)
+    except ValueError as exc:
+        raise problem(str(exc)) from None
+    return url
+
+
+def _proxy_url(value: Any, problem: Problem) -> str:
+    """An http(s) proxy URL as urllib3 reads it (checked now, not at the first request,
+    where a bad one would pass for a network failure)."""
+    url = _text(value, problem)
+    from urllib3.util import parse_url
+
+    try:
+        parsed = parse_url(url)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        # The URL itself is not shown: it may hold a password.
+        raise problem("must be an http:// or https:// URL")
+    return url
+
+
+def _heartbeat(value: Any, problem: Problem) -> str:
+    word = str(value).strip().lower()
+    if word not in _HEARTBEAT_WORDS:
+        raise problem(f"must be 'online' or 'grace', got {value!r}")
+    return _HEARTBEAT_WORDS[word]
+
+
+def _positive_number(value: Any, problem: Problem) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise problem(f"must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not number > 0 or not math.isfinite(number):
+        raise problem("must be a finite number above 0")
+    return number
+
+
+def _positive_integer(value: Any, problem: Problem) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise problem(f"must be a whole number, got {value!r}") from None
+    if isinstance(value, bool) or number <= 0:
+        raise problem("must be a positive whole number")
+    return number
+
+
+def _signal_number(value: Any, problem: Problem) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    name = str(value).strip().upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    # Signals only: the signal module also has SIG_IGN, SIG_SETMASK, ... (0, 1, 2).
+    number = signal.Signals.__members__.get(name)
+    if number is None:
+        raise problem(f"unknown signal {value!r}")
+    return int(number)
+
+
+def _store(value: Any, problem: Problem, *, urls: bool = True) -> Union[bool, str]:
+    """``True`` (the per-user default directory), ``False``, a directory path, or a
+    ``redis://``/``rediss://`` URL; a ``file://`` URL is its path."""
+    if value is True or value is False:
+        return bool(value)
+    if isinstance(value, os.PathLike):
+        return str(os.fspath(value))
+    if not isinstance(value, str):
+        raise problem("must be True, False or a directory path")
+    text = value.strip()
+    word = text.lower()
+    if word in _TRUE_WORDS:
+        return True
+    if word in _FALSE_WORDS:
+        return False
+    if word.startswith(("redis://", "rediss://")):
+        if not urls:
+            raise problem("a redis:// store is set with session_store")
+        return text
+    if word.startswith("file://"):
+        path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
+        if not path:
+            raise problem("a file:// URL needs a path")
+        return path
+    if "://" in word:
+        # Not shown: a store URL may carry a password.
+        raise problem("must be a path, or a file://, redis:// or rediss:// URL")
+    return text
+
+
+def _file_store(value: Any, problem: Problem) -> Union[bool, str]:
+    return _store(value, problem, urls=False)
+
+
+def _tiers(value: Any, problem: Problem) -> Tuple[str, ...]:
+    if isinstance(value, str) or not all(isinstance(t, str) and t.strip() for t in value):
+        raise problem("must be a sequence of names, lowest first")
+    return tuple(t.strip().lower() for t in value)
+
+
+def _one_of(*choices: str) -> Callable[[Any, Problem], str]:
+    def parse(value: Any, problem: Problem) -> str:
+        if value not in choices:
+            raise problem(f"must be one of {', '.join(choices)}; got {value!r}")
+        return str(value)
+
+    return parse
+
+
+def _exit_code(value: Any, problem: Problem) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
+        raise problem("must be a whole number from 0 to 255")
+    return value
+
+
+def _seconds(value: Any, problem: Problem) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise problem("must be a positive number of seconds")
+    return float(value)
+
+
+def _bool(value: Any, problem: Problem) -> bool:
+    if not isinstance(value, bool):
+        raise problem("must be True or False")
+    return value
+
+
+def _truthy(value: Any, problem: Problem) -> bool:
+    return bool(value)
+
+
+# ------------------------------------------------------ what "stricter" means
+
+
+def _online_first(value: str, baseline: str) -> bool:
+    return value == "online" or baseline == "grace"
+
+
+def _shorter(value: Optional[float], baseline: Optional[float]) -> bool:
+    if baseline is None:
+        return True
+    return value is not None and value <= baseline
+
+
+def _shorter_ttl(value: Optional[int], baseline: Optional[int]) -> bool:
+    return _shorter(value, SERVER_DEFAULT_TTL if baseline is None else baseline)
+
+
+def _off_only(value: Union[bool, str], baseline: Union[bool, str]) -> bool:
+    """Reusing a session skips a check: the environment may turn a store off, never on."""
+    return value is False or value == baseline
+
+
+# -------------------------------------------------------------------- the table
+
+SETTINGS: Tuple[Setting, ...] = (
+    Setting(
+        "app_id", TRUST, _text, None, "the app's id", "required", "AUTHFORGE_APP_ID", required=True
+    ),
+    Setting(
+        "app_secret",
+        ENVIRONMENT,
+        _text,
+        None,
+        "the app's secret; not needed with an offline file",
+        "required online",
+        "AUTHFORGE_APP_SECRET",
+    ),
+    Setting(
+        "public_key",
+        TRUST,
+        _public_key,
+        None,
+        "the app's Ed25519 public key (base64); a list or a comma-separated string during a "
+        "key rotation",
+        "required",
+        "AUTHFORGE_PUBLIC_KEY",
+        required=True,
+        same=_key_list,
+    ),
+    Setting(
+        "license_key",
+        ENVIRONMENT,
+        _text,
+        None,
+        "the customer's license key (also `licensed(key)`, `@requires_license(license_key=...)`)",
+        "",
+        "AUTHFORGE_LICENSE_KEY",
+    ),
+    Setting(
+        "license_file",
+        ENVIRONMENT,
+        _path,
+        None,
+        "an offline `.authforge` file; tried before the key when both are set",
+        "",
+        "AUTHFORGE_LICENSE_FILE",
+    ),
+    Setting(
+        "api_base_url",
+        TRUST,
+        _api_base_url,
+        DEFAULT_API_BASE_URL,
+        "the API; `http://` only to a loopback address",
+        f"`{DEFAULT_API_BASE_URL}`",
+        "AUTHFORGE_API_URL",
+    ),
+    Setting(
+        "heartbeat",
+        ENFORCEMENT,
+        _heartbeat,
+        "grace",
+        "`online` (ask the server every interval) or `grace` (re-verify locally); "
+        '`heartbeat_mode="SERVER"`/`"LOCAL"` also work; the environment may only ask for '
+        "`online`",
+        "`grace`",
+        "AUTHFORGE_HEARTBEAT",
+        _online_first,
+        aliases=("heartbeat_mode",),
+    ),
+    Setting(
+        "heartbeat_interval",
+        ENFORCEMENT,
+        _positive_number,
+        900.0,
+        "seconds between checks; at least 10 against a remote server; the environment may "
+        "only shorten it",
+        "`900`",
+        "AUTHFORGE_HEARTBEAT_INTERVAL",
+        _shorter,
+    ),
+    Setting(
+        "ttl_seconds",
+        ENFORCEMENT,
+        _positive_integer,
+        None,
+        "session lifetime asked for; the server keeps it within 3600-604800; the environment "
+        "may only shorten it",
+        f"server's ({SERVER_DEFAULT_TTL})",
+        "AUTHFORGE_TTL_SECONDS",
+        _shorter_ttl,
+    ),
+    Setting(
+        "hwid_override",
+        TRUST,
+        _text,
+        None,
+        "send this instead, e.g. `tg:123` for a bot licensed per user",
+        "this machine's HWID",
+        "AUTHFORGE_HWID_OVERRIDE",
+    ),
+    Setting(
+        "request_timeout",
+        ENVIRONMENT,
+        _positive_number,
+        15.0,
+        "seconds per HTTP request",
+        "`15`",
+        "AUTHFORGE_REQUEST_TIMEOUT",
+    ),
+    Setting(
+        "session_cache",
+        ENFORCEMENT,
+        _file_store,
+        False,
+        "reuse a session across restarts (see *Session reuse across restarts* at the end); "
+        "the older name of `session_store` for a directory; the environment may only turn it off",
+        "off",
+        "AUTHFORGE_SESSION_CACHE",
+        _off_only,
+    ),
+    Setting(
+        "session_store",
+        ENFORCEMENT,
+        _store,
+        False,
+        "where sessions are reused from: `True` (per-user directory), a path or `file://` "
+        "URL, `redis://`/`rediss://`; the environment may only turn it off",
+        "off",
+        "AUTHFORGE_SESSION_STORE",
+        _off_only,
+    ),
+    Setting(
+        "session_idle_timeout",
+        ENVIRONMENT,
+        _positive_number,
+        900.0,
+        "seconds a tenant's session may sit unused before it is logged out",
+        "`900`",
+        "AUTHFORGE_SESSION_IDLE_TIMEOUT",
+    ),
+    Setting(
+        "max_sessions",
+        ENVIRONMENT,
+        _positive_integer,
+        10000,
+        "sessions one Guard holds at most",
+        "`10000`",
+        "AUTHFORGE_MAX_SESSIONS",
+    ),
+    Setting(
+        "ca_bundle",
+        ENVIRONMENT,
+        _existing_file,
+        None,
+        "a CA bundle file (a TLS-inspecting corporate proxy)",
+        "system CAs",
+        "AUTHFORGE_CA_BUNDLE",
+    ),
+    Setting(
+        "proxy_url",
+        ENVIRONMENT,
+        _proxy_url,
+        None,
+        "an HTTP(S) proxy",
+        "`HTTPS_PROXY`",
+        "AUTHFORGE_PROXY_URL",
+    ),
+    Setting(
+        "interrupt_signal",
+        ENVIRONMENT,
+        _signal_number,
+        None,  # resolved to default_interrupt_signal()
+        "the signal that delivers a loss to the main thread (see "
+        "[below](#where-licenselost-is-raised))",
+        "`SIGURG`",
+        "AUTHFORGE_INTERRUPT_SIGNAL",
+    ),
+    Setting("tiers", CODE, _tiers, DEFAULT_TIERS, "tier names, lowest first"),
+    Setting("tier_variable", CODE, _text, "tier", "the license variable naming the tier"),
+    Setting("features_variable", CODE, _text, "features", "the variable listing features"),
+    Setting("on_lost", CODE, _one_of(*ON_LOST_POLICIES), "raise", "what a loss does"),
+    Setting("exit_code", CODE, _exit_code, 1, 'the exit status of on_lost="exit"'),
+    Setting("interrupt", CODE, _truthy, True, "deliver a loss to the main thread"),
+    Setting(
+        "hook_timeout",
+        CODE,
+        _seconds,
+        30.0,
+        "seconds per hook (None: no limit)",
+        none_is_a_value=True,
+    ),
+    Setting("exit_grace", CODE, _seconds, 10.0, 'seconds on_lost="exit" waits for cleanups'),
+    Setting(
+        "on_refused", CODE, _one_of(*ON_REFUSED_POLICIES), "raise", "what a refused login does"
+    ),
+    Setting("support_hint", CODE, _text, None, "text added to refusal messages"),
+    Setting(
+        "trust_environment",
+        CODE,
+        _bool,
+        False,
+        "read trust settings from the environment and let it loosen enforcement "
+        "(development, tests, CI)",
+    ),
+)
+
+ROWS: Dict[str, Setting] = {row.name: row for row in SETTINGS}
+
+# argument -> environment variable
+ENV_VARS: Dict[str, str] = {row.name: row.env_var for row in SETTINGS if row.env_var}
+
+_FROM_ENVIRONMENT = {
+    TRUST: "only with `trust_environment=True`",
+    ENFORCEMENT: "stricter only, unless `trust_environment=True`",
+    ENVIRONMENT: "yes",
+}
+
+
+def configuration_table() -> str:
+    """The README's table of environment variables, made from ``SETTINGS``."""
+    lines = [
+        "| environment variable | `Guard` keyword | default | from the environment | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for row in SETTINGS:
+        if row.env_var:
+            lines.append(
+                f"| `{row.env_var}` | `{row.name}` | {row.default_doc} | "
+                f"{_FROM_ENVIRONMENT[row.kind]} | {row.doc} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def default_interrupt_signal() -> Optional[int]:
@@ -85,7 +527,8 @@ def default_interrupt_signal() -> Optional[int]:
 
 @dataclass(frozen=True)
 class GuardSettings:
-    """Everything a Guard was configured with, resolved and checked once."""
+    """Everything a Guard was configured with, resolved and checked once: one field per
+    row of ``SETTINGS`` (a test keeps them equal)."""
 
     app_id: str
     app_secret: Optional[str] = field(repr=False)
@@ -93,270 +536,233 @@ class GuardSettings:
     license_key: Optional[str] = field(repr=False)
     license_file: Optional[str]
     api_base_url: str
-    online: bool
+    heartbeat: str  # "online" or "grace"
     heartbeat_interval: float
     ttl_seconds: Optional[int]
     hwid_override: Optional[str] = field(repr=False)
     request_timeout: float
+    session_cache: Union[bool, str]  # the file store (False when session_store is a URL)
+    session_store: Union[bool, str]
+    session_idle_timeout: float
+    max_sessions: int
+    ca_bundle: Optional[str]
+    proxy_url: Optional[str] = field(repr=False)  # may carry user:password
+    interrupt_signal: Optional[int]
     tiers: Tuple[str, ...]
     tier_variable: str
     features_variable: str
     on_lost: str
     exit_code: int
     interrupt: bool
-    interrupt_signal: Optional[int]
     hook_timeout: Optional[float]
     exit_grace: float
-    session_cache: Union[bool, str]
-    ca_bundle: Optional[str]
-    proxy_url: Optional[str] = field(repr=False)  # may carry user:password
+    on_refused: str
+    support_hint: Optional[str]
+    trust_environment: bool
+
+    @property
+    def online(self) -> bool:
+        """Online heartbeats (ask the server every interval) rather than grace mode."""
+        return self.heartbeat == "online"
+
+
+# ------------------------------------------------------------------- resolving
 
 
 def resolve_settings(
     given: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None
 ) -> GuardSettings:
-    """Merge keyword arguments with the environment and check every value."""
-    env = os.environ if environ is None else environ
-    source = _Source(given, env)
-    app_id = source.text("app_id", required=True)
-    public_key = source.public_key()
-    mode = given.get("heartbeat_mode")
-    heartbeat = given.get("heartbeat")
-    if heartbeat is None and mode is not None:
-        heartbeat = mode
-        source.given_name["heartbeat"] = "heartbeat_mode"
-    online = source.heartbeat(heartbeat)
-    api_base_url, host = source.api_base_url()
-    tiers = given.get("tiers", DEFAULT_TIERS)
-    if isinstance(tiers, str) or not all(isinstance(t, str) and t.strip() for t in tiers):
-        raise ConfigurationError(
-            "tiers must be a sequence of names, lowest first", argument="tiers"
+    """Merge keyword arguments with the environment, as each row's kind allows, and check
+    every value. ``given`` holds keywords (``None``: left out)."""
+    source = _Source(given, os.environ if environ is None else environ)
+    values = {row.name: source.value(row) for row in SETTINGS}
+    for row in SETTINGS:
+        if row.required and values[row.name] is None:
+            raise source.missing(row)
+    host = _host(values["api_base_url"])
+    values["heartbeat_interval"] = source.interval(values["heartbeat_interval"], host)
+    if values["interrupt_signal"] is None:
+        values["interrupt_signal"] = default_interrupt_signal()
+    values["session_cache"], values["session_store"] = source.one_store(
+        values["session_cache"], values["session_store"]
+    )
+    return GuardSettings(**values)
+
+
+def _host(url: str) -> str:
+    from ._transport import check_base_url
+
+    return check_base_url(url)[1]
+
+
+def text_setting(
+    name: str,
+    value: Optional[str] = None,
+    *,
+    given_as: Optional[str] = None,
+    required: bool = False,
+    environ: Optional[Mapping[str, str]] = None,
+) -> Optional[str]:
+    """One text setting on its own (``value``, else its ``AUTHFORGE_*`` variable, trusted),
+    checked as a Guard checks it: for the CLI's commands that need no full configuration
+    (the CLI is a tool of whoever runs it, so it trusts the environment)."""
+    given: Dict[str, Any] = {name: value, "trust_environment": True}
+    source = _Source(given, os.environ if environ is None else environ)
+    if given_as is not None:
+        source.given_as[name] = given_as
+    found = source.value(ROWS[name])
+    if found is None and required:
+        raise source.missing(ROWS[name])
+    return found  # type: ignore[no-any-return]
+
+
+def missing_setting(argument: str, given_as: Optional[str], note: str) -> ConfigurationError:
+    """The error for a setting needed now but given neither as an argument nor in the
+    environment; ``note`` says what needs it (or the alternative)."""
+    return _setting_problem(argument, ENV_VARS[argument], "missing", given_as, note)
+
+
+def _setting_problem(
+    argument: str, variable: Optional[str], message: str, given_as: Optional[str], note: str = ""
+) -> ConfigurationError:
+    """``<argument>: <message> (<how it is given> or environment variable <VAR>)[; note]``."""
+    if variable is None:
+        return ConfigurationError(
+            f"{argument} {message}" + (f"; {note}" if note else ""), argument=argument
         )
-    on_lost = given.get("on_lost", "raise")
-    if on_lost not in ON_LOST_POLICIES:
-        raise ConfigurationError(
-            f"on_lost must be one of {', '.join(ON_LOST_POLICIES)}; got {on_lost!r}",
-            argument="on_lost",
-        )
-    return GuardSettings(
-        app_id=app_id or "",
-        app_secret=source.text("app_secret"),
-        public_key=public_key,
-        license_key=source.text("license_key"),
-        license_file=source.path("license_file"),
-        api_base_url=api_base_url,
-        online=online,
-        heartbeat_interval=source.heartbeat_interval(host),
-        ttl_seconds=source.integer("ttl_seconds"),
-        hwid_override=source.text("hwid_override"),
-        request_timeout=source.number("request_timeout", 15.0, minimum_exclusive=0.0),
-        tiers=tuple(t.strip().lower() for t in tiers),
-        tier_variable=_name(given.get("tier_variable", "tier"), "tier_variable"),
-        features_variable=_name(given.get("features_variable", "features"), "features_variable"),
-        on_lost=on_lost,
-        exit_code=_exit_code(given.get("exit_code", 1)),
-        interrupt=bool(given.get("interrupt", True)),
-        interrupt_signal=source.signal_number(),
-        hook_timeout=_optional_seconds(given.get("hook_timeout", 30.0), "hook_timeout"),
-        exit_grace=_optional_seconds(given.get("exit_grace", 10.0), "exit_grace") or 10.0,
-        session_cache=source.session_cache(),
-        ca_bundle=source.existing_file("ca_bundle"),
-        proxy_url=source.proxy_url(),
+    where = f"{given_as} or environment variable {variable}" if given_as else variable
+    return ConfigurationError(
+        f"{argument}: {message} ({where})" + (f"; {note}" if note else ""),
+        argument=argument,
+        env_var=variable,
     )
 
 
 class _Source:
-    """Reads one setting from the arguments, else from its environment variable."""
+    """Reads each setting from the keywords, else from its environment variable as far as
+    its kind allows, else its default."""
 
     def __init__(self, given: Mapping[str, Any], env: Mapping[str, str]) -> None:
         self.given = given
         self.env = env
-        self.given_name = {name: name for name in ENV_VARS}
+        self.trusted = _bool(
+            given.get("trust_environment", False),
+            lambda message: _setting_problem("trust_environment", None, message, None),
+        )
+        self.given_name = {row.name: row.name for row in SETTINGS}
         self.given_as: Dict[str, str] = {}  # how an argument is spelled, if not ``name=``
 
-    def raw(self, name: str) -> Tuple[Any, bool]:
-        """``(value, from_environment)``; an empty environment variable counts as unset."""
-        value = self.given.get(name)
+    def problem(self, row: Setting, message: str, note: str = "") -> ConfigurationError:
+        argument = self.given_name[row.name]
+        given_as = self.given_as.get(row.name, f"argument {argument}=")
+        return _setting_problem(argument, row.env_var, message, given_as, note)
+
+    def keyword(self, row: Setting) -> Tuple[Any, bool]:
+        """``(value, given)`` from the keywords, aliases included."""
+        if row.none_is_a_value and row.name in self.given:
+            return self.given[row.name], True
+        value = self.given.get(row.name)
         if value is not None:
-            return value, False
-        text = self.env.get(ENV_VARS[name])
+            return value, True
+        for alias in row.aliases:
+            value = self.given.get(alias)
+            if value is not None:
+                self.given_name[row.name] = alias
+                return value, True
+        return None, False
+
+    def environment(self, row: Setting) -> Optional[str]:
+        """The variable's text; an empty variable counts as unset."""
+        if row.env_var is None:
+            return None
+        text = self.env.get(row.env_var)
         if text is None or not text.strip():
-            return None, True
-        return text.strip(), True
-
-    def problem(self, name: str, message: str) -> ConfigurationError:
-        argument = self.given_name[name]
-        given_as = self.given_as.get(name, f"argument {argument}=")
-        return _setting_problem(argument, ENV_VARS[name], message, given_as)
-
-    def text(self, name: str, *, required: bool = False) -> Optional[str]:
-        value, _from_env = self.raw(name)
-        if value is None:
-            if required:
-                raise self.problem(name, "missing")
             return None
-        if not isinstance(value, str) or not value.strip():
-            raise self.problem(name, "must be a non-empty string")
+        return text.strip()
+
+    def value(self, row: Setting) -> Any:
+        """The setting's value (``None`` for a required one found nowhere: the caller
+        reports it, knowing whether the environment was read)."""
+
+        def problem(message: str) -> ConfigurationError:
+            return self.problem(row, message)
+
+        code_value, in_code = self.keyword(row)
+        code = row.parse(code_value, problem) if in_code and code_value is not None else None
+        if row.kind == CODE:
+            return code if in_code else row.default
+        text = self.environment(row)
+        if row.kind == ENVIRONMENT or self.trusted:
+            if in_code:
+                return code
+            return row.parse(text, problem) if text is not None else row.default
+        # Not trusted: a trust setting comes from the code only; an enforcement setting
+        # from the environment only where the code left it out, and only to be stricter.
+        baseline = code if in_code else row.default
+        if text is None:
+            return baseline
         try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # e.g. an environment variable whose bytes are not UTF-8
-            raise self.problem(name, "must be valid text (UTF-8)") from None
-        return value.strip()
+            wanted = row.parse(text, problem)
+        except ConfigurationError:
+            if row.kind == ENFORCEMENT and not in_code:
+                raise  # it would have counted: say what is wrong with it
+            wanted = _UNPARSEABLE
+        if wanted is not _UNPARSEABLE and row.same(wanted) == row.same(baseline):
+            return baseline
+        stricter = row.at_least_as_strict
+        if row.kind == ENFORCEMENT and not in_code and stricter and stricter(wanted, baseline):
+            return wanted
+        self.ignored(row)
+        return baseline
 
-    def path(self, name: str) -> Optional[str]:
-        value, _from_env = self.raw(name)
-        if value is None:
-            return None
-        if isinstance(value, os.PathLike):
-            value = os.fspath(value)
-        if not isinstance(value, str) or not value.strip():
-            raise self.problem(name, "must be a file path")
-        return value.strip()
+    def missing(self, row: Setting) -> ConfigurationError:
+        """A required setting found nowhere it may come from."""
+        if self.trusted:
+            return self.problem(row, "missing")
+        argument = self.given_name[row.name]
+        return ConfigurationError(
+            f"{argument}: missing from the program's code: pass {argument}= to Guard() or "
+            f"configure(); {row.env_var} is read only with trust_environment=True "
+            "(for development, tests and CI)",
+            argument=argument,
+            env_var=row.env_var,
+        )
 
-    def existing_file(self, name: str) -> Optional[str]:
-        path = self.path(name)
-        if path is not None and not os.path.isfile(path):
-            raise self.problem(name, f"no such file: {path!r}")
-        return path
+    def ignored(self, row: Setting) -> None:
+        """One warning per ignored variable, naming it (never its value: it may be a
+        secret or a key)."""
+        if row.kind == TRUST:
+            why = f"{row.name} is a trust setting, taken from the program's code"
+        else:
+            why = f"the environment may only make {row.name} stricter than the program's code"
+        logger.warning(
+            "authforge_guard: environment variable %s is ignored: %s "
+            "(trust_environment=True reads it, for development, tests and CI)",
+            row.env_var,
+            why,
+        )
 
-    def api_base_url(self) -> Tuple[str, str]:
-        """``(url, host)``, checked now by the transport's own rule (https, or http to
-        loopback), so that a bad URL is named here rather than failing at first use."""
-        from ._transport import check_base_url
-
-        url = self.text("api_base_url") or DEFAULT_API_BASE_URL
-        try:
-            _normalised, host = check_base_url(url)
-        except ValueError as exc:
-            raise self.problem("api_base_url", str(exc)) from None
-        return url, host
-
-    def proxy_url(self) -> Optional[str]:
-        """An http(s) proxy URL as urllib3 reads it (checked now, not at the first request,
-        where a bad one would pass for a network failure)."""
-        url = self.text("proxy_url")
-        if url is None:
-            return None
-        from urllib3.util import parse_url
-
-        try:
-            parsed = parse_url(url)
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
-            # The URL itself is not shown: it may hold a password.
-            raise self.problem("proxy_url", "must be an http:// or https:// URL")
-        return url
-
-    def heartbeat_interval(self, host: str) -> float:
+    def interval(self, interval: float, host: str) -> float:
         """The interval, checked by the client's own rule for ``host`` (>= 10 s when remote)."""
         from ._client import check_heartbeat_interval
 
-        interval = self.number("heartbeat_interval", 900.0, minimum_exclusive=0.0)
         try:
             return check_heartbeat_interval(interval, host)
         except ValueError as exc:
-            raise self.problem("heartbeat_interval", str(exc)) from None
+            raise self.problem(ROWS["heartbeat_interval"], str(exc)) from None
 
-    def public_key(self) -> Union[str, Tuple[str, ...]]:
-        from ._protocol import TrustList
-
-        value, _from_env = self.raw("public_key")
-        if value is None:
-            raise self.problem("public_key", "missing (the app's Ed25519 public key, base64)")
-        if isinstance(value, list):
-            value = tuple(value)
-        try:
-            TrustList(value)
-        except ValueError as exc:
-            raise self.problem("public_key", str(exc)) from None
-        return value  # type: ignore[no-any-return]
-
-    def heartbeat(self, value: Any) -> bool:
-        if value is None:
-            value, _from_env = self.raw("heartbeat")
-        if value is None:
-            return False
-        word = str(value).strip().lower()
-        if word not in _HEARTBEAT_WORDS:
-            raise self.problem("heartbeat", f"must be 'online' or 'grace', got {value!r}")
-        return _HEARTBEAT_WORDS[word]
-
-    def number(self, name: str, default: float, *, minimum_exclusive: float) -> float:
-        value, _from_env = self.raw(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise self.problem(name, f"must be a number, got {value!r}") from None
-        if isinstance(value, bool) or not number > minimum_exclusive or not math.isfinite(number):
-            raise self.problem(name, f"must be a finite number above {minimum_exclusive:g}")
-        return number
-
-    def integer(self, name: str) -> Optional[int]:
-        value, _from_env = self.raw(name)
-        if value is None:
-            return None
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            raise self.problem(name, f"must be a whole number, got {value!r}") from None
-        if isinstance(value, bool) or number <= 0:
-            raise self.problem(name, "must be a positive whole number")
-        return number
-
-    def signal_number(self) -> Optional[int]:
-        value, _from_env = self.raw("interrupt_signal")
-        if value is None:
-            return default_interrupt_signal()
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        name = str(value).strip().upper()
-        name = name if name.startswith("SIG") else "SIG" + name
-        # Signals only: the signal module also has SIG_IGN, SIG_SETMASK, ... (0, 1, 2).
-        number = signal.Signals.__members__.get(name)
-        if number is None:
-            raise self.problem("interrupt_signal", f"unknown signal {value!r}")
-        return int(number)
-
-    def session_cache(self) -> Union[bool, str]:
-        value, _from_env = self.raw("session_cache")
-        if value is None or value is False:
-            return False
-        if value is True:
-            return True
-        if isinstance(value, os.PathLike):
-            return str(os.fspath(value))
-        if not isinstance(value, str):
-            raise self.problem("session_cache", "must be True, False or a directory path")
-        word = value.strip().lower()
-        if word in _TRUE_WORDS:
-            return True
-        if word in _FALSE_WORDS:
-            return False
-        return value.strip()
+    def one_store(
+        self, cache: Union[bool, str], store: Union[bool, str]
+    ) -> Tuple[Union[bool, str], Union[bool, str]]:
+        """``(session_cache, session_store)``: ``session_cache`` is the file store's older
+        name; both set and different is an error, else each mirrors the other."""
+        if cache is not False and store is not False and cache != store:
+            raise self.problem(
+                ROWS["session_store"], "session_cache and session_store name different stores"
+            )
+        store = store if store is not False else cache
+        is_url = isinstance(store, str) and "://" in store
+        return (False if is_url else store), store
 
 
-def _name(value: Any, argument: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigurationError(f"{argument} must be a non-empty string", argument=argument)
-    return value.strip()
-
-
-def _exit_code(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 255:
-        raise ConfigurationError(
-            "exit_code must be a whole number from 0 to 255", argument="exit_code"
-        )
-    return value
-
-
-def _optional_seconds(value: Any, argument: str) -> Optional[float]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigurationError(
-            f"{argument} must be a positive number of seconds", argument=argument
-        )
-    return float(value)
+_UNPARSEABLE = object()

@@ -7,26 +7,40 @@ comma-separated string), or when the license variable of that name is truthy.
 
 from __future__ import annotations
 
+import math
 from typing import Any, FrozenSet, Mapping, Optional, Sequence, Set
 
 _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
 
 
 def is_truthy(value: Any) -> bool:
-    """Variable truth: ``true``/``yes``/``1``/``on`` strings, JSON true, non-zero numbers."""
+    """Whether a license variable grants the feature of its name: JSON ``true``, a finite
+    non-zero number (or its text, as a dashboard may store it), or the text
+    ``true``/``yes``/``1``/``on`` (any case, spaces around).
+
+    Nothing else: not ``nan`` or ``inf`` in any spelling (``float("nan") != 0`` is
+    true, and a value a vendor never meant as "on" must not grant), not an empty
+    string.
+    """
     if isinstance(value, bool):
         return value
-    if isinstance(value, (int, float)):
-        return value != 0 and value == value
+    if isinstance(value, int):
+        return value != 0
+    if isinstance(value, float):
+        return _finite_non_zero(value)
     if isinstance(value, str):
         text = value.strip().lower()
         if text in _TRUE_WORDS:
             return True
         try:
-            return float(text) != 0
+            return _finite_non_zero(float(text))
         except ValueError:
             return False
     return False
+
+
+def _finite_non_zero(number: float) -> bool:
+    return math.isfinite(number) and number != 0
 
 
 def tier_of(variables: Optional[Mapping[str, Any]], tier_variable: str) -> Optional[str]:

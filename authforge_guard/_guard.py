@@ -88,6 +88,12 @@ class Guard:
         session_cache: Optional[Union[bool, str, os.PathLike]] = None,  # type: ignore[type-arg]
         ca_bundle: Optional[str] = None,
         proxy_url: Optional[str] = None,
+        session_store: Optional[Union[bool, str, os.PathLike]] = None,  # type: ignore[type-arg]
+        session_idle_timeout: Optional[float] = None,
+        max_sessions: Optional[int] = None,
+        on_refused: str = "raise",
+        support_hint: Optional[str] = None,
+        trust_environment: bool = False,
         retry_policy: Optional[RetryPolicy] = None,
         environ: Optional[Mapping[str, str]] = None,
     ) -> None:
@@ -118,6 +124,12 @@ class Guard:
                 session_cache=session_cache,
                 ca_bundle=ca_bundle,
                 proxy_url=proxy_url,
+                session_store=session_store,
+                session_idle_timeout=session_idle_timeout,
+                max_sessions=max_sessions,
+                on_refused=on_refused,
+                support_hint=support_hint,
+                trust_environment=trust_environment,
             ).items()
             if value is not None or key == "hook_timeout"
         }

@@ -32,7 +32,9 @@ def authforge_license(authforge_server: LocalAuthForge) -> str:
 
 @pytest.fixture
 def authforge_guard(authforge_server: LocalAuthForge, authforge_license: str) -> Iterator[Any]:
-    """An ``authforge_guard.Guard`` for ``authforge_license``, logged out after the test."""
+    """An ``authforge_guard.Guard`` for ``authforge_license``, logged out after the test.
+    Like every ``LocalAuthForge.guard()`` it trusts the environment
+    (``trust_environment=True``): a test may set ``AUTHFORGE_*`` to adjust it."""
     guard = authforge_server.guard(license_key=authforge_license)
     try:
         yield guard

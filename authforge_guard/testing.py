@@ -200,9 +200,27 @@ class LocalAuthForge:
 
     def guard(self, **overrides: Any) -> Guard:
         """An ``authforge_guard.Guard`` for this server's app (trusting its certificate
-        with ``tls=True``)."""
-        guard: Guard = _public("Guard")(**self._connection_kwargs(overrides))
+        with ``tls=True``). It is a test's guard: ``trust_environment=True``, so the
+        ``AUTHFORGE_*`` variables may fill in what the keywords leave out."""
+        kwargs = {"trust_environment": True, **self._connection_kwargs(overrides)}
+        guard: Guard = _public("Guard")(**kwargs)
         return guard
+
+    def environ(self, license_key: Optional[str] = None) -> Dict[str, str]:
+        """The ``AUTHFORGE_*`` variables for this server's app (and ``license_key``), for a
+        subprocess or ``monkeypatch``. A program reads the trust settings among them
+        (app id, public key, API URL) only with ``trust_environment=True``."""
+        env = {
+            "AUTHFORGE_APP_ID": self.app_id,
+            "AUTHFORGE_APP_SECRET": self.app_secret,
+            "AUTHFORGE_PUBLIC_KEY": self.public_key,
+            "AUTHFORGE_API_URL": self.url,
+        }
+        if self.ca_bundle is not None:
+            env["AUTHFORGE_CA_BUNDLE"] = self.ca_bundle
+        if license_key is not None:
+            env["AUTHFORGE_LICENSE_KEY"] = license_key
+        return env
 
     def _connection_kwargs(self, overrides: Mapping[str, Any]) -> Dict[str, Any]:
         kwargs: Dict[str, Any] = {

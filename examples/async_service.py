@@ -24,6 +24,7 @@ from authforge_guard import (
     ConfigurationError,
     LicenseError,
     LicenseLost,
+    configure,
     feature,
     licensed,
     requires_license,
@@ -63,6 +64,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=9009, help="0: any free port")
     args = parser.parse_args(argv)
     try:
+        # An example run in development: the app's settings from AUTHFORGE_* (see
+        # examples/README.md). A program you ship pins app_id= and public_key= here.
+        configure(trust_environment=True)
         asyncio.run(serve(args.host, args.port))
     except LicenseLost as exc:
         print(f"license lost ({exc.code}): stopped serving", flush=True)

@@ -23,6 +23,7 @@ from authforge_guard import (
     ConfigurationError,
     FeatureNotLicensed,
     LicenseError,
+    configure,
     feature,
     requires_license,
 )
@@ -52,6 +53,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--top", type=int, metavar="N", help="the N most common words (pro)")
     args = parser.parse_args(argv)
     try:
+        # An example run in development: the app's settings from AUTHFORGE_* (see
+        # examples/README.md). A program you ship pins app_id= and public_key= here.
+        configure(trust_environment=True)
         word_stats(args.paths, args.top)
     except FeatureNotLicensed as exc:
         print(f"wordstat: --top needs a pro license (yours: {exc.tier})", file=sys.stderr)

@@ -20,6 +20,7 @@ from authforge_guard import (
     ConfigurationError,
     FeatureNotLicensed,
     LicenseError,
+    configure,
     feature,
     get_guard,
     requires_license,
@@ -29,6 +30,9 @@ from authforge_guard import (
 @click.group()
 def cli() -> None:
     """Notes, licensed."""
+    # An example run in development: the app's settings from AUTHFORGE_* (see
+    # examples/README.md). A program you ship pins app_id= and public_key= here.
+    configure(trust_environment=True)
 
 
 @cli.command()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 
-from authforge_guard import ConfigurationError, LicenseError, feature, licensed
+from authforge_guard import ConfigurationError, LicenseError, configure, feature, licensed
 
 
 @feature("pro", fallback=lambda: "basic report (pro adds charts)")
@@ -28,6 +28,9 @@ def report() -> str:
 
 def main() -> int:
     try:
+        # An example run in development: the app's settings from AUTHFORGE_* (see
+        # examples/README.md). A program you ship pins app_id= and public_key= here.
+        configure(trust_environment=True)
         with licensed() as session:  # reads AUTHFORGE_LICENSE_FILE
             expires = session.expires_at or "never"
             print(f"licensed {session.kind}: tier {session.tier}, expires {expires}")

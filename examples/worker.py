@@ -27,7 +27,7 @@ from authforge_guard import (
     ConfigurationError,
     LicenseError,
     LicenseLost,
-    get_guard,
+    configure,
     licensed,
     requires_license,
 )
@@ -71,7 +71,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     state = load(args.checkpoint)
     try:
-        guard = get_guard()  # configured from the AUTHFORGE_* environment
+        # An example run in development: the app's settings from AUTHFORGE_* (see
+        # examples/README.md). A program you ship pins app_id= and public_key= here.
+        guard = configure(trust_environment=True)
         guard.add_cleanup(save, args.checkpoint, state)
         with licensed():
             say(f"working from item {state['done']}")

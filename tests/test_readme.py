@@ -57,16 +57,24 @@ def server():
         yield af
 
 
+def pinned(code, server):
+    """The app settings a snippet pins in code, filled in as a reader fills them in from
+    their dashboard (here: the local server's app)."""
+    for placeholder, value in [('"your-app-id"', server.app_id),
+                               ('"your-public-key"', server.public_key),
+                               ('"https://auth.authforge.cc"', server.url)]:
+        code = code.replace(placeholder, repr(value))
+    return code
+
+
 @pytest.mark.parametrize(("line", "code", "expected"), BLOCKS,
                          ids=[f"README.md:{line}" for line, _, _ in BLOCKS])
 def test_the_snippet_runs(server, tmp_path, line, code, expected):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHFORGE_")}
-    env.update(AUTHFORGE_APP_ID=server.app_id, AUTHFORGE_APP_SECRET=server.app_secret,
-               AUTHFORGE_PUBLIC_KEY=server.public_key, AUTHFORGE_API_URL=server.url,
-               AUTHFORGE_LICENSE_KEY=server.create_license({"tier": "pro"}))
+    env.update(server.environ(server.create_license({"tier": "pro"})))
     is_test_module = re.search(r"^def test_", code, flags=re.M) is not None
     script = tmp_path / ("test_snippet.py" if is_test_module else "snippet.py")
-    script.write_text(code, encoding="utf-8")
+    script.write_text(pinned(code, server), encoding="utf-8")
     command = ([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name]
                if is_test_module else [sys.executable, script.name])
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,

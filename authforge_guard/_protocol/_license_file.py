@@ -4,6 +4,11 @@ Verification order and codes are fixed across every AuthForge SDK:
 ``bad_armor``, ``bad_signature`` (before the JSON is decoded, so a forged file
 never reaches the parser), ``unsupported_version``, ``malformed_payload``,
 ``wrong_app``, ``expired``, ``hwid_mismatch``. No network, ever.
+
+One check of our own comes just before ``expired``: ``issued_in_future``, a
+file signed more than ``MAX_CLOCK_SKEW_SECONDS`` after the local clock's now.
+A vendor cannot sign a file in the future, so such a file means the clock was
+set back, the one thing that would keep an expired file running.
 """
 
 from __future__ import annotations
@@ -30,9 +35,14 @@ OFFLINE_LICENSE_ERRORS = (
     "unsupported_version",
     "malformed_payload",
     "wrong_app",
+    "issued_in_future",
     "expired",
     "hwid_mismatch",
 )
+
+# How far ahead of the local clock a file's issuedAt may be: clocks drift, and the
+# vendor's machine signs with its own. Beyond this the local clock was set back.
+MAX_CLOCK_SKEW_SECONDS = 300.0
 
 Moment = Union[datetime, float, int, None]
 
@@ -92,10 +102,14 @@ def verify_license_file(
         return {"ok": False, "error": "malformed_payload"}
     if payload["appId"] != app_id:
         return {"ok": False, "error": "wrong_app"}
+    current = _epoch(now)
+    issued = parse_iso_utc(payload["issuedAt"])
+    if issued is not None and issued - current > MAX_CLOCK_SKEW_SECONDS:
+        return {"ok": False, "error": "issued_in_future"}
     expires_at = payload["expiresAt"]
     if expires_at is not None:
         expiry = parse_iso_utc(expires_at)
-        if expiry is None or expiry <= _epoch(now):
+        if expiry is None or expiry <= current:
             return {"ok": False, "error": "expired"}
     policy = payload["hwid"]
     if policy["mode"] == "bound":

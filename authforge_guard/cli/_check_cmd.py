@@ -24,6 +24,7 @@ _FILE_REASONS = {
     "unsupported_version": "a newer file format than this version understands",
     "malformed_payload": "signed, but its contents are malformed",
     "wrong_app": "issued for another app",
+    "issued_in_future": "signed after this machine's clock (is the clock set back?)",
     "expired": "expired",
     "hwid_mismatch": "bound to another machine",
 }

@@ -2,8 +2,12 @@
 them, and the exit code a license code means.
 
 Settings come from the flags first, then the same ``AUTHFORGE_*`` variables a
-``Guard`` reads. The app secret is never a flag: command lines are visible to
-every user of the machine (``ps``), so it comes from ``AUTHFORGE_APP_SECRET`` only.
+``Guard`` reads. The CLI is a tool of whoever runs it (a vendor, a developer, a
+customer checking their own license), so it trusts the environment
+(``trust_environment=True``), as a licensed program's own Guard does not.
+
+The app secret is never a flag: command lines are visible to every user of the
+machine (``ps``), so it comes from ``AUTHFORGE_APP_SECRET`` only.
 """
 
 from __future__ import annotations
@@ -76,8 +80,8 @@ def add_app_options(
 
 
 def given(args: argparse.Namespace) -> Dict[str, Any]:
-    """The ``Guard`` keywords the user set with flags."""
-    found = {}
+    """The ``Guard`` keywords the user set with flags, and ``trust_environment=True``."""
+    found: Dict[str, Any] = {"trust_environment": True}
     for dest, keyword in _FLAG_SETTINGS.items():
         value = getattr(args, dest, None)
         if value is not None:
@@ -86,8 +90,9 @@ def given(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def settings(args: argparse.Namespace) -> GuardSettings:
-    """Flags, then ``AUTHFORGE_*``: exactly what a ``Guard`` would be configured with.
-    Raises ``ConfigurationError`` (the CLI prints it as one line, exit 2)."""
+    """Flags, then ``AUTHFORGE_*`` (trusted): what a ``Guard`` with
+    ``trust_environment=True`` would be configured with. Raises ``ConfigurationError``
+    (the CLI prints it as one line, exit 2)."""
     from .._config import resolve_settings
 
     return resolve_settings(given(args))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import signal
 import sqlite3
+import ssl
 import sys
 import threading
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import EXIT_OK, EXIT_USAGE
 
@@ -22,8 +24,10 @@ def add_parser(subparsers: Any) -> None:
         "A new database gets one app (offline activation on); its secret is printed only "
         "with --show-credentials (or later by 'admin app show --reveal-secret'). Plain "
         "http is fine on loopback (clients accept http:// only for loopback addresses); "
-        "--tls-cert and --tls-key serve https, e.g. to test a private CA (clients trust it "
-        "with AUTHFORGE_CA_BUNDLE or ca_bundle=).",
+        "--tls self-signed serves https with a certificate for localhost made (or reused) "
+        "next to the database, and prints how to trust it from Python and Node; "
+        "--tls-cert and --tls-key serve https with your own, e.g. to test a private CA "
+        "(clients trust it with AUTHFORGE_CA_BUNDLE or ca_bundle=).",
         epilog="exit codes: 0 stopped cleanly, 2 bad arguments, unusable database or port",
     )
     parser.add_argument(
@@ -41,6 +45,17 @@ def add_parser(subparsers: Any) -> None:
         default=6,
         metavar="N",
         help="heartbeats per minute per license (default 6; 0: no limit)",
+    )
+    parser.add_argument(
+        "--tls",
+        choices=["self-signed"],
+        help="serve https with a self-signed certificate for localhost, 127.0.0.1 and ::1 "
+        "(and --host), kept and reused next to the database or in --tls-dir",
+    )
+    parser.add_argument(
+        "--tls-dir",
+        metavar="DIR",
+        help="where --tls self-signed keeps its certificate (default: the database's folder)",
     )
     parser.add_argument(
         "--tls-cert",
@@ -61,7 +76,6 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..server import AuthForgeServer
-    from ..server._tls import server_context
 
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -74,19 +88,22 @@ def run(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         sys.stderr.write("error: --tls-cert and --tls-key go together: give both or neither\n")
         return EXIT_USAGE
-    tls = None
-    if args.tls_cert is not None:
-        missing = [path for path in (args.tls_cert, args.tls_key) if not os.path.isfile(path)]
-        try:
-            if missing:
-                raise FileNotFoundError(f"no such file: {missing[0]}")
-            tls = server_context((args.tls_cert, args.tls_key))
-        except (OSError, ValueError) as exc:
-            sys.stderr.write(
-                f"error: cannot serve https with --tls-cert {args.tls_cert} "
-                f"--tls-key {args.tls_key}: {exc}\n"
-            )
-            return EXIT_USAGE
+    if args.tls is not None and args.tls_cert is not None:
+        sys.stderr.write("error: give --tls self-signed or --tls-cert/--tls-key, not both\n")
+        return EXIT_USAGE
+    if args.tls_dir is not None and args.tls is None:
+        sys.stderr.write("error: --tls-dir goes with --tls self-signed\n")
+        return EXIT_USAGE
+    tls: Optional[ssl.SSLContext] = None
+    trust: List[str] = []
+    try:
+        if args.tls_cert is not None:
+            tls = _given_certificate(args.tls_cert, args.tls_key)
+        elif args.tls is not None:
+            tls, trust = _self_signed(args)
+    except _Refused as refused:
+        sys.stderr.write(f"error: {refused}\n")
+        return EXIT_USAGE
     try:
         server = AuthForgeServer(
             args.db,
@@ -121,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         if args.show_credentials:
             info = server.admin.app_info(app_id, reveal_secret=True)
             out.write(f"app secret: {info['app_secret']}\npublic key: {info['public_key']}\n")
+        out.writelines(f"{line}\n" for line in trust)
         out.write("press Ctrl-C to stop\n")
         out.flush()
         while not stop.wait(0.5):
@@ -131,6 +149,46 @@ def run(args: argparse.Namespace) -> int:
     out.write("stopped; database closed\n")
     out.flush()
     return EXIT_OK
+
+
+class _Refused(Exception):
+    """A TLS setting the server cannot use; the message is the whole error line."""
+
+
+def _given_certificate(cert: str, key: str) -> ssl.SSLContext:
+    from ..server._tls import server_context
+
+    missing = [path for path in (cert, key) if not os.path.isfile(path)]
+    try:
+        if missing:
+            raise FileNotFoundError(f"no such file: {missing[0]}")
+        return server_context((cert, key))
+    except (OSError, ValueError) as exc:
+        message = f"cannot serve https with --tls-cert {cert} --tls-key {key}: {exc}"
+        raise _Refused(message) from None
+
+
+def _self_signed(args: argparse.Namespace) -> Tuple[ssl.SSLContext, List[str]]:
+    """The server context for ``--tls self-signed``, and the lines that say how to trust it."""
+    from ..server._tls import LOOPBACK_NAMES, ensure_self_signed, server_context
+
+    folder = args.tls_dir or os.path.dirname(os.path.abspath(args.db))
+    name = os.path.splitext(os.path.basename(args.db))[0] + "-tls"
+    wildcard = args.host in ("", "0.0.0.0", "::")  # noqa: S104 (names, not a bind)
+    hosts = list(dict.fromkeys([*LOOPBACK_NAMES, *([] if wildcard else [args.host])]))
+    try:
+        cert, key, created = ensure_self_signed(folder, name, hosts)
+        context = server_context((cert, key))
+    except (OSError, ValueError) as exc:
+        raise _Refused(f"cannot make a self-signed certificate in {folder}: {exc}") from None
+    path = shlex.quote(cert)
+    return context, [
+        f"tls certificate: {cert} (self-signed for {', '.join(hosts)}; "
+        f"{'new' if created else 'reused'})",
+        f"trust it from Python: AUTHFORGE_CA_BUNDLE={path} (authforge_guard) or "
+        f"SSL_CERT_FILE={path} (the official SDK; replaces the system CAs for that process)",
+        f"trust it from Node: NODE_EXTRA_CA_CERTS={path}",
+    ]
 
 
 def _on_stop_signals(handler: Callable[[], None]) -> Callable[[], None]:

@@ -10,10 +10,16 @@ credits and offline files in it.
 Choices where the protocol is silent: ``slots`` 0 or ``None`` means unlimited
 machines (``maxHwidSlots: null`` on the wire); a forged, garbled or ended
 session token is ``session_expired`` (403); a body that is not a JSON object
-is ``malformed_request`` (400, or 413 above 64 KiB), a JSON object with a
-missing or mistyped field ``bad_request`` (400); ``replay_detected`` and
-``revoke_requires_session`` are 400; an unknown path is ``not_found`` (404)
-and another method than POST ``method_not_allowed`` (405).
+is ``malformed_request`` (400, or 413 above 64 KiB), and so is one holding
+``NaN``, ``Infinity`` or ``1e999``; a JSON object with a missing or mistyped
+field is ``bad_request`` (400); ``replay_detected`` and
+``revoke_requires_session`` are 400; any path but the exact endpoint paths
+(``//auth/validate`` included) is ``not_found`` (404) and another method
+than POST ``method_not_allowed`` (405).
+
+Hostile clients cost little: a waiting connection holds no thread, a
+request must arrive whole within a deadline, connections are bounded, and
+each app's nonce memory is bounded (``_connections``, ``_nonces``).
 
 HTTPS: ``AuthForgeServer(..., tls=(certfile, keyfile))`` (or an
 ``ssl.SSLContext``) serves ``https://``; clients trust its certificate with
@@ -31,8 +37,9 @@ from types import TracebackType
 from typing import Callable, Optional, Type, Union
 
 from ._admin import Admin, AdminError, AppCredentials, to_epoch
+from ._connections import Limits, LocalHTTPServer
 from ._endpoints import Endpoints
-from ._http import LocalHTTPServer
+from ._nonces import NONCE_LIMIT_PER_APP, NonceMemory
 from ._ratelimit import SlidingWindowLimiter
 from ._store import Store
 from ._tls import TLSSetting, server_context
@@ -47,7 +54,6 @@ __all__ = [
 
 logger = logging.getLogger("authforge_guard.server")
 
-_POLL_SECONDS = 0.05  # how fast stop() is noticed by the accept loop
 _STOP_GRACE_SECONDS = 5.0
 
 
@@ -59,6 +65,14 @@ class AuthForgeServer:
     database, which stays consistent at any moment (WAL), even on a kill.
     ``heartbeat_rate_limit=None`` lifts the 6-per-minute heartbeat limit.
     ``clock`` (epoch seconds) is for tests that need time to pass.
+
+    Hostile clients: at most ``max_connections`` are open at once (a new one
+    past that closes the one that has waited longest); a request must arrive
+    whole within ``request_timeout`` seconds of its first byte, however slowly
+    it drips, and a kept-alive connection may idle ``idle_timeout`` seconds.
+    Waiting connections cost no thread: a fixed few workers answer. Each app
+    remembers its last ``nonce_limit`` nonces (for at most 7 days) to detect
+    replays.
 
     ``tls``: serve HTTPS with a ``(certfile, keyfile)`` pair of PEM files (an
     unencrypted key; the certificate file may hold the chain after it) or a
@@ -76,7 +90,17 @@ class AuthForgeServer:
         heartbeat_rate_limit: Optional[int] = 6,
         clock: Callable[[], float] = time.time,
         tls: Optional[TLSSetting] = None,
+        max_connections: int = 4096,
+        request_timeout: float = 10.0,
+        idle_timeout: float = 30.0,
+        nonce_limit: int = NONCE_LIMIT_PER_APP,
     ) -> None:
+        self._limits = Limits(
+            max_connections=max_connections,
+            request_timeout=request_timeout,
+            idle_timeout=idle_timeout,
+        )
+        nonces = NonceMemory(nonce_limit)
         self._tls: Optional[ssl.SSLContext] = server_context(tls) if tls is not None else None
         self.db_path = os.fspath(db_path)
         self.host = host
@@ -84,9 +108,8 @@ class AuthForgeServer:
         self._store = Store(self.db_path)
         self.admin = Admin(self._store, clock)
         limiter = SlidingWindowLimiter(heartbeat_rate_limit, clock)
-        self._endpoints = Endpoints(self._store, limiter, clock)
+        self._endpoints = Endpoints(self._store, limiter, clock, nonces)
         self._httpd: Optional[LocalHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
         self._closed = False
         self._lock = threading.Lock()
 
@@ -118,15 +141,9 @@ class AuthForgeServer:
             if self._httpd is not None:
                 return self
             self._httpd = LocalHTTPServer(
-                (self.host, self._requested_port), self._endpoints, self._tls
+                (self.host, self._requested_port), self._endpoints, self._tls, self._limits
             )
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": _POLL_SECONDS},
-                name=f"authforge-server-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
+            self._httpd.start(f"authforge-server-{self.port}")
         logger.info("AuthForge local server on %s (db %s)", self.url, self.db_path)
         return self
 
@@ -136,12 +153,9 @@ class AuthForgeServer:
             if self._closed:
                 return
             self._closed = True
-            httpd, thread = self._httpd, self._thread
-        if httpd is not None and thread is not None:
-            httpd.shutdown()
-            httpd.server_close()
-            httpd.close_connections(_STOP_GRACE_SECONDS)
-            thread.join(_STOP_GRACE_SECONDS)
+            httpd = self._httpd
+        if httpd is not None:
+            httpd.stop(_STOP_GRACE_SECONDS)
         self._store.close()
         logger.info("AuthForge local server stopped (db %s)", self.db_path)
 

@@ -9,6 +9,7 @@ nonce was spent keeps the nonce (a replay stays a replay) and undoes the rest.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import sqlite3
 import uuid
@@ -27,6 +28,7 @@ from .._protocol import (
     verify_token,
 )
 from ._mint import mint_license_file
+from ._nonces import NonceMemory
 from ._ratelimit import SlidingWindowLimiter
 from ._store import (
     AppRecord,
@@ -39,7 +41,6 @@ from ._store import (
     get_license,
     hwid_count,
     is_blocked,
-    remember_nonce,
     savepoint,
     set_revoked,
     spend_credits,
@@ -78,9 +79,14 @@ class Endpoints:
     """The four endpoints over one store, one heartbeat limiter and one clock."""
 
     def __init__(
-        self, store: Store, limiter: SlidingWindowLimiter, clock: Callable[[], float]
+        self,
+        store: Store,
+        limiter: SlidingWindowLimiter,
+        clock: Callable[[], float],
+        nonces: Optional[NonceMemory] = None,
     ) -> None:
         self._store = store
+        self._nonces = nonces if nonces is not None else NonceMemory()
         self._limiter = limiter
         self._clock = clock
         self._routes: Dict[str, Endpoint] = {
@@ -91,7 +97,12 @@ class Endpoints:
         }
 
     def route(self, path: str) -> Optional[Endpoint]:
+        """The endpoint at exactly ``path`` (no normalising: another spelling is no endpoint)."""
         return self._routes.get(path)
+
+    def _spend_nonce(self, conn: sqlite3.Connection, app_id: str, nonce: str, now: float) -> None:
+        if not self._nonces.spend(conn, app_id, nonce, now):
+            raise Refusal("replay_detected")
 
     def validate(self, body: Body, client_ip: str) -> Dict[str, Any]:
         """Log in: check app, nonce, machine and license, bind the HWID, charge, sign."""
@@ -102,7 +113,7 @@ class Endpoints:
         now = self._clock()
         with self._store.transaction(keep_on=(Refusal,)) as conn:
             app = _authenticated_app(conn, app_id, app_secret)
-            _spend_nonce(conn, app.id, nonce, now)
+            self._spend_nonce(conn, app.id, nonce, now)
             with savepoint(conn):
                 lic = _usable_license(conn, app, key, hwid, client_ip, now)
                 if not claim_hwid(conn, lic, hwid, now):
@@ -137,7 +148,7 @@ class Endpoints:
         with self._store.transaction(keep_on=(Refusal,)) as conn:
             app = _session_app(conn, app_id)
             claims = _session_claims(app, token, now)
-            _spend_nonce(conn, app.id, nonce, now)
+            self._spend_nonce(conn, app.id, nonce, now)
             with savepoint(conn):
                 if hwid != claims["hwid"]:
                     raise Refusal("hwid_mismatch")
@@ -176,7 +187,7 @@ class Endpoints:
         now = self._clock()
         with self._store.transaction(keep_on=(Refusal,)) as conn:
             app = _authenticated_app(conn, app_id, app_secret)
-            _spend_nonce(conn, app.id, nonce, now)
+            self._spend_nonce(conn, app.id, nonce, now)
             lic = get_license(conn, key, app.id)
             if lic is None:
                 raise Refusal("invalid_key")
@@ -195,7 +206,7 @@ class Endpoints:
             app = _session_app(conn, app_id)
             claims = _session_claims(app, token, now)
             if nonce is not None:
-                _spend_nonce(conn, app.id, nonce, now)
+                self._spend_nonce(conn, app.id, nonce, now)
             if hwid != claims["hwid"]:
                 raise Refusal("hwid_mismatch")
             lic = get_license(conn, claims["licenseKey"], app.id)
@@ -217,7 +228,7 @@ class Endpoints:
             app = _authenticated_app(conn, app_id, app_secret)
             if not app.offline_activation:
                 raise Refusal("offline_activation_disabled")
-            _spend_nonce(conn, app.id, nonce, now)
+            self._spend_nonce(conn, app.id, nonce, now)
             with savepoint(conn):
                 lic = _usable_license(conn, app, key, hwid, client_ip, now)
                 if lic.expires_at is not None:
@@ -280,6 +291,9 @@ def _ttl_seconds(body: Body) -> int:
         isinstance(requested, bool) or not isinstance(requested, (int, float))
     ):
         raise Refusal("bad_request")
+    if isinstance(requested, float) and not math.isfinite(requested):
+        # The HTTP layer refuses NaN and 1e999 in any body; this holds for direct callers.
+        raise Refusal("malformed_request")
     return clamp_ttl(requested)
 
 
@@ -320,11 +334,6 @@ def _session_claims(app: AppRecord, token: str, now: float) -> Dict[str, Any]:
     if not isinstance(claims.get("licenseKey"), str) or not isinstance(claims.get("hwid"), str):
         raise Refusal("session_expired")
     return claims
-
-
-def _spend_nonce(conn: sqlite3.Connection, app_id: str, nonce: str, now: float) -> None:
-    if not remember_nonce(conn, app_id, nonce, now):
-        raise Refusal("replay_detected")
 
 
 def _usable_license(

@@ -1,31 +1,30 @@
-"""HTTP/1.1 for the local server: JSON in, JSON out, whatever the client sends.
+"""HTTP/1.1 messages for the local server: requests parsed from bytes, JSON answers composed.
 
-Every answer, the errors of the HTTP layer included, is a JSON object written
-in a single send (two sends on a kept-alive connection would wait 40 ms for
-Nagle and delayed ACK). A bad request gets a JSON 4xx, never a stack trace;
-an unexpected error is logged here and answered ``system_error``.
+No sockets here (``_connections`` moves the bytes). A request is parsed as its
+bytes arrive, under hard limits (16 KiB of head, 64 KiB of body, a bounded
+drain of a larger one), so a connection never buffers more than one request.
+Only an exact path is an endpoint: ``//auth/validate``, ``/auth/validate/``,
+``/auth/%76alidate`` or an absolute URL are ``not_found``, never a second
+spelling of the endpoint. JSON numbers must be finite: ``NaN``, ``Infinity``
+and ``1e999`` make a body ``malformed_request`` wherever they appear.
 
-With TLS, the accept loop only wraps the accepted socket; the handshake runs
-in the connection's own thread under the idle timeout, so a client that
-stalls it, speaks plain HTTP or sends garbage costs one thread for at most
-that long and never holds up anyone else.
+Every answer, the errors of the HTTP layer included, is a JSON object in one
+buffer, written with a single send (two sends on a kept-alive connection
+would wait 40 ms for Nagle and delayed ACK). A bad request gets a JSON 4xx,
+never a stack trace; an unexpected error is logged here and answered
+``system_error``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import http
 import json
 import logging
+import math
 import re
-import socket
-import socketserver
-import ssl
-import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Mapping, Optional, Set, Tuple
-from urllib.parse import urlsplit
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple, Union
 
 from .._protocol._encoding import compact_json
 from .._version import __version__
@@ -34,11 +33,22 @@ from ._endpoints import Endpoints, Refusal
 logger = logging.getLogger("authforge_guard.server")
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_HEAD_BYTES = 16 * 1024
+MAX_HEADERS = 100
 # An oversized body up to this size is read and dropped so the connection
 # stays usable; a larger one is answered and the connection closed.
 _DRAIN_LIMIT_BYTES = 8 * 1024 * 1024
-IDLE_TIMEOUT_SECONDS = 30.0
+# Longer integer literals are refused (Python 3.11+ refuses 4,300 digits; this
+# holds on every version, and no AuthForge field needs more than a few).
+_MAX_INTEGER_DIGITS = 64
+
 _CONTENT_LENGTH_RE = re.compile(r"[0-9]{1,18}")
+_TOKEN_RE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VERSION_RE = re.compile(r"HTTP/1\.[01]")
+_HEAD_END_RE = re.compile(rb"\r?\n\r?\n")
+_SERVER = f"authforge-guard-local/{__version__}"
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 # 401 app problems, 403 license and session problems, 429 rate and credit
 # limits, 400 bad input; codes of the HTTP layer itself are listed too.
@@ -69,216 +79,273 @@ STATUS_FOR_CODE: Dict[str, int] = {
 }
 
 
+@dataclass(frozen=True)
+class Request:
+    """One whole request: header names lower-cased, the body read to its length."""
+
+    method: str
+    target: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
+    keep_alive: bool
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A request the HTTP layer answers itself (no endpoint runs)."""
+
+    status: int
+    code: str
+    keep_alive: bool = False
+
+
+Parsed = Union[Request, Problem]
+
+
+class RequestReader:
+    """One connection's requests, parsed incrementally: ``feed`` bytes, ``next`` requests.
+
+    After a ``Problem`` that does not keep the connection alive, ``failed``
+    is set and nothing more is parsed: the connection is answered and closed.
+    """
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._scanned = 0  # where the search for the end of the head resumes
+        self._head: Optional[Tuple[str, str, Dict[str, str], bool]] = None
+        self._need = 0
+        self._drain_left = 0
+        self._oversized: Optional[Problem] = None
+        self._continue_due = False
+        self.failed = False
+
+    @property
+    def pending(self) -> bool:
+        """True while part of a request has arrived and the rest has not."""
+        return bool(self._buf) or self._head is not None or self._oversized is not None
+
+    def feed(self, data: bytes) -> None:
+        if self._drain_left:
+            dropped = min(len(data), self._drain_left)
+            self._drain_left -= dropped
+            data = data[dropped:]
+        self._buf += data
+
+    def take_continue(self) -> bool:
+        """True once per request whose client waits for ``100 Continue`` before its body."""
+        due, self._continue_due = self._continue_due, False
+        return due
+
+    def next(self) -> Optional[Parsed]:
+        """The next whole request or problem, or ``None`` until more bytes arrive."""
+        if self.failed:
+            return None
+        if self._head is None and self._oversized is None:
+            refused = self._read_head()
+            if refused is not None:
+                return self._finish(refused)
+        if self._oversized is not None:  # answered once its body is all read and dropped
+            if self._drain_left:
+                return None
+            problem, self._oversized = self._oversized, None
+            return self._finish(problem)
+        if self._head is None or len(self._buf) < self._need:
+            return None
+        method, target, headers, keep_alive = self._head
+        body = bytes(self._buf[: self._need])
+        del self._buf[: self._need]
+        self._head = None
+        self._continue_due = False
+        return Request(method, target, headers, body, keep_alive)
+
+    def _finish(self, problem: Problem) -> Problem:
+        if not problem.keep_alive:
+            self.failed = True
+        return problem
+
+    def _read_head(self) -> Optional[Problem]:
+        """Parse the head once it is all in; sets ``_head``, or returns a problem."""
+        while self._buf[:2] == b"\r\n":  # stray line ends between requests
+            del self._buf[:2]
+        match = _HEAD_END_RE.search(self._buf, max(0, self._scanned - 3))
+        if match is None:
+            self._scanned = len(self._buf)
+            if len(self._buf) > MAX_HEAD_BYTES:
+                return Problem(431, "bad_request")
+            return None
+        raw = bytes(self._buf[: match.start()])
+        del self._buf[: match.end()]
+        self._scanned = 0
+        if len(raw) > MAX_HEAD_BYTES:
+            return Problem(431, "bad_request")
+        parsed = _parse_head(raw)
+        if isinstance(parsed, Problem):
+            return parsed
+        method, target, headers, keep_alive = parsed
+        if "transfer-encoding" in headers:
+            # Chunked bodies are not supported: AuthForge clients send a length.
+            return Problem(411, "bad_request")
+        declared = headers.get("content-length", "0")
+        if not _CONTENT_LENGTH_RE.fullmatch(declared):
+            return Problem(400, "bad_request")
+        length = int(declared)
+        expects_continue = headers.get("expect", "").lower() == "100-continue"
+        if length > MAX_BODY_BYTES:
+            # A client waiting for "100 Continue" never sends the body: answer and close.
+            if length > _DRAIN_LIMIT_BYTES or expects_continue:
+                return Problem(413, "malformed_request")
+            dropped = min(len(self._buf), length)
+            del self._buf[:dropped]
+            self._drain_left = length - dropped
+            self._oversized = Problem(413, "malformed_request", keep_alive)
+            return None
+        self._head = (method, target, headers, keep_alive)
+        self._need = length
+        self._continue_due = expects_continue and len(self._buf) < length
+        return None
+
+
+def _parse_head(raw: bytes) -> Union[Tuple[str, str, Dict[str, str], bool], Problem]:
+    """Request line and headers; a malformed head is a 400 that closes the connection."""
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in raw.split(b"\n")]
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not _TOKEN_RE.fullmatch(parts[0]) or not parts[1]:
+        return Problem(400, "bad_request")
+    method, target, version = (part.decode("latin-1") for part in parts)
+    if not _VERSION_RE.fullmatch(version):
+        return Problem(400, "bad_request")
+    if len(lines) - 1 > MAX_HEADERS:
+        return Problem(431, "bad_request")
+    headers: Dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN_RE.fullmatch(name):  # folded or garbled
+            return Problem(400, "bad_request")
+        key = name.decode("ascii").lower()
+        text = value.decode("latin-1").strip()
+        if key in headers:
+            if key == "content-length" and headers[key] != text:
+                return Problem(400, "bad_request")  # two lengths: a smuggling attempt
+            text = f"{headers[key]}, {text}" if key != "content-length" else text
+        headers[key] = text
+    options = {token.strip().lower() for token in headers.get("connection", "").split(",")}
+    keep_alive = "close" not in options if version == "HTTP/1.1" else "keep-alive" in options
+    return method, target, headers, keep_alive
+
+
+# --- answers -----------------------------------------------------------------------
+
+
 def _failed(code: str) -> Dict[str, str]:
     return {"status": "failed", "error": code}
 
 
-def _decode_object(raw: bytes) -> Optional[Dict[str, Any]]:
-    """The JSON object in ``raw``, or ``None`` for anything else (not UTF-8, not JSON, array,
-    or a ``\\ud800``-style lone surrogate, which no UTF-8 answer could echo back)."""
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise ValueError("a JSON number out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_INTEGER_DIGITS:
+        raise ValueError("a JSON integer too long")
+    return int(text)
+
+
+def decode_object(raw: bytes) -> Optional[Dict[str, Any]]:
+    """The JSON object in ``raw``, or ``None`` for anything else: not UTF-8, not JSON, not an
+    object, a non-finite or absurdly long number, or a ``\\ud800``-style lone surrogate
+    (which no UTF-8 answer could echo back)."""
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(
+            raw.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except (UnicodeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server_version = f"authforge-guard-local/{__version__}"
-    sys_version = ""
-    timeout = IDLE_TIMEOUT_SECONDS  # an idle or stalled connection frees its thread
-    server: LocalHTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        with contextlib.suppress(OSError):  # not TCP (a test double): nothing to tune
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def handle(self) -> None:
-        if isinstance(self.connection, ssl.SSLSocket) and not self._handshake(self.connection):
-            return
-        super().handle()
-
-    def _handshake(self, connection: ssl.SSLSocket) -> bool:
-        """Complete the TLS handshake (under ``timeout``); False when it failed."""
-        try:
-            connection.do_handshake()
-        except (OSError, ValueError) as exc:
-            # Plain HTTP to the TLS port, an untrusted certificate on the client's
-            # side, garbage, a client that left or stalled: that connection ends.
-            self.close_connection = True
-            logger.info("TLS handshake with %s failed: %s", self.client_address[0], exc)
-            return False
-        return True
-
-    def do_POST(self) -> None:
-        raw = self._read_body()
-        if raw is None:
-            return
-        path = urlsplit(self.path).path
-        endpoint = self.server.endpoints.route(path)
-        if endpoint is None:
-            self._send(404, _failed("not_found"))
-            return
-        body = _decode_object(raw)
-        if body is None:
-            self._send(400, _failed("malformed_request"))
-            return
-        try:
-            answer = endpoint(body, self.client_address[0])
-        except Refusal as refusal:
-            logger.info("%s refused: %s", path, refusal.code)
-            headers = {}
-            if refusal.retry_after is not None:
-                headers["Retry-After"] = str(refusal.retry_after)
-            self._send(STATUS_FOR_CODE.get(refusal.code, 400), _failed(refusal.code), headers)
-            return
-        except Exception:
-            logger.exception("internal error answering %s", path)
-            self._send(500, _failed("system_error"))
-            return
-        self._send(200, answer)
-
-    def _wrong_method(self) -> None:
-        if self._read_body() is not None:  # read it so the next request parses
-            self._send(405, _failed("method_not_allowed"), {"Allow": "POST"})
-
-    do_GET = do_HEAD = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _wrong_method
-
-    def _read_body(self) -> Optional[bytes]:
-        """The request body, or ``None`` once an error answer has been sent instead."""
-        if self.headers.get("Transfer-Encoding") is not None:
-            # Chunked bodies are not supported: AuthForge clients send a length.
-            self.close_connection = True
-            self._send(411, _failed("bad_request"))
-            return None
-        declared = self.headers.get("Content-Length", "0").strip()
-        if not _CONTENT_LENGTH_RE.fullmatch(declared):
-            self.close_connection = True
-            self._send(400, _failed("bad_request"))
-            return None
-        length = int(declared)
-        if length > MAX_BODY_BYTES:
-            if length <= _DRAIN_LIMIT_BYTES:
-                self._discard(length)
-            else:
-                self.close_connection = True
-            self._send(413, _failed("malformed_request"))
-            return None
-        raw = self.rfile.read(length)
-        if len(raw) < length:  # the client went away mid-body
-            self.close_connection = True
-            return None
-        return raw
-
-    def _discard(self, length: int) -> None:
-        while length > 0:
-            chunk = self.rfile.read(min(length, MAX_BODY_BYTES))
-            if not chunk:
-                self.close_connection = True
-                return
-            length -= len(chunk)
-
-    def _send(
-        self, status: int, body: Mapping[str, Any], headers: Optional[Mapping[str, str]] = None
-    ) -> None:
-        data = compact_json(dict(body)).encode("utf-8")
-        lines = [
-            f"{self.protocol_version} {status} {http.HTTPStatus(status).phrase}",
-            f"Server: {self.version_string()}",
-            f"Date: {self.date_time_string()}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(data)}",
-            "Cache-Control: no-store",
-        ]
-        lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
-        if self.close_connection:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head if getattr(self, "command", None) == "HEAD" else head + data)
-        self.log_request(status)
-
-    def send_error(
-        self, code: int, message: Optional[str] = None, explain: Optional[str] = None
-    ) -> None:
-        """The standard library's own errors (bad request line, unknown method), as JSON."""
-        self.close_connection = True  # the request was not understood: resynchronise
-        if code == 501:  # a method with no do_* handler
-            code = 405
-        error = {404: "not_found", 405: "method_not_allowed"}.get(code, "bad_request")
-        self._send(code, _failed(error), {"Allow": "POST"} if code == 405 else None)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
+def http_date(now: Optional[float] = None) -> str:
+    """RFC 9110 date, independent of the locale."""
+    t = time.gmtime(now)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
 
 
-class LocalHTTPServer(ThreadingHTTPServer):
-    """A thread per connection; knows its live connections so it can close them on stop."""
+def compose(
+    status: int,
+    body: Mapping[str, Any],
+    *,
+    keep_alive: bool,
+    headers: Optional[Mapping[str, str]] = None,
+    head_only: bool = False,
+) -> bytes:
+    """A whole HTTP/1.1 answer with a JSON body, in one buffer."""
+    data = compact_json(dict(body)).encode("utf-8")
+    lines: List[str] = [
+        f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}",
+        f"Server: {_SERVER}",
+        f"Date: {http_date()}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(data)}",
+        "Cache-Control: no-store",
+    ]
+    lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
+    if not keep_alive:
+        lines.append("Connection: close")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if head_only else head + data
 
-    daemon_threads = True
-    request_queue_size = 128
 
-    def __init__(
-        self,
-        address: Tuple[str, int],
-        endpoints: Endpoints,
-        tls: Optional[ssl.SSLContext] = None,
-    ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.endpoints = endpoints
-        self.tls = tls
-        self._live: Set[socket.socket] = set()
-        self._live_changed = threading.Condition()
-        super().__init__(address, _Handler)
+def answer_problem(problem: Problem) -> bytes:
+    return compose(problem.status, _failed(problem.code), keep_alive=problem.keep_alive)
 
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN, which can stall
-        # for seconds on a machine without DNS; the name is not needed here.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name = str(self.server_address[0])
-        self.server_port = int(self.server_address[1])
 
-    def get_request(self) -> Tuple[socket.socket, Any]:
-        request, client_address = super().get_request()
-        if self.tls is None:
-            return request, client_address
-        try:
-            # No I/O here: the handshake waits for the connection's own thread.
-            wrapped = self.tls.wrap_socket(request, server_side=True, do_handshake_on_connect=False)
-        except (OSError, ValueError):
-            request.close()
-            raise OSError("the connection could not be wrapped for TLS") from None
-        return wrapped, client_address
+def answer_request(endpoints: Endpoints, request: Request, client_ip: str) -> bytes:
+    """Run the endpoint ``request`` names and compose its answer."""
+    path = request.target.partition("?")[0]
+    status, body, headers = _outcome(endpoints, request, path, client_ip)
+    logger.debug('%s "%s %s" %d', client_ip, request.method, path, status)
+    return compose(
+        status,
+        body,
+        keep_alive=request.keep_alive,
+        headers=headers,
+        head_only=request.method == "HEAD",
+    )
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._live_changed:
-            self._live.add(request)
-        super().process_request(request, client_address)
 
-    def shutdown_request(self, request: Any) -> None:
-        try:
-            super().shutdown_request(request)
-        finally:
-            with self._live_changed:
-                self._live.discard(request)
-                self._live_changed.notify_all()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        error = sys.exc_info()[1]
-        if isinstance(error, OSError):  # a client that vanished: routine
-            logger.debug("connection from %s ended: %s", client_address[0], error)
-        else:
-            logger.exception("unexpected error serving %s", client_address[0])
-
-    def close_connections(self, timeout: float) -> None:
-        """End every open connection and wait (bounded) for their threads to finish."""
-        with self._live_changed:
-            live = list(self._live)
-        for sock in live:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        with self._live_changed:
-            self._live_changed.wait_for(lambda: not self._live, timeout)
+def _outcome(
+    endpoints: Endpoints, request: Request, path: str, client_ip: str
+) -> Tuple[int, Dict[str, Any], Optional[Dict[str, str]]]:
+    if request.method != "POST":
+        return 405, _failed("method_not_allowed"), {"Allow": "POST"}
+    endpoint = endpoints.route(path)  # exact match only: no second spelling of a path
+    if endpoint is None:
+        return 404, _failed("not_found"), None
+    body = decode_object(request.body)
+    if body is None:
+        return 400, _failed("malformed_request"), None
+    try:
+        answer = endpoint(body, client_ip)
+    except Refusal as refusal:
+        logger.info("%s refused: %s", path, refusal.code)
+        headers = None
+        if refusal.retry_after is not None:
+            headers = {"Retry-After": str(refusal.retry_after)}
+        return STATUS_FOR_CODE.get(refusal.code, 400), _failed(refusal.code), headers
+    except Exception:
+        logger.exception("internal error answering %s", path)
+        return 500, _failed("system_error"), None
+    return 200, answer, None

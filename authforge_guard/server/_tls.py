@@ -10,7 +10,7 @@ import datetime
 import ipaddress
 import os
 import ssl
-from typing import List, NoReturn, Sequence, Tuple, Union
+from typing import Any, List, NoReturn, Sequence, Tuple, Union
 
 StrPath = Union[str, "os.PathLike[str]"]
 TLSSetting = Union[ssl.SSLContext, Tuple[StrPath, StrPath]]
@@ -102,3 +102,63 @@ def write_self_signed(
     with os.fdopen(fd, "wb") as out:
         out.write(key_pem)
     return cert_path, key_path
+
+
+def ensure_self_signed(
+    directory: StrPath,
+    name: str,
+    hosts: Sequence[str] = LOOPBACK_NAMES,
+    *,
+    days: float = 90,
+    renew_within: float = 86400,
+) -> Tuple[str, str, bool]:
+    """``(cert_path, key_path, created)``: the certificate ``write_self_signed`` would make,
+    reused when it is already there.
+
+    Why reuse: a client told to trust the file (``NODE_EXTRA_CA_CERTS``,
+    ``SSL_CERT_FILE``) keeps trusting it across restarts of the server. A
+    certificate is made anew when either file is missing or unreadable, the
+    pair does not match, it does not name every one of ``hosts``, or it ends
+    within ``renew_within`` seconds.
+    """
+    cert_path = os.path.join(os.fspath(directory), f"{name}.crt")
+    key_path = os.path.join(os.fspath(directory), f"{name}.key")
+    if _still_good(cert_path, key_path, hosts, renew_within):
+        return cert_path, key_path, False
+    os.makedirs(os.fspath(directory), exist_ok=True)
+    write_self_signed(directory, name, hosts, days=days)
+    return cert_path, key_path, True
+
+
+def _still_good(cert_path: str, key_path: str, hosts: Sequence[str], renew_within: float) -> bool:
+    from cryptography import x509
+
+    try:
+        with open(cert_path, "rb") as pem:
+            cert = x509.load_pem_x509_certificate(pem.read())
+        server_context((cert_path, key_path))  # the key is there and matches
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return False
+    named = {str(address) for address in names.get_values_for_type(x509.IPAddress)}
+    named.update(names.get_values_for_type(x509.DNSName))
+    wanted = {_canonical(host) for host in hosts}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    starts, ends = _validity(cert)
+    left = (ends - now).total_seconds()
+    return wanted <= named and starts <= now and left > renew_within
+
+
+def _validity(cert: Any) -> Tuple[datetime.datetime, datetime.datetime]:
+    """Aware UTC bounds (``*_utc`` since cryptography 42, naive UTC before)."""
+    if hasattr(cert, "not_valid_before_utc"):
+        return cert.not_valid_before_utc, cert.not_valid_after_utc
+    utc = datetime.timezone.utc
+    return cert.not_valid_before.replace(tzinfo=utc), cert.not_valid_after.replace(tzinfo=utc)
+
+
+def _canonical(host: str) -> str:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return host

@@ -13,7 +13,8 @@ import pytest
 
 from authforge_guard._protocol._encoding import b64decode, b64encode, compact_json
 
-# A user's licensed command-line tool: configured by AUTHFORGE_* variables, the cache
+# A user's licensed command-line tool: configured by AUTHFORGE_* variables (trusted, as in
+# development), the cache
 # directory on its command line, the license's tier on stdout, the refusal code on failure.
 CLI_SCRIPT = """\
 import logging, sys
@@ -21,7 +22,7 @@ from authforge_guard import Guard, LicenseError, requires_license
 
 logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(message)s")
 logging.getLogger("authforge_guard").setLevel(logging.DEBUG)
-guard = Guard(session_cache=sys.argv[1])
+guard = Guard(session_cache=sys.argv[1], trust_environment=True)
 
 @requires_license(guard=guard)
 def main():
@@ -69,11 +70,7 @@ def cli(af, tmp_path, cache_dir):
     def run(key, *, heartbeat="grace", hwid="machine-a", cache=None, clock_shift=0.0):
         env = dict(os.environ)
         env.update(
-            AUTHFORGE_APP_ID=af.app_id,
-            AUTHFORGE_APP_SECRET=af.app_secret,
-            AUTHFORGE_PUBLIC_KEY=af.public_key,
-            AUTHFORGE_API_URL=af.url,
-            AUTHFORGE_LICENSE_KEY=key,
+            **af.environ(key),
             AUTHFORGE_HWID_OVERRIDE=hwid,
             AUTHFORGE_HEARTBEAT=heartbeat,
         )

@@ -13,10 +13,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def example_env(af, license_key=None, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHFORGE_")}
-    env.update(AUTHFORGE_APP_ID=af.app_id, AUTHFORGE_APP_SECRET=af.app_secret,
-               AUTHFORGE_PUBLIC_KEY=af.public_key, AUTHFORGE_API_URL=af.url)
-    if license_key is not None:
-        env["AUTHFORGE_LICENSE_KEY"] = license_key
+    env.update(af.environ(license_key))
     env.update(extra)
     return env
 

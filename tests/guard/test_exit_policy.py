@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent("""
 
     WORK = sys.argv[1]
     guard = Guard(heartbeat="online", heartbeat_interval=0.2, on_lost="exit", exit_code=7,
-                  interrupt={interrupt})
+                  interrupt={interrupt}, trust_environment=True)
     document = "".join(f"line {i}\\n" for i in range(50000))
 
     def save(path, text):
@@ -51,9 +51,7 @@ def test_exit_policy_saves_work_and_exits_with_code(af, tmp_path, body, interrup
     script = tmp_path / "app.py"
     script.write_text(SCRIPT.replace("{body}", body).replace("{interrupt}", str(interrupt)))
     work = tmp_path / "work.txt"
-    env = dict(os.environ, AUTHFORGE_APP_ID=af.app_id, AUTHFORGE_APP_SECRET=af.app_secret,
-               AUTHFORGE_PUBLIC_KEY=af.public_key, AUTHFORGE_API_URL=af.url,
-               AUTHFORGE_LICENSE_KEY=key, AUTHFORGE_HWID_OVERRIDE="exit-test")
+    env = dict(os.environ, **af.environ(key), AUTHFORGE_HWID_OVERRIDE="exit-test")
     child = subprocess.Popen([sys.executable, str(script), str(work)], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env)
     try:

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from authforge_guard import LicenseError, configure, licensed, requires_license
+from authforge_guard import ConfigurationError, LicenseError, configure, licensed, requires_license
 
 
 def test_2000_guarded_calls_make_one_validate(af, make_guard):
@@ -55,14 +55,14 @@ def test_default_guard_from_configure(af):
     assert af.stats()["licenses"][key]["validates"] == 1
 
 
-def test_default_guard_from_environment(af, monkeypatch):
+def test_default_guard_from_a_trusted_environment(af, monkeypatch):
     key = af.create_license({"tier": "pro"})
-    for name, value in {
-        "AUTHFORGE_APP_ID": af.app_id, "AUTHFORGE_APP_SECRET": af.app_secret,
-        "AUTHFORGE_PUBLIC_KEY": af.public_key, "AUTHFORGE_API_URL": af.url,
-        "AUTHFORGE_LICENSE_KEY": key, "AUTHFORGE_HWID_OVERRIDE": "m2",
-    }.items():
+    for name, value in {**af.environ(key), "AUTHFORGE_HWID_OVERRIDE": "m2"}.items():
         monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match="trust_environment=True"):
+        with licensed():  # the default guard does not take its app from the environment
+            pass
+    configure(trust_environment=True)
     with licensed() as session:
         assert session.tier == "pro" and session.kind == "online"
 

@@ -78,7 +78,7 @@ def test_main_thread_blocked_in_input_in_a_real_process(af, tmp_path):
     script.write_text(textwrap.dedent("""
         import sys
         from authforge_guard import LicenseLost, licensed, Guard
-        guard = Guard(heartbeat="online", heartbeat_interval=0.2)
+        guard = Guard(heartbeat="online", heartbeat_interval=0.2, trust_environment=True)
         guard.add_cleanup(lambda: print("saved", flush=True))
         try:
             with licensed(guard=guard):
@@ -89,9 +89,7 @@ def test_main_thread_blocked_in_input_in_a_real_process(af, tmp_path):
             sys.exit(0)
         sys.exit(5)
     """))
-    env = dict(os.environ, AUTHFORGE_APP_ID=af.app_id, AUTHFORGE_APP_SECRET=af.app_secret,
-               AUTHFORGE_PUBLIC_KEY=af.public_key, AUTHFORGE_API_URL=af.url,
-               AUTHFORGE_LICENSE_KEY=key, AUTHFORGE_HWID_OVERRIDE="child")
+    env = dict(os.environ, **af.environ(key), AUTHFORGE_HWID_OVERRIDE="child")
     child = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True, env=env)
     try:

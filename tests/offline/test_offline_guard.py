@@ -9,6 +9,7 @@ from authforge_guard import (
     Guard,
     LicenseError,
     LicenseLost,
+    configure,
     feature,
     licensed,
     requires_license,
@@ -75,6 +76,7 @@ def test_environment_names_the_file(af, offline_file, monkeypatch):
     monkeypatch.setenv("AUTHFORGE_LICENSE_FILE", str(path))
     monkeypatch.setenv("AUTHFORGE_HWID_OVERRIDE", "plant-7")
     monkeypatch.setenv("AUTHFORGE_API_URL", UNREACHABLE)
+    configure(trust_environment=True)  # development: the app's settings from the environment
     with licensed() as session:
         assert session.kind == "offline"
 

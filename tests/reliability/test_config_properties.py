@@ -1,11 +1,14 @@
 """Property tests on the environment settings: whatever ``AUTHFORGE_*`` holds, only a
-``ConfigurationError`` comes out, and what is accepted can be used.
+``ConfigurationError`` comes out, and what is accepted can be used; and, for a program
+that does not trust its environment, nothing there changes whose licenses it believes
+or loosens how strictly it checks them.
 
 "Usable" is checked without a network: the numbers are finite and positive,
 the interrupt signal is a real signal, and the Guard's client (which checks
 the URL and the heartbeat interval against the host) can be built from them.
 """
 
+import logging
 import math
 import signal
 
@@ -14,7 +17,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from authforge_guard import ConfigurationError, Guard
-from authforge_guard._config import ENV_VARS, resolve_settings
+from authforge_guard._config import (
+    DEFAULT_API_BASE_URL,
+    ENV_VARS,
+    SERVER_DEFAULT_TTL,
+    resolve_settings,
+)
 from authforge_guard._protocol import SigningKey
 
 pytestmark = pytest.mark.timeout(60)
@@ -51,7 +59,7 @@ environments = st.builds(
 
 def resolve(environ):
     try:
-        return resolve_settings({}, environ)
+        return resolve_settings({"trust_environment": True}, environ)
     except ConfigurationError as exc:
         assert exc.env_var is None or exc.env_var in ENV_VARS.values()
         assert exc.argument is None or exc.argument in ENV_VARS
@@ -88,14 +96,48 @@ def test_environment_settings_only_raise_configuration_error(environ):
 
         urllib3.ProxyManager(resolved.proxy_url).clear()
     # What was accepted builds a working client: no ValueError on first use.
-    guard = Guard(environ=environ)
+    guard = Guard(environ=environ, trust_environment=True)
     assert guard.client.api_base_url == resolved.api_base_url.rstrip("/")
+
+
+PINNED = {"app_id": "vendor-app", "public_key": KEY}
+CODE_CHOICES = st.fixed_dictionaries({}, optional={
+    "heartbeat": st.sampled_from(["online", "grace"]),
+    "heartbeat_interval": st.sampled_from([30, 900, 3600]),
+    "ttl_seconds": st.sampled_from([3600, 86400, 604800]),
+    "session_cache": st.sampled_from([True, False]),
+})
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(environments, CODE_CHOICES)
+@example({"AUTHFORGE_HEARTBEAT": "grace", "AUTHFORGE_SESSION_CACHE": "1",
+          "AUTHFORGE_HWID_OVERRIDE": "shared-seat"}, {"heartbeat": "online"})
+def test_an_untrusted_environment_never_loosens_the_code(environ, code):
+    logging.getLogger("authforge_guard").disabled = True  # the warnings are tested elsewhere
+    try:
+        resolved = resolve_settings({**PINNED, **code}, environ)
+    except ConfigurationError as exc:  # a bad value it would have used; never a trust one
+        assert exc.env_var not in ("AUTHFORGE_APP_ID", "AUTHFORGE_PUBLIC_KEY",
+                                   "AUTHFORGE_API_URL", "AUTHFORGE_HWID_OVERRIDE")
+        return
+    finally:
+        logging.getLogger("authforge_guard").disabled = False
+    assert (resolved.app_id, resolved.public_key) == ("vendor-app", KEY)
+    assert resolved.api_base_url == DEFAULT_API_BASE_URL and resolved.hwid_override is None
+    if "heartbeat" in code:
+        assert resolved.heartbeat == code["heartbeat"]
+    assert resolved.heartbeat_interval <= code.get("heartbeat_interval", 900)
+    assert (resolved.ttl_seconds or SERVER_DEFAULT_TTL) <= code.get("ttl_seconds",
+                                                                    SERVER_DEFAULT_TTL)
+    assert resolved.session_cache == code.get("session_cache", False)
+    assert resolved.session_store == code.get("session_cache", False)
 
 
 def test_a_bad_url_is_named_when_the_guard_is_made():
     with pytest.raises(ConfigurationError) as info:
         Guard(environ={"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
-                       "AUTHFORGE_API_URL": "http://auth.example.test"})
+                       "AUTHFORGE_API_URL": "http://auth.example.test"}, trust_environment=True)
     assert info.value.env_var == "AUTHFORGE_API_URL" and info.value.argument == "api_base_url"
     assert "https" in str(info.value)
 
@@ -112,11 +154,9 @@ def thread_crashes(monkeypatch):
 
 def test_the_largest_accepted_numbers_work(af, thread_crashes):
     """An interval or timeout too long for the OS timers is waited in pieces, not a crash."""
-    environ = {"AUTHFORGE_APP_ID": af.app_id, "AUTHFORGE_APP_SECRET": af.app_secret,
-               "AUTHFORGE_PUBLIC_KEY": af.public_key, "AUTHFORGE_API_URL": af.url,
-               "AUTHFORGE_HWID_OVERRIDE": "big-numbers", "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
+    environ = {**af.environ(), "AUTHFORGE_HWID_OVERRIDE": "big-numbers", "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
                "AUTHFORGE_REQUEST_TIMEOUT": "1e300", "AUTHFORGE_HEARTBEAT": "online"}
-    guard = Guard(environ=environ)
+    guard = Guard(environ=environ, trust_environment=True)
     try:
         assert guard.ensure(af.create_license()).active
         thread = guard.client._scheduler._thread

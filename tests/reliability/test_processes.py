@@ -48,7 +48,7 @@ FORK_SCRIPT = """
     import json, os, threading, time
     from authforge_guard import Guard, requires_license
 
-    guard = Guard(heartbeat="online", heartbeat_interval=0.05)
+    guard = Guard(trust_environment=True, heartbeat="online", heartbeat_interval=0.05)
 
     @requires_license(guard=guard)
     def work():
@@ -129,7 +129,7 @@ EXIT_SCRIPT = """
     import sys, time
     from authforge_guard import Guard, licensed
 
-    guard = Guard(heartbeat={mode!r}, heartbeat_interval=0.05, request_timeout=10)
+    guard = Guard(trust_environment=True, heartbeat={mode!r}, heartbeat_interval=0.05, request_timeout=10)
     guard.on_lost(lambda event: print("lost", event.code, file=sys.stderr))
     guard.ensure()
     time.sleep(0.4)  # several checks; online, the current one is held by the proxy
@@ -163,7 +163,7 @@ HANGING_HOOK_SCRIPT = """
     import sys, threading, time
     from authforge_guard import Guard
 
-    guard = Guard(heartbeat="online", heartbeat_interval=0.05, hook_timeout={hook_timeout})
+    guard = Guard(trust_environment=True, heartbeat="online", heartbeat_interval=0.05, hook_timeout={hook_timeout})
     never = threading.Event()
     guard.on_lost(lambda event: (print("hook", event.code, flush=True), never.wait()))
     guard.ensure()

@@ -8,6 +8,7 @@ stalled handshake) stops the server answering everyone else.
 
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -19,7 +20,7 @@ import time
 import pytest
 
 from authforge_guard import AuthForgeClient, LicenseError
-from authforge_guard.server import Admin, AuthForgeServer, _http
+from authforge_guard.server import Admin, AuthForgeServer
 from authforge_guard.server._tls import write_self_signed
 from authforge_guard.testing import LocalAuthForge
 from tests.conftest import FAST_RETRY
@@ -212,7 +213,7 @@ def test_keep_alive_and_tcp_nodelay_hold_over_tls(af):
         for _ in range(3):  # three requests, one connection
             status, answer = post(connection, validate_body(af, key))
             assert status == 200 and answer["status"] == "ok"
-        live = af.server._httpd._live
+        live = af.server._httpd.connections()
         assert len(live) == 1
         (served,) = live
         assert isinstance(served, ssl.SSLSocket)
@@ -252,13 +253,13 @@ def test_stalled_handshakes_do_not_hold_up_other_clients(af):
             sock.close()
 
 
-def test_the_idle_timeout_applies_to_the_handshake(af, monkeypatch):
-    monkeypatch.setattr(_http._Handler, "timeout", 0.3)
-    with socket.create_connection(("127.0.0.1", port_of(af)), timeout=5) as stalled:
-        stalled.sendall(b"\x16\x03\x01")  # the start of a record, then nothing
-        started = time.monotonic()
-        assert closed_by_server(stalled)
-        assert time.monotonic() - started < 3
+def test_the_request_timeout_applies_to_the_handshake(tmp_path):
+    cert, key_file = write_self_signed(tmp_path, "short")
+    with AuthForgeServer(tmp_path / "db.sqlite3", tls=(cert, key_file),
+                         request_timeout=0.3) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as stalled:
+            stalled.sendall(b"\x16\x03\x01")  # the start of a record, then nothing
+            assert closed_by_server(stalled)
 
 
 def test_stop_ends_open_tls_connections_and_stalled_handshakes():
@@ -366,3 +367,101 @@ def test_the_cli_refuses_an_incomplete_or_unusable_certificate(tmp_path, args, m
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.splitlines()) == 1 and not db.exists()
+
+
+def trust_lines(lines):
+    """The ``--tls self-signed`` lines: {"tls certificate": ..., "trust it from Python": ...}."""
+    return dict(line.split(": ", 1) for line in lines if line.startswith(("tls ", "trust ")))
+
+
+def test_the_cli_makes_a_self_signed_certificate_and_says_how_to_trust_it(tmp_path):
+    db = str(tmp_path / "data" / "local.sqlite3")
+    os.makedirs(os.path.dirname(db))
+    process, url, lines = start_server(db, "--tls", "self-signed", "--show-credentials")
+    try:
+        assert url.startswith("https://127.0.0.1:")
+        app_id, secret, public_key = (line.split(": ", 1)[1] for line in lines[2:5])
+        said = trust_lines(lines)
+        cert = said["tls certificate"].split(" ", 1)[0]
+        assert cert == str(tmp_path / "data" / "local-tls.crt") and os.path.isfile(cert)
+        assert "localhost, ::1" in said["tls certificate"] and "new" in said["tls certificate"]
+        assert f"AUTHFORGE_CA_BUNDLE={cert}" in said["trust it from Python"]
+        assert f"SSL_CERT_FILE={cert}" in said["trust it from Python"]
+        assert said["trust it from Node"] == f"NODE_EXTRA_CA_CERTS={cert}"
+        assert oct(os.stat(cert[:-4] + ".key").st_mode & 0o777) == "0o600"
+        admin = Admin.open(db)
+        try:
+            license_key = admin.create_license(app_id, slots=0)
+        finally:
+            admin.close()
+        for base in (url, url.replace("127.0.0.1", "localhost")):
+            client = AuthForgeClient(app_id, secret, public_key, api_base_url=base,
+                                     ca_bundle=cert, hwid_override="cli-machine")
+            assert client.validate_license(license_key)["valid"], base
+        untrusting = AuthForgeClient(app_id, secret, public_key, api_base_url=url,
+                                     hwid_override="cli-machine", retry_policy=FAST_RETRY)
+        assert untrusting.validate_license(license_key)["code"] == "network_error"
+        if shutil.which("node"):  # the official Node SDK's way in: https.request
+            script = textwrap.dedent("""
+                const https = require("https");
+                const request = https.request(new URL(process.argv[1] + "/auth/validate"),
+                    {method: "POST", headers: {"Content-Type": "application/json"}},
+                    (answer) => { let body = ""; answer.on("data", (d) => body += d);
+                                  answer.on("end", () => console.log(answer.statusCode, body)); });
+                request.on("error", (error) => console.log("error", error.code));
+                request.end("{}");
+            """)
+            env = dict(os.environ, NODE_EXTRA_CA_CERTS=cert)
+            trusted = subprocess.run(["node", "-e", script, url], env=env, capture_output=True,
+                                     text=True, timeout=30)
+            assert trusted.stdout.strip() == '400 {"status":"failed","error":"bad_request"}'
+            env.pop("NODE_EXTRA_CA_CERTS")
+            refused = subprocess.run(["node", "-e", script, url], env=env, capture_output=True,
+                                     text=True, timeout=30)
+            assert refused.stdout.strip() == "error DEPTH_ZERO_SELF_SIGNED_CERT"
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    # A restart reuses the certificate, so whatever trusts it keeps trusting it.
+    with open(cert, "rb") as pem:
+        first = pem.read()
+    process, url, lines = start_server(db, "--tls", "self-signed")
+    try:
+        assert "reused" in trust_lines(lines)["tls certificate"]
+        with open(cert, "rb") as pem:
+            assert pem.read() == first
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_a_self_signed_certificate_is_made_anew_when_it_no_longer_fits(tmp_path):
+    from authforge_guard.server._tls import ensure_self_signed
+
+    cert, key_file, created = ensure_self_signed(tmp_path, "fit")
+    assert created
+    assert ensure_self_signed(tmp_path, "fit")[2] is False
+    assert ensure_self_signed(tmp_path, "fit", ["127.0.0.1", "box.lan"])[2] is True  # a new name
+    assert ensure_self_signed(tmp_path, "fit", ["box.lan"])[2] is False
+    assert ensure_self_signed(tmp_path, "fit", ["box.lan"], renew_within=10**9)[2] is True
+    write_self_signed(tmp_path, "other")
+    os.replace(tmp_path / "other.key", key_file)  # a key that does not match
+    assert ensure_self_signed(tmp_path, "fit", ["box.lan"])[2] is True
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--tls", "self-signed", "--tls-cert", "{cert}", "--tls-key", "{key}"], "not both"),
+    (["--tls-dir", "{dir}"], "--tls-dir goes with --tls self-signed"),
+    (["--tls", "self-signed", "--tls-dir", "{file}"], "cannot make a self-signed certificate"),
+])
+def test_the_cli_refuses_mixed_tls_options(tmp_path, args, message):
+    cert, key_file = write_self_signed(tmp_path, "one")
+    paths = {"cert": cert, "key": key_file, "dir": str(tmp_path), "file": cert}
+    result = subprocess.run(
+        [sys.executable, "-m", "authforge_guard", "server", "--db", str(tmp_path / "x.sqlite3"),
+         "--port", "0", *(arg.format(**paths) for arg in args)],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: ") and message in result.stderr
