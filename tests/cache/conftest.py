@@ -13,6 +13,8 @@ import pytest
 
 from authforge_guard._protocol._encoding import b64decode, b64encode, compact_json
 
+from ..security.conftest import fake_clock, with_pythonpath
+
 # A user's licensed command-line tool: configured by AUTHFORGE_* variables (trusted, as in
 # development), the cache
 # directory on its command line, the license's tier on stdout, the refusal code on failure.
@@ -36,15 +38,6 @@ except LicenseError as exc:
 """
 
 
-# Loaded first by the child (PYTHONPATH): its whole process sees a moved wall clock.
-FAKE_CLOCK = """\
-import os, time
-_shift = float(os.environ["FAKE_CLOCK_SHIFT"])
-_real = time.time
-time.time = lambda: _real() + _shift
-"""
-
-
 @dataclass
 class Run:
     returncode: int
@@ -63,9 +56,6 @@ def cli(af, tmp_path, cache_dir):
     of the guarded tool in a new Python process, against ``af``."""
     script = tmp_path / "licensed_cli.py"
     script.write_text(CLI_SCRIPT)
-    fake_clock = tmp_path / "fake_clock"
-    fake_clock.mkdir()
-    (fake_clock / "sitecustomize.py").write_text(FAKE_CLOCK)
 
     def run(key, *, heartbeat="grace", hwid="machine-a", cache=None, clock_shift=0.0):
         env = dict(os.environ)
@@ -74,10 +64,8 @@ def cli(af, tmp_path, cache_dir):
             AUTHFORGE_HWID_OVERRIDE=hwid,
             AUTHFORGE_HEARTBEAT=heartbeat,
         )
-
         if clock_shift:  # the child's wall clock moved, as ``date -s`` would move it
-            env.update(PYTHONPATH=os.pathsep.join([str(fake_clock), env.get("PYTHONPATH", "")]),
-                       FAKE_CLOCK_SHIFT=str(clock_shift))
+            env = with_pythonpath(env, fake_clock(tmp_path, clock_shift))
         done = subprocess.run(
             [sys.executable, str(script), str(cache if cache is not None else cache_dir)],
             env=env,

@@ -90,11 +90,28 @@ def test_redis_is_imported_only_for_a_redis_store(tmp_path):
 # --- a Guard on each store (through the session_cache setting the Guard reads today)
 
 
-def test_guards_share_one_login_through_the_store(af, make_guard, backend):
+# The Guard on main reads only file stores (settings.session_cache); a redis:// session_store
+# reaches it with the multi-session Guard (issue 17 phase 2). Strict: this fails once it does.
+GUARD_READS_URLS = pytest.mark.xfail(
+    strict=True, reason="the Guard does not use session_store URLs yet (issue 17 phase 2)"
+)
+
+
+@pytest.fixture(params=["file", pytest.param("redis", marks=GUARD_READS_URLS)])
+def guard_backend(request, af, clock, tmp_path):
+    from .conftest import Backend
+
+    redis_url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
+    backend = Backend(request.param, af, clock, tmp_path / "store", redis_url)
+    yield backend
+    backend.close()
+
+
+def test_guards_share_one_login_through_the_store(af, make_guard, guard_backend):
     key = af.create_license({"tier": "pro"})
 
     tiers = [
-        make_guard(heartbeat="grace", session_cache=backend.setting, hwid_override="tg:1")
+        make_guard(heartbeat="grace", session_store=guard_backend.setting, hwid_override="tg:1")
         .ensure(key)
         .tier
         for _ in range(5)
@@ -104,13 +121,14 @@ def test_guards_share_one_login_through_the_store(af, make_guard, backend):
     assert counts(af, key) == (1, 0)
 
 
-def test_a_guard_ignores_a_forged_entry_and_logs_in(af, make_guard, backend, caplog):
+def test_a_guard_ignores_a_forged_entry_and_logs_in(af, make_guard, guard_backend, caplog):
+    backend = guard_backend
     key = af.create_license({"tier": "free"})
-    make_guard(heartbeat="grace", session_cache=backend.setting, hwid_override="m").ensure(key)
+    make_guard(heartbeat="grace", session_store=backend.setting, hwid_override="m").ensure(key)
     backend.write(key, "m", forged(backend.read(key, "m"), license_variables={"tier": "enterprise"}))
 
     with caplog.at_level(logging.INFO, logger="authforge_guard"):
-        guard = make_guard(heartbeat="grace", session_cache=backend.setting, hwid_override="m")
+        guard = make_guard(heartbeat="grace", session_store=backend.setting, hwid_override="m")
         assert guard.ensure(key).tier == "free"
 
     assert "not validly signed (signature_mismatch)" in caplog.text
