@@ -18,6 +18,7 @@ logging.getLogger("authforge_guard").addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from ._client import AuthForgeClient
     from ._decorators import requires_license
+    from ._delivery import shield
     from ._exceptions import (
         AuthForgeError,
         ConfigurationError,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from ._features import feature, has_feature
     from ._guard import Guard, configure, get_guard
     from ._hooks import LicenseEvent
-    from ._licensed import licensed
+    from ._licensed import current_session, licensed
     from ._protocol import (
         DEFINITIVE_ERROR_CODES,
         hwid_from_machine_id,
@@ -60,6 +61,8 @@ _EXPORTS: Dict[str, str] = {
     "Session": "._session",
     "requires_license": "._decorators",
     "licensed": "._licensed",
+    "current_session": "._licensed",
+    "shield": "._delivery",
     "feature": "._features",
     "has_feature": "._features",
 }
@@ -78,6 +81,7 @@ __all__ = [
     "Session",
     "__version__",
     "configure",
+    "current_session",
     "feature",
     "get_guard",
     "has_feature",
@@ -87,6 +91,7 @@ __all__ = [
     "normalize_machine_id",
     "parse_license_file",
     "requires_license",
+    "shield",
     "verify_license_file",
 ]
 

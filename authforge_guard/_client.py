@@ -8,51 +8,39 @@ failure has a clean code, only a real ``{"status": "failed"}`` verdict can end
 a session, heartbeats carry jitter, and sessions end on a deadline that wall
 clock jumps cannot move.
 
-The integration layer drives the same object through a few private methods
-(``_login``, ``_login_file``, ``_adopt``) that raise instead of calling
-``on_failure``; ``_on_refresh`` tells it about every accepted heartbeat.
+It is a façade: the AuthForge calls are the session engine's (``_engine``),
+which the Guard drives too; offline files and activation live in
+``_offline``. What is the client's own is the official SDK's surface: one
+session at a time, boolean results, ``on_failure``, and its own heartbeat
+thread.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from ._clock import Deadline, server_time
+from ._clock import Deadline
+from ._engine import Answer, Engine
 from ._exceptions import AuthForgeError
-from ._files import PathArg, read_limited, write_atomic
+from ._files import PathArg, write_atomic
 from ._protocol import (
-    HEARTBEAT_PATH,
-    OFFLINE_ACTIVATE_PATH,
     SELFBAN_PATH,
-    VALIDATE_PATH,
     PublicKeyArg,
     SignedSession,
     TrustList,
     failure_from_body,
-    format_activation_request,
-    heartbeat_body,
     is_success_status,
-    iso_utc,
-    judge_signed_response,
     new_nonce,
-    offline_activate_body,
-    os_label,
     parse_iso_utc,
-    resolve_hwid,
     selfban_presession_body,
     selfban_session_body,
-    validate_body,
-    verify_license_file,
 )
-from ._protocol._activation import SDK_TAG
-from ._protocol._license_file import BEGIN_LICENSE
-from ._retry import NO_RETRY, RetryPolicy
+from ._retry import RetryPolicy
 from ._scheduler import HeartbeatScheduler
 from ._transport import Transport, is_loopback_host
 
@@ -60,7 +48,6 @@ logger = logging.getLogger("authforge_guard")
 
 DEFAULT_API_BASE_URL = "https://auth.authforge.cc"
 MIN_REMOTE_HEARTBEAT_INTERVAL = 10.0
-MAX_LICENSE_FILE_BYTES = 1024 * 1024
 
 FailureCallback = Callable[[str, Optional[Exception]], None]
 
@@ -145,14 +132,19 @@ class AuthForgeClient:
             and ttl_seconds > 0
             else None
         )
-        self._hwid = resolve_hwid(app_id, hwid_override)
+        self._engine = Engine(
+            app_id=app_id,
+            app_secret=app_secret,
+            trust=self._trust,
+            transport=self._transport,
+            ttl_seconds=self.ttl_seconds,
+        )
+        self._hwid = self._engine.hwid(hwid_override)
 
         self._lock = threading.Lock()
         self._live: Optional[_Live] = None
         self._generation = 0
         self._scheduler: Optional[HeartbeatScheduler] = None
-        # Set by the integration layer: told about every accepted check (no lock held).
-        self._on_refresh: Optional[Callable[[SignedSession], None]] = None
         _CLIENTS.add(self)
 
     def __repr__(self) -> str:
@@ -187,64 +179,19 @@ class AuthForgeClient:
         _check_license_key(license_key)
         self._require_app_secret()
         try:
-            signed, _issued_at = self._validate(license_key)
+            answer = self._engine.validate(license_key, self._hwid)
         except AuthForgeError as exc:
             return {"valid": False, "code": exc.code, "error": str(exc)}
-        return signed.validate_result()
-
-    def _validate(self, license_key: str) -> tuple[SignedSession, Optional[float]]:
-        body = validate_body(
-            app_id=self.app_id,
-            app_secret=self.app_secret,
-            license_key=license_key,
-            hwid=self._hwid,
-            nonce=new_nonce(),
-            ttl_seconds=self.ttl_seconds,
-        )
-        reply = self._transport.post(VALIDATE_PATH, body)
-        signed = judge_signed_response(
-            reply.data, expected_nonce=reply.nonce or "", trust=self._trust
-        )
-        return signed, server_time(signed.payload.get("timestamp"))
+        return answer.signed.validate_result()
 
     def _login(self, license_key: str) -> SignedSession:
         """Validate and install the session, or raise ``AuthForgeError`` (no ``on_failure``)."""
-        signed, issued_at = self._validate(license_key)
-        self._install_online(license_key, signed, issued_at=issued_at)
-        return signed
+        answer = self._engine.validate(license_key, self._hwid)
+        self._install_online(license_key, answer)
+        return answer.signed
 
-    def _adopt(self, license_key: str, signed: SignedSession) -> None:
-        """Install an already verified session (restored from the cache) and start checks.
-
-        Its deadline is measured from the local wall clock: an old answer has
-        no fresh server time to measure from.
-        """
-        self._install_online(license_key, signed, issued_at=None)
-
-    def _resume(self, license_key: str, signed: SignedSession) -> SignedSession:
-        """Adopt a verified cached session; in online mode confirm it with one heartbeat
-        first (no retries: a refusal just means a normal login is cheaper than waiting).
-
-        Returns the session now live; raises ``AuthForgeError`` (the session
-        cleared) when the server refuses it.
-        """
-        self._adopt(license_key, signed)
-        if not self.online_heartbeat:
-            return signed
-        live = self._live
-        try:
-            fresh = self._server_heartbeat(live, retry=NO_RETRY) if live is not None else None
-        except AuthForgeError:
-            self.logout()
-            raise
-        if fresh is None:  # a background check ended it meanwhile
-            self.logout()
-            raise AuthForgeError("session_expired")
-        return fresh
-
-    def _install_online(
-        self, license_key: str, signed: SignedSession, *, issued_at: Optional[float]
-    ) -> None:
+    def _install_online(self, license_key: str, answer: Answer) -> None:
+        signed = answer.signed
         with self._lock:
             self._stop_locked()
             self._generation += 1
@@ -252,7 +199,7 @@ class AuthForgeClient:
                 license_key,
                 signed,
                 self._generation,
-                Deadline(signed.expires_at, issued_at=issued_at),
+                Deadline(signed.expires_at, issued_at=answer.issued_at),
             )
             generation = self._generation
             scheduler = HeartbeatScheduler(
@@ -303,15 +250,12 @@ class AuthForgeClient:
             return False
         try:
             if self.online_heartbeat:
-                signed = self._server_heartbeat(live)
+                self._server_heartbeat(live)
             else:
-                signed = self._grace_check(live)
+                self._grace_check(live)
         except AuthForgeError as exc:
             error = exc
         else:
-            on_refresh = self._on_refresh
-            if on_refresh is not None and signed is not None:
-                on_refresh(signed)
             return True
         if error.transient and live.deadline is not None and live.deadline.passed():
             expired = AuthForgeError("session_expired")
@@ -329,30 +273,20 @@ class AuthForgeClient:
         self, live: _Live, *, retry: Optional[RetryPolicy] = None
     ) -> Optional[SignedSession]:
         assert live.signed is not None
-        body = heartbeat_body(
-            app_id=self.app_id,
-            session_token=live.signed.session_token,
-            hwid=self._hwid,
-            nonce=new_nonce(),
-        )
-        reply = self._transport.post(HEARTBEAT_PATH, body, retry=retry)
-        if not is_success_status(reply.data.get("status")):
-            raise failure_from_body(reply.data)
-        signed = judge_signed_response(
-            reply.data, expected_nonce=reply.nonce or "", trust=self._trust
-        )
-        issued_at = server_time(signed.payload.get("timestamp"))
+        answer = self._engine.heartbeat(live.signed, self._hwid, retry=retry)
         with self._lock:
             if self._generation != live.generation:
                 return None  # logged out meanwhile: this answer belongs to no one
             # The server keeps the session end set at login; the deadline follows it.
-            deadline = Deadline(signed.expires_at, issued_at=issued_at)
-            self._live = _online_live(live.license_key, signed, live.generation, deadline)
-        return signed
+            deadline = Deadline(answer.signed.expires_at, issued_at=answer.issued_at)
+            self._live = _online_live(live.license_key, answer.signed, live.generation, deadline)
+        return answer.signed
 
     def _grace_check(self, live: _Live) -> Optional[SignedSession]:
         # No network: the stored answer must still verify and must not have expired.
-        if not self._trust.verify(live.payload_b64, live.signature):
+        if live.signed is not None:
+            self._engine.reverify(live.signed)
+        elif not self._trust.verify(live.payload_b64, live.signature):
             raise AuthForgeError("signature_mismatch")
         if live.deadline is None or live.deadline.passed():
             raise AuthForgeError("session_expired")
@@ -493,10 +427,9 @@ class AuthForgeClient:
 
     def _login_file(self, path_or_text: Union[str, os.PathLike[str]]) -> Dict[str, Any]:
         """Verify and install an offline file, or raise ``AuthForgeError`` with the verdict code."""
-        text = _read_license_input(path_or_text)
-        result = verify_license_file(text, self.app_id, self._trust, self._hwid)
-        if not result["ok"]:
-            raise AuthForgeError(result["error"], f"offline license refused: {result['error']}")
+        from ._offline import accept_file
+
+        result = accept_file(self._engine, path_or_text, self._hwid)
         self._install_offline(result, replay=None)
         return result
 
@@ -505,11 +438,9 @@ class AuthForgeClient:
     ) -> Dict[str, Any]:
         """Verify an offline file with this client's app, keys and HWID; no state change,
         never raises for bad input."""
-        try:
-            text = _read_license_input(path_or_text)
-        except AuthForgeError as exc:
-            return {"ok": False, "error": str(exc)}
-        return verify_license_file(text, self.app_id, self._trust, self._hwid, now=now)
+        from ._offline import check_file
+
+        return check_file(self._engine, path_or_text, self._hwid, now=now)
 
     def activate_offline(self, license_key: str, path: Optional[PathArg] = None) -> bool:
         """Turn a license key into a lifetime, HWID-bound offline file with one online call.
@@ -519,36 +450,12 @@ class AuthForgeClient:
         (server code, ``offline_file_rejected``, ``file_write_failed`` or a
         network code); never calls ``on_failure``.
         """
+        from ._offline import activate
+
         _check_license_key(license_key)
         self._require_app_secret()
-        body = offline_activate_body(
-            app_id=self.app_id,
-            app_secret=self.app_secret,
-            license_key=license_key,
-            hwid=self._hwid,
-            nonce=new_nonce(),
-        )
-        reply = self._transport.post(OFFLINE_ACTIVATE_PATH, body)
-        if not is_success_status(reply.data.get("status")):
-            raise failure_from_body(reply.data)
-        text = reply.data.get("file")
-        if not isinstance(text, str) or not text:
-            raise AuthForgeError("unexpected_response", "unexpected_response: no file in answer")
-        result = verify_license_file(text, self.app_id, self._trust, self._hwid)
-        if not result["ok"]:
-            # The reason stays in the message: the server's own hwid_mismatch
-            # ("no free seat") must remain distinguishable from ours.
-            raise AuthForgeError(
-                "offline_file_rejected", f"offline_file_rejected: {result['error']}"
-            )
-        if path is not None:
-            try:
-                write_atomic(path, text.encode("utf-8"))
-            except OSError as exc:
-                raise AuthForgeError(
-                    "file_write_failed", f"file_write_failed: {exc.strerror}"
-                ) from exc
-        self._install_offline(result, replay=reply.data.get("replay") is True)
+        result, replay = activate(self._engine, license_key, self._hwid, path)
+        self._install_offline(result, replay=replay)
         return True
 
     def _install_offline(self, result: Dict[str, Any], *, replay: Optional[bool]) -> None:
@@ -600,24 +507,22 @@ class AuthForgeClient:
     ) -> str:
         """An activation request for this machine (no network, no secret). The hostname is
         included only with ``include_machine_name``: it is often a person's name."""
-        import time
+        from ._offline import activation_request
 
-        name = None
-        if include_machine_name:
-            import platform
-
-            name = machine_name or platform.node() or socket.gethostname()
         live = self._live
-        return format_activation_request(
-            app_id=self.app_id,
-            hwid=self._hwid,
-            created_at=created_at or iso_utc(time.time()),
-            machine_name=name,
-            os=None if omit_os else (os if os is not None else os_label()),
-            sdk=None if omit_sdk else (sdk if sdk is not None else SDK_TAG),
+        return activation_request(
+            self._engine,
+            self._hwid,
+            include_machine_name=include_machine_name,
+            machine_name=machine_name,
+            os_name=os,
+            omit_os=omit_os,
+            sdk=sdk,
+            omit_sdk=omit_sdk,
             license_key=license_key
             if license_key is not None
             else (live.license_key if live is not None else None),
+            created_at=created_at,
         )
 
     def write_activation_request(self, path: PathArg, **kwargs: Any) -> None:
@@ -665,20 +570,6 @@ def check_heartbeat_interval(interval: Any, host: str) -> float:
     if interval < MIN_REMOTE_HEARTBEAT_INTERVAL and not is_loopback_host(host):
         raise ValueError("heartbeat_interval must be >= 10")
     return float(interval)
-
-
-def _read_license_input(path_or_text: Any) -> str:
-    if isinstance(path_or_text, str) and BEGIN_LICENSE in path_or_text:
-        return path_or_text
-    if not isinstance(path_or_text, (str, os.PathLike)) or not os.fspath(path_or_text):
-        raise AuthForgeError("read_error", "read_error: expected a path or the armored text")
-    try:
-        data = read_limited(path_or_text, MAX_LICENSE_FILE_BYTES)
-    except OSError as exc:
-        raise AuthForgeError("read_error", f"read_error: {exc.strerror}") from exc
-    if data is None:
-        raise AuthForgeError("bad_armor", "bad_armor: file too large to be a license")
-    return data.decode("utf-8", errors="replace")
 
 
 # A forked child must not believe it owns the parent's heartbeat: threads do

@@ -3,24 +3,34 @@
 Built with ``wrapt`` so the decorated object keeps its signature, docstring,
 ``__wrapped__`` and descriptor behaviour (methods, classmethods,
 staticmethods), and stacks under ``click``/``typer`` commands. On a live
-session the check is one attribute read, made through the wrapper's
-``enabled`` hook: wrapt then calls the function directly, without building the
-wrapper's ``(wrapped, instance, args, kwargs)`` call. Otherwise the wrapper
-logs in through the guard (coroutines do that in a worker thread, never
-blocking the event loop).
+session the check is a flag read, made through the wrapper's ``enabled``
+hook: wrapt then calls the function directly, without building the wrapper's
+``(wrapped, instance, args, kwargs)`` call. Otherwise the wrapper logs in
+through the guard (coroutines and async generators do that in a worker
+thread, never on the event loop).
+
+Generators are checked at every resume, not only when called: the first
+``next()`` after a loss raises ``LicenseLost``.
+
+Decorated functions pickle as a reference to their qualified name, as plain
+functions do, so they can be sent to a ``ProcessPoolExecutor`` or a
+``multiprocessing.Pool``; in the worker the decorator is live again.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, overload
+import sys
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, overload
 
-from ._guard import DEFAULT, get_guard
+from . import _delivery
+from ._guard import DEFAULT, Guard, aresolve_session, resolve_session
 from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:
-    from ._guard import Guard
+    from ._session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,58 +49,242 @@ def requires_license(
     """Run the decorated callable only with a license; log in once if there is none.
 
     Raises ``LicenseError`` (with ``.code``) when no license can be had, and
-    ``LicenseLost`` when this thread's ``licensed()`` block lost its license.
+    ``LicenseLost`` when the ``licensed()`` block it runs in lost its license.
     Never exits the process. ``license_key`` is used only to log in.
     """
+    check_guard_argument(guard, "requires_license")
     if fn is None:
         return functools.partial(requires_license, guard=guard, license_key=license_key)
     if not callable(fn) and not isinstance(fn, (classmethod, staticmethod)):
         raise TypeError("@requires_license decorates a function, method or class method")
 
-    def check() -> None:
-        (guard if guard is not None else get_guard())._check_guarded_call(license_key)
+    def check() -> Session:
+        return resolve_session(guard, license_key)
 
-    # wrapt asks this before every call: True sends the call through the wrapper
-    # below (the slow path), False calls the function directly.
-    if guard is not None:
+    async def acheck() -> Session:
+        return await aresolve_session(guard, license_key)
 
-        def needs_check() -> bool:
-            return not guard._fast_ok
-
-    else:
-
-        def needs_check() -> bool:
-            active = DEFAULT.guard
-            return active is None or not active._fast_ok
+    needs_check = fast_check(guard, license_key)
+    wrapper_type = picklable_wrapper_type()
 
     if is_coroutine_function(fn):
 
         def guarded_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            return _check_in_thread_then(check, wrapped, args, kwargs)
+            return _check_then_await(acheck, wrapped, args, kwargs)
 
-        return function_wrapper_type()(fn, guarded_async, needs_check)
+        return wrapper_type(fn, guarded_async, needs_check)
+
+    if _is_async_generator_function(fn):
+
+        def guarded_async_gen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            # Checked at the first and every later resume, in the event loop's terms.
+            return _relay_async(wrapped(*args, **kwargs), acheck, needs_check)
+
+        return wrapper_type(fn, guarded_async_gen, None)
+
+    if _is_generator_function(fn):
+
+        def guarded_gen(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            check()
+            return _relay(wrapped(*args, **kwargs), check, needs_check)
+
+        return wrapper_type(fn, guarded_gen, None)
 
     def guarded(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         check()
         return wrapped(*args, **kwargs)
 
-    return function_wrapper_type()(fn, guarded, needs_check)
+    return wrapper_type(fn, guarded, needs_check)
+
+
+def check_guard_argument(guard: Any, where: str) -> None:
+    """``guard=`` must be a Guard: say so when decorating, not at the first call."""
+    if guard is not None and not isinstance(guard, Guard):
+        raise TypeError(f"{where}(guard=...) takes a Guard, not {type(guard).__name__}")
+
+
+def fast_check(guard: Optional[Guard], license_key: Optional[str]) -> Callable[[], bool]:
+    """wrapt asks this before every call: True sends the call through the wrapper (the
+    slow path), False calls the function directly. False needs a live session for the
+    call: the innermost block's (its whole chain live), or the default license's."""
+    current = _delivery._CURRENT.get
+
+    if guard is not None:
+
+        def needs_check() -> bool:
+            block = current()
+            if block is not None:
+                if not _chain_live(block):
+                    return True
+                if block.owner is guard and license_key is None:
+                    return False
+            return not guard._fast_ok
+
+    else:
+
+        def needs_check() -> bool:
+            block = current()
+            if block is not None:
+                if not _chain_live(block):
+                    return True
+                if license_key is None:
+                    return False
+            active = DEFAULT.guard
+            return active is None or not active._fast_ok
+
+    return needs_check
+
+
+def _chain_live(block: Any) -> bool:
+    while block is not None:
+        if block.session._ending is not None:
+            return False
+        block = block.parent
+    return True
 
 
 def is_coroutine_function(fn: Any) -> bool:
     """Also true for a ``classmethod``/``staticmethod`` wrapping a coroutine function."""
-    target = fn.__func__ if isinstance(fn, (classmethod, staticmethod)) else fn
-    return inspect.iscoroutinefunction(target)
+    return inspect.iscoroutinefunction(_target(fn))
 
 
-async def _check_in_thread_then(
-    check: Callable[[], None],
-    call: Callable[..., Awaitable[Any]],
-    args: Any,
-    kwargs: Any,
+def _is_generator_function(fn: Any) -> bool:
+    return inspect.isgeneratorfunction(_target(fn))
+
+
+def _is_async_generator_function(fn: Any) -> bool:
+    return inspect.isasyncgenfunction(_target(fn))
+
+
+def _target(fn: Any) -> Any:
+    return fn.__func__ if isinstance(fn, (classmethod, staticmethod)) else fn
+
+
+async def _check_then_await(
+    acheck: Callable[[], Any], call: Callable[..., Any], args: Any, kwargs: Any
 ) -> Any:
-    import asyncio  # here, not at the top: only programs that use it pay for it
-
-    # A login is network I/O: run it off the event loop.
-    await asyncio.get_running_loop().run_in_executor(None, check)
+    await acheck()
     return await call(*args, **kwargs)
+
+
+def _relay(gen: Any, check: Callable[[], Any], needs_check: Callable[[], bool]) -> Any:
+    """Run ``gen``, checking the license before every resume (a flag read when live)."""
+    try:
+        value = next(gen)
+    except StopIteration as stop:
+        return stop.value
+    while True:
+        try:
+            sent = yield value
+        except GeneratorExit:
+            gen.close()
+            raise
+        except BaseException as exc:  # thrown in: hand it to the generator
+            try:
+                value = gen.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        if needs_check():
+            try:
+                check()
+            except BaseException:
+                gen.close()
+                raise
+        try:
+            value = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value
+
+
+async def _relay_async(
+    agen: Any, acheck: Callable[[], Any], needs_check: Callable[[], bool]
+) -> Any:
+    """``_relay`` for async generators; the first check runs at the first ``__anext__``
+    (calling an async generator function must not do I/O)."""
+    try:
+        if needs_check():
+            await acheck()
+        try:
+            value = await agen.__anext__()
+        except StopAsyncIteration:
+            return
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                try:
+                    value = await agen.athrow(exc)
+                except StopAsyncIteration:
+                    return
+                continue
+            if needs_check():
+                await acheck()
+            try:
+                value = await agen.asend(sent)
+            except StopAsyncIteration:
+                return
+    finally:
+        await agen.aclose()
+
+
+# -- pickling ----------------------------------------------------------------------
+
+_types: Any = None
+
+
+def picklable_wrapper_type() -> Any:
+    """wrapt's ``FunctionWrapper``, subclassed to pickle by qualified name (made once)."""
+    global _types
+    if _types is None:
+        base = function_wrapper_type()
+        wrappers = sys.modules.get("wrapt._wrappers")
+        if wrappers is not None and base is getattr(wrappers, "FunctionWrapper", None):
+            bound_base = wrappers.BoundFunctionWrapper
+        else:  # wrapt's pure-Python wrappers
+            import wrapt
+
+            bound_base = wrapt.BoundFunctionWrapper
+
+        class BoundGuardedFunction(bound_base):  # type: ignore[misc, valid-type]
+            """A guarded method bound to its instance or class."""
+
+            def __reduce_ex__(self, protocol: Any) -> Any:
+                owner = self._self_instance
+                if owner is None:
+                    return _by_name(self)
+                return (getattr, (owner, self.__name__))
+
+        class GuardedFunction(base):  # type: ignore[misc, valid-type]
+            """A function behind a license check."""
+
+            __bound_function_wrapper__ = BoundGuardedFunction
+
+            def __reduce_ex__(self, protocol: Any) -> Any:
+                return _by_name(self)
+
+        _types = GuardedFunction
+    return _types
+
+
+def _by_name(wrapper: Any) -> Any:
+    module = getattr(wrapper, "__module__", None)
+    qualname = getattr(wrapper, "__qualname__", None)
+    if not module or not qualname or "<locals>" in qualname:
+        import pickle
+
+        raise pickle.PicklingError(
+            f"cannot pickle {qualname or wrapper!r}: only module-level functions, methods "
+            "and class methods pickle (by name), as plain functions do"
+        )
+    return (load_by_name, (module, qualname))
+
+
+def load_by_name(module: str, qualname: str) -> Any:
+    """Unpickling: the decorated object named ``module.qualname``, imported afresh."""
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found

@@ -1,183 +1,298 @@
 """Where a loss reaches the code inside ``licensed()`` blocks.
 
-Each active block is registered with the thread (and asyncio task) running it.
-When its session is lost, ``LicenseLost`` is raised inside it:
+Each active block is a ``Block``: the session it runs on, the thread (and
+asyncio task) running it, and the block around it (``parent``). The innermost
+block is a context variable, so ``current_session()`` and the feature gates
+see the block's session in its thread and in the asyncio tasks it starts.
+
+A loss is level-triggered: once a session is lost (``Session._loss``, set in
+one step with the session's end), every block on it ends with ``LicenseLost``
+at its exit (unless that same loss is already leaving it), every guarded call
+inside it raises again, and entering a new block inside it raises. Catching
+``LicenseLost`` does not make the program licensed. Besides that, the loss is
+pushed into blocks that are busy or blocked, after the hooks ran:
 - in the main thread, at once, even while it sleeps or waits on input, by a
   signal whose handler raises (see ``_interrupts``);
 - in an asyncio task, by cancelling that task; the block turns the
   ``CancelledError`` into ``LicenseLost``;
-- in any other thread, at its next guarded call, and at the block's exit.
-A loss is raised once per thread; a block that sees it propagate does not
-raise it again. A thread that meets the loss while the hooks still run (a
-guarded call, a block exit) waits for them first: otherwise the program could
-leave the block and exit while a cleanup is still saving the user's work.
+- any other thread meets it at its next guarded call and at the block's exit.
+Anything that meets a loss waits for its hooks first: otherwise the program
+could leave the block and exit while a cleanup is still saving the user's work.
+
+``shield()`` defers all of that to the end of a critical section.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List, Optional
+from contextvars import ContextVar, Token
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Type
 
 from . import _interrupts
 from ._exceptions import LicenseLost
 from ._hooks import running_hook
 
-if TYPE_CHECKING:  # asyncio loads only in programs that use it
+if TYPE_CHECKING:
     import asyncio
 
+    from ._session import Loss, Session
 
-@dataclass(eq=False)
+
 class Block:
     """One active ``licensed()`` block."""
 
-    lineage: int
-    thread_ident: int
-    is_main: bool
-    loop: Optional[asyncio.AbstractEventLoop] = None
-    task: Optional[asyncio.Task[Any]] = None
-    lost: Optional[LicenseLost] = None
-    delivered: bool = False
-    cancelled_by_us: bool = False
-    interrupts: bool = False
-    active: bool = True
+    __slots__ = (
+        "active",
+        "cancelled_by_us",
+        "interrupts",
+        "is_main",
+        "loop",
+        "owner",
+        "parent",
+        "session",
+        "shield_depth",
+        "signum",
+        "slot",
+        "task",
+        "thread_ident",
+        "token",
+    )
 
-
-class Delivery:
-    """The active blocks of one Guard, and how to reach each of them."""
-
-    def __init__(self, *, interrupt: bool, signum: Optional[int]) -> None:
-        self.interrupt = interrupt
-        self.signum = signum
-        self._lock = threading.Lock()
-        self._blocks: List[Block] = []
-        # Cleared by the Guard while a loss runs its hooks.
-        self.hooks_idle = threading.Event()
-        self.hooks_idle.set()
-
-    def after_fork(self) -> None:
-        """In a forked child: fresh lock, only the forking thread's blocks, no hooks running
-        (they run on in the parent)."""
-        self._lock = threading.Lock()
-        ident = threading.get_ident()
-        self._blocks = [b for b in self._blocks if b.thread_ident == ident]
-        self.hooks_idle.set()
-
-    # -- block lifecycle (called by licensed()) --------------------------------
-    def enter(self, lineage: int, *, task: Optional[asyncio.Task[Any]] = None) -> Block:
+    def __init__(
+        self, session: Session, owner: Any, *, task: Optional[asyncio.Task[Any]] = None
+    ) -> None:
         current = threading.current_thread()
-        block = Block(
-            lineage=lineage,
-            thread_ident=current.ident or 0,
-            is_main=current is threading.main_thread(),
-            task=task,
-            loop=task.get_loop() if task is not None else None,
-        )
-        if block.is_main and task is None and self.interrupt and self.signum is not None:
-            block.interrupts = _interrupts.acquire(self.signum)
-        with self._lock:
-            self._blocks.append(block)
-        return block
+        self.session = session
+        self.owner = owner  # the Guard whose session this is
+        self.parent: Optional[Block] = _CURRENT.get()
+        self.thread_ident = current.ident or 0
+        self.is_main = current is threading.main_thread()
+        self.task = task
+        self.loop = task.get_loop() if task is not None else None
+        self.active = False
+        self.shield_depth = 0
+        self.cancelled_by_us = False
+        self.interrupts = False
+        self.signum: Optional[int] = None
+        self.token: Optional[Token[Optional[Block]]] = None
+        self.slot: Any = None  # which of its Guard's sessions (see Guard._slot)
 
-    def exit(self, block: Block) -> Optional[LicenseLost]:
-        """Deactivate ``block``; the loss it still has to raise, if any."""
-        with self._lock:
-            block.active = False
-            if block in self._blocks:
-                self._blocks.remove(block)
-            undelivered = block.lost if block.lost is not None and not block.delivered else None
-            if undelivered is not None:
-                self._mark_thread_delivered(block.thread_ident, block.lineage)
-        if block.interrupts and self.signum is not None:
-            _interrupts.release(self.signum)
-        if undelivered is not None and block.task is None:  # never block an event loop
-            self.wait_for_hooks()
-        return undelivered
+    def chain(self) -> Iterable[Block]:
+        """This block and the blocks around it, innermost first."""
+        block: Optional[Block] = self
+        while block is not None:
+            yield block
+            block = block.parent
 
-    # -- a loss (called from the heartbeat thread) ------------------------------
-    def mark_lost(self, lineage: int, code: str) -> None:
-        """Before the hooks run: from now on every guarded call in these blocks raises."""
-        with self._lock:
-            for block in self._blocks:
-                if block.lineage == lineage and block.lost is None:
-                    block.lost = LicenseLost(code)
+    def __repr__(self) -> str:
+        return f"<Block on {self.session!r}, active={self.active}>"
 
-    def interrupt_blocks(self, lineage: int) -> None:
-        """After the hooks: raise the loss inside blocks that are busy or blocked."""
-        with self._lock:
-            targets = [
-                b for b in self._blocks if b.lineage == lineage and b.lost and not b.delivered
-            ]
-        signalled_main = False
-        for block in targets:
-            if block.task is not None and block.loop is not None:
-                block.loop.call_soon_threadsafe(self._cancel_task, block)
-            elif (
-                block.is_main
-                and block.interrupts
-                and not signalled_main
-                and self.signum is not None
-            ):
-                signalled_main = _interrupts.interrupt_main(self.signum, self._resolve_main)
 
-    def _cancel_task(self, block: Block) -> None:
-        # Runs in the block's event loop: the block may have exited meanwhile.
-        if block.active and block.task is not None and not block.task.done():
-            block.cancelled_by_us = True
-            block.task.cancel()
+_CURRENT: ContextVar[Optional[Block]] = ContextVar("authforge_guard_block", default=None)
 
-    def _resolve_main(self) -> Optional[BaseException]:
-        """In the main thread's signal handler: the loss to raise there, once."""
-        main = threading.main_thread().ident
-        with self._lock:
-            for block in reversed(self._blocks):
-                if (
-                    block.thread_ident == main
-                    and block.task is None
-                    and block.lost is not None
-                    and not block.delivered
-                ):
-                    lost = block.lost
-                    self._mark_thread_delivered(main or 0, block.lineage)
-                    return lost
+
+def current_block() -> Optional[Block]:
+    return _CURRENT.get()
+
+
+def current_session() -> Optional[Session]:
+    """The innermost ``licensed()`` block's ``Session`` in this thread or task, else ``None``."""
+    block = _CURRENT.get()
+    return block.session if block is not None else None
+
+
+def lost_around(block: Optional[Block]) -> Optional[LicenseLost]:
+    """The loss of the innermost lost session among ``block`` and the blocks around it,
+    as a fresh ``LicenseLost`` (after its hooks ran), or ``None``."""
+    while block is not None:
+        session = block.session
+        loss = session._loss
+        if loss is not None:
+            wait_for_hooks(loss)
+            return loss.exception(session.lineage)
+        block = block.parent
+    return None
+
+
+def wait_for_hooks(loss: Loss) -> None:
+    """Until ``loss``'s hooks have run (each has its own timeout); at once inside a hook,
+    which may itself call guarded code."""
+    if not loss.hooks_done.is_set() and not running_hook():
+        loss.hooks_done.wait()
+
+
+async def await_hooks(loss: Loss) -> None:
+    """``wait_for_hooks`` without blocking the event loop."""
+    if loss.hooks_done.is_set() or running_hook():
+        return
+    import asyncio
+
+    await asyncio.get_running_loop().run_in_executor(None, loss.hooks_done.wait)
+
+
+def same_loss(exc: Optional[BaseException], session: Session) -> bool:
+    """True when ``exc`` is this session's loss already on its way out."""
+    return isinstance(exc, LicenseLost) and exc.lineage == session.lineage
+
+
+# -- entering and leaving ------------------------------------------------------
+
+
+def enter(block: Block, *, interrupt_signal: Optional[int]) -> None:
+    """Make ``block`` the current one; in the main thread (no event loop), arm the signal."""
+    if (
+        interrupt_signal is not None
+        and block.is_main
+        and block.task is None
+        and not _loop_running()
+    ):
+        block.interrupts = _interrupts.acquire(interrupt_signal)
+        block.signum = interrupt_signal if block.interrupts else None
+    block.token = _CURRENT.set(block)
+    block.active = True
+
+
+def leave(block: Block) -> None:
+    """Undo ``enter``: the block is no longer current, its signal use released."""
+    block.active = False
+    token, block.token = block.token, None
+    if token is not None:
+        try:
+            _CURRENT.reset(token)
+        except ValueError:  # left in another context (a generator moved between them)
+            _CURRENT.set(block.parent)
+    if block.interrupts and block.signum is not None:
+        block.interrupts = False
+        _interrupts.release(block.signum)
+
+
+# -- pushing a loss into running blocks (after its hooks) -----------------------
+
+
+def interrupt(blocks: Iterable[Block], loss: Loss) -> None:
+    """Raise ``loss`` inside each of ``blocks`` that can be reached now."""
+    signalled_main = False
+    for block in blocks:
+        if not block.active:
+            continue
+        if block.task is not None and block.loop is not None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: the block went with it
+                block.loop.call_soon_threadsafe(_cancel_task, block)
+        elif block.interrupts and block.signum is not None and not signalled_main:
+            request = _interrupts.Request(loss.exception(block.session.lineage), block)
+            signalled_main = _interrupts.interrupt_main(block.signum, request)
+
+
+def _cancel_task(block: Block) -> None:
+    # Runs in the block's event loop: the block may have exited or be shielded.
+    task = block.task
+    if block.active and not block.shield_depth and task is not None and not task.done():
+        block.cancelled_by_us = True
+        task.cancel()
+
+
+# -- shield() -------------------------------------------------------------------
+
+
+class shield:  # lower case: it reads like a function, `with shield():`
+    """``with shield():`` / ``async with shield():``: no ``LicenseLost`` is pushed into the
+    code inside; a loss that arrives meanwhile is raised when the shield exits.
+
+    Use it around work that must complete once started, such as a ``finally``
+    that saves a document. Guarded calls made inside still raise a loss that
+    has already happened (a shield defers interruptions, it does not license).
+    """
+
+    __slots__ = ("_blocks",)
+
+    def __init__(self) -> None:
+        self._blocks: Optional[list[Block]] = None
+
+    @_interrupts.protect
+    def __enter__(self) -> shield:
+        self._begin()
+        return self
+
+    @_interrupts.protect
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        lost = self._end(exc)
+        if lost is not None:
+            raise lost from exc
+
+    async def __aenter__(self) -> shield:
+        self._begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        blocks = self._release()
+        loss_block = _first_lost(blocks)
+        if loss_block is None or isinstance(exc, LicenseLost):
+            return
+        loss = loss_block.session._loss
+        assert loss is not None
+        await await_hooks(loss)
+        raise loss.exception(loss_block.session.lineage) from exc
+
+    def _begin(self) -> None:
+        if self._blocks is not None:
+            raise RuntimeError("a shield() cannot be entered twice at once")
+        block = _CURRENT.get()
+        mine = [b for b in block.chain() if _owned_here(b)] if block is not None else []
+        for b in mine:
+            b.shield_depth += 1
+        self._blocks = mine
+
+    def _release(self) -> list[Block]:
+        blocks, self._blocks = self._blocks or [], None
+        for b in blocks:
+            b.shield_depth -= 1
+        return blocks
+
+    def _end(self, exc: Optional[BaseException]) -> Optional[LicenseLost]:
+        blocks = self._release()
+        if isinstance(exc, LicenseLost) or _first_lost(blocks) is None:
+            return None
+        return lost_around(blocks[0]) if blocks else None
+
+
+def _first_lost(blocks: list[Block]) -> Optional[Block]:
+    for b in blocks:
+        if b.session._loss is not None:
+            return b
+    return None
+
+
+def _owned_here(block: Block) -> bool:
+    if block.thread_ident != threading.get_ident():
+        return False
+    if block.task is None:
+        return True
+    return block.task is _current_task()
+
+
+def _current_task() -> Any:
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
         return None
 
-    def take_pending_for_current_thread(self) -> Optional[LicenseLost]:
-        """At a guarded call: the loss this thread has yet to see, marked as seen."""
-        ident = threading.get_ident()
-        found: Optional[Block] = None
-        with self._lock:
-            for block in self._blocks:
-                if (
-                    block.thread_ident == ident
-                    and block.task is None
-                    and block.lost is not None
-                    and not block.delivered
-                ):
-                    self._mark_thread_delivered(ident, block.lineage)
-                    found = block
-                    break
-        if found is None:
-            return None
-        self.wait_for_hooks()
-        return found.lost
 
-    def wait_for_hooks(self) -> None:
-        """Until a loss's hooks have run (each has its own timeout); at once inside a hook,
-        which may itself call guarded code."""
-        if not running_hook():
-            self.hooks_idle.wait()
-
-    def mark_seen(self, block: Block) -> None:
-        """The block saw its loss propagate (raised by another block or a guarded call)."""
-        with self._lock:
-            block.delivered = True
-
-    def has_undelivered(self) -> bool:
-        with self._lock:
-            return any(b.lost is not None and not b.delivered for b in self._blocks)
-
-    def _mark_thread_delivered(self, ident: int, lineage: int) -> None:
-        for block in self._blocks:
-            if block.thread_ident == ident and block.lineage == lineage:
-                block.delivered = True
+def _loop_running() -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None

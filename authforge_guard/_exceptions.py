@@ -83,7 +83,16 @@ class LicenseError(_CodedError):
 
 
 class LicenseLost(LicenseError):
-    """A live license was lost (revoked, expired, ...) while licensed work was running."""
+    """A live license was lost (revoked, expired, ...) while licensed work was running.
+
+    An ``Exception`` (a ``LicenseError``), so ``except LicenseError`` handles it.
+    Catching it does not make the program licensed again: a loss is
+    level-triggered, so the block it came from raises it again at its exit, and
+    every guarded call inside that block raises it again.
+    """
+
+    #: Which session's loss this is (``Session.lineage``); 0 when unknown.
+    lineage: int = 0
 
     def __init__(self, code: str, message: Optional[str] = None) -> None:
         super().__init__(code, message if message is not None else f"license lost: {code}")

@@ -2,6 +2,8 @@
 
 A gate is a set lookup in the grants computed when the session started or was
 last refreshed, so a tier change from the server is seen at the next heartbeat.
+Which session: the innermost ``licensed()`` block's (``current_session()``),
+else the guard's default license.
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
 
-from ._decorators import is_coroutine_function
+from . import _delivery
+from ._decorators import (
+    _chain_live,
+    check_guard_argument,
+    fast_check,
+    is_coroutine_function,
+    picklable_wrapper_type,
+)
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
-from ._guard import DEFAULT, get_guard
-from ._wrapt import function_wrapper_type
+from ._guard import DEFAULT, Guard, aresolve_session, resolve_session
 
 if TYPE_CHECKING:
-    from ._guard import Guard
     from ._session import Session
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,15 +30,56 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def has_feature(name: str, *, guard: Optional[Guard] = None) -> bool:
     """True when the license grants ``name`` (logging in first if needed); False when it
-    does not, or when no license can be had."""
-    active = guard if guard is not None else get_guard()
-    try:
-        session = active._check_guarded_call()
-    except LicenseLost:
-        raise  # this thread's licensed block lost its license: that is not a "no"
-    except LicenseError:
-        return False
-    return _normalise(name) in session.features
+    does not, or when no license can be had.
+
+    In a coroutine, with no live session to read, it raises ``RuntimeError``
+    instead of logging in on the event loop: enter ``async with licensed()``
+    or ``await guard.aensure()`` first.
+    """
+    key = _normalise(name)
+    check_guard_argument(guard, "has_feature")
+    session = _live_session(guard)
+    if session is None:
+        if _delivery._loop_running():
+            lost = _pending_loss()
+            if lost is not None:
+                raise lost
+            raise RuntimeError(
+                "has_feature() would log in on the event loop: use `async with licensed(...)` "
+                "or `await guard.aensure()` first"
+            )
+        try:
+            session = resolve_session(guard)
+        except LicenseLost:
+            raise  # the licensed block lost its license: that is not a "no"
+        except LicenseError:
+            return False
+    return key in session.features
+
+
+def _live_session(guard: Optional[Guard]) -> Optional[Session]:
+    """The session a gate reads when it is live and no loss is pending, without I/O."""
+    block = _delivery.current_block()
+    if block is not None:
+        if not _chain_live(block):
+            return None  # a loss (resolve_session raises it), or a session to renew
+        for b in block.chain():
+            if (guard is None or b.owner is guard) and b.session.active:
+                return b.session
+    active = guard if guard is not None else DEFAULT.guard
+    if active is None or not active._fast_ok:
+        return None
+    return active.session
+
+
+def _pending_loss() -> Optional[LicenseLost]:
+    """The loss of the current block chain, without waiting for its hooks (event loop)."""
+    block = _delivery.current_block()
+    for b in block.chain() if block is not None else ():
+        loss = b.session._loss
+        if loss is not None:
+            return loss.exception(b.session.lineage)
+    return None
 
 
 def feature(
@@ -47,9 +95,13 @@ def feature(
     ``LicenseError`` as ``@requires_license`` does.
     """
     key = _normalise(name)
+    check_guard_argument(guard, "feature")
+    if fallback is not None and not callable(fallback):
+        raise TypeError("feature(fallback=...) takes a callable")
+    needs_session = fast_check(guard, None)
 
     def check_grant() -> Tuple[Session, bool]:
-        session = (guard if guard is not None else get_guard())._check_guarded_call()
+        session = resolve_session(guard)
         return session, key in session.features
 
     def deny(session: Optional[Session], instance: Any, args: Any, kwargs: Any) -> Any:
@@ -60,21 +112,20 @@ def feature(
         return fallback(*args, **kwargs)
 
     def needs_gate() -> bool:
-        # wrapt asks this before every call: False (a live session that grants
-        # the feature) calls the function directly, True goes through the gate.
-        active = guard if guard is not None else DEFAULT.guard
-        if active is None or not active._fast_ok:
+        # False (a live session that grants the feature) calls the function directly.
+        if needs_session():
             return True
-        session = active._session
+        session = _live_session(guard)
         return session is None or key not in session._state.grants
 
     def decorate(fn: F) -> F:
+        wrapper_type = picklable_wrapper_type()
         if is_coroutine_function(fn):
 
             def gated_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-                return _gate_async(check_grant, deny, wrapped, instance, args, kwargs)
+                return _gate_async(guard, key, deny, wrapped, instance, args, kwargs)
 
-            return cast(F, function_wrapper_type()(fn, gated_async, needs_gate))
+            return cast(F, wrapper_type(fn, gated_async, needs_gate))
 
         def gated(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             session, granted = check_grant()
@@ -82,23 +133,24 @@ def feature(
                 return wrapped(*args, **kwargs)
             return deny(session, instance, args, kwargs)
 
-        return cast(F, function_wrapper_type()(fn, gated, needs_gate))
+        return cast(F, wrapper_type(fn, gated, needs_gate))
 
     return decorate
 
 
 async def _gate_async(
-    check_grant: Callable[[], Tuple[Session, bool]],
+    guard: Optional[Guard],
+    key: str,
     deny: Callable[..., Any],
     wrapped: Any,
     instance: Any,
     args: Any,
     kwargs: Any,
 ) -> Any:
-    import asyncio  # here, not at the top: only programs that use it pay for it
-
-    session, granted = await asyncio.get_running_loop().run_in_executor(None, check_grant)
-    if granted:
+    session = _live_session(guard)
+    if session is None:
+        session = await aresolve_session(guard)  # a login runs off the event loop
+    if key in session.features:
         return await wrapped(*args, **kwargs)
     result = deny(session, instance, args, kwargs)
     return await result if inspect.isawaitable(result) else result

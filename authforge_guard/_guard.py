@@ -1,17 +1,27 @@
-"""Layer 4: ``Guard``, one per licensed program: one login, one session, its hooks and policy.
+"""Layer 4: ``Guard``, one per licensed program: its sessions, their hooks and policy.
+
+A Guard serves its default license (the configured key or file) and any
+number of other ``(license key, hwid)`` sessions at once: a bot or a SaaS API
+licenses each of its users with the same Guard. Each pair has its own
+``Session``; a loss of one runs the hooks with that session and raises only
+in that session's blocks.
 
 What a loss does after its hooks (``on_lost``) lives in ``_policy``; how it
-reaches running code in ``_delivery``; the hooks themselves in ``_hooks``.
+reaches running code in ``_delivery``; the hooks themselves in ``_hooks``; the
+AuthForge calls in ``_engine``; when checks and deadlines run in
+``_scheduler`` (one timer thread for every session of the process).
 
-The guarded hot path reads one attribute, ``_fast_ok``: true while a session
-is live and no thread still has a loss to see. Everything else (logging in,
-delivering a loss, running hooks) happens off that path.
+The guarded hot path reads one attribute, ``_fast_ok``: true while the default
+session is live. Everything else (logging in, delivering a loss, running
+hooks) happens off that path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import random
 import threading
 import time
 import weakref
@@ -20,6 +30,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    List,
     Mapping,
     Optional,
     Tuple,
@@ -28,18 +39,23 @@ from typing import (
     overload,
 )
 
+from . import _delivery
+from ._clock import Deadline
 from ._config import GuardSettings, missing_setting, resolve_settings
-from ._delivery import Delivery
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
-from ._hooks import _UNSET, HookRegistry, LicenseEvent, running_hook
+from ._hooks import _UNSET, HookRegistry, LicenseEvent, hook_session
 from ._policy import policy_for
-from ._scheduler import SessionTimer
-from ._session import Session, build_state
+from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
+from ._session import Loss, Session, build_state
 
 if TYPE_CHECKING:
-    from ._client import AuthForgeClient
+    import asyncio
+
+    from ._delivery import Block
+    from ._engine import Answer, Engine
     from ._protocol import SignedSession
     from ._retry import RetryPolicy
+    from ._scheduler import Job
     from ._session_cache import SessionCache
 
 logger = logging.getLogger("authforge_guard")
@@ -50,11 +66,116 @@ F = TypeVar("F", bound=Callable[..., Any])
 # gated function after a revocation does not send a login per call.
 REFUSAL_MEMORY_SECONDS = 30.0
 _REMEMBERED_CODES = frozenset({"invalid_key"})
+# A transient failure (network, 5xx, rate limit) of a login is shared this long
+# with every caller that asks for the same session: during an outage a burst of
+# requests fails fast instead of each repeating the whole retry cycle.
+TRANSIENT_SHARE_SECONDS = 5.0
+
+# Which session: None for the default license, else (license key or file, hwid override).
+Slot = Optional[Tuple[str, Optional[str]]]
+DEFAULT_SLOT: Slot = None
+
+PathArg = Union[str, "os.PathLike[str]"]
+
+
+class _Entry:
+    """One session of a Guard and what the Guard keeps about it."""
+
+    __slots__ = (
+        "blocks",
+        "close_when_unused",
+        "deadline",
+        "expiry_job",
+        "heartbeat_job",
+        "hwid",
+        "key",
+        "last_used",
+        "session",
+        "signed",
+        "slot",
+    )
+
+    def __init__(self, slot: Slot, key: str, hwid: str, session: Session) -> None:
+        self.slot = slot
+        self.key = key
+        self.hwid = hwid
+        self.session = session
+        self.signed: Optional[SignedSession] = None
+        self.deadline: Optional[Deadline] = None
+        self.blocks: List[Block] = []
+        self.close_when_unused = False
+        self.last_used = time.monotonic()
+        self.heartbeat_job: Optional[Job] = None
+        self.expiry_job: Optional[Job] = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.slot is DEFAULT_SLOT
+
+    def cancel_jobs(self) -> None:
+        for job in (self.heartbeat_job, self.expiry_job):
+            if job is not None:
+                job.cancel()
+        self.heartbeat_job = self.expiry_job = None
+
+
+class _Flight:
+    """One login in progress, shared by every caller that wants the same session."""
+
+    __slots__ = ("_callbacks", "done", "entry", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.entry: Optional[_Entry] = None
+        self.error: Optional[BaseException] = None
+        self._callbacks: List[Callable[[], None]] = []
+
+    def finish(self, entry: Optional[_Entry], error: Optional[BaseException]) -> None:
+        self.entry, self.error = entry, error
+        self.done.set()
+        for callback in self._callbacks:
+            callback()
+
+    def result(self) -> _Entry:
+        self.done.wait()
+        if self.error is not None:
+            raise _copy_error(self.error)
+        assert self.entry is not None
+        return self.entry
+
+    async def wait_async(self) -> _Entry:
+        """``result()`` for a coroutine: the event loop is never blocked while waiting."""
+        if not self.done.is_set():
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(_set_once, waiter)
+
+            self._callbacks.append(wake)
+            if self.done.is_set():  # finished between the check and the registration
+                _set_once(waiter)
+            await waiter
+        return self.result()
+
+
+def _set_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _copy_error(error: BaseException) -> BaseException:
+    """A fresh exception like ``error`` for one more caller (threads never share one)."""
+    if type(error) is LicenseError:
+        return LicenseError(error.code, str(error))
+    return error
 
 
 class Guard:
-    """Licensing for one program: ``ensure()`` logs in once; hooks and ``on_lost`` decide
-    what a loss does.
+    """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
+    ``on_lost`` decide what a loss does.
 
     Every keyword falls back to its ``AUTHFORGE_*`` environment variable (see
     the README's configuration table); a missing or bad one raises
@@ -68,7 +189,7 @@ class Guard:
         app_secret: Optional[str] = None,
         public_key: Optional[Union[str, Tuple[str, ...], list]] = None,  # type: ignore[type-arg]
         license_key: Optional[str] = None,
-        license_file: Optional[Union[str, os.PathLike]] = None,  # type: ignore[type-arg]
+        license_file: Optional[PathArg] = None,
         api_base_url: Optional[str] = None,
         heartbeat: Optional[str] = None,
         heartbeat_mode: Optional[str] = None,
@@ -135,20 +256,25 @@ class Guard:
         }
         self.settings: GuardSettings = resolve_settings(given, environ)
         self._retry_policy = retry_policy
-        self._client: Optional[AuthForgeClient] = None
-        self._session: Optional[Session] = None
+        self._engine_: Optional[Engine] = None
+        self._lock = threading.Lock()
+        self._entries: Dict[Slot, _Entry] = {}
+        self._flights: Dict[Slot, _Flight] = {}
+        self._failures: Dict[Slot, Tuple[float, LicenseError]] = {}
         self._fast_ok = False
-        self._state_lock = threading.Lock()
-        self._login_lock = threading.Lock()
+        # The default session's latest loss: guarded calls outside blocks wait for its
+        # hooks, so a program sees the loss only after its cleanup ran.
+        self._default_loss: Optional[Loss] = None
+        self._idle_job: Optional[Job] = None
+        self._rng = random.Random()
         self._hooks = HookRegistry(self.settings.hook_timeout)
-        self._delivery = Delivery(
-            interrupt=self.settings.interrupt, signum=self.settings.interrupt_signal
-        )
-        self._refusals: Dict[str, Tuple[float, LicenseError]] = {}
-        self._last_signed: Optional[SignedSession] = None
-        self._offline_timer: Optional[SessionTimer] = None
-        self._policy = policy_for(self.settings, self._delivery)
-        self._hook_session: Optional[Session] = None
+        self._policy = policy_for(self.settings)
+        self._signal = self.settings.interrupt_signal if self.settings.interrupt else None
+        # Online checks are network I/O: a small worker pool runs them. A grace check only
+        # re-verifies a signature: the timer thread runs it (no thread per anything).
+        self._online = self.settings.online
+        self._idle_timeout = self.settings.session_idle_timeout
+        self._max_sessions = self.settings.max_sessions
         self._cache: Optional[SessionCache] = None  # session reuse across restarts (opt-in)
         # Orders a heartbeat's store against logout/loss forgetting the entry.
         self._cache_lock = threading.Lock()
@@ -159,52 +285,82 @@ class Guard:
                 self.settings.session_cache, self.settings.app_id, environ
             )
         _GUARDS.add(self)
+        # A Guard the program no longer references stops its sessions' timers.
+        weakref.finalize(self, _cancel_all, self._entries)
 
     def __repr__(self) -> str:
-        session = self._session
+        session = self.session
         state = f"session={session!r}" if session is not None else "no session"
-        return f"Guard(app_id={self.settings.app_id!r}, {state})"
+        others = sum(1 for slot in self._entries if slot is not DEFAULT_SLOT)
+        extra = f", {others} other sessions" if others else ""
+        return f"Guard(app_id={self.settings.app_id!r}, {state}{extra})"
 
     # ------------------------------------------------------------------ state
 
     @property
     def session(self) -> Optional[Session]:
-        """The live session, or ``None``."""
-        session = self._session
-        return session if session is not None and session.active else None
+        """The default license's live session, or ``None``."""
+        entry = self._entries.get(DEFAULT_SLOT)
+        return entry.session if entry is not None and entry.session.active else None
 
     @property
-    def client(self) -> AuthForgeClient:
-        """The underlying ``AuthForgeClient`` (created on first use)."""
-        with self._state_lock:
-            if self._client is None:
-                self._client = self._build_client()
-            return self._client
+    def sessions(self) -> List[Session]:
+        """Every live session of this Guard (the default license's and the others)."""
+        return [e.session for e in list(self._entries.values()) if e.session.active]
 
-    def _build_client(self) -> AuthForgeClient:
-        from ._client import AuthForgeClient
+    @property
+    def _engine(self) -> Engine:
+        """The AuthForge calls of this Guard's app (built on first use: no import before)."""
+        engine = self._engine_
+        if engine is None:
+            with self._lock:
+                if self._engine_ is None:
+                    self._engine_ = self._build_engine()
+                engine = self._engine_
+        return engine
+
+    def _build_engine(self) -> Engine:
+        from ._engine import Engine
+        from ._protocol import TrustList
+        from ._transport import Transport
 
         s = self.settings
         try:
-            client = AuthForgeClient(
-                s.app_id,
-                s.app_secret,
-                list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key,
-                heartbeat_interval=s.heartbeat_interval,
-                api_base_url=s.api_base_url,
-                on_failure=self._on_client_failure,
-                request_timeout=s.request_timeout,
-                ttl_seconds=s.ttl_seconds,
-                hwid_override=s.hwid_override,
-                online_heartbeat=s.online,
+            transport = Transport(
+                s.api_base_url,
+                timeout=s.request_timeout,
                 proxy_url=s.proxy_url,
                 ca_bundle=s.ca_bundle,
-                retry_policy=self._retry_policy,
+                retry=self._retry_policy,
+            )
+            trust = TrustList(
+                list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key
             )
         except ValueError as exc:  # settings are checked at construction: a last guard
             raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
-        client._on_refresh = self._on_refresh
-        return client
+        ttl = s.ttl_seconds if isinstance(s.ttl_seconds, int) and s.ttl_seconds > 0 else None
+        return Engine(
+            app_id=s.app_id,
+            app_secret=s.app_secret or "",
+            trust=trust,
+            transport=transport,
+            ttl_seconds=ttl,
+        )
+
+    def hwid(self, hwid_override: Optional[str] = None) -> str:
+        """The HWID this Guard sends for ``hwid_override`` (default: its configured one)."""
+        return self._engine.hwid(
+            hwid_override if hwid_override is not None else self.settings.hwid_override
+        )
+
+    def _validate_once(self, license_key: str) -> Dict[str, Any]:
+        """One ``/auth/validate`` with no session kept: the official SDK's result dict
+        (``{"valid": False, "code", "error"}`` for a refusal). For ``authforge-guard check``."""
+        try:
+            answer = self._engine.validate(license_key, self.hwid())
+        except AuthForgeError as exc:
+            return {"valid": False, "code": exc.code, "error": str(exc)}
+        return answer.signed.validate_result()
 
     # ------------------------------------------------------------------ login
 
@@ -212,65 +368,166 @@ class Guard:
         self,
         license_key: Optional[str] = None,
         *,
-        license_file: Optional[Union[str, os.PathLike]] = None,  # type: ignore[type-arg]
+        hwid_override: Optional[str] = None,
+        license_file: Optional[PathArg] = None,
     ) -> Session:
-        """The live session, logging in first if there is none (thread-safe: racing first
-        calls make one login). Raises ``LicenseError`` when no license can be had."""
-        return self._ensure(license_key, license_file)[0]
+        """The live session for ``(license_key, hwid_override)`` (default: the configured
+        license), logging in first if there is none. Thread-safe: racing first calls make
+        one login and share its result. Raises ``LicenseError`` when no license can be had,
+        ``LicenseLost`` inside a ``licensed()`` block whose license was lost."""
+        lost = _delivery.lost_around(_delivery.current_block())
+        if lost is not None:
+            raise lost
+        return self._obtain(
+            self._slot(license_key, hwid_override, license_file), license_file
+        ).session
 
-    def _ensure(
+    async def aensure(
         self,
         license_key: Optional[str] = None,
-        license_file: Optional[Union[str, os.PathLike]] = None,  # type: ignore[type-arg]
-    ) -> Tuple[Session, bool]:
-        """``(session, opened)``: ``opened`` is True when this call did the login."""
-        self._delivery.wait_for_hooks()  # a loss in progress is seen after its hooks
-        lost = self._delivery.take_pending_for_current_thread()
-        if lost is not None:
-            self._refresh_fast_flag()
-            raise lost
-        session = self._matching_session(license_key)
-        if session is not None:
-            return session, False
-        with self._login_lock:
-            session = self._matching_session(license_key)
-            if session is not None:
-                return session, False
-            return self._login(license_key, license_file), True
-
-    def _matching_session(self, license_key: Optional[str]) -> Optional[Session]:
-        session = self.session
-        if session is None:
-            return None
-        if license_key is not None and license_key != session.reveal_license_key():
-            raise LicenseError(
-                "license_conflict",
-                f"this Guard already holds license {session.license_key}; "
-                "use a separate Guard for a second license",
-            )
-        return session
-
-    def _login(
-        self,
-        license_key: Optional[str],
-        license_file: Optional[Union[str, os.PathLike]],  # type: ignore[type-arg]
+        *,
+        hwid_override: Optional[str] = None,
+        license_file: Optional[PathArg] = None,
     ) -> Session:
-        explicit_key = license_key is not None
-        key = license_key if explicit_key else self.settings.license_key
-        path = (
-            license_file
-            if license_file is not None
-            else (None if explicit_key else self.settings.license_file)
-        )
+        """``ensure()`` for coroutines: a live session is returned at once; a login runs in a
+        worker thread, never on the event loop."""
+        block = _delivery.current_block()
+        if block is not None:
+            await _await_loss(block)
+        slot = self._slot(license_key, hwid_override, license_file)
+        entry = self._entries.get(slot)
+        if entry is not None and entry.session.active:
+            entry.last_used = time.monotonic()
+            return entry.session
+        return (await self._obtain_async(slot, license_file)).session
+
+    def _slot(
+        self, license_key: Optional[str], hwid_override: Optional[str], license_file: Any
+    ) -> Slot:
+        """Which session a call means. The configured key with the configured hwid is the
+        default license, however it is named."""
+        s = self.settings
+        hwid = hwid_override.strip() if isinstance(hwid_override, str) else None
+        hwid = hwid or None
+        if license_key is not None and (not isinstance(license_key, str) or not license_key):
+            raise LicenseError("invalid_key", "license refused: the license key is empty")
+        if license_file is not None:
+            return ("\0file:" + os.fspath(license_file), hwid)
+        same_hwid = hwid is None or hwid == s.hwid_override
+        if same_hwid and (license_key is None or license_key == s.license_key):
+            return DEFAULT_SLOT
+        if license_key is None:
+            if s.license_key is None:
+                raise missing_setting(
+                    "license_key",
+                    "argument license_key=",
+                    "a session with hwid_override= needs a license key",
+                )
+            license_key = s.license_key
+        return (license_key, hwid)
+
+    def _obtain(self, slot: Slot, license_file: Any = None, *, by_block: bool = False) -> _Entry:
+        entry = self._entries.get(slot)
+        if entry is not None and entry.session.active:
+            entry.last_used = time.monotonic()
+            return entry
+        flight, lead = self._join_flight(slot)
+        if not lead:
+            return flight.result()
+        return self._lead_flight(slot, flight, license_file, by_block)
+
+    async def _obtain_async(
+        self, slot: Slot, license_file: Any = None, *, by_block: bool = False
+    ) -> _Entry:
+        entry = self._entries.get(slot)
+        if entry is not None and entry.session.active:
+            entry.last_used = time.monotonic()
+            return entry
+        flight, lead = self._join_flight(slot)
+        if lead:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            # The login is network I/O: a worker thread does it; this coroutine and any
+            # other caller of the same session wait on its flight.
+            loop.run_in_executor(
+                None, self._lead_flight_quietly, slot, flight, license_file, by_block
+            )
+        return await flight.wait_async()
+
+    def _join_flight(self, slot: Slot) -> Tuple[_Flight, bool]:
+        """The login in flight for ``slot`` and whether this caller leads it; raises a
+        recently remembered failure instead."""
+        with self._lock:
+            entry = self._entries.get(slot)
+            if entry is not None and entry.session.active:
+                landed = _Flight()
+                landed.finish(entry, None)
+                return landed, False
+            remembered = self._failures.get(slot)
+            if remembered is not None:
+                if time.monotonic() < remembered[0]:
+                    raise _copy_error(remembered[1])
+                del self._failures[slot]
+            in_flight = self._flights.get(slot)
+            if in_flight is not None:
+                return in_flight, False
+            flight = self._flights[slot] = _Flight()
+            return flight, True
+
+    def _lead_flight(
+        self, slot: Slot, flight: _Flight, license_file: Any, by_block: bool = False
+    ) -> _Entry:
+        try:
+            entry = self._login(slot, license_file)
+            if by_block and entry.is_default:
+                # The default session logs out with the last block only if a block
+                # logged it in: one opened by ensure() or a guarded call lives on.
+                entry.close_when_unused = True
+        except BaseException as exc:
+            with self._lock:
+                self._flights.pop(slot, None)
+                if isinstance(exc, LicenseError):
+                    self._remember_failure(slot, exc)
+            flight.finish(None, exc)
+            raise
+        with self._lock:
+            self._flights.pop(slot, None)
+            self._failures.pop(slot, None)
+        flight.finish(entry, None)
+        return entry
+
+    def _lead_flight_quietly(
+        self, slot: Slot, flight: _Flight, license_file: Any, by_block: bool
+    ) -> None:
+        with contextlib.suppress(BaseException):  # the waiters get it from the flight
+            self._lead_flight(slot, flight, license_file, by_block)
+
+    def _remember_failure(self, slot: Slot, error: LicenseError) -> None:
+        if error.fatal or error.code in _REMEMBERED_CODES:
+            self._failures[slot] = (time.monotonic() + REFUSAL_MEMORY_SECONDS, error)
+        elif error.transient:
+            self._failures[slot] = (time.monotonic() + TRANSIENT_SHARE_SECONDS, error)
+
+    def _login(self, slot: Slot, license_file: Any) -> _Entry:
+        s = self.settings
+        hwid_override = slot[1] if slot is not None else None
+        if slot is None:
+            key, path = s.license_key, s.license_file
+        elif slot[0].startswith("\0file:"):
+            key, path = None, license_file if license_file is not None else slot[0][6:]
+        else:
+            key, path = slot[0], None
         if key is None and path is None:
             raise missing_setting(
                 "license_key",
                 "argument license_key=",
                 "or license_file= / AUTHFORGE_LICENSE_FILE for an offline file",
             )
+        hwid = self.hwid(hwid_override)
         if path is not None:
             try:
-                return self._login_offline(path)
+                return self._login_offline(slot, path, hwid)
             except LicenseError as exc:
                 if key is None:
                     raise
@@ -278,74 +535,170 @@ class Guard:
                     "authforge_guard: license file refused (%s); trying the license key", exc.code
                 )
         assert key is not None
-        return self._login_online(key)
+        return self._login_online(slot, key, hwid)
 
-    def _login_offline(self, path: Union[str, os.PathLike]) -> Session:  # type: ignore[type-arg]
+    def _login_offline(self, slot: Slot, path: Any, hwid: str) -> _Entry:
+        from ._offline import accept_file
+        from ._protocol import parse_iso_utc
+
         try:
-            result = self.client._login_file(path)
+            result = accept_file(self._engine, path, hwid)
         except AuthForgeError as exc:
             raise LicenseError(exc.code, f"license file refused: {exc.code}") from None
         lic = result["license"]
-        from ._protocol import parse_iso_utc
-
         expires = parse_iso_utc(lic["expires_at"])
-        session = self._start_session(
-            lic["license_key"], "offline", lic["license_variables"], lic["app_variables"], expires
+        entry = self._new_entry(
+            slot,
+            lic["license_key"],
+            hwid,
+            "offline",
+            lic["license_variables"],
+            lic["app_variables"],
+            expires,
         )
         if expires is not None:
-            self._arm_offline_expiry(session, expires - time.time())
-        return session
+            entry.deadline = Deadline(expires)
+        return self._install(entry)
 
-    def _login_online(self, key: str) -> Session:
+    def _login_online(self, slot: Slot, key: str, hwid: str) -> _Entry:
         if not self.settings.app_secret:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
-        remembered = self._refusals.get(key)
-        if remembered is not None and time.monotonic() - remembered[0] < REFUSAL_MEMORY_SECONDS:
-            raise remembered[1]
-        signed = self._resume_cached(key) if self._cache is not None else None
-        if signed is None:
+        answer = self._resume_cached(key, hwid) if self._cache is not None else None
+        if answer is None:
             try:
-                signed = self.client._login(key)
+                answer = self._engine.validate(key, hwid)
             except AuthForgeError as exc:
-                error = LicenseError(exc.code, f"license refused: {exc.code}")
-                if exc.fatal or exc.code in _REMEMBERED_CODES:
-                    self._refusals[key] = (time.monotonic(), error)
-                raise error from None
-            self._store_cached(key, signed)
-        self._refusals.pop(key, None)
-        self._last_signed = signed
-        return self._start_session(
-            key, "online", signed.license_variables, signed.app_variables, signed.expires_at
+                raise LicenseError(exc.code, f"license refused: {exc.code}") from None
+            self._store_cached(key, answer.signed)
+        signed = answer.signed
+        entry = self._new_entry(
+            slot,
+            key,
+            hwid,
+            "online",
+            signed.license_variables,
+            signed.app_variables,
+            signed.expires_at,
+        )
+        entry.signed = signed
+        entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
+        return self._install(entry)
+
+    def _new_entry(
+        self,
+        slot: Slot,
+        key: str,
+        hwid: str,
+        kind: str,
+        license_variables: Optional[Dict[str, Any]],
+        app_variables: Optional[Dict[str, Any]],
+        expires: Optional[float],
+    ) -> _Entry:
+        session = Session(key, kind, self._state_for(license_variables, app_variables, expires))
+        return _Entry(slot, key, hwid, session)
+
+    def _install(self, entry: _Entry) -> _Entry:
+        """Make ``entry`` the live session of its slot and start its timers."""
+        evicted: List[_Entry] = []
+        with self._lock:
+            previous = self._entries.get(entry.slot)
+            if previous is not None and previous.session.active:  # cannot happen: one flight
+                entry = previous
+                return entry
+            if not entry.is_default:
+                evicted = self._make_room_locked()
+            self._entries[entry.slot] = entry
+            if entry.is_default:
+                self._fast_ok = True
+            self._arm(entry)
+            if not entry.is_default and self._idle_job is None:
+                self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle")
+        for old in evicted:
+            logger.info(
+                "authforge_guard: session limit reached; logged out the least recently used"
+            )
+            old.session._end("evicted")
+        if entry.is_default:
+            self._policy.session_started()
+        logger.info(
+            "authforge_guard: licensed (%s, tier %s%s)",
+            entry.session.kind,
+            entry.session.tier,
+            "" if entry.is_default else ", a per-user session",
+        )
+        return entry
+
+    def _make_room_locked(self) -> List[_Entry]:
+        """Sessions to log out so one more fits ``max_sessions`` (least recently used first,
+        never one a block is using)."""
+        tenants = [e for e in self._entries.values() if not e.is_default]
+        excess = len(tenants) + 1 - self._max_sessions
+        if excess <= 0:
+            return []
+        idle = sorted((e for e in tenants if not e.blocks), key=lambda e: e.last_used)
+        evicted = idle[:excess]
+        for old in evicted:
+            self._drop_locked(old)
+        if len(evicted) < excess:
+            logger.warning(
+                "authforge_guard: more sessions in use than max_sessions=%d", self._max_sessions
+            )
+        return evicted
+
+    def _drop_locked(self, entry: _Entry) -> None:
+        if self._entries.get(entry.slot) is entry:
+            del self._entries[entry.slot]
+        entry.cancel_jobs()
+        if entry.is_default:
+            self._fast_ok = False
+
+    def _state_for(
+        self,
+        license_variables: Optional[Dict[str, Any]],
+        app_variables: Optional[Dict[str, Any]],
+        expires: Optional[float],
+    ) -> Any:
+        s = self.settings
+        return build_state(
+            license_variables,
+            app_variables,
+            expires,
+            tiers=s.tiers,
+            tier_variable=s.tier_variable,
+            features_variable=s.features_variable,
         )
 
     # ---------------------------------------------------------- session cache
 
-    def _resume_cached(self, key: str) -> Optional[SignedSession]:
-        """The cached session for ``key``, installed in the client, or ``None``: log in.
+    def _resume_cached(self, key: str, hwid: str) -> Optional[Answer]:
+        """The cached session for ``(key, hwid)``, checked, or ``None``: log in.
 
         Grace mode believes a verified entry with no network call; online mode
         asks the server once with a heartbeat (a tenth of a credit instead of
         one), and any refusal of the old session means a normal login.
         """
+        from ._engine import Answer
+        from ._retry import NO_RETRY
+
         assert self._cache is not None
-        client = self.client
-        found = self._cache.load(key, trust=client._trust, hwid=client.get_hwid())
+        engine = self._engine
+        found = self._cache.load(key, trust=engine.trust, hwid=hwid)
         if found.session is None:
             level = logging.DEBUG if found.missing else logging.INFO
             logger.log(level, "authforge_guard: not resuming a cached session: %s", found.reason)
             return None
+        if not self.settings.online:
+            logger.info("authforge_guard: resumed the cached session (grace: no network call)")
+            return Answer(found.session, None)
         try:
-            fresh = client._resume(key, found.session)
+            fresh = engine.heartbeat(found.session, hwid, retry=NO_RETRY)
         except AuthForgeError as refusal:
             logger.info("authforge_guard: cached session refused (%s); logging in", refusal.code)
             if refusal.fatal:
                 self._forget_cached(key)
             return None
-        if self.settings.online:
-            self._store_cached(key, fresh)
-            logger.info("authforge_guard: resumed the cached session (online: one heartbeat)")
-        else:
-            logger.info("authforge_guard: resumed the cached session (grace: no network call)")
+        self._store_cached(key, fresh.signed)
+        logger.info("authforge_guard: resumed the cached session (online: one heartbeat)")
         return fresh
 
     def _store_cached(
@@ -364,92 +717,214 @@ class Guard:
         with self._cache_lock:
             self._cache.forget(key)
 
-    def _start_session(
+    # ------------------------------------------------------------ timers
+
+    def _timers_call(self, delay: float, method: str, *args: Any, worker: bool = False) -> Job:
+        return shared_timers().call_later(delay, _weak_call(self, method, args), worker=worker)
+
+    def _arm(self, entry: _Entry) -> None:
+        """Schedule ``entry``'s next check and its deadline (under the lock)."""
+        if entry.session.kind == "online":
+            delay = first_delay(self.settings.heartbeat_interval, self._rng)
+            entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=self._online)
+        self._arm_deadline(entry)
+
+    def _arm_deadline(self, entry: _Entry) -> None:
+        if entry.expiry_job is not None:
+            entry.expiry_job.cancel()
+            entry.expiry_job = None
+        if entry.deadline is not None:
+            entry.expiry_job = self._timers_call(
+                entry.deadline.remaining() + END_MARGIN, "_deadline_due", entry
+            )
+
+    def _deadline_due(self, entry: _Entry) -> None:
+        """The session's signed end (timer thread): lost now, even if a check is stuck."""
+        if not entry.session.active or entry.deadline is None:
+            return
+        if not entry.deadline.passed():  # moved by a refresh meanwhile
+            with self._lock:
+                if entry.session.active:
+                    self._arm_deadline(entry)
+            return
+        code = "session_expired" if entry.session.kind == "online" else "expired"
+        self._lose(entry, AuthForgeError(code))
+
+    def _check(self, entry: _Entry) -> None:
+        """One background check of ``entry`` (a worker thread): heartbeat or grace check."""
+        session = entry.session
+        if not session.active:
+            return
+        try:
+            answer = self._check_once(entry)
+        except AuthForgeError as exc:
+            error = exc
+            if error.transient and entry.deadline is not None and entry.deadline.passed():
+                expired = AuthForgeError("session_expired")
+                expired.__cause__ = error
+                error = expired
+            if error.fatal:
+                self._lose(entry, error)
+                return
+            logger.warning("authforge_guard: license check failed (%s); will retry", error.code)
+            self._hooks.run_transient(LicenseEvent("transient", error.code, False, error, session))
+        else:
+            if answer is not None:
+                self._refresh(entry, answer)
+        with self._lock:
+            if entry.session.active and self._entries.get(entry.slot) is entry:
+                delay = next_delay(self.settings.heartbeat_interval, self._rng)
+                entry.heartbeat_job = self._timers_call(
+                    delay, "_check", entry, worker=self._online
+                )
+
+    def _check_once(self, entry: _Entry) -> Optional[Answer]:
+        assert entry.signed is not None
+        if self.settings.online:
+            return self._engine.heartbeat(entry.signed, entry.hwid)
+        self._engine.reverify(entry.signed)  # the stored answer, not memory, is trusted
+        if entry.deadline is not None and entry.deadline.passed():
+            raise AuthForgeError("session_expired")
+        return None
+
+    def _refresh(self, entry: _Entry, answer: Answer) -> None:
+        """A heartbeat was accepted: new variables (a tier change) and end time."""
+        signed = answer.signed
+        state = self._state_for(signed.license_variables, signed.app_variables, signed.expires_at)
+        with self._lock:
+            if not entry.session.active:
+                return  # ended while the check was in flight: this answer belongs to no one
+            entry.signed = signed
+            entry.session._state = state
+            entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
+            self._arm_deadline(entry)
+        # A logout or loss racing this refresh must not see its forgotten entry written back.
+        self._store_cached(entry.key, signed, entry.session)
+
+    def _idle_period(self) -> float:
+        return max(0.05, min(self._idle_timeout / 4.0, 60.0))
+
+    def _sweep_idle(self) -> None:
+        """Log out per-user sessions no block has used for ``session_idle_timeout``."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [
+                e
+                for e in self._entries.values()
+                if not e.is_default and not e.blocks and now - e.last_used >= self._idle_timeout
+            ]
+            for entry in idle:
+                self._drop_locked(entry)
+            more = any(not e.is_default for e in self._entries.values())
+            self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
+        for entry in idle:
+            entry.session._end("idle")
+        if idle:
+            logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
+
+    # ------------------------------------------------------------------ loss
+
+    def _lose(self, entry: _Entry, error: AuthForgeError) -> None:
+        """A fatal loss of ``entry``: end it and mark its blocks lost in one step, then run
+        the hooks in order and apply ``on_lost`` (on a thread of its own)."""
+        with self._lock:
+            session = entry.session
+            loss = Loss(error.code, error, raises=self._policy.raises or not entry.is_default)
+            if not session._end(error.code, loss):
+                return  # already ended (logout, an earlier loss): nothing to report
+            self._drop_locked(entry)
+            if entry.is_default:
+                self._default_loss = loss
+            blocks = list(entry.blocks)
+        # From here on nothing runs between "ended" and "lost": they were one write.
+        threading.Thread(
+            target=self._after_loss,
+            args=(entry, loss, blocks),
+            name="authforge-loss",
+            daemon=True,
+        ).start()
+
+    def _after_loss(self, entry: _Entry, loss: Loss, blocks: List[Block]) -> None:
+        session = entry.session
+        error = loss.error
+        policy = self._policy if entry.is_default else None
+        try:
+            logger.error(
+                "authforge_guard: license lost (%s)%s",
+                loss.code,
+                "" if entry.is_default else " for a per-user session",
+            )
+            if session.kind == "online":
+                self._forget_cached(entry.key)
+            if policy is not None:
+                policy.before_hooks(loss.code)
+            self._hooks.run_fatal(LicenseEvent("lost", loss.code, True, error, session))
+        finally:
+            loss.hooks_done.set()
+        if policy is not None:
+            policy.after_hooks(blocks, loss)
+        elif loss.raises:
+            _delivery.interrupt(blocks, loss)
+
+    # ----------------------------------------------------------------- logout
+
+    def logout(
         self,
-        key: str,
-        kind: str,
-        license_variables: Optional[Dict[str, Any]],
-        app_variables: Optional[Dict[str, Any]],
-        expires: Optional[float],
-    ) -> Session:
-        session = Session(key, kind, self._state_for(license_variables, app_variables, expires))
-        with self._state_lock:
-            self._session = session
-        self._refresh_fast_flag()
-        self._policy.session_started()
-        logger.info(
-            "authforge_guard: licensed (%s, tier %s, key %s)",
-            kind,
-            session.tier,
-            session.license_key,
-        )
-        return session
-
-    def _state_for(
-        self,
-        license_variables: Optional[Dict[str, Any]],
-        app_variables: Optional[Dict[str, Any]],
-        expires: Optional[float],
-    ) -> Any:
-        s = self.settings
-        return build_state(
-            license_variables,
-            app_variables,
-            expires,
-            tiers=s.tiers,
-            tier_variable=s.tier_variable,
-            features_variable=s.features_variable,
-        )
-
-    def _refresh_fast_flag(self) -> None:
-        session = self._session
-        self._fast_ok = (
-            session is not None and session.active and not self._delivery.has_undelivered()
-        )
-
-    def logout(self, *, forget: bool = False) -> None:
-        """End the session (no hooks run: this is not a loss). ``forget=True`` also deletes
-        its cached copy (see ``session_cache``)."""
-        with self._login_lock:
-            client = self._client
-            if client is not None:
-                client.logout()
-            with self._state_lock:
-                session, self._session = self._session, None
-                self._fast_ok = False
-            if session is not None:
-                session._end("logout")
-            if forget:
+        license_key: Optional[str] = None,
+        *,
+        hwid_override: Optional[str] = None,
+        forget: bool = False,
+    ) -> None:
+        """End sessions (no hooks run: this is not a loss). Without arguments every session
+        of this Guard ends; with a key (and hwid) only that one. ``forget=True`` also
+        deletes the cached copy (see ``session_cache``)."""
+        every = license_key is None and hwid_override is None
+        with self._lock:
+            if every:
+                ended = list(self._entries.values())
+            else:
+                found = self._entries.get(self._slot(license_key, hwid_override, None))
+                ended = [found] if found is not None else []
+            for entry in ended:
+                self._drop_locked(entry)
+            if every:
+                self._failures.clear()
+                if self._idle_job is not None:
+                    self._idle_job.cancel()
+                    self._idle_job = None
+        for entry in ended:
+            entry.session._end("logout")
+        if forget:
+            keys = {e.key for e in ended if e.session.kind == "online"}
+            if every and self.settings.license_key:
                 # With no session in this process (a "sign out" command), the
                 # configured key still names the entry to delete.
-                key = session.reveal_license_key() if session is not None else None
-                key = key or self.settings.license_key
-                if key:
-                    self._forget_cached(key)
-            self._cancel_offline_timer()
-            self._refusals.clear()
-            self._last_signed = None
+                keys.add(self.settings.license_key)
+            elif license_key is not None:
+                keys.add(license_key)
+            for key in keys:
+                self._forget_cached(key)
+        if every or any(e.is_default for e in ended):
             self._policy.session_ended()
 
     close = logout
 
     def _after_fork(self) -> None:
-        """In a forked child: no session (the client was reset, its heartbeat thread is
-        gone), fresh locks (another thread may have held one at the fork). The next
-        guarded call logs in again, for this process."""
-        self._state_lock = threading.Lock()
-        self._login_lock = threading.Lock()
+        """In a forked child: no sessions (their timers did not survive the fork), fresh
+        locks (another thread may have held one). The next guarded call logs in again,
+        for this process (or resumes from the session cache)."""
+        self._lock = threading.Lock()
         self._cache_lock = threading.Lock()
-        session, self._session = self._session, None
+        entries, self._entries = list(self._entries.values()), {}
+        weakref.finalize(self, _cancel_all, self._entries)
+        self._flights = {}
+        self._failures = {}
         self._fast_ok = False
-        self._offline_timer = None  # its thread did not survive the fork
-        self._last_signed = None
-        # Hooks running at the fork run on in the parent only: none to wait for here.
-        self._hook_session = None
-        self._delivery.after_fork()
+        self._idle_job = None
         self._hooks.after_fork()
-        if session is not None:
-            session._end("fork")
+        self._policy.after_fork()
+        for entry in entries:
+            entry.session._end("fork")
 
     def __enter__(self) -> Guard:
         return self
@@ -457,79 +932,67 @@ class Guard:
     def __exit__(self, *exc_info: Any) -> None:
         self.logout()
 
+    # ------------------------------------------------------- blocks (licensed)
+
+    def _open_block(
+        self,
+        license_key: Optional[str],
+        hwid_override: Optional[str],
+        license_file: Any,
+        task: Optional[asyncio.Task[Any]],
+        entry: Optional[_Entry] = None,
+    ) -> Block:
+        """Count a new ``licensed()`` block on its session (logging in first if needed)."""
+        slot = self._slot(license_key, hwid_override, license_file)
+        if entry is None:
+            entry = self._obtain(slot, license_file, by_block=True)
+        with self._lock:
+            if not entry.session.active:
+                raise LicenseError(entry.session.lost_code or "session_expired")
+            block = _delivery.Block(entry.session, self, task=task)
+            block.slot = slot
+            entry.blocks.append(block)
+            entry.last_used = time.monotonic()
+        return block
+
+    def _close_block(self, block: Block) -> None:
+        """The block left: the last block out of a session it opened logs that session out."""
+        ended: Optional[_Entry] = None
+        with self._lock:
+            entry = self._entries.get(block.slot)
+            if entry is None or entry.session is not block.session:
+                return
+            try:
+                entry.blocks.remove(block)
+            except ValueError:
+                return
+            entry.last_used = time.monotonic()
+            if not entry.blocks and entry.close_when_unused and entry.session.active:
+                self._drop_locked(entry)
+                ended = entry
+        if ended is not None:
+            ended.session._end("logout")
+            if ended.is_default:
+                self._policy.session_ended()
+
     # --------------------------------------------------- background callbacks
 
-    def _on_refresh(self, signed: SignedSession) -> None:
-        """A heartbeat was accepted (heartbeat thread, no lock held)."""
-        if signed is self._last_signed:
-            return
-        session = self._session
-        if session is None or not session.active:
-            return
-        self._last_signed = signed
-        session._state = self._state_for(
-            signed.license_variables, signed.app_variables, signed.expires_at
-        )
-        # A logout or loss racing this refresh must not see its forgotten entry written back.
-        self._store_cached(session.reveal_license_key(), signed, session)
+    def _session_of(self, block: Block) -> Session:
+        """The live session of ``block``'s slot: its own, or (after a fork, or a logout by
+        another thread) a new login of the same slot."""
+        session = block.session
+        if session.active:
+            return session
+        return self._obtain(block.slot).session
 
-    def _on_client_failure(self, reason: str, error: Optional[Exception]) -> None:
-        """The client's ``on_failure`` (heartbeat thread, no lock held). Never raises: the
-        client would take a raising handler as "no handler" and exit the process."""
-        try:
-            self._handle_check_failure(error)
-        except Exception:
-            logger.exception("authforge_guard: internal error while handling a license failure")
-
-    def _handle_check_failure(self, error: Optional[Exception]) -> None:
-        if not isinstance(error, AuthForgeError):
-            error = AuthForgeError("unknown_error", f"unknown_error: {type(error).__name__}")
-        session = self._session
-        if error.transient:
-            logger.warning("authforge_guard: license check failed (%s); will retry", error.code)
-            self._hooks.run_transient(LicenseEvent("transient", error.code, False, error, session))
-            return
-        self._lose(session, error)
-
-    def _lose(self, session: Optional[Session], error: AuthForgeError) -> None:
-        """A fatal loss: end the session, run the hooks in order, then apply ``on_lost``."""
-        with self._state_lock:
-            if session is None or self._session is not session or not session.active:
-                return  # already ended (logout, an earlier loss): nothing to report
-            self._session = None
-            self._fast_ok = False
-            session._end(error.code)
-            # Guarded calls from now on wait for the hooks: user code sees the loss
-            # only after the cleanup ran (calls made by the hooks themselves pass).
-            self._delivery.hooks_idle.clear()
-            self._hook_session = session
-        try:
-            self._apply_loss(session, error)
-        finally:
-            self._delivery.hooks_idle.set()
-
-    def _apply_loss(self, session: Session, error: AuthForgeError) -> None:
-        self._cancel_offline_timer()
-        if session.kind == "online":
-            self._forget_cached(session.reveal_license_key())
-        logger.error("authforge_guard: license lost (%s)", error.code)
-        self._policy.before_hooks(session.lineage, error.code)
-        self._hooks.run_fatal(LicenseEvent("lost", error.code, True, error, session))
-        self._policy.after_hooks(session.lineage, error.code)
-
-    def _arm_offline_expiry(self, session: Session, remaining: float) -> None:
-        def expire() -> None:
-            self._lose(session, AuthForgeError("expired"))
-
-        timer = SessionTimer(remaining, expire, name="authforge-offline-expiry")
-        self._cancel_offline_timer()
-        self._offline_timer = timer
-        timer.start()
-
-    def _cancel_offline_timer(self) -> None:
-        timer, self._offline_timer = self._offline_timer, None
-        if timer is not None:
-            timer.cancel()
+    def _check_guarded_call(self, license_key: Optional[str] = None) -> Session:
+        """The slow path of a guarded call outside any block of this Guard: make sure of the
+        default session (or ``license_key``'s)."""
+        loss = self._default_loss
+        if loss is not None:
+            _delivery.wait_for_hooks(loss)
+        self._policy.check_call()
+        return self._obtain(self._slot(license_key, None, None)).session
 
     # ------------------------------------------------------------------ hooks
 
@@ -579,6 +1042,7 @@ class Guard:
         self._hooks.add_cleanup(fn, args, kwargs, _UNSET)
 
     # ----------------------------------------------------- integration sugar
+    # These import the integration modules at call time: they import this one.
 
     def requires_license(self, fn: Any = None, **options: Any) -> Any:
         """``@guard.requires_license``: ``requires_license`` bound to this guard."""
@@ -601,19 +1065,85 @@ class Guard:
 
         return has_feature(name, guard=self)
 
-    def _check_guarded_call(self, license_key: Optional[str] = None) -> Session:
-        """The slow path of a guarded call: deliver a pending loss, else make sure of a session."""
-        if running_hook():
-            # A cleanup saving the user's work may call guarded code: let it, on the
-            # session that was just lost.
-            hook_session = self._hook_session
-            if hook_session is not None and not self._delivery.hooks_idle.is_set():
-                return hook_session
-        self._delivery.wait_for_hooks()
-        self._policy.check_call()
-        session = self.ensure(license_key)
-        self._refresh_fast_flag()
-        return session
+
+async def _await_loss(block: Block) -> None:
+    """Raise the loss of ``block``'s chain, if any, after its hooks (without blocking)."""
+    for b in block.chain():
+        loss = b.session._loss
+        if loss is not None:
+            await _delivery.await_hooks(loss)
+            raise loss.exception(b.session.lineage)
+
+
+def _weak_call(guard: Guard, method: str, args: Tuple[Any, ...]) -> Callable[[], None]:
+    """A timer call that does not keep ``guard`` alive."""
+    ref = weakref.ref(guard)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)(*args)
+
+    return call
+
+
+def _cancel_all(entries: Dict[Slot, _Entry]) -> None:
+    for entry in list(entries.values()):
+        entry.cancel_jobs()
+        entry.session._end("logout")
+
+
+def resolve_session(guard: Optional[Guard], license_key: Optional[str] = None) -> Session:
+    """The session a guarded call runs on (the slow path of every decorator).
+
+    Inside a ``licensed()`` block: a loss of the block (or a block around it)
+    raises again (level-triggered); otherwise the innermost block's session
+    serves the call when it belongs to ``guard`` (or no guard was named).
+    Outside: ``guard``'s default license, logging in if needed.
+    """
+    during_hook = hook_session()
+    if during_hook is not None:
+        # A cleanup saving the user's work may call guarded code: let it, on the
+        # session that was just lost.
+        return during_hook
+    block = _delivery.current_block()
+    if block is not None:
+        lost = _delivery.lost_around(block)
+        if lost is not None:
+            raise lost
+        if license_key is None:
+            for b in block.chain():
+                if guard is None or b.owner is guard:
+                    return b.owner._session_of(b)  # type: ignore[no-any-return]
+    active = guard if guard is not None else get_guard()
+    return active._check_guarded_call(license_key)
+
+
+async def aresolve_session(guard: Optional[Guard], license_key: Optional[str] = None) -> Session:
+    """``resolve_session`` for coroutines: no login on the event loop's thread."""
+    during_hook = hook_session()
+    if during_hook is not None:
+        return during_hook
+    block = _delivery.current_block()
+    if block is not None:
+        await _await_loss(block)
+        if license_key is None:
+            for b in block.chain():
+                if guard is None or b.owner is guard:
+                    if b.session.active:
+                        return b.session
+                    owner: Guard = b.owner
+                    key, hwid = _slot_args(b.slot)
+                    return await owner.aensure(key, hwid_override=hwid)
+    active = guard if guard is not None else get_guard()
+    active._policy.check_call()
+    return await active.aensure(license_key)
+
+
+def _slot_args(slot: Slot) -> Tuple[Optional[str], Optional[str]]:
+    if slot is None:
+        return None, None
+    return slot[0], slot[1]
 
 
 # ---------------------------------------------------------------- the default
@@ -660,12 +1190,13 @@ def _reset_default_for_tests() -> None:
         previous.logout()
 
 
-# A forked child must not run on its parent's session: its clients start
-# logged out (see _client), so its Guards forget their sessions too.
+# A forked child must not run on its parent's sessions: its Guards forget them.
 _GUARDS: weakref.WeakSet[Guard] = weakref.WeakSet()
 
 
 def _reset_guards_after_fork() -> None:
+    global DEFAULT
+    DEFAULT.lock = threading.Lock()
     for guard in list(_GUARDS):
         guard._after_fork()
 

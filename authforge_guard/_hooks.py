@@ -97,25 +97,27 @@ class HookRegistry:
             lost = list(self._on_lost)
             cleanups, self._cleanups = list(reversed(self._cleanups)), []
         for hook in by_code + lost:
-            _run(hook, (event,), {})
+            _run(hook, (event,), {}, event.session)
         for hook in cleanups:
-            _run(hook, hook.args, hook.kwargs)
+            _run(hook, hook.args, hook.kwargs, event.session)
 
     def run_transient(self, event: LicenseEvent) -> None:
         with self._lock:
             hooks = list(self._on_transient)
         for hook in hooks:
-            _run(hook, (event,), {})
+            _run(hook, (event,), {}, None)
 
 
-def _run(hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+def _run(
+    hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any], session: Optional[Session]
+) -> None:
     """Run one hook; log, never propagate, what it raises; give up after its timeout."""
     if hook.timeout is None:
-        _call_logged(hook, args, kwargs)
+        _call_logged(hook, args, kwargs, session)
         return
     runner = threading.Thread(
         target=_call_logged,
-        args=(hook, args, kwargs),
+        args=(hook, args, kwargs, session),
         name=f"authforge-hook:{hook.name}",
         daemon=True,
     )
@@ -137,11 +139,24 @@ def running_hook() -> bool:
     return getattr(_running, "depth", 0) > 0
 
 
-def _call_logged(hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
+def hook_session() -> Optional[Session]:
+    """In a thread running a loss's hook: the session that was lost (a cleanup that saves
+    the user's work may call guarded code on it). Else ``None``."""
+    if getattr(_running, "depth", 0) > 0:
+        return getattr(_running, "session", None)
+    return None
+
+
+def _call_logged(
+    hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any], session: Optional[Session]
+) -> None:
+    outer = getattr(_running, "session", None)
     _running.depth = getattr(_running, "depth", 0) + 1
+    _running.session = session
     try:
         hook.call(*args, **kwargs)
-    except BaseException:  # a hook's SystemExit must not end the heartbeat thread either
+    except BaseException:  # a hook's SystemExit must not end the background thread either
         logger.exception("authforge_guard: hook %s raised", hook.name)
     finally:
         _running.depth -= 1
+        _running.session = outer

@@ -2,10 +2,25 @@
 
 ``_thread.interrupt_main`` only lands when the blocking call returns; a real
 signal sent to the main thread with ``pthread_kill`` interrupts the call, and a
-Python handler that raises ends it. The handler is installed only while
-something needs it (reference counted), chains to the handler it replaced for
-signals that are not ours, and is restored afterwards. Signals are process-wide,
-so this module is the single owner of the handler.
+Python handler that raises ends it.
+
+The handler is built like Trio's ``KeyboardInterrupt`` delivery
+(``trio/_core/_ki.py``): it takes no lock and decides nothing. Whoever asks
+for an interrupt works out beforehand what to raise and where it may land (a
+``Request``: the exception and the block it is for); the handler only picks
+requests up, and raises one when
+
+- its block is still active and not inside ``shield()``, and
+- the main thread is not running the library's own bookkeeping (a frame whose
+  code was registered with ``protect``: a block's ``__enter__``/``__exit__``,
+  a shield's, the guarded-call check). That code checks for a loss itself
+  before it returns to the program, so a request the handler drops is never
+  lost, only raised a moment later by the code it would have interrupted.
+
+The handler is installed only while a block in the main thread needs it
+(counted), chains to the handler it replaced for a signal that was not ours,
+and on the way out puts that handler back only if ours is still the one
+installed: a handler the program installed in the meantime is the program's.
 """
 
 from __future__ import annotations
@@ -15,16 +30,40 @@ import logging
 import os
 import signal
 import threading
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+try:  # the C functions under ``signal``'s: no enum conversion on every block's entry
+    import _signal as _sig
+except ImportError:  # pragma: no cover - another interpreter
+    _sig = signal  # type: ignore[assignment]
+from types import CodeType, FrameType
+from typing import Any, Callable, Deque, Dict, Optional, Set
 
 logger = logging.getLogger("authforge_guard")
 
-# Called in the main thread by the handler: an exception to raise there, or None.
-Resolver = Callable[[], Optional[BaseException]]
 
-_lock = threading.Lock()
-_installed: Dict[int, Tuple[Any, int]] = {}  # signum -> (previous handler, users)
-_requests: Deque[Resolver] = collections.deque()
+class Request:
+    """An exception to raise in the main thread, for ``block`` (``None``: anywhere)."""
+
+    __slots__ = ("block", "exc")
+
+    def __init__(self, exc: BaseException, block: Any = None) -> None:
+        self.exc = exc
+        self.block = block  # has ``active`` and ``shield_depth``
+
+
+_lock = threading.Lock()  # acquire/release only; never taken by the handler
+_previous: Dict[int, Any] = {}  # signum -> the handler ours replaced
+_users: Dict[int, int] = {}
+_requests: Deque[Request] = collections.deque()  # append/popleft are atomic
+_protected: Set[CodeType] = set()
+
+
+def protect(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``fn``'s frames as library bookkeeping the handler must not interrupt."""
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        _protected.add(code)
+    return fn
 
 
 def can_interrupt(signum: Optional[int]) -> bool:
@@ -37,76 +76,100 @@ def acquire(signum: int) -> bool:
     if threading.current_thread() is not threading.main_thread() or not can_interrupt(signum):
         return False
     with _lock:
-        previous, users = _installed.get(signum, (None, 0))
+        users = _users.get(signum, 0)
         if users == 0:
             try:
-                previous = signal.signal(signum, _handler)
+                previous = _sig.signal(signum, _handler)
             except (ValueError, OSError) as exc:
                 logger.warning(
                     "authforge_guard: cannot use signal %s for interrupts: %s", signum, exc
                 )
                 return False
-        _installed[signum] = (previous, users + 1)
+            if previous is not _handler:
+                _previous[signum] = previous
+        _users[signum] = users + 1
     return True
 
 
 def release(signum: int) -> None:
-    """Undo one ``acquire``; the last one restores the previous handler (main thread only)."""
+    """Undo one ``acquire``; the last one puts the replaced handler back (main thread
+    only), unless the program has installed its own since: that one stays."""
     with _lock:
-        previous, users = _installed.get(signum, (None, 0))
+        users = _users.get(signum, 0)
         if users == 0:
             return
         if users > 1:
-            _installed[signum] = (previous, users - 1)
+            _users[signum] = users - 1
             return
         if threading.current_thread() is not threading.main_thread():
-            return  # cannot restore from here; keep it installed (it only chains)
-        del _installed[signum]
-    signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+            return  # cannot be restored from here; ours stays installed (it only chains)
+        del _users[signum]
+        previous = _previous.pop(signum, None)
+        current = _sig.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        if current is not _handler:  # the program installed its own meanwhile: it stays
+            _sig.signal(signum, current)
 
 
-def installed(signum: Optional[int]) -> bool:
-    with _lock:
-        return signum is not None and _installed.get(signum, (None, 0))[1] > 0
+def ours(signum: Optional[int]) -> bool:
+    """True while our handler is the one installed for ``signum``."""
+    return signum is not None and _sig.getsignal(signum) is _handler
 
 
-def interrupt_main(signum: int, resolver: Resolver) -> bool:
-    """Ask the main thread to raise whatever ``resolver`` returns, now, even if it is blocked.
+def interrupt_main(signum: int, request: Request) -> bool:
+    """Ask the main thread to raise ``request.exc`` now, even if it is blocked.
 
-    Returns False when our handler is not installed (nothing was sent).
+    Returns False (nothing sent) when our handler is not the installed one:
+    not acquired, or the program took the signal over. The block then sees
+    its loss at its exit and at its next guarded call.
     """
-    if not installed(signum):
+    if not ours(signum):
         return False
-    _requests.append(resolver)
     main = threading.main_thread()
     if main.ident is None or not main.is_alive():
         return False
+    _requests.append(request)
     signal.pthread_kill(main.ident, signum)
     return True
 
 
-def _handler(signum: int, frame: Any) -> None:
-    pending: List[BaseException] = []
-    while _requests:
+def _protected_frame(frame: Optional[FrameType]) -> bool:
+    while frame is not None:
+        if frame.f_code in _protected:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _handler(signum: int, frame: Optional[FrameType]) -> None:
+    mine = False
+    chosen: Optional[BaseException] = None
+    while True:
         try:
-            resolver = _requests.popleft()
+            request = _requests.popleft()
         except IndexError:
             break
-        exc = resolver()
-        if exc is not None:
-            pending.append(exc)
-    if pending:
-        raise pending[0]
-    with _lock:
-        previous = _installed.get(signum, (None, 0))[0]
-    if callable(previous):
-        previous(signum, frame)
+        mine = True
+        if chosen is not None:
+            continue
+        block = request.block
+        if block is None:
+            chosen = request.exc  # not tied to a block (SystemExit of on_lost="exit")
+        elif block.active and not block.shield_depth and not _protected_frame(frame):
+            chosen = request.exc
+    if chosen is not None:
+        raise chosen
+    if not mine:
+        previous = _previous.get(signum)
+        if callable(previous):
+            previous(signum, frame)
 
 
 def _reset_after_fork() -> None:
-    # Another thread may have held the lock at the fork; it does not exist in the child.
+    # Another thread may have held the lock at the fork; it does not exist in the
+    # child, and neither do the requests' senders.
     global _lock
     _lock = threading.Lock()
+    _requests.clear()
 
 
 if hasattr(os, "register_at_fork"):

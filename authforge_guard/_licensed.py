@@ -1,24 +1,27 @@
 """``licensed()``: a block of licensed work, as ``with`` or ``async with``.
 
-Blocks nest and reuse a live session (one login); the outermost block that
-logged in logs out when it exits. If the license is lost inside, the hooks run
-and ``LicenseLost`` is raised inside the block (see ``_delivery`` for how it
-reaches the main thread, an asyncio task, or another thread).
+Each ``(license key, hwid)`` has its own session; blocks on one session are
+counted across threads and tasks, so the session lives while any block uses
+it. For the default license, the last block out logs out if a block logged
+in; a per-user session (another key, or ``hwid_override``) stays for reuse
+until it has been idle for ``session_idle_timeout``. If the license is lost
+inside, the hooks run and ``LicenseLost`` is raised inside the block (see
+``_delivery`` for how it reaches the main thread, an asyncio task, or another
+thread), and again at the block's exit if the code inside swallowed it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from types import TracebackType
-from typing import TYPE_CHECKING, Optional, Type, Union
+from typing import TYPE_CHECKING, Any, Optional, Type, Union
 
+from . import _delivery, _interrupts
 from ._exceptions import LicenseLost
-from ._guard import get_guard
+from ._guard import Guard, get_guard
 
 if TYPE_CHECKING:
     from ._delivery import Block
-    from ._guard import Guard
     from ._session import Session
 
 
@@ -27,54 +30,118 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
 
     ``license_key`` and ``license_file`` default to the guard's settings; with
     both, the file is tried first and the key is the fallback.
+    ``hwid_override`` names the machine (or user, ``"tg:<id>"``) the session
+    is for: each ``(key, hwid)`` pair is its own session.
     """
+
+    __slots__ = ("_block", "_guard", "_hwid_override", "_license_file", "_license_key")
 
     def __init__(
         self,
         license_key: Optional[str] = None,
         *,
+        hwid_override: Optional[str] = None,
         guard: Optional[Guard] = None,
-        license_file: Optional[Union[str, os.PathLike]] = None,  # type: ignore[type-arg]
+        license_file: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None:
+        if guard is not None and not isinstance(guard, Guard):
+            raise TypeError(f"licensed(guard=...) takes a Guard, not {type(guard).__name__}")
         self._license_key = license_key
+        self._hwid_override = hwid_override
         self._license_file = license_file
         self._guard = guard
-        self._active: Optional[Guard] = None
-        self._session: Optional[Session] = None
         self._block: Optional[Block] = None
-        self._opened = False
+
+    def __repr__(self) -> str:
+        return "licensed()" if self._license_key is None else "licensed(<license key>)"
 
     # -- sync ----------------------------------------------------------------
+    @_interrupts.protect
     def __enter__(self) -> Session:
         if self._block is not None:
             raise RuntimeError("a licensed() block cannot be entered twice at once")
         active = self._guard if self._guard is not None else get_guard()
-        session, opened = active._ensure(self._license_key, self._license_file)
-        self._begin(active, session, opened, task=None)
-        return session
+        outer = _delivery.current_block()
+        lost = _delivery.lost_around(outer)  # no new licensed work inside a lost block
+        if lost is not None:
+            raise lost
+        if _delivery._loop_running():
+            entry = self._live_entry(active)
+            if entry is None:
+                raise RuntimeError(
+                    "a login would block the event loop: use `async with licensed(...)` "
+                    "in a coroutine"
+                )
+            # Reached like an async block: by cancelling the task it runs in.
+            block = active._open_block(
+                self._license_key,
+                self._hwid_override,
+                self._license_file,
+                _delivery._current_task(),
+                entry,
+            )
+        else:
+            block = active._open_block(
+                self._license_key, self._hwid_override, self._license_file, None
+            )
+        self._start(block, active)
+        lost = _delivery.lost_around(block)  # lost while we registered: no signal came
+        if lost is not None:
+            self._stop(block, active)
+            raise lost
+        return block.session
 
+    @_interrupts.protect
     def __exit__(
         self,
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        undelivered = self._finish(exc)
-        if undelivered is not None:
-            raise undelivered
+        block = self._block
+        if block is None:
+            return
+        self._block = None
+        self._stop(block, block.owner)
+        if block.cancelled_by_us:
+            _uncancel(block)
+        if block.cancelled_by_us and _is_cancelled(exc):
+            # A sync block in a coroutine is reached by cancelling its task too.
+            lost = _delivery.lost_around(block)
+            if lost is not None:
+                raise lost from None
+        if isinstance(exc, LicenseLost):
+            return  # a loss is already on its way out of the block
+        lost = _delivery.lost_around(block)
+        if lost is not None:
+            raise lost from exc
 
     # -- async ---------------------------------------------------------------
     async def __aenter__(self) -> Session:
+        import asyncio
+
         if self._block is not None:
             raise RuntimeError("a licensed() block cannot be entered twice at once")
         active = self._guard if self._guard is not None else get_guard()
-        loop = asyncio.get_running_loop()
+        outer = _delivery.current_block()
+        if outer is not None:
+            from ._guard import _await_loss
+
+            await _await_loss(outer)
+        slot = active._slot(self._license_key, self._hwid_override, self._license_file)
         # Logging in is network I/O: never on the event loop's thread.
-        session, opened = await loop.run_in_executor(
-            None, active._ensure, self._license_key, self._license_file
+        entry = await active._obtain_async(slot, self._license_file, by_block=True)
+        task = asyncio.current_task()
+        block = active._open_block(
+            self._license_key, self._hwid_override, self._license_file, task, entry
         )
-        self._begin(active, session, opened, task=asyncio.current_task())
-        return session
+        self._start(block, active)
+        loss = block.session._loss
+        if loss is not None:
+            self._stop(block, active)
+            await _delivery.await_hooks(loss)
+            raise loss.exception(block.session.lineage)
+        return block.session
 
     async def __aexit__(
         self,
@@ -83,41 +150,50 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         tb: Optional[TracebackType],
     ) -> None:
         block = self._block
-        undelivered = self._finish(exc)
-        if block is None or block.lost is None:
+        if block is None:
             return
-        if block.cancelled_by_us and isinstance(exc, asyncio.CancelledError):
-            task = block.task
-            uncancel = getattr(task, "uncancel", None)
-            if uncancel is not None:  # 3.11+: leave the task's cancel count as we found it
-                uncancel()
-            raise block.lost from None
-        if undelivered is not None:
-            raise undelivered
+        self._block = None
+        self._stop(block, block.owner)
+        if block.cancelled_by_us:
+            _uncancel(block)  # leave the task's cancel count as we found it
+        if isinstance(exc, LicenseLost):
+            return
+        cancelled_by_us = block.cancelled_by_us and _is_cancelled(exc)
+        for b in block.chain():
+            loss = b.session._loss
+            if loss is not None:
+                await _delivery.await_hooks(loss)
+                raise loss.exception(b.session.lineage) from (None if cancelled_by_us else exc)
 
     # -- shared --------------------------------------------------------------
-    def _begin(
-        self,
-        active: Guard,
-        session: Session,
-        opened: bool,
-        *,
-        task: Optional[asyncio.Task],  # type: ignore[type-arg]
-    ) -> None:
-        self._active, self._session, self._opened = active, session, opened
-        self._block = active._delivery.enter(session.lineage, task=task)
+    def _live_entry(self, active: Guard) -> Any:
+        slot = active._slot(self._license_key, self._hwid_override, self._license_file)
+        entry = active._entries.get(slot)
+        return entry if entry is not None and entry.session.active else None
 
-    def _finish(self, exc: Optional[BaseException]) -> Optional[LicenseLost]:
-        """Unregister the block, log out if this block logged in, and return a loss that
-        still has to be raised here."""
-        active, session, block = self._active, self._session, self._block
-        self._block = None
-        if active is None or session is None or block is None:
-            return None
-        undelivered = active._delivery.exit(block)
-        if isinstance(exc, LicenseLost):
-            undelivered = None  # it is already on its way out of the block
-        if self._opened and session.active and active._session is session:
-            active.logout()
-        active._refresh_fast_flag()
-        return undelivered
+    def _start(self, block: Block, active: Guard) -> None:
+        _delivery.enter(block, interrupt_signal=active._signal)
+        self._block = block
+
+    @staticmethod
+    def _stop(block: Block, active: Guard) -> None:
+        _delivery.leave(block)
+        active._close_block(block)
+
+
+def _is_cancelled(exc: Optional[BaseException]) -> bool:
+    import asyncio
+
+    return isinstance(exc, asyncio.CancelledError)
+
+
+def _uncancel(block: Block) -> None:
+    uncancel = getattr(block.task, "uncancel", None)
+    if uncancel is not None:  # 3.11+: leave the task's cancel count as we found it
+        uncancel()
+
+
+def current_session() -> Optional[Session]:
+    """The innermost ``licensed()`` block's ``Session`` in this thread or asyncio task
+    (tasks inherit it from the block that started them), else ``None``."""
+    return _delivery.current_session()

@@ -1,25 +1,36 @@
-"""What a loss does once it is known: the ``on_lost`` policies, each a small strategy.
+"""What a loss of the default license does once it is known: the ``on_lost`` policies.
 
-A fatal loss runs in three steps: ``before_hooks`` (make the loss visible to
-guarded calls, which then wait for the hooks), the hooks, ``after_hooks`` (act).
+A fatal loss runs in three steps: ``before_hooks``, the hooks, ``after_hooks``
+(act). The session and its blocks are already marked lost, in one step, before
+any of it (see ``Guard._lose``); ``raises`` says whether those blocks raise.
 - ``raise``: ``LicenseLost`` inside every ``licensed()`` block of the session;
 - ``exit``: ``SystemExit(exit_code)`` in the main thread, so ``finally`` blocks
-  and ``atexit`` run; a watchdog ends the process if it does not stop in time;
+  and ``atexit`` run; the exit is logged at ERROR (and written to stderr when
+  the program configured no logging), and the process ends with ``exit_code``
+  even when a framework turns the interruption into a clean stop;
 - ``warn``: a log line, and the program carries on without a license.
+Per-user sessions (a key other than the default license's) always ``raise``:
+one customer's revocation must not stop a service that serves many.
 """
 
 from __future__ import annotations
 
 import _thread
+import atexit
+import contextlib
 import logging
 import os
+import sys
 import threading
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from . import _interrupts
+from . import _delivery, _interrupts
 from ._config import GuardSettings
-from ._delivery import Delivery
+
+if TYPE_CHECKING:
+    from ._delivery import Block
+    from ._session import Loss
 
 logger = logging.getLogger("authforge_guard")
 
@@ -27,33 +38,35 @@ logger = logging.getLogger("authforge_guard")
 class LossPolicy:
     """The ``warn`` policy, and the steps every policy has."""
 
+    #: Whether blocks on a lost session raise ``LicenseLost``.
+    raises = False
+
     def session_started(self) -> None:
         """A session began (in the thread that logged in)."""
 
     def session_ended(self) -> None:
         """The session was logged out."""
 
-    def before_hooks(self, lineage: int, code: str) -> None:
+    def before_hooks(self, code: str) -> None:
         """The loss is known; the hooks are about to run."""
 
-    def after_hooks(self, lineage: int, code: str) -> None:
+    def after_hooks(self, blocks: List[Block], loss: Loss) -> None:
         logger.warning("authforge_guard: continuing without a license (on_lost='warn')")
 
     def check_call(self) -> None:
         """Called by every guarded call that takes the slow path."""
 
+    def after_fork(self) -> None:
+        """In a forked child."""
+
 
 class RaisePolicy(LossPolicy):
     """``LicenseLost`` inside the blocks of the lost session (see ``_delivery``)."""
 
-    def __init__(self, delivery: Delivery) -> None:
-        self._delivery = delivery
+    raises = True
 
-    def before_hooks(self, lineage: int, code: str) -> None:
-        self._delivery.mark_lost(lineage, code)
-
-    def after_hooks(self, lineage: int, code: str) -> None:
-        self._delivery.interrupt_blocks(lineage)
+    def after_hooks(self, blocks: List[Block], loss: Loss) -> None:
+        _delivery.interrupt(blocks, loss)
 
 
 class ExitPolicy(LossPolicy):
@@ -78,34 +91,68 @@ class ExitPolicy(LossPolicy):
             _interrupts.release(self.signum)
             self._handler = False
 
-    def before_hooks(self, lineage: int, code: str) -> None:
+    def before_hooks(self, code: str) -> None:
         self._requested = True  # a guarded call during the hooks waits, then exits
+        message = f"license lost ({code}); exiting with code {self.exit_code}"
+        logger.error("authforge_guard: %s", message)
+        if not _logging_configured():
+            # A supervisor (systemd, Kubernetes, uvicorn's parent) must see why.
+            try:
+                sys.stderr.write(f"authforge_guard: {message}\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        # Whatever the main thread makes of the interruption (uvicorn and gunicorn
+        # turn it into a clean shutdown with status 0), the process ends with ours.
+        atexit.register(_exit_with, self.exit_code)
 
-    def after_hooks(self, lineage: int, code: str) -> None:
+    def after_hooks(self, blocks: List[Block], loss: Loss) -> None:
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
         if self.cooperative:
             return
-        exit_code = self.exit_code
-        if self.signum is None or not _interrupts.interrupt_main(
-            self.signum, lambda: SystemExit(exit_code)
-        ):
-            _thread.interrupt_main()  # no handler of ours: KeyboardInterrupt, then the watchdog
+        request = _interrupts.Request(SystemExit(self.exit_code))
+        if self.signum is None or not _interrupts.interrupt_main(self.signum, request):
+            # No handler of ours: the program's SIGINT handling (a framework's clean
+            # shutdown, or KeyboardInterrupt); the atexit hook sets the status.
+            _thread.interrupt_main()
 
     def check_call(self) -> None:
         if self._requested and threading.current_thread() is threading.main_thread():
             raise SystemExit(self.exit_code)
 
+    def after_fork(self) -> None:
+        self._handler = False
+
     def _watchdog(self) -> None:
         time.sleep(self.grace)
         logger.critical("authforge_guard: did not stop within %.1fs; exiting now", self.grace)
-        os._exit(self.exit_code)
+        _exit_with(self.exit_code)
 
 
-def policy_for(settings: GuardSettings, delivery: Delivery) -> LossPolicy:
+def _exit_with(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+def _logging_configured() -> bool:
+    """True when a record of ours reaches a real handler (not only our NullHandler)."""
+    current: Optional[logging.Logger] = logger
+    while current is not None:
+        if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent
+    return False
+
+
+def policy_for(settings: GuardSettings) -> LossPolicy:
     """The strategy ``settings.on_lost`` names."""
-    policy: Optional[LossPolicy] = None
     if settings.on_lost == "raise":
-        policy = RaisePolicy(delivery)
-    elif settings.on_lost == "exit":
-        policy = ExitPolicy(settings)
-    return policy if policy is not None else LossPolicy()
+        return RaisePolicy()
+    if settings.on_lost == "exit":
+        return ExitPolicy(settings)
+    return LossPolicy()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
 import threading
 from typing import Callable, Optional
@@ -154,3 +155,157 @@ class HeartbeatScheduler:
                 break
             delay = next_delay(self.interval, self._rng, self._jitter)
         self._stopped.set()
+
+
+# ---------------------------------------------------------------------------
+# One timer thread for every session of every Guard in the process.
+
+
+class Job:
+    """A call scheduled on the shared timer; ``cancel()`` before it runs drops it."""
+
+    __slots__ = ("cancelled", "due", "fn", "seq", "worker")
+
+    def __init__(self, due: float, seq: int, fn: Callable[[], None], worker: bool) -> None:
+        self.due = due
+        self.seq = seq
+        self.fn = fn
+        self.worker = worker
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.fn = _nothing  # drop what the call holds (a session, a guard's weak reference)
+
+    def __lt__(self, other: Job) -> bool:
+        return (self.due, self.seq) < (other.due, other.seq)
+
+
+def _nothing() -> None:
+    pass
+
+
+class Timers:
+    """A heap of calls due on the session clock, run by one daemon thread.
+
+    Heartbeats of ten thousand sessions cost one thread, not ten thousand.
+    Calls that may block (a heartbeat is network I/O) are marked ``worker`` and
+    handed to a small pool, so a stuck request never delays another session's
+    deadline: deadlines run on the timer thread itself and take no I/O.
+    Callers hold their owner weakly (see ``Guard``): a program that drops a
+    Guard stops its heartbeats.
+    """
+
+    def __init__(self, *, workers: int = 4) -> None:
+        import heapq
+
+        self._heapq = heapq
+        self._heap: list[Job] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._seq = 0
+        self._thread: Optional[threading.Thread] = None
+        self._pool = _WorkerPool(workers)
+
+    def call_later(self, delay: float, fn: Callable[[], None], *, worker: bool = False) -> Job:
+        """Run ``fn`` after ``delay`` seconds of session-clock time (suspend included)."""
+        with self._cond:
+            self._seq += 1
+            job = Job(elapsed() + max(0.0, delay), self._seq, fn, worker)
+            self._heapq.heappush(self._heap, job)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="authforge-timers", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0] is job:
+                self._cond.notify()
+        return job
+
+    def pending(self) -> int:
+        with self._cond:
+            return sum(1 for job in self._heap if not job.cancelled)
+
+    def _run(self) -> None:
+        heap, heappop = self._heap, self._heapq.heappop
+        while True:
+            with self._cond:
+                while True:
+                    while heap and heap[0].cancelled:
+                        heappop(heap)
+                    if not heap:
+                        self._cond.wait(WAIT_SLICE)
+                        continue
+                    wait = heap[0].due - elapsed()
+                    if wait <= 0:
+                        job = heappop(heap)
+                        break
+                    self._cond.wait(min(wait, WAIT_SLICE))
+            if job.worker:
+                self._pool.submit(job.fn)
+            else:
+                _call_logged(job.fn)
+
+
+def _call_logged(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:  # a bug in one session's check must not stop every other one
+        logger.exception("authforge_guard: background task crashed")
+
+
+class _WorkerPool:
+    """Up to ``limit`` daemon threads running blocking background calls, made on demand."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._queue: list[Callable[[], None]] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        with self._cond:
+            self._queue.append(fn)
+            if self._idle == 0 and self._threads < self._limit:
+                self._threads += 1
+                threading.Thread(target=self._run, name="authforge-check", daemon=True).start()
+            else:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    self._idle += 1
+                    self._cond.wait()
+                    self._idle -= 1
+                fn = self._queue.pop(0)
+            _call_logged(fn)
+
+
+_timers: Optional[Timers] = None
+_timers_lock = threading.Lock()
+
+
+def shared_timers() -> Timers:
+    """The process's timer thread (made on first use; a forked child gets its own)."""
+    global _timers
+    timers = _timers
+    if timers is None:
+        with _timers_lock:
+            if _timers is None:
+                _timers = Timers()
+            timers = _timers
+    return timers
+
+
+def _reset_after_fork() -> None:
+    # The timer and worker threads did not survive the fork; their jobs belong to
+    # the parent's sessions, which the child's Guards forget (see _guard).
+    global _timers, _timers_lock
+    _timers = None
+    _timers_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

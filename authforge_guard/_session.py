@@ -1,17 +1,19 @@
 """``Session``: what the program knows about its live license, safe to print and log.
 
-One ``Session`` per login. A heartbeat that brings new variables (a tier
-upgrade) swaps its state in place, so code holding the object sees the change
-at once. The full license key never appears in ``repr``/``str``.
+One ``Session`` per login of a ``(license key, hwid)``. A heartbeat that
+brings new variables (a tier upgrade) swaps its state in place, so code
+holding the object sees the change at once. The full license key never appears in ``repr``/``str``.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, FrozenSet, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
 
+from ._exceptions import LicenseLost
 from ._grants import compute_grants, tier_of
 from ._protocol import mask_key
 
@@ -27,6 +29,30 @@ class _State:
     expires_at: Optional[datetime]
 
 
+class Loss:
+    """A fatal loss of one session: its code, and when its hooks have finished.
+
+    Anything that meets the loss (a guarded call, a block's exit) waits for
+    ``hooks_done`` first, so the program cannot leave a block and exit while
+    a cleanup is still saving the user's work.
+    """
+
+    __slots__ = ("code", "error", "hooks_done", "raises")
+
+    def __init__(self, code: str, error: BaseException, *, raises: bool) -> None:
+        self.code = code
+        self.error = error
+        self.hooks_done = threading.Event()
+        # False under on_lost="warn": the program carries on, blocks do not raise.
+        self.raises = raises
+
+    def exception(self, lineage: int) -> LicenseLost:
+        """A fresh ``LicenseLost`` for this loss (one per raise: threads never share one)."""
+        lost = LicenseLost(self.code)
+        lost.lineage = lineage
+        return lost
+
+
 class Session:
     """A live (or ended) license session of a ``Guard``.
 
@@ -35,15 +61,21 @@ class Session:
     offline file), ``kind`` (``"online"``/``"offline"``). ``license_key`` is
     masked; ``reveal_license_key()`` returns it whole for the rare caller that
     needs it.
+
+    A session ends in one step: ``_end`` sets ``_ending``, which every block on
+    the session reads. So "the session ended" and "its blocks are lost" can
+    never be seen apart (there is no moment between them for a log call or a
+    thread switch to fall into).
     """
 
-    __slots__ = ("_key", "_lost_code", "_state", "kind", "lineage")
+    __slots__ = ("__weakref__", "_ending", "_key", "_state", "kind", "lineage")
 
     def __init__(self, license_key: str, kind: str, state: _State) -> None:
         self._key = license_key
         self.kind = kind
         self._state = state
-        self._lost_code: Optional[str] = None
+        # None while live; then (code, Loss or None for an end that is not a loss).
+        self._ending: Optional[Tuple[str, Optional[Loss]]] = None
         self.lineage = next(_lineages)
 
     # -- what the license says ------------------------------------------------
@@ -80,19 +112,33 @@ class Session:
     @property
     def active(self) -> bool:
         """False once the session was lost or logged out."""
-        return self._lost_code is None
+        return self._ending is None
 
     @property
     def lost_code(self) -> Optional[str]:
         """Why the session ended (``revoked``, ``logout``, ...), or ``None`` while active."""
-        return self._lost_code
+        ending = self._ending
+        return ending[0] if ending is not None else None
 
-    def _end(self, code: str) -> None:
-        if self._lost_code is None:
-            self._lost_code = code
+    @property
+    def _loss(self) -> Optional[Loss]:
+        """The loss its blocks must raise, or ``None`` (live, logged out, or ``warn``)."""
+        ending = self._ending
+        if ending is None or ending[1] is None or not ending[1].raises:
+            return None
+        return ending[1]
+
+    def _end(self, code: str, loss: Optional[Loss] = None) -> bool:
+        """End the session (once); True if this call ended it. The caller holds its
+        guard's lock, so two ends cannot both win."""
+        if self._ending is not None:
+            return False
+        self._ending = (code, loss)
+        return True
 
     def __repr__(self) -> str:
-        state = "active" if self.active else f"ended:{self._lost_code}"
+        ending = self._ending
+        state = "active" if ending is None else f"ended:{ending[0]}"
         return (
             f"Session(license_key={self.license_key!r}, kind={self.kind!r}, "
             f"tier={self.tier!r}, expires_at={self.expires_at!r}, {state})"

@@ -2,23 +2,29 @@
 
 One ``urllib3`` pool per client (keep-alive, TCP_NODELAY), TLS verification
 always on, proxies, the protocol's retry policy with a fresh nonce per retry,
-and the single place where urllib3 and socket errors become ``AuthForgeError``
-codes. Nothing else in the package catches them.
+a total deadline per request, and the single place where urllib3 and socket
+errors become ``AuthForgeError`` codes. Nothing else in the package catches them.
+
+Fork-safe: a forked child never sends on a connection it inherited (the
+parent may be in the middle of a request on it, and the two would read each
+other's answers). Every transport gets a new, empty pool in the child.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, NamedTuple, Optional, Tuple
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Tuple
 
+from . import _watchdog
 from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
 from ._protocol import compact_json_bytes, new_nonce, server_verdict_code
@@ -34,6 +40,7 @@ logger = logging.getLogger("authforge_guard")
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = f"authforge-guard/{__version__} (python)"
 _HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+_DEBUG = logging.DEBUG
 
 
 class Reply(NamedTuple):
@@ -76,11 +83,118 @@ def check_base_url(url: Any) -> Tuple[str, str]:
     return url.strip().rstrip("/"), host
 
 
+# ------------------------------------------------------------------ proxies
+
+
+def choose_proxy(base_url: str, host: str, explicit: Optional[str]) -> Optional[str]:
+    """The proxy a request to ``base_url`` goes through, or ``None`` to go straight there.
+
+    - A host that ``NO_PROXY``/``no_proxy`` names is never proxied, whatever
+      proxy was configured (the user's own word on their network).
+    - A loopback target never leaves the machine: the environment's
+      ``HTTP(S)_PROXY`` is ignored for it, and an explicit ``proxy_url`` is
+      used only when that proxy is itself on loopback (a local debugging
+      proxy), never one on another address, where plain http would cross the
+      network in clear text.
+    - Otherwise the explicit ``proxy_url``, else the environment's proxy for
+      the scheme (on macOS and Windows, the system's settings, as urllib reads them).
+    """
+    if _bypasses_proxy(host):
+        return None
+    if explicit is not None:
+        proxy_host = urllib.parse.urlsplit(explicit).hostname
+        if is_loopback_host(host) and not is_loopback_host(proxy_host):
+            return None
+        return explicit
+    if is_loopback_host(host):
+        return None
+    return _system_proxies().get(urllib.parse.urlsplit(base_url).scheme)
+
+
+def _system_proxies() -> Dict[str, str]:
+    if sys.platform in ("darwin", "win32"):
+        import urllib.request  # the system's proxy settings live outside the environment there
+
+        return urllib.request.getproxies()
+    return _environment_proxies()
+
+
+def _environment_proxies() -> Dict[str, str]:
+    """``scheme -> proxy`` from ``*_proxy`` variables, as ``urllib.request`` reads them
+    (lowercase wins; ``HTTP_PROXY`` is ignored under CGI), without importing it."""
+    proxies: Dict[str, str] = {}
+    for name, value in os.environ.items():
+        if value and name[-6:].lower() == "_proxy":
+            proxies[name[:-6].lower()] = value
+    if "REQUEST_METHOD" in os.environ:  # CVE-2016-1000110: a CGI request sets HTTP_PROXY
+        proxies.pop("http", None)
+    for name, value in os.environ.items():
+        if name[-6:] == "_proxy":
+            if value:
+                proxies[name[:-6]] = value
+            else:
+                proxies.pop(name[:-6], None)
+    return proxies
+
+
+def _bypasses_proxy(host: str) -> bool:
+    """True when ``NO_PROXY``/``no_proxy`` names ``host``.
+
+    Entries are ``*``, a host name (which also covers its subdomains, with or
+    without a leading dot), an IP address, or an IP network in CIDR form.
+    """
+    if sys.platform in ("darwin", "win32") and not _environment_proxies().get("no"):
+        import urllib.request
+
+        return bool(urllib.request.proxy_bypass(host))
+    no_proxy = _environment_proxies().get("no", "")
+    name = host.strip("[]").lower().rstrip(".")
+    try:
+        address: Optional[Any] = ipaddress.ip_address(name)
+    except ValueError:
+        address = None
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower().lstrip(".").rstrip(".")
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        entry_host = entry.strip("[]")
+        if address is not None and "/" in entry_host:
+            try:
+                if address in ipaddress.ip_network(entry_host, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        if address is None and ":" in entry_host and entry_host.count(":") == 1:
+            entry_host = entry_host.split(":", 1)[0]  # host:port: the port is not ours to judge
+        if name == entry_host or name.endswith("." + entry_host):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------ fork safety
+
+# Every live transport, so a forked child can give each a new pool.
+_transports: weakref.WeakSet[Transport] = weakref.WeakSet()
+
+
+def _forget_pools_in_child() -> None:
+    for transport in list(_transports):
+        transport._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
 class Transport:
     """POSTs JSON bodies to one AuthForge base URL and returns JSON-object replies.
 
     The pool is created on the first request, so building a client costs no
-    sockets and no urllib3 import.
+    sockets and no urllib3 import. ``timeout`` bounds each attempt as a whole
+    (connect and every read together), not each read.
     """
 
     def __init__(
@@ -98,65 +212,73 @@ class Transport:
             raise ValueError("request_timeout must be a positive number of seconds")
         if ca_bundle is not None and not os.path.exists(ca_bundle):
             raise ValueError(f"ca_bundle {ca_bundle!r} does not exist")
-        self.timeout = float(timeout)
-        self.proxy_url = proxy_url if proxy_url is not None else self._proxy_from_environment()
+        self.timeout = bounded_wait(float(timeout))
+        self.proxy_url = choose_proxy(self.base_url, self.host, proxy_url)
         self.ca_bundle = ca_bundle
         self.retry = retry if retry is not None else RetryPolicy()
         self._sleep = sleep
         self._path_prefix = urllib.parse.urlsplit(self.base_url).path
         self._pool: Optional[urllib3.PoolManager] = None
-        self._base_pool: Optional[urllib3.HTTPConnectionPool] = None
+        self._timeout: Any = None
+        self._opener_and_prefix: Optional[Tuple[Any, str]] = None
         self._pool_lock = threading.Lock()
+        self._pid = os.getpid()
+        _transports.add(self)
 
     def __repr__(self) -> str:
         return f"Transport({self.base_url!r})"
 
-    def _proxy_from_environment(self) -> Optional[str]:
-        if is_loopback_host(self.host):
-            return None
-        import urllib.request  # the system's proxy settings; not needed for loopback
+    def _after_fork(self) -> None:
+        """In a forked child: forget the parent's pool without touching it.
 
-        scheme = urllib.parse.urlsplit(self.base_url).scheme
-        proxy = urllib.request.getproxies().get(scheme)
-        if proxy and not urllib.request.proxy_bypass(self.host):
-            return proxy
-        return None
+        Its sockets are shared with the parent, which may be using them right
+        now; the child only drops its references (closing a shared descriptor
+        sends nothing while the parent keeps it open). The lock is new too: a
+        parent thread may have held the old one at the fork.
+        """
+        self._pool_lock = threading.Lock()
+        _release_inherited(self._pool)
+        self._pool, self._opener_and_prefix = None, None
+        self._pid = os.getpid()
 
-    def _manager(self) -> urllib3.PoolManager:
+    def _opener(self) -> Tuple[Any, str]:
+        """What a request goes through, and the URL prefix to give it."""
+        current = self._opener_and_prefix
+        if current is not None and self._pid == os.getpid():
+            return current
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see (a C-level fork)
+            self._after_fork()
         with self._pool_lock:
-            return self._manager_locked()
-
-    def _manager_locked(self) -> urllib3.PoolManager:
-        if self._pool is None:
-            self._pool = self._build_pool()
-        return self._pool
-
-    def _opener(self, path: str) -> Tuple[Any, str]:
-        """What a request to ``path`` goes through, and the URL to give it."""
-        if self.proxy_url:
-            # The proxy manager adds the proxy's headers and picks the URL form.
-            return self._manager(), self.base_url + path
-        # Straight to the base URL's pool: the manager would parse the URL and
-        # look the pool up again on every request.
-        return self._connection_pool(), self._path_prefix + path
+            if self._opener_and_prefix is None:
+                manager = self._pool = self._build_pool()
+                if self.proxy_url:
+                    # The proxy manager adds the proxy's headers and picks the URL form.
+                    self._opener_and_prefix = (manager, self.base_url)
+                else:
+                    # Straight to the base URL's pool: the manager would parse the URL
+                    # and look the pool up again on every request.
+                    pool = manager.connection_from_url(self.base_url)
+                    self._opener_and_prefix = (pool, self._path_prefix)
+            return self._opener_and_prefix
 
     def _connection_pool(self) -> urllib3.HTTPConnectionPool:
-        """The manager's pool for the base URL, looked up once: every request goes there."""
-        with self._pool_lock:
-            if self._base_pool is None:
-                self._base_pool = self._manager_locked().connection_from_url(self.base_url)
-            return self._base_pool
+        """The pool for the base URL (without a proxy, every request goes there)."""
+        opener, _ = self._opener()
+        if self.proxy_url:
+            return opener.connection_from_url(self.base_url)  # type: ignore[no-any-return]
+        return opener  # type: ignore[no-any-return]
 
     def _build_pool(self) -> urllib3.PoolManager:
         import urllib3
         from urllib3.connection import HTTPConnection
 
-        wait = bounded_wait(self.timeout)
+        wait = self.timeout
+        self._timeout = urllib3.Timeout(connect=wait, read=wait)
         options: Dict[str, Any] = {
             "num_pools": 2,
             "maxsize": 4,
             "retries": False,
-            "timeout": urllib3.Timeout(connect=wait, read=wait),
+            "timeout": self._timeout,
             "cert_reqs": "CERT_REQUIRED",  # there is deliberately no way to turn this off
             "socket_options": [
                 *HTTPConnection.default_socket_options,
@@ -167,19 +289,29 @@ class Transport:
         }
         if self.ca_bundle:
             options["ca_certs"] = self.ca_bundle
+        manager: urllib3.PoolManager
         if self.proxy_url:
-            return urllib3.ProxyManager(self.proxy_url, **options)
-        return urllib3.PoolManager(**options)
+            manager = urllib3.ProxyManager(self.proxy_url, **options)
+        else:
+            manager = urllib3.PoolManager(**options)
+        # Pools whose connections tell the deadline watchdog which socket to cut.
+        manager.pool_classes_by_scheme = _watched_pool_classes()
+        return manager
 
     def close(self) -> None:
         """Drop pooled connections; the next request opens new ones."""
         with self._pool_lock:
-            pool, self._pool, self._base_pool = self._pool, None, None
+            pool, self._pool, self._opener_and_prefix = self._pool, None, None
         if pool is not None:
             pool.clear()
 
     def post(
-        self, path: str, body: Dict[str, Any], *, retry: Optional[RetryPolicy] = None
+        self,
+        path: str,
+        body: Dict[str, Any],
+        *,
+        retry: Optional[RetryPolicy] = None,
+        deadline: Optional[float] = None,
     ) -> Reply:
         """Send ``body`` with the protocol's retries; the reply is a JSON object.
 
@@ -188,16 +320,22 @@ class Transport:
         ``response_not_json_object``. A retry replaces ``body["nonce"]`` (when
         present) with a fresh one; ``Reply.nonce`` is the one to find echoed.
         ``retry`` replaces the transport's policy for this one request.
+
+        Each attempt ends within ``timeout`` seconds, connect and all reads
+        together (a server dripping bytes cannot stretch it). ``deadline``, a
+        ``time.monotonic()`` value, caps the whole call, retries and their
+        waits included: no attempt runs past it, no retry starts when its wait
+        would reach it, and the last failure is reported instead.
         """
         policy = retry if retry is not None else self.retry
         sent = dict(body)
         rate_attempt = network_attempt = 0
         while True:
             try:
-                status, retry_after, raw = self._send(path, sent)
+                status, retry_after, raw = self._send(path, sent, deadline)
             except _RetryableNetworkError as failure:
                 delay = policy.network_delay(network_attempt)
-                if delay is None:
+                if delay is None or not _time_left_for(delay, deadline):
                     raise failure.error from failure.__cause__
                 network_attempt += 1
                 logger.debug("%s: %s, retrying in %.2fs", path, failure.error.code, delay)
@@ -206,7 +344,7 @@ class Transport:
             data = _decode_object(status, raw)
             if _is_rate_limited(status, data):
                 delay = policy.rate_limit_delay(rate_attempt, retry_after)
-                if delay is not None:
+                if delay is not None and _time_left_for(delay, deadline):
                     rate_attempt += 1
                     logger.debug("%s: rate limited, retrying in %.2fs", path, delay)
                     self._wait_and_refresh(sent, delay)
@@ -221,34 +359,73 @@ class Transport:
         if "nonce" in sent:
             sent["nonce"] = new_nonce()
 
-    def _send(self, path: str, body: Dict[str, Any]) -> Tuple[int, Optional[str], bytes]:
+    def _send(
+        self, path: str, body: Dict[str, Any], deadline: Optional[float]
+    ) -> Tuple[int, Optional[str], bytes]:
         payload = compact_json_bytes(body)
-        started = time.perf_counter()
-        with _map_transport_errors(self.base_url):
-            opener, url = self._opener(path)
-            response = opener.urlopen(
-                "POST",
-                url,
-                body=payload,
-                headers=_HEADERS,
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-            )
+        opener, prefix = self._opener()
+        started = time.monotonic()
+        ends = started + self.timeout
+        timeout = self._timeout  # the pool's: connect and each read within self.timeout
+        if deadline is not None and deadline < ends:
+            ends, left = deadline, deadline - started
+            if left <= 0:
+                raise _timed_out(self.base_url)  # nothing is sent that could not be answered
+            timeout = _urllib3().Timeout(connect=left, read=left)
+        watch = _watchdog.arm(ends)
+        try:
             try:
-                raw = response.read(MAX_RESPONSE_BYTES + 1)
-            except BaseException:
-                response.close()  # a half-read connection must not go back to the pool
+                response = opener.urlopen(
+                    "POST",
+                    prefix + path,
+                    body=payload,
+                    headers=_HEADERS,
+                    retries=_NO_RETRIES,
+                    redirect=False,
+                    assert_same_host=False,
+                    preload_content=False,
+                    timeout=timeout,
+                )
+                try:
+                    raw = _read_body(response)
+                except BaseException:
+                    # A half-read connection must not be reused: closed, then its slot back.
+                    response.close()
+                    response.release_conn()
+                    raise
+            finally:
+                _watchdog.disarm(watch)
+        except Exception as exc:
+            error = _transport_error(exc, self.base_url, watch.expired)
+            if error is None:
                 raise
-        if len(raw) > MAX_RESPONSE_BYTES:
+            raise error from exc
+        if watch.expired:  # cut at the deadline just as the body ended: it may be short
             response.close()
-            raise AuthForgeError("unexpected_response", "unexpected_response: answer too large")
+            response.release_conn()
+            raise _timed_out(self.base_url)
         response.release_conn()
-        logger.debug(
-            "POST %s -> %d in %.1f ms", path, response.status, (time.perf_counter() - started) * 1e3
-        )
+        if logger.isEnabledFor(_DEBUG):
+            spent = (time.monotonic() - started) * 1e3
+            logger.debug("POST %s -> %d in %.1f ms", path, response.status, spent)
         return response.status, response.headers.get("Retry-After"), raw
+
+
+def _time_left_for(delay: float, deadline: Optional[float]) -> bool:
+    """Whether a retry after ``delay`` seconds can still start before ``deadline``."""
+    return deadline is None or time.monotonic() + delay < deadline
+
+
+def _read_body(response: Any) -> bytes:
+    """The whole body, refusing one larger than ``MAX_RESPONSE_BYTES`` before reading it
+    when its length is announced (the usual case), after ``MAX + 1`` bytes otherwise."""
+    length = response.length_remaining
+    if length is not None and length <= MAX_RESPONSE_BYTES:
+        return response.read()  # type: ignore[no-any-return]
+    raw = b"" if length is not None else response.read(MAX_RESPONSE_BYTES + 1)
+    if length is not None or len(raw) > MAX_RESPONSE_BYTES:
+        raise AuthForgeError("unexpected_response", "unexpected_response: answer too large")
+    return raw
 
 
 class _RetryableNetworkError(Exception):
@@ -259,34 +436,39 @@ class _RetryableNetworkError(Exception):
         self.error = error
 
 
-@contextlib.contextmanager
-def _map_transport_errors(base_url: str) -> Iterator[None]:
-    """The one seam where urllib3 and socket failures become AuthForge codes."""
-    import urllib3.exceptions as u3
+def _timed_out(base_url: str) -> _RetryableNetworkError:
+    return _RetryableNetworkError(
+        AuthForgeError("timeout", f"timeout: no answer from {base_url} in time")
+    )
 
-    try:
-        yield
-    except u3.SSLError as exc:
+
+def _transport_error(exc: Exception, base_url: str, expired: bool) -> Optional[Exception]:
+    """The one seam where urllib3 and socket failures become AuthForge codes
+    (``None``: not a transport failure, let it through)."""
+    if expired:
+        # The watchdog cut the socket: whatever broke next is the deadline's doing.
+        return _timed_out(base_url)
+    if isinstance(exc, AuthForgeError):
+        return None
+    u3 = _urllib3().exceptions
+    if isinstance(exc, u3.SSLError):
         # A certificate problem does not go away in 2 s: fail closed, no retry.
-        raise AuthForgeError("network_error", f"network_error: TLS failure for {base_url}") from exc
-    except u3.NewConnectionError as exc:
+        return AuthForgeError("network_error", f"network_error: TLS failure for {base_url}")
+    if isinstance(exc, u3.NewConnectionError):
         # Checked before timeouts: urllib3 makes it a ConnectTimeoutError subclass.
-        raise _RetryableNetworkError(
+        return _RetryableNetworkError(
             AuthForgeError("network_error", f"network_error: cannot connect to {base_url}")
-        ) from exc
-    except (u3.TimeoutError, socket.timeout, TimeoutError) as exc:
-        raise _RetryableNetworkError(
-            AuthForgeError("timeout", f"timeout: no answer from {base_url} in time")
-        ) from exc
-    except u3.MaxRetryError as exc:
+        )
+    if isinstance(exc, (u3.TimeoutError, socket.timeout, TimeoutError)):
+        return _timed_out(base_url)
+    if isinstance(exc, u3.MaxRetryError):
         code = "timeout" if isinstance(exc.reason, u3.TimeoutError) else "network_error"
-        raise _RetryableNetworkError(
-            AuthForgeError(code, f"{code}: cannot reach {base_url}")
-        ) from exc
-    except (u3.HTTPError, OSError) as exc:
-        raise _RetryableNetworkError(
+        return _RetryableNetworkError(AuthForgeError(code, f"{code}: cannot reach {base_url}"))
+    if isinstance(exc, (u3.HTTPError, OSError)):
+        return _RetryableNetworkError(
             AuthForgeError("network_error", f"network_error: cannot reach {base_url}")
-        ) from exc
+        )
+    return None
 
 
 def _decode_object(status: int, raw: bytes) -> Optional[Dict[str, Any]]:
@@ -313,3 +495,88 @@ def _is_rate_limited(status: int, data: Optional[Dict[str, Any]]) -> bool:
     """``rate_limited``, or a 429 without a code (never ``no_credits`` and its kind)."""
     code = server_verdict_code(data) if data is not None else None
     return code == "rate_limited" or (status == 429 and code is None)
+
+
+# ------------------------------------------------------------------ urllib3, loaded on first use
+
+
+# Once urllib3 is loaded, one ``Retry(False)`` for every request (from ``retries=False``
+# urllib3 would build a new one per call).
+_NO_RETRIES: Any = False
+_WATCHED_POOLS: Optional[Dict[str, Any]] = None
+
+
+def _urllib3() -> Any:
+    import urllib3  # already loaded by the time a request is sent: a dict lookup
+
+    return urllib3
+
+
+def _watched_pool_classes() -> Dict[str, Any]:
+    """urllib3's pool classes, with connections that report themselves to the watchdog
+    as they connect and send (so a deadline can cut the socket a request is using)."""
+    global _WATCHED_POOLS, _NO_RETRIES
+    if _WATCHED_POOLS is not None:
+        return _WATCHED_POOLS
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+    from urllib3.util.retry import Retry
+
+    attach = _watchdog.attach
+
+    class _WatchedHTTPConnection(HTTPConnection):
+        def connect(self) -> None:
+            attach(self)
+            super().connect()
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            attach(self)
+            super().request(*args, **kwargs)
+
+    class _WatchedHTTPSConnection(HTTPSConnection):
+        def connect(self) -> None:
+            attach(self)
+            super().connect()
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            attach(self)
+            super().request(*args, **kwargs)
+
+    class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+        ConnectionCls = _WatchedHTTPConnection
+
+    class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+        ConnectionCls = _WatchedHTTPSConnection
+
+    _NO_RETRIES = Retry(total=False, redirect=False)
+    _WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+    return _WATCHED_POOLS
+
+
+def _release_inherited(manager: Any) -> None:
+    """Make dropping a pool manager inherited from the parent safe in the child.
+
+    urllib3 drains a pool's queue when the pool is collected, under the queue's
+    lock; a parent thread may have held that lock at the fork, and it would
+    never be released here. Such a queue gets new locks (as ``queue.Queue``
+    builds them) before the manager is dropped. Its sockets are then closed
+    without a word on the wire: the parent still holds them.
+    """
+    if manager is None:
+        return
+    try:
+        pools = list(manager.pools._container.values())
+    except (AttributeError, RuntimeError, TypeError):
+        return  # another urllib3 layout: nothing known to fix
+    for pool in pools:
+        waiting: Any = getattr(pool, "pool", None)
+        mutex = getattr(waiting, "mutex", None)
+        if mutex is None:
+            continue
+        if mutex.acquire(blocking=False):
+            mutex.release()
+            continue
+        waiting.mutex = threading.Lock()
+        waiting.not_empty = threading.Condition(waiting.mutex)
+        waiting.not_full = threading.Condition(waiting.mutex)
+        waiting.all_tasks_done = threading.Condition(waiting.mutex)

@@ -82,8 +82,9 @@ def run_check(args: argparse.Namespace) -> int:
         )
     if not s.app_secret:
         raise missing_setting("app_secret", None, "checking a key online needs it")
-    # guard.client raises ConfigurationError for an http:// URL off loopback, a bad CA bundle...
-    result = guard.client.validate_license(key)
+    # Building the engine raises ConfigurationError for an http:// URL off loopback, a bad
+    # CA bundle...
+    result = guard._validate_once(key)
     if not result.get("valid"):
         code = str(result.get("code") or "unknown_error")
         failure = {"license_key": _mask(key), "code": code}

@@ -105,7 +105,7 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
     guard.ensure(key)  # a second login: a second genuine session
     second = the_entry(cache_dir).read_text()
     assert first != second
-    hwid, trust = guard.client.get_hwid(), guard.client._trust
+    hwid, trust = guard.hwid(), guard._engine.trust
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     cache = SessionCache(str(cache_dir), af.app_id)

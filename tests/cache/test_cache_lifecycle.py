@@ -94,23 +94,23 @@ def test_logout_forget_deletes_the_entry_and_a_plain_logout_keeps_it(af, make_gu
 def test_a_fatal_loss_deletes_the_entry(af, make_guard, cache_dir):
     key = af.create_license()
     guard = make_guard(session_cache=str(cache_dir), on_lost="warn", interrupt=False)
-    guard.ensure(key)
+    session = guard.ensure(key)
     assert the_entry(cache_dir).exists()
 
     af.revoke(key)
-    wait_for(lambda: guard.session is None)
+    wait_for(lambda: not session.active)
 
-    assert list(cache_dir.glob("*.session")) == []
+    wait_for(lambda: list(cache_dir.glob("*.session")) == [])
 
 
 def test_every_accepted_heartbeat_rewrites_the_entry(af, make_guard, cache_dir):
     key = af.create_license({"tier": "free"})
     guard = make_guard(session_cache=str(cache_dir))  # online checks every 0.2 s
-    guard.ensure(key)
+    session = guard.ensure(key)
     first = payload_of(read_entry(the_entry(cache_dir)))
 
     af.set_variables(key, {"tier": "pro"})
-    wait_for(lambda: guard.session.tier == "pro")
+    wait_for(lambda: session.tier == "pro")
 
     wait_for(
         lambda: payload_of(read_entry(the_entry(cache_dir)))["licenseVariables"] == {"tier": "pro"}

@@ -125,9 +125,13 @@ def test_unreachable_server_is_a_transient_license_error(af):
     assert info.value.code == "network_error" and info.value.transient
 
 
-def test_second_license_on_one_guard_is_a_conflict(af, make_guard):
-    guard = make_guard(license_key=af.create_license())
-    guard.ensure()
-    with pytest.raises(LicenseError) as info:
-        guard.ensure(af.create_license())
-    assert info.value.code == "license_conflict"
+def test_a_second_license_on_one_guard_is_its_own_session(af, make_guard):
+    default_key, other_key = af.create_license(), af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=default_key)
+    default = guard.ensure()
+    other = guard.ensure(other_key)
+    assert other is not default and other.active and default.active
+    assert other.tier == "pro" and guard.session is default
+    assert guard.ensure(other_key) is other  # reused: no second login
+    stats = af.stats()["licenses"]
+    assert stats[default_key]["validates"] == 1 and stats[other_key]["validates"] == 1

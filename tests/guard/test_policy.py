@@ -6,7 +6,6 @@ import threading
 import pytest
 
 from authforge_guard._config import resolve_settings
-from authforge_guard._delivery import Delivery
 from authforge_guard._policy import ExitPolicy, LossPolicy, RaisePolicy, policy_for
 from authforge_guard._protocol import SigningKey
 
@@ -20,14 +19,14 @@ def settings(**kwargs):
 @pytest.mark.parametrize(("on_lost", "kind"), [("raise", RaisePolicy), ("exit", ExitPolicy),
                                                ("warn", LossPolicy)])
 def test_each_setting_names_its_strategy(on_lost, kind):
-    policy = policy_for(settings(on_lost=on_lost), Delivery(interrupt=True, signum=None))
+    policy = policy_for(settings(on_lost=on_lost))
     assert type(policy) is kind
 
 
 def test_cooperative_exit_happens_in_the_main_thread_only_after_a_loss():
     policy = ExitPolicy(settings(on_lost="exit", interrupt=False, exit_code=9))
     policy.check_call()  # no loss yet: nothing happens
-    policy.before_hooks(1, "revoked")
+    policy.before_hooks("revoked")
     seen = []
     worker = threading.Thread(target=lambda: seen.append(policy.check_call()))
     worker.start()
@@ -38,9 +37,7 @@ def test_cooperative_exit_happens_in_the_main_thread_only_after_a_loss():
     assert info.value.code == 9
 
 
-def test_raise_marks_blocks_before_the_hooks():
-    delivery = Delivery(interrupt=False, signum=None)
-    block = delivery.enter(lineage=7)
-    RaisePolicy(delivery).before_hooks(7, "revoked")
-    assert block.lost is not None and block.lost.code == "revoked"
-    assert delivery.exit(block) is not None
+def test_only_raise_makes_blocks_raise():
+    assert RaisePolicy.raises
+    assert not ExitPolicy(settings(on_lost="exit")).raises
+    assert not LossPolicy.raises

@@ -156,14 +156,14 @@ def test_killed_mid_activation_leaves_the_file_byte_identical(af, existing, tmp_
         import sys, threading, time
         from authforge_guard import AuthForgeClient
         from authforge_guard._files import write_atomic
-        import authforge_guard._client as client_module
+        import authforge_guard._offline as offline_module
 
         def slow_write(path, data, **kw):  # the kill lands while the new file is being written
             print("writing", flush=True)
             time.sleep(30)
             write_atomic(path, data, **kw)
 
-        client_module.write_atomic = slow_write
+        offline_module.write_atomic = slow_write
         client = AuthForgeClient({af.app_id!r}, {af.app_secret!r}, {af.public_key!r},
                                  api_base_url={af.url!r}, hwid_override="laptop-1")
         client.activate_offline({key!r}, {str(path)!r})

@@ -13,6 +13,8 @@ import math
 import signal
 
 import pytest
+
+from authforge_guard._scheduler import shared_timers
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -97,7 +99,7 @@ def test_environment_settings_only_raise_configuration_error(environ):
         urllib3.ProxyManager(resolved.proxy_url).clear()
     # What was accepted builds a working client: no ValueError on first use.
     guard = Guard(environ=environ, trust_environment=True)
-    assert guard.client.api_base_url == resolved.api_base_url.rstrip("/")
+    assert guard._engine.transport.base_url == resolved.api_base_url.rstrip("/")
 
 
 PINNED = {"app_id": "vendor-app", "public_key": KEY}
@@ -159,7 +161,7 @@ def test_the_largest_accepted_numbers_work(af, thread_crashes):
     guard = Guard(environ=environ, trust_environment=True)
     try:
         assert guard.ensure(af.create_license()).active
-        thread = guard.client._scheduler._thread
+        thread = shared_timers()._thread  # one timer thread runs every session's checks
         thread.join(0.3)
         assert thread.is_alive() and thread_crashes == []
     finally:
@@ -173,9 +175,8 @@ def test_a_far_future_offline_expiry_arms_no_crashing_timer(af, tmp_path, thread
     guard = Guard(app_id=af.app_id, public_key=af.public_key, api_base_url=af.url)
     try:
         session = guard.ensure(license_file=path)
-        timer = guard._offline_timer
-        if timer is not None:
-            timer.join(0.3)
-        assert session.active and thread_crashes == []
+        thread = shared_timers()._thread  # the file's expiry waits on the shared timers
+        thread.join(0.3)
+        assert session.active and thread.is_alive() and thread_crashes == []
     finally:
         guard.logout()

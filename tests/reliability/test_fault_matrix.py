@@ -19,9 +19,11 @@ import time
 
 import pytest
 
+import authforge_guard._guard as guard_module
+
 from authforge_guard import LicenseError
 from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
-from tests.support.waiting import HookLog, heartbeat_threads, wait_for
+from tests.support.waiting import HookLog, scheduled_checks, wait_for
 
 VALIDATE = "/auth/validate"
 HEARTBEAT = "/auth/heartbeat"
@@ -33,7 +35,9 @@ def heartbeats(af, key):
 
 @pytest.mark.parametrize("mode", ["grace", "online"])
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_login_under_fault(af, proxy, make_client, make_guard, case, mode):
+def test_login_under_fault(af, proxy, make_client, make_guard, case, mode, monkeypatch):
+    # The window in which a transient failure is shared, shortened (5 s in production).
+    monkeypatch.setattr(guard_module, "TRANSIENT_SHARE_SECONDS", 0.3)
     key = af.create_license()
     through_proxy = {"api_base_url": proxy.url, "request_timeout": REQUEST_TIMEOUT}
     if case.needs_history:
@@ -71,8 +75,21 @@ def test_login_under_fault(af, proxy, make_client, make_guard, case, mode):
             guard.ensure()
         assert again.value.code == case.code
     else:
-        assert guard.ensure().active
+        # Shared for a moment with every caller (an outage fails fast, no request sent)...
+        sent = len(proxy.requests)
+        with pytest.raises(LicenseError) as again:
+            guard.ensure()
+        assert again.value.code == case.code and len(proxy.requests) == sent
+        # ...then the next call tries again.
+        assert wait_for(lambda: _logs_in(guard))
         assert client.login(key)
+
+
+def _logs_in(guard):
+    try:
+        return guard.ensure().active
+    except LicenseError:
+        return False
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -106,14 +123,14 @@ def test_online_session_under_fault(af, proxy, make_guard, case):
         ]
         assert hooks.sessions_active_in_hook == [False, False]  # ended before the hooks ran
         assert guard.session is None and session.lost_code == case.code
-        assert not guard.client.is_authenticated()
-        assert wait_for(lambda: not heartbeat_threads())  # the checks stopped with it
+        assert guard.sessions == []
+        assert wait_for(lambda: scheduled_checks(guard) == 0)  # the checks stopped with it
         return
 
     assert wait_for(lambda: len(hooks.transient_codes()) >= 2)
     assert set(hooks.transient_codes()) == {case.code}
     assert hooks.fatal_events() == []
-    assert guard.session is session and session.active and guard.client.is_authenticated()
+    assert guard.session is session and session.active and guard.sessions == [session]
     assert len(proxy.requests) > armed_at  # the fault was met on the wire
     proxy.disarm()
     beats = heartbeats(af, key)
@@ -129,7 +146,7 @@ def test_grace_session_never_meets_the_fault(af, proxy, make_guard, case):
     )
     hooks = HookLog(guard)
     session = guard.ensure()
-    token = guard.client._signed_session.session_token
+    token = guard._entries[None].signed.session_token
     seen = len(proxy.requests)
     proxy.arm(case.make(), always=True)
     time.sleep(0.15)  # several grace checks
@@ -139,4 +156,4 @@ def test_grace_session_never_meets_the_fault(af, proxy, make_guard, case):
     assert af.stats()["licenses"][key] == {**af.stats()["licenses"][key],
                                            "validates": 1, "heartbeats": 0}
     assert hooks.events == []
-    assert guard.session is session and guard.client.is_authenticated()
+    assert guard.session is session and guard.sessions == [session]

@@ -54,11 +54,12 @@ FORK_SCRIPT = """
     def work():
         return guard.session
 
-    def beating():
-        return sum(t.name == "authforge-heartbeat" and t.is_alive() for t in threading.enumerate())
+    def beating():  # sessions with a background check scheduled
+        return sum(e.heartbeat_job is not None for e in guard._entries.values())
 
     def token():
-        return (guard.client.get_session_data() or {}).get("sessionToken")
+        entry = guard._entries.get(None)  # the default license's session
+        return entry.signed.session_token if entry is not None else None
 
     def refreshed_from(old, timeout=5.0):
         deadline = time.monotonic() + timeout
@@ -72,7 +73,7 @@ FORK_SCRIPT = """
     pid = os.fork()
     if pid == 0:
         child = {
-            "client_authenticated": guard.client.is_authenticated(),
+            "client_authenticated": bool(guard.sessions),
             "heartbeat_threads": beating(),
             "guard_session": guard.session is not None,
             "inherited_lost_code": inherited.lost_code,

@@ -114,9 +114,9 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, ma
                 assert wait_for(lambda: len(events) >= count)
                 proxy.disarm()
             texts += [repr(guard), str(guard), repr(session), str(session), repr(guard.settings),
-                      repr(guard.client), repr(guard.client._transport), repr(bare),
-                      repr(guard.client._live), repr(guard._last_signed)]
-            tokens = {guard.client.get_session_data()["sessionToken"],
+                      repr(guard._engine), repr(guard._engine.transport), repr(bare),
+                      repr(bare._live), repr(guard._entries[None].signed)]
+            tokens = {guard._entries[None].signed.session_token,
                       bare.get_session_data()["sessionToken"]}
             bare.logout()  # with no on_failure, a revocation would exit the process
             af.revoke(key)
@@ -141,7 +141,8 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, ma
 def test_proxy_credentials_stay_out_of_repr(af):
     guard = Guard(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
                   api_base_url=af.url, proxy_url="http://user:hunter2@127.0.0.1:3128")
-    assert leaks([repr(guard), repr(guard.settings), repr(guard.client)], {"hunter2"}) == []
+    assert leaks([repr(guard), repr(guard.settings), repr(guard._engine),
+                  repr(guard._engine.transport)], {"hunter2"}) == []
 
 
 # --- plain http to a remote host ------------------------------------------------

@@ -24,6 +24,16 @@ def heartbeat_threads() -> List[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == HEARTBEAT_THREAD and t.is_alive()]
 
 
+def scheduled_checks(guard) -> int:
+    """Sessions of ``guard`` with a background check scheduled (one timer thread serves
+    every session of the process, so threads are no measure of it)."""
+    return sum(
+        1
+        for entry in list(guard._entries.values())
+        if entry.heartbeat_job is not None and not entry.heartbeat_job.cancelled
+    )
+
+
 class HookLog:
     """Registers a hook of every kind on a Guard and keeps what each one was given.
 

@@ -1,0 +1,124 @@
+"""The session engine: the AuthForge calls a session is made of, raising on any failure.
+
+One ``Engine`` per app configuration (id, secret, trust list, one transport
+and its connection pool). It is stateless about sessions: the Guard keeps any
+number of ``(license key, hwid)`` sessions and the drop-in ``AuthForgeClient``
+keeps one, and both ask the engine to validate, heartbeat and re-verify them.
+Every answer is judged by ``_protocol.judge_signed_response`` (signature,
+nonce, app, shape); a failure is an ``AuthForgeError`` with its code, never a
+return value, so the caller decides what a failure means.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Dict, NamedTuple, Optional
+
+from ._clock import server_time
+from ._exceptions import AuthForgeError
+from ._protocol import (
+    HEARTBEAT_PATH,
+    VALIDATE_PATH,
+    SignedSession,
+    TrustList,
+    failure_from_body,
+    heartbeat_body,
+    is_success_status,
+    judge_signed_response,
+    new_nonce,
+    resolve_hwid,
+    validate_body,
+)
+
+if TYPE_CHECKING:
+    from ._retry import RetryPolicy
+    from ._transport import Transport
+
+
+class Answer(NamedTuple):
+    """A verified answer and the server's own time of it (``None`` when it gave none)."""
+
+    signed: SignedSession
+    issued_at: Optional[float]
+
+
+class Engine:
+    """Validates and heartbeats sessions of one app over one transport (thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        app_id: str,
+        app_secret: str,
+        trust: TrustList,
+        transport: Transport,
+        ttl_seconds: Optional[int],
+    ) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.trust = trust
+        self.transport = transport
+        self.ttl_seconds = ttl_seconds
+        self._hwids: Dict[Optional[str], str] = {}
+        self._hwid_lock = threading.Lock()
+
+    def hwid(self, override: Optional[str] = None) -> str:
+        """The HWID sent for ``override`` (the machine's when ``None`` or blank).
+
+        The machine's is computed once: it may read files or run a command.
+        """
+        if isinstance(override, str) and override.strip():
+            return override.strip()
+        found = self._hwids.get(None)
+        if found is None:
+            with self._hwid_lock:
+                found = self._hwids.get(None)
+                if found is None:
+                    found = resolve_hwid(self.app_id, None)
+                    self._hwids[None] = found
+        return found
+
+    def validate(self, license_key: str, hwid: str) -> Answer:
+        """``/auth/validate``: a new session for ``(license_key, hwid)``, or ``AuthForgeError``."""
+        body = validate_body(
+            app_id=self.app_id,
+            app_secret=self.app_secret,
+            license_key=license_key,
+            hwid=hwid,
+            nonce=new_nonce(),
+            ttl_seconds=self.ttl_seconds,
+        )
+        reply = self.transport.post(VALIDATE_PATH, body)
+        signed = judge_signed_response(
+            reply.data, expected_nonce=reply.nonce or "", trust=self.trust
+        )
+        return Answer(signed, server_time(signed.payload.get("timestamp")))
+
+    def heartbeat(
+        self, signed: SignedSession, hwid: str, *, retry: Optional[RetryPolicy] = None
+    ) -> Answer:
+        """``/auth/heartbeat`` for a live session: its refreshed answer, or ``AuthForgeError``."""
+        body = heartbeat_body(
+            app_id=self.app_id,
+            session_token=signed.session_token,
+            hwid=hwid,
+            nonce=new_nonce(),
+        )
+        reply = self.transport.post(HEARTBEAT_PATH, body, retry=retry)
+        if not is_success_status(reply.data.get("status")):
+            raise failure_from_body(reply.data)
+        fresh = judge_signed_response(
+            reply.data, expected_nonce=reply.nonce or "", trust=self.trust
+        )
+        return Answer(fresh, server_time(fresh.payload.get("timestamp")))
+
+    def reverify(self, signed: SignedSession) -> None:
+        """Grace mode's check: the stored answer still verifies (memory is not trusted blindly)."""
+        if not self.trust.verify(signed.payload_b64, signed.signature):
+            raise AuthForgeError("signature_mismatch")
+
+    def require_secret(self) -> None:
+        if not self.app_secret:
+            raise AuthForgeError(
+                "missing_app_secret", "missing_app_secret: online licensing needs the app secret"
+            )

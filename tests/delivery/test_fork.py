@@ -1,0 +1,77 @@
+"""Issue 12, item 2: after os.fork() a child never reuses its parent's pooled connection;
+its first guarded call logs in afresh, with no protocol error, for the Guard and for the
+drop-in AuthForgeClient."""
+
+import os
+
+import pytest
+
+from authforge_guard import AuthForgeClient, LicenseError
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+
+ROUNDS, CHILDREN = 20, 4
+
+
+def run_children(body):
+    """Fork CHILDREN children that each run ``body()`` (a list of codes); their codes."""
+    pipes = []
+    for _ in range(CHILDREN):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_end)
+            try:
+                codes = body()
+            except BaseException as exc:
+                codes = [f"crash:{type(exc).__name__}"]
+            os.write(write_end, ",".join(codes).encode())
+            os._exit(0)
+        os.close(write_end)
+        pipes.append((pid, read_end))
+    results = []
+    for pid, read_end in pipes:
+        with os.fdopen(read_end) as pipe:
+            results.append(pipe.read())
+        os.waitpid(pid, 0)
+    return results
+
+
+def test_guard_children_log_in_cleanly(af, make_guard):
+    key = af.create_license(slots=None)
+    guard = make_guard(license_key=key, heartbeat="grace")
+    work = guard.requires_license(lambda: guard.session)
+
+    def child():
+        codes = []
+        session = work()
+        codes.append("ok" if session is not None and session.active else "no-session")
+        for _ in range(3):
+            guard.logout()
+            try:
+                work()
+                codes.append("ok")
+            except LicenseError as exc:
+                codes.append(exc.code)
+        return codes
+
+    for _ in range(ROUNDS):
+        assert guard.ensure().active  # the parent's pool holds a kept-alive connection
+        results = run_children(child)
+        assert results == ["ok,ok,ok,ok"] * CHILDREN
+        assert guard.session is not None  # the parent's session is untouched
+
+
+def test_client_children_log_in_cleanly(af, make_client):
+    key = af.create_license(slots=None)
+    client = make_client()
+    assert client.login(key)
+
+    def child():
+        fresh_results = [client.validate_license(key) for _ in range(3)]
+        return ["ok" if r["valid"] else r["code"] for r in fresh_results]
+
+    for _ in range(ROUNDS):
+        assert client.validate_license(key)["valid"]
+        assert run_children(child) == ["ok,ok,ok"] * CHILDREN
+    assert isinstance(client, AuthForgeClient) and client.is_authenticated()

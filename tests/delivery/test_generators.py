@@ -1,0 +1,121 @@
+"""Issue 12, item 8: a licensed generator checks its license at every resume, and an async
+generator never logs in on the event loop."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from authforge_guard import LicenseLost, licensed
+from tests.support.fault_proxy import Fault
+
+
+def test_a_licensed_generator_stops_at_the_first_resume_after_a_loss(af, make_guard):
+    key = af.create_license()
+    guard = make_guard(license_key=key)
+
+    @guard.requires_license
+    def rows():
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+    got = []
+    with pytest.raises(LicenseLost):
+        with licensed(guard=guard) as session:
+            for row in rows():
+                got.append(row)
+                if row == 3:
+                    af.revoke(key)
+                    while session.active:
+                        try:
+                            threading.Event().wait(0.01)
+                        except LicenseLost:
+                            pass  # swallowed here: the generator's next resume raises again
+    assert got == [0, 1, 2, 3]
+
+
+def test_a_generator_passes_send_throw_and_return_through(af, make_guard):
+    guard = make_guard(license_key=af.create_license())
+
+    @guard.requires_license
+    def echo():
+        received = yield "ready"
+        try:
+            while True:
+                received = yield received * 2
+        except KeyError:
+            yield "handled"
+        return "finished"
+
+    gen = echo()
+    assert next(gen) == "ready"
+    assert gen.send(2) == 4
+    assert gen.throw(KeyError("x")) == "handled"
+    with pytest.raises(StopIteration) as stop:
+        next(gen)
+    assert stop.value.value == "finished"
+
+
+def test_an_async_generator_logs_in_off_the_event_loop(af, proxy, make_guard):
+    guard = make_guard(license_key=af.create_license(), api_base_url=proxy.url)
+    proxy.arm(Fault.delay(1.0), path="/auth/validate")
+
+    @guard.requires_license
+    async def ticks():
+        for n in range(3):
+            yield n
+
+    async def main():
+        longest, last = 0.0, time.monotonic()
+        stop = asyncio.Event()
+
+        async def ticker():
+            nonlocal longest, last
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                longest, last = max(longest, now - last), now
+
+        task = asyncio.ensure_future(ticker())
+        values = [n async for n in ticks()]
+        stop.set()
+        await task
+        return values, longest
+
+    values, longest = asyncio.run(main())
+    assert values == [0, 1, 2]
+    assert longest < 0.5  # the 1 s login ran in a worker thread, not on the loop
+
+
+def test_an_async_generator_stops_after_a_loss(af, make_guard):
+    key = af.create_license()
+    guard = make_guard(license_key=key)
+
+    @guard.requires_license
+    async def ticks():
+        n = 0
+        while True:
+            yield n
+            n += 1
+
+    async def main():
+        got = []
+        try:
+            async with licensed(guard=guard) as session:
+                async for n in ticks():
+                    got.append(n)
+                    if n == 2:
+                        af.revoke(key)
+                        while session.active:
+                            try:
+                                await asyncio.sleep(0.01)
+                            except asyncio.CancelledError:
+                                pass  # swallowed: the next resume raises anyway
+        except LicenseLost as exc:
+            got.append(exc.code)
+        return got
+
+    assert asyncio.run(asyncio.wait_for(main(), 20)) == [0, 1, 2, "revoked"]

@@ -1,0 +1,102 @@
+"""Issue 12, items 3 and 6: the signal handler takes no lock (nested blocks entered and left
+in a tight loop while the loss lands never hang), and a program's own handler for the
+signal is chained, called, and never overwritten on the way out."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+STRESS = textwrap.dedent("""
+    import faulthandler, random, sys, threading, time
+    from authforge_guard import LicenseLost, licensed
+    from authforge_guard._exceptions import AuthForgeError
+    from authforge_guard.testing import LocalAuthForge
+
+    TRIALS = int(sys.argv[1])
+    faulthandler.dump_traceback_later(60, exit=True)  # the watchdog: a hang fails loudly
+    with LocalAuthForge(heartbeat_rate_limit=None) as af:
+        guard = af.guard(license_key=af.create_license(), heartbeat_interval=900,
+                         hwid_override="stress")
+        outcomes = {}
+        for trial in range(TRIALS):
+            guard.ensure()
+            entry = guard._entries[None]
+
+            def lose():
+                time.sleep(random.uniform(0, 0.004))
+                guard._lose(entry, AuthForgeError("revoked"))
+
+            try:
+                with licensed(guard=guard):
+                    threading.Thread(target=lose).start()  # lands while the blocks churn
+                    while True:
+                        with licensed(guard=guard):
+                            with licensed(guard=guard):
+                                pass
+            except LicenseLost as exc:
+                outcomes[exc.code] = outcomes.get(exc.code, 0) + 1
+            faulthandler.dump_traceback_later(60, exit=True)
+        print(outcomes)
+""")
+
+
+def test_nested_blocks_in_a_tight_loop_while_the_loss_lands_never_hang(tmp_path):
+    trials = 300
+    result = subprocess.run([sys.executable, "-c", STRESS, str(trials)], capture_output=True,
+                            text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == str({"revoked": trials})
+
+
+OWN_HANDLER = textwrap.dedent("""
+    import signal, sys, threading, time
+    from authforge_guard import LicenseLost, licensed
+    from authforge_guard.testing import LocalAuthForge
+
+    when = sys.argv[1]
+    calls = []
+
+    def mine(signum, frame):
+        calls.append(signum)
+
+    with LocalAuthForge(heartbeat_rate_limit=None) as af:
+        key = af.create_license()
+        guard = af.guard(license_key=key, heartbeat="online", heartbeat_interval=0.05,
+                         hwid_override="own-handler")
+        guard.ensure()
+        if when == "before":
+            signal.signal(signal.SIGURG, mine)
+        outcome, interrupted = "no loss", True
+        try:
+            with licensed(guard=guard) as session:
+                if when == "during":
+                    signal.signal(signal.SIGURG, mine)  # the program takes the signal over
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGURG)  # its own use
+                af.revoke(key)
+                while session.active:
+                    time.sleep(0.05)
+                time.sleep(1.0)  # our signal, if it comes, lands here
+                interrupted = False
+        except LicenseLost as exc:
+            outcome = exc.code
+        installed = signal.getsignal(signal.SIGURG)
+        print(outcome, interrupted, installed is mine, len(calls) >= 1)
+""")
+
+
+def run_own_handler(when):
+    result = subprocess.run([sys.executable, "-c", OWN_HANDLER, when], capture_output=True,
+                            text=True, timeout=60, env=os.environ.copy())
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout.split()
+
+
+def test_a_handler_installed_before_the_block_is_chained_and_restored():
+    assert run_own_handler("before") == ["revoked", "True", "True", "True"]
+
+
+def test_a_handler_installed_during_the_block_is_kept_and_the_block_still_ends_lost():
+    # The program's handler took the signal over: the sleep is not interrupted, but the
+    # block ends with LicenseLost (at its exit), and the program's handler stays installed.
+    assert run_own_handler("during") == ["revoked", "False", "True", "True"]
