@@ -14,6 +14,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from authforge_guard._engine import Answer
 from authforge_guard._fleet import Fleet
 from authforge_guard._stores import store_from_setting
 
@@ -25,7 +26,7 @@ def main() -> None:
     secret = sys.stdin.readline().strip()
     tenants = json.loads(sys.stdin.readline())
     wire = Wire(url, app_id, secret, public_key)
-    fleet = Fleet(store_from_setting(setting, app_id), wire.trust, login_lease=float(lease))
+    fleet = Fleet(store_from_setting(setting, app_id), online=False, login_lease=float(lease))
 
     def login_for(key, hwid):
         def login():
@@ -33,7 +34,7 @@ def main() -> None:
             if mode == "hang":
                 print("validated", flush=True)
                 threading.Event().wait()
-            return signed
+            return Answer(signed, None)
 
         return login
 
@@ -41,9 +42,14 @@ def main() -> None:
     assert sys.stdin.readline().strip() == "go"
     with ThreadPoolExecutor(8) as pool:
         sessions = list(
-            pool.map(lambda pair: fleet.obtain(pair[0], pair[1], login_for(*pair)), tenants)
+            pool.map(
+                lambda pair: fleet.obtain(
+                    pair[0], pair[1], wire.trust, validate=login_for(*pair), confirm=None
+                ),
+                tenants,
+            )
         )
-    assert all(s.token_body["licenseKey"] == k for s, (k, _h) in zip(sessions, tenants))
+    assert all(a.signed.token_body["licenseKey"] == k for a, (k, _h) in zip(sessions, tenants))
     print("done", fleet.logins, fleet.waited, flush=True)
     fleet.close()
     wire.close()
