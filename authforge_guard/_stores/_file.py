@@ -126,7 +126,7 @@ class FileStore:
         self._owner = secrets.token_hex(8)  # this instance, in leases and tombstones
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._refusals = RefusalLog("the session cache")
+        self._refusals = RefusalLog("session cache")
 
     @classmethod
     def default(

@@ -122,7 +122,7 @@ class RedisStore:
         self._release_lease = self._redis.register_script(_RELEASE_LEASE)
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self._refusals = RefusalLog(f"the session store {self.url}")
+        self._refusals = RefusalLog(f"session store {self.url}")
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url!r})"

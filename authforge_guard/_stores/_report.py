@@ -50,7 +50,7 @@ class RefusalLog:
             self._last[kind] = now
         level = logging.WARNING if found.reason.startswith(_SUSPECT) else logging.INFO
         logger.log(
-            level, "authforge_guard: not resuming a session from %s: %s", self.where, found.reason
+            level, "authforge_guard: not resuming a cached session: %s (%s)", found.reason, self.where
         )
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from authforge_guard._session_cache import SessionCache
+from authforge_guard._stores._file import FileStore
 
 from .conftest import counts, read_entry, the_entry
 
@@ -82,17 +82,17 @@ def test_a_leftover_temp_file_is_never_read(af, make_guard, cache_dir):
 WRITER = """\
 import json, sys
 from authforge_guard._protocol import TrustList, verify_signed_payload
-from authforge_guard._session_cache import SessionCache
+from authforge_guard._stores._file import FileStore
 
-directory, app_id, public_key, key, first, second = sys.argv[1:]
-cache = SessionCache(directory, app_id)
+directory, app_id, public_key, key, hwid, first, second = sys.argv[1:]
+cache = FileStore(directory, app_id)
 sessions = [verify_signed_payload(e["payload"], e["signature"], e["keyId"],
                                   trust=TrustList(public_key), expected_nonce=None)
             for e in (json.loads(first), json.loads(second))]
 print("ready", flush=True)
 while True:
     for session in sessions:
-        cache.store(key, session)
+        cache.save(key, hwid, session)
 """
 
 
@@ -108,10 +108,11 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
     hwid, trust = guard.hwid(), guard._engine.trust
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    cache = SessionCache(str(cache_dir), af.app_id)
+    cache = FileStore(str(cache_dir), af.app_id)
 
     writer = subprocess.Popen(
-        [sys.executable, str(script), str(cache_dir), af.app_id, af.public_key, key, first, second],
+        [sys.executable, str(script), str(cache_dir), af.app_id, af.public_key, key, hwid,
+         first, second],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -120,7 +121,7 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
         tokens = set()
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:  # every read, mid-replace or not, is whole
-            found = cache.load(key, trust=trust, hwid=hwid)
+            found = cache.load(key, hwid, trust=trust)
             assert found.session is not None, found.reason
             tokens.add(found.session.session_token)
         writer.send_signal(signal.SIGKILL)
@@ -130,6 +131,6 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
         writer.stdout.close()
 
     assert len(tokens) == 2  # the reads really did race the writer
-    assert cache.load(key, trust=trust, hwid=hwid).session is not None
+    assert cache.load(key, hwid, trust=trust).session is not None
     assert make_guard(heartbeat="grace", session_cache=str(cache_dir)).ensure(key)
     assert counts(af, key) == (2, 0)

@@ -90,14 +90,7 @@ def test_redis_is_imported_only_for_a_redis_store(tmp_path):
 # --- a Guard on each store (through the session_cache setting the Guard reads today)
 
 
-# The Guard on main reads only file stores (settings.session_cache); a redis:// session_store
-# reaches it with the multi-session Guard (issue 17 phase 2). Strict: this fails once it does.
-GUARD_READS_URLS = pytest.mark.xfail(
-    strict=True, reason="the Guard does not use session_store URLs yet (issue 17 phase 2)"
-)
-
-
-@pytest.fixture(params=["file", pytest.param("redis", marks=GUARD_READS_URLS)])
+@pytest.fixture(params=["file", "redis"])
 def guard_backend(request, af, clock, tmp_path):
     from .conftest import Backend
 
