@@ -50,7 +50,10 @@ class RefusalLog:
             self._last[kind] = now
         level = logging.WARNING if found.reason.startswith(_SUSPECT) else logging.INFO
         logger.log(
-            level, "authforge_guard: not resuming a cached session: %s (%s)", found.reason, self.where
+            level,
+            "authforge_guard: not resuming a cached session: %s (%s)",
+            found.reason,
+            self.where,
         )
 
 
