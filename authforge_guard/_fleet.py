@@ -77,8 +77,12 @@ class Fleet:
         self._followed: dict[tuple[str, str], tuple[str, OnLost]] = {}
         self._ended_elsewhere: set[tuple[str, str]] = set()
         self._watching = False
-        self.logins = 0  # validates this instance made (for tests and the bench)
-        self.waited = 0  # sessions this instance took from another's login
+        # For tests and the bench: validates made here, logins taken from another
+        # instance, check rounds, and heartbeats sent from here.
+        self.logins = 0
+        self.waited = 0
+        self.check_ins = 0
+        self.heartbeats = 0
 
     @classmethod
     def from_setting(
@@ -177,10 +181,12 @@ class Fleet:
         interval a little, so the holder keeps it while it lives and another
         takes over when it dies.
         """
+        self.check_ins += 1
         if not self.store.try_lease(key, hwid, HEARTBEAT, self.interval * 1.5):
             found = self.store.load(key, hwid, trust=trust)
             if found.session is not None:
                 return Answer(found.session, None)
+        self.heartbeats += 1
         answer = heartbeat()
         self.store.save(key, hwid, answer.signed)
         return answer

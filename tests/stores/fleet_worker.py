@@ -4,7 +4,8 @@ argv: store setting, server url, app id, public key, login lease seconds, mode.
 stdin: the app secret on the first line, then a JSON list of [key, hwid] pairs.
 It prints "ready", waits for "go" on stdin, obtains every session (8 threads),
 and prints "done <logins> <waited>". In mode "hang", the login validates, prints
-"validated" and then never saves (a replica killed mid-login).
+"validated" and then never saves (a replica killed mid-login); in mode "guard"
+a Guard serves each tenant in a ``licensed`` block.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main() -> None:
 
         return login
 
+    if mode == "guard":
+        serve_with_a_guard(setting, url, app_id, public_key, secret, tenants)
+        return
     print("ready", flush=True)
     assert sys.stdin.readline().strip() == "go"
     with ThreadPoolExecutor(8) as pool:
@@ -53,6 +57,28 @@ def main() -> None:
     print("done", fleet.logins, fleet.waited, flush=True)
     fleet.close()
     wire.close()
+
+
+def serve_with_a_guard(setting, url, app_id, public_key, secret, tenants):
+    """The replica as a user writes it: one Guard, a ``licensed`` block per request."""
+    from authforge_guard import Guard, licensed
+
+    guard = Guard(
+        app_id=app_id, app_secret=secret, public_key=public_key, api_base_url=url,
+        heartbeat="grace", session_store=setting,
+    )
+    print("ready", flush=True)
+    assert sys.stdin.readline().strip() == "go"
+
+    def serve(pair):
+        with licensed(pair[0], hwid_override=pair[1], guard=guard) as session:
+            return session.active
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(serve, tenants))
+    fleet = guard._fleet
+    print("done", fleet.logins, fleet.waited, flush=True)
+    guard.logout()
 
 
 if __name__ == "__main__":
