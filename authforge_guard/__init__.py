@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from ._features import feature, has_feature
     from ._guard import Guard, configure, get_guard
     from ._hooks import LicenseEvent
+    from ._keystore import activate, deactivate
+    from ._library_hooks import add_cleanup, on, on_lost, on_transient
     from ._licensed import current_session, licensed
     from ._protocol import (
         DEFINITIVE_ERROR_CODES,
@@ -61,6 +63,12 @@ _EXPORTS: Dict[str, str] = {
     "Session": "._session",
     "requires_license": "._decorators",
     "licensed": "._licensed",
+    "activate": "._keystore",
+    "deactivate": "._keystore",
+    "on": "._library_hooks",
+    "on_lost": "._library_hooks",
+    "on_transient": "._library_hooks",
+    "add_cleanup": "._library_hooks",
     "current_session": "._licensed",
     "shield": "._delivery",
     "feature": "._features",
@@ -80,8 +88,11 @@ __all__ = [
     "LicenseLost",
     "Session",
     "__version__",
+    "activate",
+    "add_cleanup",
     "configure",
     "current_session",
+    "deactivate",
     "feature",
     "get_guard",
     "has_feature",
@@ -89,6 +100,9 @@ __all__ = [
     "is_transient_error",
     "licensed",
     "normalize_machine_id",
+    "on",
+    "on_lost",
+    "on_transient",
     "parse_license_file",
     "requires_license",
     "shield",

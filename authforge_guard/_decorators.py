@@ -23,10 +23,12 @@ import functools
 import importlib
 import inspect
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, overload
 
 from . import _delivery
-from ._guard import DEFAULT, Guard, aresolve_session, resolve_session
+from ._exceptions import ConfigurationError, LicenseError
+from ._frameworks import refuse_registered_view, skip_for_click_help
+from ._guard import DEFAULT, Guard, aresolve_session, get_guard, resolve_session
 from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:
@@ -39,38 +41,72 @@ F = TypeVar("F", bound=Callable[..., Any])
 def requires_license(fn: F) -> F: ...
 @overload
 def requires_license(
-    fn: None = None, *, guard: Optional[Guard] = None, license_key: Optional[str] = None
+    fn: None = None,
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    on_refused: Optional[str] = None,
 ) -> Callable[[F], F]: ...
 
 
 def requires_license(
-    fn: Any = None, *, guard: Optional[Guard] = None, license_key: Optional[str] = None
+    fn: Any = None,
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    on_refused: Optional[str] = None,
 ) -> Any:
     """Run the decorated callable only with a license; log in once if there is none.
 
     Raises ``LicenseError`` (with ``.code``) when no license can be had, and
     ``LicenseLost`` when the ``licensed()`` block it runs in lost its license.
-    Never exits the process. ``license_key`` is used only to log in.
+    ``license_key`` is used only to log in.
+
+    ``on_refused="exit"`` (default: the guard's ``on_refused`` setting, else
+    ``"raise"``) is for customer-facing command lines: a licensing error from
+    the check or the call prints plain lines to stderr (``user_message``) and
+    raises ``SystemExit`` with 1 refused, 2 configuration, 3 AuthForge
+    unreachable; a check slower than a second prints a progress line, and one
+    that outlives the request timeout ends as unreachable.
     """
     check_guard_argument(guard, "requires_license")
+    from ._refusal import check_on_refused
+
+    check_on_refused(on_refused)
     if fn is None:
-        return functools.partial(requires_license, guard=guard, license_key=license_key)
+        return functools.partial(
+            requires_license, guard=guard, license_key=license_key, on_refused=on_refused
+        )
     if not callable(fn) and not isinstance(fn, (classmethod, staticmethod)):
         raise TypeError("@requires_license decorates a function, method or class method")
+    refuse_registered_view(fn, "@requires_license")
 
-    def check() -> Session:
+    def resolve() -> Session:
         return resolve_session(guard, license_key)
 
-    async def acheck() -> Session:
+    async def aresolve() -> Session:
         return await aresolve_session(guard, license_key)
 
-    needs_check = fast_check(guard, license_key)
+    def check() -> Any:
+        if skip_for_click_help():
+            return None
+        return _check_for_a_person(guard, resolve, on_refused)
+
+    async def acheck() -> Any:
+        return await _acheck_for_a_person(guard, aresolve, on_refused)
+
+    # Through the wrapper every time with on_refused="exit": a loss or a gate inside the
+    # call is told to the customer too.
+    needs_check = _always if on_refused == "exit" else fast_check(guard, license_key)
     wrapper_type = picklable_wrapper_type()
 
     if is_coroutine_function(fn):
 
         def guarded_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            return _check_then_await(acheck, wrapped, args, kwargs)
+            call = _check_then_await(acheck, wrapped, args, kwargs)
+            if on_refused == "raise" or (on_refused is None and not _exits_on_refusal(guard)):
+                return call
+            return _exiting(call, guard)
 
         return wrapper_type(fn, guarded_async, needs_check)
 
@@ -92,7 +128,12 @@ def requires_license(
 
     def guarded(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         check()
-        return wrapped(*args, **kwargs)
+        if on_refused == "raise" or (on_refused is None and not _exits_on_refusal(guard)):
+            return wrapped(*args, **kwargs)
+        try:
+            return wrapped(*args, **kwargs)
+        except (LicenseError, ConfigurationError) as exc:  # a loss or a gate inside the call
+            raise _exit_for(exc, guard) from None
 
     return wrapper_type(fn, guarded, needs_check)
 
@@ -101,6 +142,10 @@ def check_guard_argument(guard: Any, where: str) -> None:
     """``guard=`` must be a Guard: say so when decorating, not at the first call."""
     if guard is not None and not isinstance(guard, Guard):
         raise TypeError(f"{where}(guard=...) takes a Guard, not {type(guard).__name__}")
+
+
+def _always() -> bool:
+    return True
 
 
 def fast_check(guard: Optional[Guard], license_key: Optional[str]) -> Callable[[], bool]:
@@ -141,6 +186,68 @@ def _chain_live(block: Any) -> bool:
             return False
         block = block.parent
     return True
+
+
+def _exits_on_refusal(guard: Optional[Guard]) -> bool:
+    from ._refusal import on_refused_of
+
+    return on_refused_of(guard if guard is not None else DEFAULT.guard, None) == "exit"
+
+
+async def _exiting(call: Awaitable[Any], guard: Optional[Guard]) -> Any:
+    try:
+        return await call
+    except (LicenseError, ConfigurationError) as exc:
+        raise _exit_for(exc, guard) from None
+
+
+def _exit_for(exc: BaseException, guard: Optional[Guard]) -> SystemExit:
+    from ._refusal import exit_for, support_hint_of
+
+    return exit_for(exc, support_hint_of(guard if guard is not None else DEFAULT.guard))
+
+
+def _check_for_a_person(
+    guard: Optional[Guard], resolve: Callable[[], Session], on_refused: Optional[str]
+) -> Session:
+    """The check of a customer-facing program: words and an exit code instead of a traceback."""
+    from ._refusal import customer_check, on_refused_of, support_hint_of
+
+    active = guard if guard is not None else get_guard()
+    try:
+        if on_refused_of(active, on_refused) != "exit":
+            return resolve()
+        with customer_check(_request_timeout(active)):
+            return resolve()
+    except (LicenseError, ConfigurationError) as exc:
+        # Asked again: a default guard reads its settings (on_refused among them) at first use.
+        exc.support_hint = support_hint_of(active)
+        if on_refused_of(active, on_refused) == "exit":
+            raise _exit_for(exc, active) from None
+        raise
+
+
+async def _acheck_for_a_person(
+    guard: Optional[Guard], aresolve: Callable[[], Awaitable[Session]], on_refused: Optional[str]
+) -> Session:
+    """``_check_for_a_person`` for coroutines: the progress line, no deadline (the event loop
+    is not ours to interrupt); the exit itself is raised by ``_exiting``."""
+    from ._refusal import customer_check, on_refused_of, support_hint_of
+
+    active = guard if guard is not None else get_guard()
+    try:
+        if on_refused_of(active, on_refused) != "exit":
+            return await aresolve()
+        with customer_check(None):
+            return await aresolve()
+    except (LicenseError, ConfigurationError) as exc:
+        exc.support_hint = support_hint_of(active)
+        raise
+
+
+def _request_timeout(guard: Guard) -> Optional[float]:
+    settings = vars(guard).get("settings")  # a default guard not configured yet has none
+    return getattr(settings, "request_timeout", None)
 
 
 def is_coroutine_function(fn: Any) -> bool:

@@ -53,7 +53,21 @@ class AuthForgeError(_CodedError, ValueError):
 # --- integration layer ------------------------------------------------------
 
 
-class ConfigurationError(ValueError):
+class _UserMessage:
+    """``user_message``: the plain lines a customer-facing program shows for this error."""
+
+    # Set by the integration that caught the error, from the guard's ``support_hint``.
+    support_hint: Optional[str] = None
+
+    @property
+    def user_message(self) -> str:
+        """What happened and what to do, in a customer's words (no code names, no key)."""
+        from ._refusal import user_message
+
+        return user_message(self, self.support_hint)  # type: ignore[arg-type]
+
+
+class ConfigurationError(_UserMessage, ValueError):
     """A setting is missing or unusable; names the argument and its environment variable."""
 
     code = "configuration_error"
@@ -75,7 +89,7 @@ def _rebuild_configuration_error(
     return ConfigurationError(message, argument=argument, env_var=env_var)
 
 
-class LicenseError(_CodedError):
+class LicenseError(_UserMessage, _CodedError):
     """A license could not be obtained or kept; ``.code`` says why (``revoked``, ...)."""
 
     def __init__(self, code: str, message: Optional[str] = None) -> None:

@@ -119,6 +119,9 @@ def feature(
         return session is None or key not in session._state.grants
 
     def decorate(fn: F) -> F:
+        from ._frameworks import refuse_registered_view
+
+        refuse_registered_view(fn, "@feature")
         wrapper_type = picklable_wrapper_type()
         if is_coroutine_function(fn):
 

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from ._delivery import Block
     from ._engine import Answer, Engine
     from ._fleet import Fleet
+    from ._licensed import licensed as _LicensedBlock
     from ._protocol import SignedSession
     from ._retry import RetryPolicy
     from ._scheduler import Job
@@ -524,6 +525,10 @@ class Guard:
             key, path = None, license_file if license_file is not None else slot[0][6:]
         else:
             key, path = slot[0], None
+        if key is None and path is None:
+            from ._keystore import load_key  # what the customer saved with `activate`
+
+            key = load_key(self.settings.app_id)
         if key is None and path is None:
             raise missing_setting(
                 "license_key",
@@ -1044,21 +1049,39 @@ class Guard:
     # ----------------------------------------------------- integration sugar
     # These import the integration modules at call time: they import this one.
 
+    # Typed like the module-level forms, so a decorated function keeps its signature
+    # under mypy --strict and pyright.
+
+    @overload
+    def requires_license(self, fn: F) -> F: ...
+    @overload
+    def requires_license(
+        self,
+        fn: None = None,
+        *,
+        license_key: Optional[str] = None,
+        on_refused: Optional[str] = None,
+    ) -> Callable[[F], F]: ...
+
     def requires_license(self, fn: Any = None, **options: Any) -> Any:
         """``@guard.requires_license``: ``requires_license`` bound to this guard."""
         from ._decorators import requires_license
 
         return requires_license(fn, guard=self, **options)
 
-    def licensed(self, license_key: Optional[str] = None, **options: Any) -> Any:
+    def licensed(self, license_key: Optional[str] = None, **options: Any) -> _LicensedBlock:
+        """``with guard.licensed(key) as session:``: ``licensed`` bound to this guard."""
         from ._licensed import licensed
 
         return licensed(license_key, guard=self, **options)
 
-    def feature(self, name: str, **options: Any) -> Any:
+    def feature(
+        self, name: str, *, fallback: Optional[Callable[..., Any]] = None
+    ) -> Callable[[F], F]:
+        """``@guard.feature("pro")``: ``feature`` bound to this guard."""
         from ._features import feature
 
-        return feature(name, guard=self, **options)
+        return feature(name, guard=self, fallback=fallback)
 
     def has_feature(self, name: str) -> bool:
         from ._features import has_feature
@@ -1175,30 +1198,43 @@ DEFAULT = _Default()
 
 
 def configure(**kwargs: Any) -> Guard:
-    """Make a ``Guard(**kwargs)`` the process-wide default (the previous one is logged out)."""
+    """Make a ``Guard(**kwargs)`` the process-wide default.
+
+    Every hook, ``on_lost``/``on_transient`` hook and pending cleanup registered
+    on the previous default guard (by a library at import time, say) is carried
+    over to the new one; the previous one is logged out.
+    """
+    from ._library_hooks import copy_hooks
+
     guard = Guard(**kwargs)
     with DEFAULT.lock:
         previous, DEFAULT.guard = DEFAULT.guard, guard
-    if previous is not None:
+        if previous is not None:
+            copy_hooks(previous._hooks, guard._hooks)
+    if previous is not None and "settings" in vars(previous):
         previous.logout()
     return guard
 
 
 def get_guard() -> Guard:
-    """The process-wide default guard, built from the environment on first use."""
+    """The process-wide default guard. Safe at import time: it reads its settings (the
+    environment) at its first use, where a missing one raises ``ConfigurationError``;
+    hooks can be registered on it before that."""
     guard = DEFAULT.guard
     if guard is not None:
         return guard
     with DEFAULT.lock:
         if DEFAULT.guard is None:
-            DEFAULT.guard = Guard()
+            from ._library_hooks import DeferredGuard
+
+            DEFAULT.guard = DeferredGuard()
         return DEFAULT.guard
 
 
 def _reset_default_for_tests() -> None:
     with DEFAULT.lock:
         previous, DEFAULT.guard = DEFAULT.guard, None
-    if previous is not None:
+    if previous is not None and "settings" in vars(previous):
         previous.logout()
 
 

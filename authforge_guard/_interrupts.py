@@ -30,13 +30,16 @@ import logging
 import os
 import signal
 import threading
-
-try:  # the C functions under ``signal``'s: no enum conversion on every block's entry
-    import _signal as _sig
-except ImportError:  # pragma: no cover - another interpreter
-    _sig = signal  # type: ignore[assignment]
 from types import CodeType, FrameType
-from typing import Any, Callable, Deque, Dict, Optional, Set
+from typing import Any, Callable, Deque, Dict, Optional, Set, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_sig: Any
+try:  # the C functions under ``signal``'s: no enum conversion on every block's entry
+    import _signal as _sig  # type: ignore[import-not-found, no-redef, unused-ignore]
+except ImportError:  # pragma: no cover - another interpreter
+    _sig = signal
 
 logger = logging.getLogger("authforge_guard")
 
@@ -58,7 +61,7 @@ _requests: Deque[Request] = collections.deque()  # append/popleft are atomic
 _protected: Set[CodeType] = set()
 
 
-def protect(fn: Callable[..., Any]) -> Callable[..., Any]:
+def protect(fn: F) -> F:
     """Mark ``fn``'s frames as library bookkeeping the handler must not interrupt."""
     code = getattr(fn, "__code__", None)
     if code is not None:

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Optional, Type, Union
 
 from . import _delivery, _interrupts
-from ._exceptions import LicenseLost
+from ._exceptions import ConfigurationError, LicenseError, LicenseLost
 from ._guard import Guard, get_guard
 
 if TYPE_CHECKING:
@@ -34,7 +34,14 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
     is for: each ``(key, hwid)`` pair is its own session.
     """
 
-    __slots__ = ("_block", "_guard", "_hwid_override", "_license_file", "_license_key")
+    __slots__ = (
+        "_block",
+        "_guard",
+        "_hwid_override",
+        "_license_file",
+        "_license_key",
+        "_on_refused",
+    )
 
     def __init__(
         self,
@@ -43,7 +50,12 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         hwid_override: Optional[str] = None,
         guard: Optional[Guard] = None,
         license_file: Optional[Union[str, os.PathLike[str]]] = None,
+        on_refused: Optional[str] = None,
     ) -> None:
+        from ._refusal import check_on_refused
+
+        check_on_refused(on_refused)
+        self._on_refused = on_refused
         if guard is not None and not isinstance(guard, Guard):
             raise TypeError(f"licensed(guard=...) takes a Guard, not {type(guard).__name__}")
         self._license_key = license_key
@@ -56,8 +68,69 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         return "licensed()" if self._license_key is None else "licensed(<license key>)"
 
     # -- sync ----------------------------------------------------------------
+    # ``on_refused="exit"`` (or the guard's setting): a licensing error at the start or the
+    # end of the block is told to the customer and ends the program (see ``_refusal``).
     @_interrupts.protect
     def __enter__(self) -> Session:
+        try:
+            session: Session = self._enter()
+        except (LicenseError, ConfigurationError) as exc:
+            told = _told(exc, self._guard, self._on_refused)
+            if told is exc:
+                raise
+            raise told from None
+        return session
+
+    @_interrupts.protect
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        guard = self._block.owner if self._block is not None else self._guard
+        try:
+            self._exit(exc_type, exc, tb)
+        except (LicenseError, ConfigurationError) as raised:
+            told = _told(raised, guard, self._on_refused)
+            if told is raised:
+                raise
+            raise told from None
+        if isinstance(exc, (LicenseError, ConfigurationError)):
+            told = _told(exc, guard, self._on_refused)
+            if told is not exc:
+                raise told from None
+
+    async def __aenter__(self) -> Session:
+        try:
+            return await self._aenter()
+        except (LicenseError, ConfigurationError) as exc:
+            told = _told(exc, self._guard, self._on_refused)
+            if told is exc:
+                raise
+            raise told from None
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        guard = self._block.owner if self._block is not None else self._guard
+        try:
+            await self._aexit(exc_type, exc, tb)
+        except (LicenseError, ConfigurationError) as raised:
+            told = _told(raised, guard, self._on_refused)
+            if told is raised:
+                raise
+            raise told from None
+        if isinstance(exc, (LicenseError, ConfigurationError)):
+            told = _told(exc, guard, self._on_refused)
+            if told is not exc:
+                raise told from None
+
+    @_interrupts.protect
+    def _enter(self) -> Session:
         if self._block is not None:
             raise RuntimeError("a licensed() block cannot be entered twice at once")
         active = self._guard if self._guard is not None else get_guard()
@@ -92,7 +165,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         return block.session
 
     @_interrupts.protect
-    def __exit__(
+    def _exit(
         self,
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
@@ -117,7 +190,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
             raise lost from exc
 
     # -- async ---------------------------------------------------------------
-    async def __aenter__(self) -> Session:
+    async def _aenter(self) -> Session:
         import asyncio
 
         if self._block is not None:
@@ -143,7 +216,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
             raise loss.exception(block.session.lineage)
         return block.session
 
-    async def __aexit__(
+    async def _aexit(
         self,
         exc_type: Optional[Type[BaseException]],
         exc: Optional[BaseException],
@@ -197,3 +270,18 @@ def current_session() -> Optional[Session]:
     """The innermost ``licensed()`` block's ``Session`` in this thread or asyncio task
     (tasks inherit it from the block that started them), else ``None``."""
     return _delivery.current_session()
+
+
+def _told(exc: BaseException, guard: Optional[Guard], on_refused: Optional[str]) -> BaseException:
+    """``exc`` itself (with the guard's support hint), or with ``on_refused="exit"`` the
+    ``SystemExit`` after the customer's lines."""
+    from ._guard import DEFAULT
+    from ._refusal import exit_for, on_refused_of, support_hint_of
+
+    active = guard if guard is not None else DEFAULT.guard
+    hint = support_hint_of(active)
+    if isinstance(exc, (LicenseError, ConfigurationError)):
+        exc.support_hint = hint
+    if on_refused_of(active, on_refused) == "exit":
+        return exit_for(exc, hint)
+    return exc

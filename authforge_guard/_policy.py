@@ -80,6 +80,12 @@ class ExitPolicy(LossPolicy):
         self.cooperative = not settings.interrupt
         self._requested = False
         self._handler = False
+        self._for_life = False
+        # Made in the main thread (a program's set-up, an ASGI app's module): take the signal
+        # now, for the Guard's life. A server that logs in from a worker thread (uvicorn, an
+        # executor) could not later, and the main thread would only get a simulated Ctrl-C.
+        self.session_started()
+        self._for_life = self._handler
 
     def session_started(self) -> None:
         # The handler can only be installed from the main thread: at login.
@@ -87,7 +93,7 @@ class ExitPolicy(LossPolicy):
             self._handler = _interrupts.acquire(self.signum)
 
     def session_ended(self) -> None:
-        if self._handler and self.signum is not None:
+        if self._handler and self.signum is not None and not self._for_life:
             _interrupts.release(self.signum)
             self._handler = False
 
@@ -121,7 +127,7 @@ class ExitPolicy(LossPolicy):
             raise SystemExit(self.exit_code)
 
     def after_fork(self) -> None:
-        self._handler = False
+        self._handler = self._for_life = False
 
     def _watchdog(self) -> None:
         time.sleep(self.grace)

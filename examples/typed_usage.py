@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import List
 
+import authforge_guard
 from authforge_guard import (
     Guard,
     LicenseEvent,
@@ -50,6 +51,39 @@ def save_work(event: LicenseEvent) -> None:
     print(event.session)
 
 
+@guard.requires_license
+def bound(count: int) -> List[int]:
+    return list(range(count))
+
+
+@guard.requires_license(on_refused="exit")
+async def bound_async(name: str) -> str:
+    return name
+
+
+@guard.feature("pro", fallback=lambda document: "")
+def bound_gate(document: str) -> str:
+    return document
+
+
+@requires_license(on_refused="exit")
+def cli_main(verbose: bool = False) -> int:
+    return 0
+
+
+@authforge_guard.on_lost
+def library_hook(event: LicenseEvent) -> None:
+    print(event.code)
+
+
+authforge_guard.add_cleanup(print, "flushed", end="\n")
+
+
+def bound_block() -> Session:
+    with guard.licensed() as session:
+        return session
+
+
 def licensed_work() -> str:
     with licensed(guard=guard) as session:
         tier: str | None = session.tier
@@ -66,4 +100,9 @@ def use_types() -> None:
     data: bytes = asyncio.run(fetch("u"))
     pdf: str = export_pdf("doc", pages=3)
     allowed: bool = has_feature("pro", guard=guard)
-    print(count, data, pdf, allowed, audit("x"))
+    numbers: List[int] = bound(3)
+    name: str = asyncio.run(bound_async("n"))
+    gated: str = bound_gate("doc")
+    exit_code: int = cli_main(verbose=True)
+    pro: bool = guard.has_feature("pro")
+    print(count, data, pdf, allowed, audit("x"), numbers, name, gated, exit_code, pro)

@@ -1,7 +1,7 @@
 """Layer 7: the ``authforge-guard`` command line (also ``python -m authforge_guard``).
 
-Subcommands: ``hwid``, ``check``, ``verify-file``, ``activation-request``,
-``server``, ``admin``, ``demo``. Each lives in a module exposing
+Subcommands: ``hwid``, ``check``, ``verify-file``, ``activate``, ``deactivate``,
+``activation-request``, ``server``, ``admin``, ``demo``. Each lives in a module exposing
 ``add_parser(subparsers)`` (which sets ``func``), listed in
 ``_COMMAND_MODULES``; modules import the library inside ``func``, so
 ``--help`` stays fast. Exit codes: 0 ok, 1 license refused, 2 usage or
@@ -27,6 +27,7 @@ EXIT_NETWORK = 3
 _COMMAND_MODULES = (
     "._hwid_cmd",
     "._check_cmd",  # check, verify-file
+    "._activate_cmd",  # activate, deactivate
     "._request_cmd",
     "._server_cmd",
     "._admin_cmd",

@@ -20,7 +20,8 @@ PATHS = list(all_command_paths(build_parser()))
 
 def test_the_commands_of_the_issue_are_there():
     top = {path[0] for path in PATHS}
-    assert top == {"hwid", "check", "verify-file", "activation-request", "server", "admin", "demo"}
+    assert top == {"hwid", "check", "verify-file", "activate", "deactivate", "activation-request",
+                   "server", "admin", "demo"}
 
 
 @pytest.mark.parametrize("path", PATHS, ids=" ".join)

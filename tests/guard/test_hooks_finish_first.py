@@ -39,10 +39,12 @@ def test_a_worker_leaving_its_block_during_the_hooks_waits_for_them(af, make_gua
     guard = make_guard(license_key=key)
     saved, outcome = [], {}
     guard.add_cleanup(slow_save, saved)
+    inside = threading.Event()
 
     def worker():
         try:
             with licensed(guard=guard) as session:
+                inside.set()
                 while session.active:
                     time.sleep(0.005)
         except LicenseLost as exc:
@@ -50,7 +52,7 @@ def test_a_worker_leaving_its_block_during_the_hooks_waits_for_them(af, make_gua
 
     thread = threading.Thread(target=worker)
     thread.start()
-    time.sleep(0.1)
+    assert inside.wait(10)  # revoke only once the worker is inside its block
     af.revoke(key)
     thread.join(10)
     assert outcome == {"lost": "revoked", "saved": ["work"]}

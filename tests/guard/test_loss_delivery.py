@@ -100,6 +100,7 @@ def test_main_thread_blocked_in_input_in_a_real_process(af, tmp_path):
     finally:
         child.kill()
         child.stdin.close()
+        child.stdout.close()
     assert child.returncode == 0
     assert out.split() == ["saved", "lost", "revoked"]
 
@@ -262,9 +263,12 @@ def test_user_code_sees_the_loss_only_after_the_hooks_and_hooks_may_call_guarded
 
     guard.add_cleanup(save, "the user's work")
 
+    inside = threading.Event()
+
     def worker():
         try:
             with licensed(guard=guard):
+                inside.set()
                 while True:
                     step()
                     time.sleep(0.01)
@@ -273,7 +277,7 @@ def test_user_code_sees_the_loss_only_after_the_hooks_and_hooks_may_call_guarded
 
     thread = threading.Thread(target=worker)
     thread.start()
-    time.sleep(0.2)
+    assert inside.wait(10)
     af.revoke(key)
     thread.join(10)
     assert events == ["hook-done", "saved", "worker-lost"]

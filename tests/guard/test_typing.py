@@ -36,3 +36,24 @@ def test_a_wrong_argument_type_is_caught(tmp_path):
     assert result.returncode == 1
     assert 'incompatible type "str"' in result.stdout
     assert 'Incompatible types in assignment (expression has type "int"' in result.stdout
+
+
+def test_guard_bound_shortcuts_keep_signatures(tmp_path):
+    bad = tmp_path / "bad_bound.py"
+    bad.write_text(
+        "from authforge_guard import Guard\n"
+        "guard = Guard(app_id='a', public_key='0wRcYWn44wk9tHOisXgso1wbtUqpFdy0IeMk4HXDiNc=')\n"
+        "@guard.requires_license\n"
+        "def area(width: int) -> int:\n"
+        "    return width\n"
+        "@guard.feature('pro')\n"
+        "def name(first: str) -> str:\n"
+        "    return first\n"
+        "result: str = area('wide')\n"
+        "other: int = name(3)\n"
+    )
+    result = run_mypy(bad)
+    assert result.returncode == 1
+    assert 'Argument 1 to "area" has incompatible type "str"' in result.stdout
+    assert 'Argument 1 to "name" has incompatible type "int"' in result.stdout
+    assert "Untyped decorator" not in result.stdout

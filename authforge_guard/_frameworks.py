@@ -1,0 +1,130 @@
+"""What our decorators know about the frameworks around them.
+
+- A web framework's route decorator registers the function it is given: a gate
+  applied *above* it wraps a function the framework already serves ungated. That
+  silent bypass is refused at decoration time.
+- click (and typer) run a group's callback before they parse the subcommand's
+  arguments: a licensed group would demand a license for ``SUB --help``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import weakref
+from typing import Any, Dict, List, Optional, Tuple
+
+# Every function a gate was put on: served by a framework as it is, it is served ungated.
+_GATED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def refuse_registered_view(fn: Any, decorator: str) -> None:
+    """Refuse, loudly, to wrap a function a web framework has already registered as a view.
+
+    ``@feature("pro")`` *above* ``@app.get(...)`` would wrap a function FastAPI or
+    Flask already holds: the route would serve it ungated, a silent bypass. The
+    apps, routers and blueprints of the function's own module (where its route
+    decorator found them) are looked through; that costs a pass over the
+    module's names and their routes, and only when a framework is imported.
+    """
+    # Not weak-referenceable: nothing registers those as views either.
+    with contextlib.suppress(TypeError):
+        _GATED.add(fn)
+    kinds = _framework_types()
+    if not kinds:
+        return
+    names = getattr(fn, "__globals__", None)
+    if not isinstance(names, dict):
+        return
+    for holder in list(names.values()):
+        # type(), not isinstance(): a lazy proxy (Django's settings) must not be woken.
+        where = _registration(holder, fn) if issubclass(type(holder), kinds) else None
+        if where is not None:
+            raise TypeError(
+                f"{decorator} on {getattr(fn, '__qualname__', fn)!r}, which is already "
+                f"registered as {where}: the route would serve it without the check. Put "
+                f"{decorator} below the route decorator (@app.get / @app.route / @bp.route)."
+            )
+
+
+def _framework_types() -> Tuple[type, ...]:
+    """The app/router/blueprint classes of the frameworks imported so far."""
+    found = []
+    for module, name in (
+        ("starlette.routing", "Router"),
+        ("starlette.applications", "Starlette"),
+        ("flask.sansio.scaffold", "Scaffold"),
+    ):
+        kind = getattr(sys.modules.get(module), name, None)
+        if isinstance(kind, type):
+            found.append(kind)
+    return tuple(found)
+
+
+def _registration(holder: Any, fn: Any) -> Optional[str]:
+    """How ``holder`` (an app, router or blueprint) serves ``fn``, or ``None``."""
+    views = getattr(holder, "view_functions", None)
+    if isinstance(views, dict):  # Flask: the app's views, a blueprint's deferred ones
+        if any(view is fn for view in views.values()):
+            return "a Flask view"
+        for deferred in getattr(holder, "deferred_functions", ()):
+            cells = getattr(deferred, "__closure__", None) or ()
+            if any(_cell(cell) is fn for cell in cells):
+                return "a view of blueprint " + repr(getattr(holder, "name", "?"))
+        return None
+    routes = getattr(holder, "routes", None)  # FastAPI/Starlette app or router
+    for route in routes if isinstance(routes, list) else ():
+        if getattr(route, "endpoint", None) is fn:
+            return f"route {getattr(route, 'path', '?')}"
+    return None
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+
+
+def ungated_views(views: Dict[str, Any]) -> List[str]:
+    """The endpoints of ``views`` (a Flask ``view_functions``) that serve a function a gate
+    was put on *after* it was registered (a blueprint registers late, so this is checked
+    at the first request too)."""
+    return sorted(name for name, view in views.items() if _is_gated(view))
+
+
+def _is_gated(view: Any) -> bool:
+    try:
+        return view in _GATED
+    except TypeError:
+        return False
+
+
+def skip_for_click_help() -> bool:
+    """True when a click/typer group's callback runs only to reach ``SUB --help`` (or shell
+    completion): showing help never needs a license.
+
+    click runs a group's callback before it parses the subcommand's arguments,
+    so the subcommand's ``--help`` has not been seen yet; the arguments it is
+    about to parse are found in ``Group.invoke``'s frame.
+    """
+    click = sys.modules.get("click")
+    if click is None:
+        return False
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    if ctx.resilient_parsing:
+        return True
+    if getattr(ctx, "invoked_subcommand", None) is None:
+        return False
+    names = set(ctx.help_option_names)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "invoke" and frame.f_locals.get("self") is ctx.command:
+            rest = frame.f_locals.get("args")
+            if isinstance(rest, list):
+                before_separator = rest[: rest.index("--")] if "--" in rest else rest
+                return any(arg in names for arg in before_separator)
+        frame = frame.f_back  # type: ignore[assignment]
+    return False

@@ -1,0 +1,187 @@
+"""The stored license key: what a customer typed once with ``activate``, kept for every later run.
+
+One small file per app in the user's configuration directory, readable by its
+owner only (0600, in a 0700 directory), written atomically. A Guard with no
+license key and no license file configured uses it; the environment
+(``AUTHFORGE_LICENSE_KEY``) and the vendor's code still win over it.
+
+Locations: ``$XDG_CONFIG_HOME/authforge/<app>/license-key`` (else
+``~/.config/...``) on Linux and other Unixes; ``~/Library/Application
+Support/authforge/<app>/license-key`` on macOS; ``%APPDATA%\\authforge\\<app>\\
+license-key`` on Windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import sys
+from typing import TYPE_CHECKING, Mapping, Optional
+
+from ._exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from ._guard import Guard
+    from ._session import Session
+
+logger = logging.getLogger("authforge_guard")
+
+FILE_NAME = "license-key"
+MAX_KEY_BYTES = 4096
+_SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def config_root(
+    environ: Optional[Mapping[str, str]] = None, platform: str = sys.platform
+) -> Optional[str]:
+    """The per-user configuration directory of this platform, or ``None`` when there is none."""
+    env = os.environ if environ is None else environ
+    if platform.startswith("win"):
+        roaming = env.get("APPDATA", "").strip()
+        return roaming or _under_home("AppData", "Roaming")
+    if platform == "darwin":
+        return _under_home("Library", "Application Support")
+    xdg = env.get("XDG_CONFIG_HOME", "").strip()
+    if xdg and os.path.isabs(xdg):
+        return xdg
+    return _under_home(".config")
+
+
+def _under_home(*parts: str) -> Optional[str]:
+    home = os.path.expanduser("~")
+    if home == "~" or not os.path.isabs(home):
+        return None
+    return os.path.join(home, *parts)
+
+
+def key_path(app_id: str, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """Where the key for ``app_id`` is stored on this machine (``None``: no home directory)."""
+    root = config_root(environ)
+    if root is None:
+        return None
+    if _SAFE_NAME.fullmatch(app_id) and app_id not in (".", ".."):
+        component = app_id
+    else:
+        component = "app-" + hashlib.sha256(app_id.encode("utf-8")).hexdigest()[:32]
+    return os.path.join(root, "authforge", component, FILE_NAME)
+
+
+def load_key(app_id: str, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The stored key for ``app_id``, or ``None`` (no file, unreadable, or not a key)."""
+    path = key_path(app_id, environ)
+    if path is None:
+        return None
+    from ._files import read_limited
+
+    try:
+        data = read_limited(path, MAX_KEY_BYTES)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        logger.warning("authforge_guard: cannot read the stored license key: %s", exc.strerror)
+        return None
+    try:
+        text = data.decode("utf-8").strip() if data is not None else ""
+    except UnicodeDecodeError:
+        text = ""
+    if not text or any(ch.isspace() for ch in text):
+        logger.warning("authforge_guard: the stored license key file is not a key; ignoring it")
+        return None
+    return text
+
+
+def store_key(app_id: str, license_key: str, environ: Optional[Mapping[str, str]] = None) -> str:
+    """Save ``license_key`` for ``app_id`` (0600, atomically); returns the file's path."""
+    key = license_key.strip() if isinstance(license_key, str) else ""
+    if not key or any(ch.isspace() for ch in key) or len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise ValueError("a license key is one word of text")
+    path = key_path(app_id, environ)
+    if path is None:
+        raise ConfigurationError("cannot store the license key: this user has no home directory")
+    from ._files import write_atomic
+
+    _make_private_dirs(os.path.dirname(path))
+    write_atomic(path, (key + "\n").encode("utf-8"), mode=0o600)
+    return path
+
+
+def forget_key(app_id: str, environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Delete the stored key for ``app_id``; True if there was one."""
+    path = key_path(app_id, environ)
+    if path is None:
+        return False
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        return False
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(path))  # only if empty
+    return True
+
+
+def _make_private_dirs(directory: str) -> None:
+    os.makedirs(os.path.dirname(directory), exist_ok=True)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        return
+    os.chmod(directory, 0o700)  # mkdir's mode went through the umask
+
+
+# --- the API an app's own "activate" command calls -------------------------------
+
+
+def activate(license_key: str, *, guard: Optional[Guard] = None) -> Session:
+    """Check ``license_key`` with AuthForge (a login) and, if it is good, store it for every
+    later run of this program on this machine. Returns the live ``Session``.
+
+    Raises ``LicenseError`` when the key is refused or AuthForge cannot be
+    reached (nothing is stored then).
+    """
+    from ._decorators import check_guard_argument
+    from ._guard import get_guard
+
+    check_guard_argument(guard, "activate")
+    active = guard if guard is not None else get_guard()
+    key = license_key.strip() if isinstance(license_key, str) else ""
+    if not key:
+        raise ValueError("activate() needs the license key the customer entered")
+    s = active.settings
+    if s.license_key is not None or s.license_file is not None:
+        # A configured key wins over a stored one: check this one on its own, keep it.
+        session = active.ensure(key)
+        store_key(s.app_id, key)
+        return session
+    # The stored key is the default license: store it, then log in as the program will.
+    previous = load_key(s.app_id)
+    current = active.session
+    if current is not None and current.reveal_license_key() != key:
+        active.logout()  # the program was running on another key: switch
+    store_key(s.app_id, key)
+    try:
+        session = active.ensure()
+    except BaseException:
+        if previous is not None:
+            store_key(s.app_id, previous)
+        else:
+            forget_key(s.app_id)
+        raise
+    logger.info("authforge_guard: license key stored (%s)", session.license_key)
+    return session
+
+
+def deactivate(*, guard: Optional[Guard] = None) -> bool:
+    """Forget the stored key (and end this process's session on it); True if one was stored."""
+    from ._decorators import check_guard_argument
+    from ._guard import get_guard
+
+    check_guard_argument(guard, "deactivate")
+    active = guard if guard is not None else get_guard()
+    stored = load_key(active.settings.app_id)
+    session = active.session
+    if stored is not None and session is not None and session.reveal_license_key() == stored:
+        active.logout(forget=True)
+    return forget_key(active.settings.app_id)

@@ -1,0 +1,195 @@
+"""Django: ``license_required`` / ``feature_required`` view decorators, in the style of
+``permission_required``, and a middleware that answers our errors as JSON.
+
+``pip install "authforge-guard[django]"``. Typical use::
+
+    # settings.py
+    MIDDLEWARE = [..., "authforge_guard.django.LicenseErrorMiddleware"]
+
+    # views.py
+    @feature_required("pro")
+    def export(request): ...          # request.license is the Session
+
+Answers: 403 ``{"code", "detail"}`` for a refused license or a missing feature,
+401 when a request lacks its key (``key_header=``), 503 with ``Retry-After``
+(setting ``AUTHFORGE_RETRY_AFTER``, default 30) when AuthForge cannot be
+reached, 500 for a server whose licensing is not set up; never key material.
+The decorators answer their own refusals, so they need no middleware; the
+middleware answers errors raised anywhere in a view (a ``@feature`` gate deep
+inside, a ``LicenseLost``).
+
+Decorator order: Django registers views by reference in ``urls.py``, so a
+gate cannot be bypassed by ordering; put ours nearest the view function, under
+``@require_GET``, ``@csrf_exempt`` and the like, so they see its answer.
+Async views are supported: the check runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Optional, Tuple, TypeVar, overload
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from ._decorators import check_guard_argument
+from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
+from ._features import _normalise
+from ._guard import Guard, get_guard, resolve_session
+from ._refusal import DEFAULT_RETRY_AFTER, MISSING_KEY_CODE, http_answer
+from ._session import Session
+
+__all__ = ["LicenseErrorMiddleware", "feature_required", "license_required"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+HwidSource = Callable[[HttpRequest], Optional[str]]
+
+
+class LicenseErrorMiddleware:
+    """Answers ``LicenseError`` / ``ConfigurationError`` raised by a view as JSON."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> Optional[HttpResponse]:
+        if isinstance(exception, (LicenseError, ConfigurationError)):
+            return answer(exception)
+        return None
+
+
+def answer(exc: BaseException) -> HttpResponse:
+    """The JSON answer for one of our errors (what the middleware and decorators return)."""
+    from django.conf import settings
+
+    retry_after = getattr(settings, "AUTHFORGE_RETRY_AFTER", DEFAULT_RETRY_AFTER)
+    status, body, headers = http_answer(exc, retry_after)
+    response = JsonResponse(body, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+@overload
+def license_required(view: F) -> F: ...
+@overload
+def license_required(
+    view: None = None,
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    key_header: Optional[str] = None,
+    hwid_header: Optional[str] = None,
+    hwid: Optional[HwidSource] = None,
+) -> Callable[[F], F]: ...
+
+
+def license_required(
+    view: Any = None,
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    key_header: Optional[str] = None,
+    hwid_header: Optional[str] = None,
+    hwid: Optional[HwidSource] = None,
+) -> Any:
+    """Serve the view only with a license (the site's, or with ``key_header=`` the
+    request's own); the ``Session`` is ``request.license``."""
+    return _gate(view, None, guard, license_key, key_header, hwid_header, hwid)
+
+
+def feature_required(
+    name: str,
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    key_header: Optional[str] = None,
+    hwid_header: Optional[str] = None,
+    hwid: Optional[HwidSource] = None,
+) -> Callable[[F], F]:
+    """As ``license_required``, and the license must grant ``name`` (else 403)."""
+    _normalise(name)
+    decorate: Callable[[F], F] = _gate(
+        None, name, guard, license_key, key_header, hwid_header, hwid
+    )
+    return decorate
+
+
+def _gate(
+    view: Any,
+    feature: Optional[str],
+    guard: Optional[Guard],
+    license_key: Optional[str],
+    key_header: Optional[str],
+    hwid_header: Optional[str],
+    hwid: Optional[HwidSource],
+) -> Any:
+    check_guard_argument(guard, "feature_required" if feature else "license_required")
+    if hwid_header is not None and hwid is not None:
+        raise ValueError("give hwid_header= or hwid=, not both")
+    wanted = _normalise(feature) if feature is not None else None
+
+    def check(request: HttpRequest) -> Session:
+        session = _session_for(request, guard, license_key, key_header, hwid_header, hwid)
+        if wanted is not None and wanted not in session.features:
+            raise FeatureNotLicensed(feature or wanted, session.tier)
+        return session
+
+    def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+            from asgiref.sync import sync_to_async
+
+            @functools.wraps(fn)
+            async def gated_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    session = await sync_to_async(check, thread_sensitive=False)(request)
+                except (LicenseError, ConfigurationError) as exc:
+                    return answer(exc)
+                request.license = session
+                return await fn(request, *args, **kwargs)
+
+            return gated_async  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def gated(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            try:
+                session = check(request)
+            except (LicenseError, ConfigurationError) as exc:
+                return answer(exc)
+            request.license = session
+            return fn(request, *args, **kwargs)
+
+        return gated  # type: ignore[return-value]
+
+    return decorate(view) if view is not None else decorate
+
+
+def _session_for(
+    request: HttpRequest,
+    guard: Optional[Guard],
+    license_key: Optional[str],
+    key_header: Optional[str],
+    hwid_header: Optional[str],
+    hwid: Optional[HwidSource],
+) -> Session:
+    active = guard if guard is not None else get_guard()
+    if key_header is None:
+        return resolve_session(active, license_key)
+    key, machine = _tenant(request, key_header, hwid_header, hwid)
+    return active.ensure(key, hwid_override=machine)
+
+
+def _tenant(
+    request: HttpRequest, key_header: str, hwid_header: Optional[str], hwid: Optional[HwidSource]
+) -> Tuple[str, Optional[str]]:
+    key = (request.headers.get(key_header) or "").strip()
+    if not key:
+        raise LicenseError(MISSING_KEY_CODE, f"Send your license key in the {key_header} header.")
+    machine = request.headers.get(hwid_header) if hwid_header is not None else None
+    if hwid is not None:
+        machine = hwid(request)
+    return key, (machine.strip() or None) if machine else None

@@ -1,0 +1,162 @@
+"""FastAPI: licensing as dependencies, and our errors as JSON answers instead of a 500.
+
+``pip install "authforge-guard[fastapi]"``. Typical use::
+
+    app = FastAPI(lifespan=licensed_lifespan())   # log in at start-up
+    install_handlers(app)                         # 403 / 401 / 503 JSON, never a 500
+
+    @app.get("/report")
+    async def report(session: Session = Depends(require_license())): ...
+
+    @app.get("/export")
+    async def export(session: Session = Depends(require_feature("pro"))): ...
+
+A dependency is checked before FastAPI calls the endpoint, whatever the
+decorator order, so it is the safe way to gate a route. (``@feature`` and
+``@requires_license`` also work, *below* ``@app.get``; above it they would wrap
+a function FastAPI has already registered, and they refuse that with a
+``TypeError``.)
+
+The event loop is never blocked: a live license costs a flag read, and a
+login runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import (
+    Any,
+    AsyncContextManager,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Optional,
+)
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from ._decorators import check_guard_argument
+from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
+from ._features import _normalise
+from ._guard import Guard, aresolve_session, get_guard
+from ._refusal import DEFAULT_RETRY_AFTER, MISSING_KEY_CODE, http_answer
+from ._session import Session
+
+__all__ = ["install_handlers", "licensed_lifespan", "require_feature", "require_license"]
+
+# The HWID of a tenant: a header name, or a callable reading it from the request.
+HwidSource = Callable[[Request], Optional[str]]
+Lifespan = Callable[[Any], AsyncContextManager[Any]]
+
+
+def require_license(
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    key_header: Optional[str] = None,
+    hwid_header: Optional[str] = None,
+    hwid: Optional[HwidSource] = None,
+) -> Callable[[Request], Awaitable[Session]]:
+    """A dependency that yields the ``Session``: ``Depends(require_license())``.
+
+    Without ``key_header``: the guard's own license (the vendor's). With
+    ``key_header="X-License-Key"``: each request's own license (multi-tenant),
+    its HWID from ``hwid_header`` or ``hwid(request)`` (else the guard's); a
+    request without the header is answered 401.
+    """
+    check_guard_argument(guard, "require_license")
+    if hwid_header is not None and hwid is not None:
+        raise ValueError("give hwid_header= or hwid=, not both")
+
+    async def licensed_request(request: Request) -> Session:
+        active = guard if guard is not None else get_guard()
+        if key_header is None:
+            return await _vendor_session(active, license_key)
+        key = (request.headers.get(key_header) or "").strip()
+        if not key:
+            raise LicenseError(
+                MISSING_KEY_CODE, f"Send your license key in the {key_header} header."
+            )
+        machine = request.headers.get(hwid_header) if hwid_header is not None else None
+        if hwid is not None:
+            machine = hwid(request)
+        return await _tenant_session(active, key, machine.strip() if machine else None)
+
+    return licensed_request
+
+
+def require_feature(
+    name: str,
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    key_header: Optional[str] = None,
+    hwid_header: Optional[str] = None,
+    hwid: Optional[HwidSource] = None,
+) -> Callable[[Request], Awaitable[Session]]:
+    """``Depends(require_feature("pro"))``: as ``require_license``, and the license must grant
+    ``name`` (else 403 ``feature_not_licensed``)."""
+    wanted = _normalise(name)
+    licensed_request = require_license(
+        guard=guard, license_key=license_key, key_header=key_header,
+        hwid_header=hwid_header, hwid=hwid,
+    )  # fmt: skip
+
+    async def feature_request(request: Request) -> Session:
+        session = await licensed_request(request)
+        if wanted not in session.features:
+            raise FeatureNotLicensed(name, session.tier)
+        return session
+
+    return feature_request
+
+
+async def _vendor_session(guard: Guard, license_key: Optional[str]) -> Session:
+    # A live session is returned at once; a login runs in a worker thread.
+    return await aresolve_session(guard, license_key)
+
+
+async def _tenant_session(guard: Guard, key: str, machine: Optional[str]) -> Session:
+    return await guard.aensure(key, hwid_override=machine)
+
+
+def install_handlers(app: FastAPI, *, retry_after: int = DEFAULT_RETRY_AFTER) -> None:
+    """Answer our errors, raised anywhere in a route or dependency, as JSON
+    ``{"code", "detail"}``: 403 refused or feature not licensed, 401 no license key,
+    503 with ``Retry-After`` when AuthForge cannot be reached, 500 a setup problem."""
+
+    async def licensing_error(request: Request, exc: Exception) -> JSONResponse:
+        status, body, headers = http_answer(exc, retry_after)
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    app.add_exception_handler(LicenseError, licensing_error)
+    app.add_exception_handler(ConfigurationError, licensing_error)
+
+
+def licensed_lifespan(
+    *,
+    guard: Optional[Guard] = None,
+    license_key: Optional[str] = None,
+    lifespan: Optional[Lifespan] = None,
+) -> Lifespan:
+    """``FastAPI(lifespan=licensed_lifespan())``: log in at start-up (a refused license
+    stops the server from starting), log out at shutdown; ``lifespan=`` is your own,
+    run inside."""
+    check_guard_argument(guard, "licensed_lifespan")
+
+    @contextlib.asynccontextmanager
+    async def run(app: Any) -> AsyncIterator[Any]:
+        active = guard if guard is not None else get_guard()
+        await run_in_threadpool(active.ensure, license_key)
+        try:
+            if lifespan is None:
+                yield None
+            else:
+                async with lifespan(app) as state:
+                    yield state
+        finally:
+            await run_in_threadpool(active.logout)
+
+    return run

@@ -1,0 +1,224 @@
+"""FastAPI through its TestClient against a real local AuthForge server: dependencies, the
+JSON answers of every error, the multi-tenant form, the lifespan and the decorator order."""
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+
+import threading
+
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from authforge_guard import Session, feature
+from authforge_guard.fastapi import (
+    install_handlers,
+    licensed_lifespan,
+    require_feature,
+    require_license,
+)
+
+
+def vendor_app(guard):
+    app = FastAPI()
+    install_handlers(app, retry_after=7)
+
+    @app.get("/report")
+    async def report(session: Session = Depends(require_license(guard=guard))):
+        return {"tier": session.tier}
+
+    @app.get("/export")
+    def export(session: Session = Depends(require_feature("pro", guard=guard))):
+        return {"exported": True}
+
+    @app.get("/gated")
+    @feature("enterprise", guard=guard)
+    async def gated():
+        return {"gated": True}
+
+    return app
+
+
+def test_a_licensed_app_serves_and_gates(af, make_guard):
+    guard = make_guard(license_key=af.create_license({"tier": "pro"}), heartbeat="grace")
+    client = TestClient(vendor_app(guard))
+    assert client.get("/report").json() == {"tier": "pro"}
+    assert client.get("/export").json() == {"exported": True}
+    answer = client.get("/gated")
+    assert answer.status_code == 403
+    assert answer.json() == {"code": "feature_not_licensed",
+                             "detail": "This needs an enterprise license (yours: pro)."}
+
+
+def test_free_license_gets_403_not_500(af, make_guard):
+    key = af.create_license({"tier": "free"})
+    client = TestClient(vendor_app(make_guard(license_key=key)), raise_server_exceptions=False)
+    answer = client.get("/export")
+    assert answer.status_code == 403
+    assert answer.json() == {"code": "feature_not_licensed",
+                             "detail": "This needs a pro license (yours: free)."}
+    assert key not in answer.text
+    assert client.get("/report").status_code == 200
+
+
+def test_revocation_while_serving_turns_into_403(af, make_guard):
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=key)
+    lost = threading.Event()
+    guard.on_lost(lambda event: lost.set())
+    client = TestClient(vendor_app(guard), raise_server_exceptions=False)
+    assert client.get("/report").status_code == 200
+    af.revoke(key)
+    assert lost.wait(10)
+    for _ in range(3):
+        answer = client.get("/report")
+        assert answer.status_code == 403
+        assert answer.json() == {"code": "revoked", "detail": "This license was revoked."}
+
+
+def test_unreachable_is_503_with_retry_after(af, make_guard):
+    guard = make_guard(license_key="ANY-KEY", api_base_url="http://127.0.0.1:9")
+    answer = TestClient(vendor_app(guard)).get("/report")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "7"
+    assert answer.json()["code"] == "network_error"
+
+
+def test_a_server_without_its_license_key_is_500_without_setting_names(af, make_guard, caplog):
+    answer = TestClient(vendor_app(make_guard())).get("/report")
+    assert answer.status_code == 500
+    assert answer.json() == {"code": "configuration_error",
+                             "detail": "Licensing is not set up on this server."}
+    assert "AUTHFORGE_LICENSE_KEY" in caplog.text  # the real reason is in the server's log
+
+
+def test_tenants_send_their_key_in_a_header(af, make_guard):
+    guard = make_guard()
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.get("/me")
+    async def me(session: Session = Depends(require_license(guard=guard,
+                                                            key_header="X-License-Key"))):
+        return {"tier": session.tier}
+
+    client = TestClient(app)
+    answer = client.get("/me")
+    assert answer.status_code == 401
+    assert answer.json() == {"code": "missing_license_key",
+                             "detail": "Send your license key in the X-License-Key header."}
+    key = af.create_license({"tier": "pro"})
+    assert client.get("/me", headers={"X-License-Key": key}).json() == {"tier": "pro"}
+    revoked = af.create_license()
+    af.revoke(revoked)
+    answer = client.get("/me", headers={"X-License-Key": revoked})
+    assert answer.status_code == 403 and answer.json()["code"] == "revoked"
+
+
+def test_tenant_hwid_from_a_header_or_a_callable(af, make_guard):
+    guard = make_guard()
+    app = FastAPI()
+    install_handlers(app)
+    by_header = require_feature("pro", guard=guard, key_header="X-Key", hwid_header="X-User")
+    by_call = require_license(guard=guard, key_header="X-Key",
+                              hwid=lambda request: "tg:" + request.query_params["user"])
+
+    @app.get("/a")
+    async def a(session: Session = Depends(by_header)):
+        return {"tier": session.tier}
+
+    @app.get("/b")
+    async def b(session: Session = Depends(by_call)):
+        return {"tier": session.tier}
+
+    pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"}, slots=2)
+    client = TestClient(app)
+    assert client.get("/a", headers={"X-Key": pro, "X-User": "u1"}).json() == {"tier": "pro"}
+    assert client.get("/a", headers={"X-Key": free, "X-User": "u2"}).status_code == 403
+    assert client.get("/b?user=7", headers={"X-Key": free}).json() == {"tier": "free"}
+
+
+def test_the_lifespan_logs_in_at_start_up_and_out_at_shutdown(af, make_guard):
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=key)
+    app = FastAPI(lifespan=licensed_lifespan(guard=guard))
+
+    @app.get("/")
+    async def root(session: Session = Depends(require_license(guard=guard))):
+        return {"tier": session.tier}
+
+    with TestClient(app) as client:
+        assert guard.session is not None  # before any request
+        assert client.get("/").json() == {"tier": "pro"}
+    assert guard.session is None
+    assert af.stats()["licenses"][key]["validates"] == 1
+
+    af.revoke(key)
+    with pytest.raises(Exception) as info:
+        with TestClient(FastAPI(lifespan=licensed_lifespan(guard=make_guard(license_key=key)))):
+            pass
+    assert getattr(info.value, "code", None) == "revoked"
+
+
+WRONG_ORDER = """
+from fastapi import APIRouter, FastAPI
+from authforge_guard import feature, requires_license
+
+app = FastAPI()
+router = APIRouter()
+
+@{gate}
+@{route}
+async def report():
+    return {{"secret": "pro data"}}
+"""
+
+
+@pytest.mark.parametrize("route", ['app.get("/report")', 'router.post("/report")'])
+@pytest.mark.parametrize("gate", ['feature("pro")', "requires_license"])
+def test_a_gate_above_the_route_decorator_is_refused(gate, route):
+    source = WRONG_ORDER.format(gate=gate, route=route)
+    with pytest.raises(TypeError, match="already registered as route /report") as info:
+        exec(compile(source, "service.py", "exec"), {"__name__": "service"})
+    assert "below the route decorator" in str(info.value)
+    right = source.replace(f"@{gate}\n@{route}", f"@{route}\n@{gate}")
+    exec(compile(right, "service.py", "exec"), {"__name__": "service"})  # the right order
+
+
+def test_dependencies_never_block_the_event_loop(af, make_guard):
+    from tests.support.fault_proxy import Fault, FaultProxy
+
+    slow = FaultProxy(af.url)  # a login that takes 0.3 s: the loop must tick meanwhile
+    slow.arm(Fault.delay(0.3), path="/auth/validate")
+    guard = make_guard(license_key=af.create_license({"tier": "pro"}), api_base_url=slow.url)
+    dependency = require_license(guard=guard)
+
+    async def main():
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker():
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        session = await dependency(None)  # the login runs in the thread pool
+        done.set()
+        await task
+        return session, ticks
+
+    try:
+        session, ticks = asyncio.run(main())
+    finally:
+        slow.close()
+    assert session.tier == "pro" and ticks > 10
+
+
+def test_guard_argument_is_checked_when_the_dependency_is_made():
+    with pytest.raises(TypeError, match=r"require_license\(guard=\.\.\.\) takes a Guard"):
+        require_license(guard="default")
