@@ -171,7 +171,13 @@ class Fleet:
     # ------------------------------------------------------------- heartbeat
 
     def check_in(
-        self, key: str, hwid: str, trust: TrustList, heartbeat: Callable[[], Answer]
+        self,
+        key: str,
+        hwid: str,
+        trust: TrustList,
+        heartbeat: Callable[[], Answer],
+        *,
+        alive: Callable[[], bool] = lambda: True,
     ) -> Answer:
         """One heartbeat round for ``(key, hwid)`` on this instance.
 
@@ -179,7 +185,8 @@ class Fleet:
         the answer; another instance takes the holder's latest stored answer, or
         checks in itself when the store has none. The lease outlives one
         interval a little, so the holder keeps it while it lives and another
-        takes over when it dies.
+        takes over when it dies. The answer is saved only while ``alive()``: a
+        logout that forgot the entry during the heartbeat must not see it back.
         """
         self.check_ins += 1
         if not self.store.try_lease(key, hwid, HEARTBEAT, self.interval * 1.5):
@@ -188,7 +195,8 @@ class Fleet:
                 return Answer(found.session, None)
         self.heartbeats += 1
         answer = heartbeat()
-        self.store.save(key, hwid, answer.signed)
+        if alive():
+            self.store.save(key, hwid, answer.signed)
         return answer
 
     def save(self, key: str, hwid: str, signed: SignedSession) -> None:

@@ -783,6 +783,7 @@ class Guard:
                     entry.hwid,
                     engine.trust,
                     lambda: engine.heartbeat(signed, entry.hwid),
+                    alive=lambda: entry.session.active,
                 )
             return engine.heartbeat(signed, entry.hwid)
         self._engine.reverify(signed)  # the stored answer, not memory, is trusted
