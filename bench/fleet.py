@@ -22,23 +22,23 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, List, Optional, Tuple
+from typing import Any
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
 from authforge_guard import Guard, licensed
 from authforge_guard.testing import LocalAuthForge
 
-Row = Tuple[str, str, str]
+Row = tuple[str, str, str]
 
 
-def _replicas(af: LocalAuthForge, n: int, store: Optional[str], **options: Any) -> List[Guard]:
+def _replicas(af: LocalAuthForge, n: int, store: str | None, **options: Any) -> list[Guard]:
     if store is not None:
         options["session_store"] = store
     return [af.guard(**options) for _ in range(n)]
 
 
-def _count(af: LocalAuthForge, keys: List[str], field: str) -> int:
+def _count(af: LocalAuthForge, keys: list[str], field: str) -> int:
     licenses = af.stats()["licenses"]
     return sum(licenses[key][field] for key in keys)
 
@@ -48,7 +48,7 @@ def _serve(guard: Guard, key: str, hwid: str) -> bool:
         return session.active
 
 
-def validations(af: LocalAuthForge, store: Optional[str], n: int, tenants: int) -> float:
+def validations(af: LocalAuthForge, store: str | None, n: int, tenants: int) -> float:
     pairs = [(af.create_license(), f"tg:{i}") for i in range(tenants)]
     guards = _replicas(af, n, store, heartbeat="grace")
     jobs = [(g, key, hwid) for key, hwid in pairs for g in guards]
@@ -60,7 +60,7 @@ def validations(af: LocalAuthForge, store: Optional[str], n: int, tenants: int) 
 
 
 def heartbeats(
-    af: LocalAuthForge, store: Optional[str], n: int, tenants: int, intervals: int
+    af: LocalAuthForge, store: str | None, n: int, tenants: int, intervals: int
 ) -> float:
     interval = 0.5
     pairs = [(af.create_license(), f"tg:{i}") for i in range(tenants)]
@@ -80,7 +80,7 @@ def heartbeats(
 def _fan_out_once(af: LocalAuthForge, store: str) -> float:
     key = af.create_license()
     guards = _replicas(af, 4, store, heartbeat="online", heartbeat_interval=2.0, interrupt=False)
-    ended: List[float] = []
+    ended: list[float] = []
     done = threading.Event()
 
     def on_lost(_event: Any) -> None:
@@ -102,16 +102,16 @@ def fan_out(af: LocalAuthForge, store: str, rounds: int) -> float:
     return statistics.median(_fan_out_once(af, store) for _ in range(rounds))
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: figures mean little")
     args = parser.parse_args(argv)
     tenants, online_tenants = (20, 5) if args.quick else (200, 20)
     intervals, rounds = (2, 1) if args.quick else (10, 5)
-    rows: List[Row] = []
+    rows: list[Row] = []
     folder = tempfile.mkdtemp(prefix="authforge-fleet-")
     redis_server = _start_redis()
-    stores: List[Tuple[str, Optional[str]]] = [("no store", None), ("file store", folder)]
+    stores: list[tuple[str, str | None]] = [("no store", None), ("file store", folder)]
     if redis_server is not None:
         stores.append(("Redis", redis_server.url))
     try:

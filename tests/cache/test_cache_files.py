@@ -32,7 +32,15 @@ def test_default_location_names_and_modes(af, make_guard, tmp_path, monkeypatch)
     assert mode_of(entry) == 0o600
     assert mode_of(app_dir) == 0o700 and mode_of(app_dir.parent) == 0o700
     assert set(read_entry(entry)) == {
-        "format", "app", "keyHash", "hwid", "storedAt", "seen", "keyId", "payload", "signature"
+        "format",
+        "app",
+        "keyHash",
+        "hwid",
+        "storedAt",
+        "seen",
+        "keyId",
+        "payload",
+        "signature",
     }
     assert key not in entry.read_text() and af.app_secret not in entry.read_text()
 
@@ -111,8 +119,17 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
     cache = FileStore(str(cache_dir), af.app_id)
 
     writer = subprocess.Popen(
-        [sys.executable, str(script), str(cache_dir), af.app_id, af.public_key, key, hwid,
-         first, second],
+        [
+            sys.executable,
+            str(script),
+            str(cache_dir),
+            af.app_id,
+            af.public_key,
+            key,
+            hwid,
+            first,
+            second,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

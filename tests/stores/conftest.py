@@ -68,7 +68,9 @@ def login(af):
             app_id=af.app_id, app_secret=af.app_secret, license_key=key, hwid=hwid, nonce=nonce
         )
         response = pool.request(
-            "POST", af.url + VALIDATE_PATH, body=json.dumps(body).encode(),
+            "POST",
+            af.url + VALIDATE_PATH,
+            body=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         return judge_signed_response(

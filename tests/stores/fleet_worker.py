@@ -64,8 +64,12 @@ def serve_with_a_guard(setting, url, app_id, public_key, secret, tenants):
     from authforge_guard import Guard, licensed
 
     guard = Guard(
-        app_id=app_id, app_secret=secret, public_key=public_key, api_base_url=url,
-        heartbeat="grace", session_store=setting,
+        app_id=app_id,
+        app_secret=secret,
+        public_key=public_key,
+        api_base_url=url,
+        heartbeat="grace",
+        session_store=setting,
     )
     print("ready", flush=True)
     assert sys.stdin.readline().strip() == "go"

@@ -250,7 +250,8 @@ def test_a_forged_entry_polled_again_and_again_is_logged_once(backend, af, login
     store = backend.make()
     store.save(key, "machine-a", login(key))
     backend.write(
-        key, "machine-a",
+        key,
+        "machine-a",
         forged(backend.read(key, "machine-a"), license_variables={"tier": "enterprise"}),
     )
 
@@ -262,6 +263,7 @@ def test_a_forged_entry_polled_again_and_again_is_logged_once(backend, af, login
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_store_watched_before_a_fork_can_be_watched_in_the_child(backend, af):
     key = af.create_license()
     store, publisher = backend.make(), backend.make()

@@ -28,9 +28,22 @@ class Worker:
     def __init__(self, af, setting, tenants, *, lease=10.0, mode="normal"):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), *sys.path]))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.stores.fleet_worker", setting, af.url, af.app_id,
-             af.public_key, str(lease), mode],
-            cwd=str(ROOT), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.stores.fleet_worker",
+                setting,
+                af.url,
+                af.app_id,
+                af.public_key,
+                str(lease),
+                mode,
+            ],
+            cwd=str(ROOT),
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         self.process.stdin.write(af.app_secret + "\n" + json.dumps(tenants) + "\n")
         self.process.stdin.flush()
@@ -117,8 +130,11 @@ def validate_with(wire, key, hwid):
 def test_one_instance_checks_in_for_the_fleet(af, backend, wire):
     key, hwid = af.create_license({"tier": "free"}), "tg:5"
     fleets = [Fleet(backend.make(), interval=30) for _ in range(4)]
-    first = fleets[0].obtain(key, hwid, wire.trust, validate=validate_with(wire, key, hwid),
-                             confirm=None).signed
+    first = (
+        fleets[0]
+        .obtain(key, hwid, wire.trust, validate=validate_with(wire, key, hwid), confirm=None)
+        .signed
+    )
     held = {id(fleet): first for fleet in fleets}
     checks = []
 

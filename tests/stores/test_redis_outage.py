@@ -67,9 +67,11 @@ def test_the_store_is_used_again_once_redis_is_back(own_redis, af, login, trust,
     with caplog.at_level(logging.INFO, logger="authforge_guard"):
         # After the cooldown the next call tries again.
         assert wait_for(
-            lambda: (store.save(key, "machine-a", signed), store.load(key, "machine-a", trust=trust))[
-                1
-            ].session,
+            lambda: (
+                (store.save(key, "machine-a", signed), store.load(key, "machine-a", trust=trust))[
+                    1
+                ].session
+            ),
             timeout=10,
         )
     assert "reachable again" in caplog.text
@@ -100,9 +102,7 @@ def test_a_store_that_never_answers_costs_one_timeout_then_nothing(af, login, tr
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)
     try:
-        store = RedisStore(
-            f"redis://127.0.0.1:{silent.getsockname()[1]}/0", af.app_id, timeout=0.2
-        )
+        store = RedisStore(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", af.app_id, timeout=0.2)
         key = af.create_license()
         first = store.load(key, "machine-a", trust=trust)
         during_cooldown = [store.load(key, "machine-a", trust=trust) for _ in range(50)]

@@ -33,7 +33,9 @@ def test_a_path_or_a_file_url_is_that_directory(tmp_path):
     by_pathlike = store_from_setting(tmp_path / "b", "app")
     by_url = store_from_setting(f"file://{tmp_path}/c%20d", "app")
     assert [s.directory for s in (by_path, by_pathlike, by_url)] == [
-        str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "c d")
+        str(tmp_path / "a"),
+        str(tmp_path / "b"),
+        str(tmp_path / "c d"),
     ]
 
 
@@ -57,7 +59,9 @@ def test_a_redis_url_without_the_redis_package_says_what_to_install(monkeypatch)
 
     monkeypatch.delitem(sys.modules, "authforge_guard._stores._redis", raising=False)
     monkeypatch.setitem(sys.modules, "redis", None)  # as if not installed
-    with pytest.raises(ConfigurationError, match=r"pip install \"authforge-guard\[redis\]\"") as caught:
+    with pytest.raises(
+        ConfigurationError, match=r"pip install \"authforge-guard\[redis\]\""
+    ) as caught:
         store_from_setting("redis://user:s3cret@127.0.0.1:6379/0", "app")
     assert "s3cret" not in str(caught.value)
 
@@ -118,7 +122,9 @@ def test_a_guard_ignores_a_forged_entry_and_logs_in(af, make_guard, guard_backen
     backend = guard_backend
     key = af.create_license({"tier": "free"})
     make_guard(heartbeat="grace", session_store=backend.setting, hwid_override="m").ensure(key)
-    backend.write(key, "m", forged(backend.read(key, "m"), license_variables={"tier": "enterprise"}))
+    backend.write(
+        key, "m", forged(backend.read(key, "m"), license_variables={"tier": "enterprise"})
+    )
 
     with caplog.at_level(logging.INFO, logger="authforge_guard"):
         guard = make_guard(heartbeat="grace", session_store=backend.setting, hwid_override="m")

@@ -27,7 +27,9 @@ class Wire:
 
     def _post(self, path, body, nonce):
         response = self.pool.request(
-            "POST", self.url + path, body=json.dumps(body).encode(),
+            "POST",
+            self.url + path,
+            body=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
         )
         return judge_signed_response(

@@ -50,12 +50,18 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [
             "redis-server",
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", self.directory,
-            "--save", "",
-            "--appendonly", "no",
-            "--protected-mode", "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            self.directory,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
         ]
         log = open(os.path.join(self.directory, "redis.log"), "ab")
         try:
