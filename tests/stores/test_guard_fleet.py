@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from authforge_guard import licensed
+from authforge_guard import LicenseLost, licensed
 
 from ..support.redis_server import RedisServer, missing_reason
 from ..support.waiting import wait_for
@@ -128,3 +128,24 @@ def test_redis_stopped_mid_run_every_replica_keeps_serving(af, make_guard, own_r
     assert all(len(guard.sessions) == 10 for guard in guards)  # no session lost to the outage
     # Without the store each replica logs a new tenant in by itself.
     assert {validates(af, [[k, h]]) for k, h in after} == {3}
+
+
+def test_a_revocation_fanned_out_raises_license_lost_in_the_other_replicas_block(
+    af, make_guard, backend
+):
+    key = af.create_license()
+    seer = make_guard(session_store=backend.setting, heartbeat_interval=0.3, interrupt=False)
+    # This replica's own check would come only in an hour: it can learn of the loss only
+    # from the seer, through the store.
+    other = make_guard(session_store=backend.setting, heartbeat_interval=3600, interrupt=False)
+    seer.ensure(key, hwid_override="tg:3")
+    lost = threading.Event()
+    other.on_lost(lambda event: lost.set())
+
+    with pytest.raises(LicenseLost) as raised:
+        with licensed(key, hwid_override="tg:3", guard=other):
+            af.revoke(key)
+            assert lost.wait(15)
+
+    assert raised.value.code == "revoked"
+    assert other._fleet.heartbeats == 0  # it never checked in itself after the revocation
