@@ -205,7 +205,10 @@ def test_no_proxy_hosts_are_reached_directly(
         network = ADDRESS.rsplit(".", 1)[0] + ".0/24"
         proxy_env(NO_PROXY=no_proxy.format(address=ADDRESS, network=network))
     client = af.client(hwid_override="test-machine", api_base_url=url, ca_bundle=ca_bundle)
-    assert client.validate_license(af.create_license())["valid"]
+    try:
+        assert client.validate_license(af.create_license())["valid"]
+    finally:
+        client._transport.close()  # its kept-alive socket must not wait for the collector
     if no_proxy is None:  # the control: without NO_PROXY, the environment's proxy is used
         assert tunnel.targets == [url.split("//", 1)[1]]
     else:
@@ -221,7 +224,10 @@ def test_no_proxy_applies_to_an_explicit_proxy_url_too(
     client = af.client(
         hwid_override="test-machine", api_base_url=url, ca_bundle=ca_bundle, proxy_url=tunnel.url
     )
-    assert client.validate_license(af.create_license())["valid"]
+    try:
+        assert client.validate_license(af.create_license())["valid"]
+    finally:
+        client._transport.close()
     assert tunnel.targets == []
 
 
