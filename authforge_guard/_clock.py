@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable
+
+from ._protocol._encoding import parse_iso_utc
 
 # The longest single wait a lock, an event or a socket accepts (about 292
 # years); asking for more raises OverflowError in the thread that waits.
@@ -39,10 +41,8 @@ def _pick_elapsed_clock() -> Callable[[], float]:
 elapsed = _pick_elapsed_clock()
 
 
-def server_time(value: Any) -> Optional[float]:
+def server_time(value: Any) -> float | None:
     """A payload ``timestamp`` (epoch seconds or ms, or ISO-8601) as epoch seconds."""
-    from ._protocol import parse_iso_utc
-
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)) and value == value:
@@ -61,7 +61,7 @@ class Deadline:
 
     __slots__ = ("_deadline", "expires_at")
 
-    def __init__(self, expires_at: float, *, issued_at: Optional[float] = None) -> None:
+    def __init__(self, expires_at: float, *, issued_at: float | None = None) -> None:
         self.expires_at = expires_at
         reference = issued_at if issued_at is not None else time.time()
         self._deadline = elapsed() + (expires_at - reference)

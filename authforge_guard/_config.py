@@ -391,7 +391,7 @@ SETTINGS: Tuple[Setting, ...] = (
         ENVIRONMENT,
         _positive_number,
         15.0,
-        "seconds per HTTP request",
+        "seconds per HTTP request attempt, connect and all reads together",
         "`15`",
         "AUTHFORGE_REQUEST_TIMEOUT",
     ),
@@ -449,7 +449,8 @@ SETTINGS: Tuple[Setting, ...] = (
         ENVIRONMENT,
         _proxy_url,
         None,
-        "an HTTP(S) proxy",
+        "an HTTP(S) proxy; never used for a host `NO_PROXY` names, nor for a loopback "
+        "server unless the proxy is on loopback",
         "`HTTPS_PROXY`",
         "AUTHFORGE_PROXY_URL",
     ),

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, o
 from . import _delivery
 from ._exceptions import ConfigurationError, LicenseError
 from ._frameworks import refuse_registered_view, skip_for_click_help
+# A cycle: Guard.requires_license imports this module lazily, at call time.
 from ._guard import DEFAULT, Guard, aresolve_session, get_guard, resolve_session
 from ._wrapt import function_wrapper_type
 

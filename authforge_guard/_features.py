@@ -20,6 +20,7 @@ from ._decorators import (
     picklable_wrapper_type,
 )
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
+# A cycle: Guard.feature/has_feature import this module lazily, at call time.
 from ._guard import DEFAULT, Guard, aresolve_session, resolve_session
 
 if TYPE_CHECKING:

@@ -53,11 +53,11 @@ if TYPE_CHECKING:
 
     from ._delivery import Block
     from ._engine import Answer, Engine
+    from ._fleet import Fleet
     from ._licensed import licensed as _LicensedBlock
     from ._protocol import SignedSession
     from ._retry import RetryPolicy
     from ._scheduler import Job
-    from ._session_cache import SessionCache
 
 logger = logging.getLogger("authforge_guard")
 
@@ -276,15 +276,21 @@ class Guard:
         self._online = self.settings.online
         self._idle_timeout = self.settings.session_idle_timeout
         self._max_sessions = self.settings.max_sessions
-        self._cache: Optional[SessionCache] = None  # session reuse across restarts (opt-in)
-        # Orders a heartbeat's store against logout/loss forgetting the entry.
-        self._cache_lock = threading.Lock()
-        if self.settings.session_cache:
-            from ._session_cache import SessionCache
+        # Session reuse across restarts and replicas (opt-in): the session store, and the
+        # protocol over it (one login, one heartbeat per session, losses fanned out).
+        self._fleet: Optional[Fleet] = None
+        if self.settings.session_store:
+            from ._fleet import Fleet
 
-            self._cache = SessionCache.from_setting(
-                self.settings.session_cache, self.settings.app_id, environ
+            self._fleet = Fleet.from_setting(
+                self.settings.session_store,
+                self.settings.app_id,
+                environ,
+                online=self._online,
+                interval=self.settings.heartbeat_interval,
             )
+            if self._fleet is not None:
+                weakref.finalize(self, self._fleet.close)
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
         weakref.finalize(self, _cancel_all, self._entries)
@@ -568,13 +574,13 @@ class Guard:
     def _login_online(self, slot: Slot, key: str, hwid: str) -> _Entry:
         if not self.settings.app_secret:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
-        answer = self._resume_cached(key, hwid) if self._cache is not None else None
-        if answer is None:
-            try:
+        try:
+            if self._fleet is not None:
+                answer = self._fleet_obtain(key, hwid)
+            else:
                 answer = self._engine.validate(key, hwid)
-            except AuthForgeError as exc:
-                raise LicenseError(exc.code, f"license refused: {exc.code}") from None
-            self._store_cached(key, answer.signed)
+        except AuthForgeError as exc:
+            raise LicenseError(exc.code, f"license refused: {exc.code}") from None
         signed = answer.signed
         entry = self._new_entry(
             slot,
@@ -587,7 +593,10 @@ class Guard:
         )
         entry.signed = signed
         entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
-        return self._install(entry)
+        entry = self._install(entry)
+        if self._fleet is not None:
+            self._fleet.follow(key, hwid, _weak_lost_elsewhere(self))
+        return entry
 
     def _new_entry(
         self,
@@ -673,54 +682,34 @@ class Guard:
             features_variable=s.features_variable,
         )
 
-    # ---------------------------------------------------------- session cache
+    # ---------------------------------------------------------- session store
 
-    def _resume_cached(self, key: str, hwid: str) -> Optional[Answer]:
-        """The cached session for ``(key, hwid)``, checked, or ``None``: log in.
-
-        Grace mode believes a verified entry with no network call; online mode
-        asks the server once with a heartbeat (a tenth of a credit instead of
-        one), and any refusal of the old session means a normal login.
-        """
-        from ._engine import Answer
+    def _fleet_obtain(self, key: str, hwid: str) -> Answer:
+        """A session from the store, from another instance's login, or a login here
+        (``_fleet.py``). Online, a stored session is confirmed by one heartbeat without
+        retries: a refusal just means a normal login is cheaper than waiting."""
         from ._retry import NO_RETRY
 
-        assert self._cache is not None
+        assert self._fleet is not None
         engine = self._engine
-        found = self._cache.load(key, trust=engine.trust, hwid=hwid)
-        if found.session is None:
-            level = logging.DEBUG if found.missing else logging.INFO
-            logger.log(level, "authforge_guard: not resuming a cached session: %s", found.reason)
-            return None
-        if not self.settings.online:
-            logger.info("authforge_guard: resumed the cached session (grace: no network call)")
-            return Answer(found.session, None)
-        try:
-            fresh = engine.heartbeat(found.session, hwid, retry=NO_RETRY)
-        except AuthForgeError as refusal:
-            logger.info("authforge_guard: cached session refused (%s); logging in", refusal.code)
-            if refusal.fatal:
-                self._forget_cached(key)
-            return None
-        self._store_cached(key, fresh.signed)
-        logger.info("authforge_guard: resumed the cached session (online: one heartbeat)")
-        return fresh
+        return self._fleet.obtain(
+            key,
+            hwid,
+            engine.trust,
+            validate=lambda: engine.validate(key, hwid),
+            confirm=lambda signed: engine.heartbeat(signed, hwid, retry=NO_RETRY),
+        )
 
-    def _store_cached(
-        self, key: str, signed: SignedSession, session: Optional[Session] = None
-    ) -> None:
-        """Keep ``signed`` for the next run; with ``session``, only while it is still live."""
-        if self._cache is None:
-            return
-        with self._cache_lock:
-            if session is None or session.active:
-                self._cache.store(key, signed)
-
-    def _forget_cached(self, key: str) -> None:
-        if self._cache is None:
-            return
-        with self._cache_lock:
-            self._cache.forget(key)
+    def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None:
+        """Another instance saw a definitive loss of ``(key, hwid)`` (the store's thread)."""
+        with self._lock:
+            found = [
+                e
+                for e in self._entries.values()
+                if e.key == key and e.hwid == hwid and e.session.kind == "online"
+            ]
+        for entry in found:
+            self._lose(entry, AuthForgeError(code))
 
     # ------------------------------------------------------------ timers
 
@@ -784,10 +773,20 @@ class Guard:
                 )
 
     def _check_once(self, entry: _Entry) -> Optional[Answer]:
-        assert entry.signed is not None
+        signed = entry.signed
+        assert signed is not None
         if self.settings.online:
-            return self._engine.heartbeat(entry.signed, entry.hwid)
-        self._engine.reverify(entry.signed)  # the stored answer, not memory, is trusted
+            engine = self._engine
+            if self._fleet is not None:  # one instance checks in, the others read its answer
+                return self._fleet.check_in(
+                    entry.key,
+                    entry.hwid,
+                    engine.trust,
+                    lambda: engine.heartbeat(signed, entry.hwid),
+                    alive=lambda: entry.session.active,
+                )
+            return engine.heartbeat(signed, entry.hwid)
+        self._engine.reverify(signed)  # the stored answer, not memory, is trusted
         if entry.deadline is not None and entry.deadline.passed():
             raise AuthForgeError("session_expired")
         return None
@@ -803,8 +802,6 @@ class Guard:
             entry.session._state = state
             entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
             self._arm_deadline(entry)
-        # A logout or loss racing this refresh must not see its forgotten entry written back.
-        self._store_cached(entry.key, signed, entry.session)
 
     def _idle_period(self) -> float:
         return max(0.05, min(self._idle_timeout / 4.0, 60.0))
@@ -859,8 +856,8 @@ class Guard:
                 loss.code,
                 "" if entry.is_default else " for a per-user session",
             )
-            if session.kind == "online":
-                self._forget_cached(entry.key)
+            if session.kind == "online" and self._fleet is not None:
+                self._fleet.lost(entry.key, entry.hwid, loss.code)
             if policy is not None:
                 policy.before_hooks(loss.code)
             self._hooks.run_fatal(LicenseEvent("lost", loss.code, True, error, session))
@@ -899,16 +896,19 @@ class Guard:
                     self._idle_job = None
         for entry in ended:
             entry.session._end("logout")
-        if forget:
-            keys = {e.key for e in ended if e.session.kind == "online"}
-            if every and self.settings.license_key:
+        fleet = self._fleet
+        if fleet is not None:
+            online = [e for e in ended if e.session.kind == "online"]
+            for entry in online:
+                fleet.release(entry.key, entry.hwid)  # another instance checks it in now
+                if forget:
+                    fleet.forget(entry.key, entry.hwid)
+            if forget:
                 # With no session in this process (a "sign out" command), the
-                # configured key still names the entry to delete.
-                keys.add(self.settings.license_key)
-            elif license_key is not None:
-                keys.add(license_key)
-            for key in keys:
-                self._forget_cached(key)
+                # configured key still names the entries to delete.
+                key = self.settings.license_key if every else license_key
+                if key and not any(e.key == key for e in online):
+                    fleet.forget(key)
         if every or any(e.is_default for e in ended):
             self._policy.session_ended()
 
@@ -919,7 +919,8 @@ class Guard:
         locks (another thread may have held one). The next guarded call logs in again,
         for this process (or resumes from the session cache)."""
         self._lock = threading.Lock()
-        self._cache_lock = threading.Lock()
+        if self._fleet is not None:
+            self._fleet.after_fork()
         entries, self._entries = list(self._entries.values()), {}
         weakref.finalize(self, _cancel_all, self._entries)
         self._flights = {}
@@ -1106,6 +1107,18 @@ def _weak_call(guard: Guard, method: str, args: Tuple[Any, ...]) -> Callable[[],
         target = ref()
         if target is not None:
             getattr(target, method)(*args)
+
+    return call
+
+
+def _weak_lost_elsewhere(guard: Guard) -> Callable[[str, str, str], None]:
+    """The store watcher's call for ``guard``, which it does not keep alive."""
+    ref = weakref.ref(guard)
+
+    def call(key: str, hwid: str, code: str) -> None:
+        target = ref()
+        if target is not None:
+            target._lost_elsewhere(key, hwid, code)
 
     return call
 

@@ -22,9 +22,9 @@ import threading
 import time
 import urllib.parse
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from . import _watchdog
+from . import _urllib3, _watchdog
 from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
 from ._protocol import compact_json_bytes, new_nonce, server_verdict_code
@@ -47,11 +47,11 @@ class Reply(NamedTuple):
     """A JSON-object answer, its HTTP status, and the nonce of the attempt that produced it."""
 
     status: int
-    data: Dict[str, Any]
-    nonce: Optional[str]
+    data: dict[str, Any]
+    nonce: str | None
 
 
-def is_loopback_host(host: Optional[str]) -> bool:
+def is_loopback_host(host: str | None) -> bool:
     """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if not host:
         return False
@@ -63,7 +63,7 @@ def is_loopback_host(host: Optional[str]) -> bool:
         return False
 
 
-def check_base_url(url: Any) -> Tuple[str, str]:
+def check_base_url(url: Any) -> tuple[str, str]:
     """``(normalised base url, host)``; ``ValueError`` for anything but https or loopback http.
 
     Refusing plain http to a remote host here means not a byte is ever sent
@@ -86,7 +86,7 @@ def check_base_url(url: Any) -> Tuple[str, str]:
 # ------------------------------------------------------------------ proxies
 
 
-def choose_proxy(base_url: str, host: str, explicit: Optional[str]) -> Optional[str]:
+def choose_proxy(base_url: str, host: str, explicit: str | None) -> str | None:
     """The proxy a request to ``base_url`` goes through, or ``None`` to go straight there.
 
     - A host that ``NO_PROXY``/``no_proxy`` names is never proxied, whatever
@@ -111,7 +111,7 @@ def choose_proxy(base_url: str, host: str, explicit: Optional[str]) -> Optional[
     return _system_proxies().get(urllib.parse.urlsplit(base_url).scheme)
 
 
-def _system_proxies() -> Dict[str, str]:
+def _system_proxies() -> dict[str, str]:
     if sys.platform in ("darwin", "win32"):
         import urllib.request  # the system's proxy settings live outside the environment there
 
@@ -119,10 +119,10 @@ def _system_proxies() -> Dict[str, str]:
     return _environment_proxies()
 
 
-def _environment_proxies() -> Dict[str, str]:
+def _environment_proxies() -> dict[str, str]:
     """``scheme -> proxy`` from ``*_proxy`` variables, as ``urllib.request`` reads them
     (lowercase wins; ``HTTP_PROXY`` is ignored under CGI), without importing it."""
-    proxies: Dict[str, str] = {}
+    proxies: dict[str, str] = {}
     for name, value in os.environ.items():
         if value and name[-6:].lower() == "_proxy":
             proxies[name[:-6].lower()] = value
@@ -150,7 +150,7 @@ def _bypasses_proxy(host: str) -> bool:
     no_proxy = _environment_proxies().get("no", "")
     name = host.strip("[]").lower().rstrip(".")
     try:
-        address: Optional[Any] = ipaddress.ip_address(name)
+        address: Any | None = ipaddress.ip_address(name)
     except ValueError:
         address = None
     for entry in no_proxy.replace(" ", ",").split(","):
@@ -202,9 +202,9 @@ class Transport:
         base_url: str,
         *,
         timeout: float = 15.0,
-        proxy_url: Optional[str] = None,
-        ca_bundle: Optional[str] = None,
-        retry: Optional[RetryPolicy] = None,
+        proxy_url: str | None = None,
+        ca_bundle: str | None = None,
+        retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url, self.host = check_base_url(base_url)
@@ -218,9 +218,9 @@ class Transport:
         self.retry = retry if retry is not None else RetryPolicy()
         self._sleep = sleep
         self._path_prefix = urllib.parse.urlsplit(self.base_url).path
-        self._pool: Optional[urllib3.PoolManager] = None
+        self._pool: urllib3.PoolManager | None = None
         self._timeout: Any = None
-        self._opener_and_prefix: Optional[Tuple[Any, str]] = None
+        self._opener_and_prefix: tuple[Any, str] | None = None
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
         _transports.add(self)
@@ -241,7 +241,7 @@ class Transport:
         self._pool, self._opener_and_prefix = None, None
         self._pid = os.getpid()
 
-    def _opener(self) -> Tuple[Any, str]:
+    def _opener(self) -> tuple[Any, str]:
         """What a request goes through, and the URL prefix to give it."""
         current = self._opener_and_prefix
         if current is not None and self._pid == os.getpid():
@@ -269,12 +269,12 @@ class Transport:
         return opener  # type: ignore[no-any-return]
 
     def _build_pool(self) -> urllib3.PoolManager:
-        import urllib3
+        u3 = _urllib3.load()  # (without running urllib3.http2 at start-up)
         from urllib3.connection import HTTPConnection
 
         wait = self.timeout
-        self._timeout = urllib3.Timeout(connect=wait, read=wait)
-        options: Dict[str, Any] = {
+        self._timeout = u3.Timeout(connect=wait, read=wait)
+        options: dict[str, Any] = {
             "num_pools": 2,
             "maxsize": 4,
             "retries": False,
@@ -291,9 +291,9 @@ class Transport:
             options["ca_certs"] = self.ca_bundle
         manager: urllib3.PoolManager
         if self.proxy_url:
-            manager = urllib3.ProxyManager(self.proxy_url, **options)
+            manager = u3.ProxyManager(self.proxy_url, **options)
         else:
-            manager = urllib3.PoolManager(**options)
+            manager = u3.PoolManager(**options)
         # Pools whose connections tell the deadline watchdog which socket to cut.
         manager.pool_classes_by_scheme = _watched_pool_classes()
         return manager
@@ -308,10 +308,10 @@ class Transport:
     def post(
         self,
         path: str,
-        body: Dict[str, Any],
+        body: dict[str, Any],
         *,
-        retry: Optional[RetryPolicy] = None,
-        deadline: Optional[float] = None,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> Reply:
         """Send ``body`` with the protocol's retries; the reply is a JSON object.
 
@@ -354,14 +354,14 @@ class Transport:
             nonce = sent.get("nonce")
             return Reply(status, data, nonce if isinstance(nonce, str) else None)
 
-    def _wait_and_refresh(self, sent: Dict[str, Any], delay: float) -> None:
+    def _wait_and_refresh(self, sent: dict[str, Any], delay: float) -> None:
         self._sleep(delay)
         if "nonce" in sent:
             sent["nonce"] = new_nonce()
 
     def _send(
-        self, path: str, body: Dict[str, Any], deadline: Optional[float]
-    ) -> Tuple[int, Optional[str], bytes]:
+        self, path: str, body: dict[str, Any], deadline: float | None
+    ) -> tuple[int, str | None, bytes]:
         payload = compact_json_bytes(body)
         opener, prefix = self._opener()
         started = time.monotonic()
@@ -371,8 +371,9 @@ class Transport:
             ends, left = deadline, deadline - started
             if left <= 0:
                 raise _timed_out(self.base_url)  # nothing is sent that could not be answered
-            timeout = _urllib3().Timeout(connect=left, read=left)
+            timeout = _u3().Timeout(connect=left, read=left)
         watch = _watchdog.arm(ends)
+        response = None
         try:
             try:
                 response = opener.urlopen(
@@ -386,16 +387,18 @@ class Transport:
                     preload_content=False,
                     timeout=timeout,
                 )
-                try:
-                    raw = _read_body(response)
-                except BaseException:
-                    # A half-read connection must not be reused: closed, then its slot back.
-                    response.close()
-                    response.release_conn()
-                    raise
+                raw = _read_body(response)
             finally:
+                # Before the connection can go back to the pool: once disarmed, the
+                # watchdog never cuts it (another request may take it next).
                 _watchdog.disarm(watch)
-        except Exception as exc:
+        except BaseException as exc:
+            if response is not None:
+                # A half-read connection must not be reused: closed, then its slot back.
+                response.close()
+                response.release_conn()
+            if not isinstance(exc, Exception):
+                raise
             error = _transport_error(exc, self.base_url, watch.expired)
             if error is None:
                 raise
@@ -411,7 +414,7 @@ class Transport:
         return response.status, response.headers.get("Retry-After"), raw
 
 
-def _time_left_for(delay: float, deadline: Optional[float]) -> bool:
+def _time_left_for(delay: float, deadline: float | None) -> bool:
     """Whether a retry after ``delay`` seconds can still start before ``deadline``."""
     return deadline is None or time.monotonic() + delay < deadline
 
@@ -442,7 +445,7 @@ def _timed_out(base_url: str) -> _RetryableNetworkError:
     )
 
 
-def _transport_error(exc: Exception, base_url: str, expired: bool) -> Optional[Exception]:
+def _transport_error(exc: Exception, base_url: str, expired: bool) -> Exception | None:
     """The one seam where urllib3 and socket failures become AuthForge codes
     (``None``: not a transport failure, let it through)."""
     if expired:
@@ -450,7 +453,7 @@ def _transport_error(exc: Exception, base_url: str, expired: bool) -> Optional[E
         return _timed_out(base_url)
     if isinstance(exc, AuthForgeError):
         return None
-    u3 = _urllib3().exceptions
+    u3 = _u3().exceptions
     if isinstance(exc, u3.SSLError):
         # A certificate problem does not go away in 2 s: fail closed, no retry.
         return AuthForgeError("network_error", f"network_error: TLS failure for {base_url}")
@@ -471,7 +474,7 @@ def _transport_error(exc: Exception, base_url: str, expired: bool) -> Optional[E
     return None
 
 
-def _decode_object(status: int, raw: bytes) -> Optional[Dict[str, Any]]:
+def _decode_object(status: int, raw: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -491,7 +494,7 @@ def _undecodable(status: int, raw: bytes) -> AuthForgeError:
     return AuthForgeError("response_not_json_object")
 
 
-def _is_rate_limited(status: int, data: Optional[Dict[str, Any]]) -> bool:
+def _is_rate_limited(status: int, data: dict[str, Any] | None) -> bool:
     """``rate_limited``, or a 429 without a code (never ``no_credits`` and its kind)."""
     code = server_verdict_code(data) if data is not None else None
     return code == "rate_limited" or (status == 429 and code is None)
@@ -503,16 +506,15 @@ def _is_rate_limited(status: int, data: Optional[Dict[str, Any]]) -> bool:
 # Once urllib3 is loaded, one ``Retry(False)`` for every request (from ``retries=False``
 # urllib3 would build a new one per call).
 _NO_RETRIES: Any = False
-_WATCHED_POOLS: Optional[Dict[str, Any]] = None
+_WATCHED_POOLS: dict[str, Any] | None = None
 
 
-def _urllib3() -> Any:
-    import urllib3  # already loaded by the time a request is sent: a dict lookup
+def _u3() -> Any:
+    """urllib3, already loaded by the time a request is sent (a dict lookup)."""
+    return _urllib3.load()
 
-    return urllib3
 
-
-def _watched_pool_classes() -> Dict[str, Any]:
+def _watched_pool_classes() -> dict[str, Any]:
     """urllib3's pool classes, with connections that report themselves to the watchdog
     as they connect and send (so a deadline can cut the socket a request is using)."""
     global _WATCHED_POOLS, _NO_RETRIES

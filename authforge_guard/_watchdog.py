@@ -24,7 +24,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 from ._clock import bounded_wait
 
@@ -43,10 +43,10 @@ class Watch:
 class _Watchdog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._armed: Dict[Watch, None] = {}
+        self._armed: dict[Watch, None] = {}
         self._wake = threading.Event()
         self._wake_at = math.inf
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
 
     def arm(self, watch: Watch) -> None:
         with self._lock:
@@ -114,7 +114,7 @@ def disarm(watch: Watch) -> None:
 
 def attach(connection: Any) -> None:
     """Called by a connection as it connects or sends: it is what the thread's watch cuts."""
-    watch: Optional[Watch] = getattr(_current, "watch", None)
+    watch: Watch | None = getattr(_current, "watch", None)
     if watch is not None:
         watch.connection = connection
 

@@ -15,6 +15,23 @@ and ``wrapt.FunctionWrapper`` is the very type our decorated functions are.
 Whenever that cannot be done exactly (wrapt already imported, no C extension,
 ``WRAPT_DISABLE_EXTENSIONS`` set, another layout of the package), wrapt is
 simply imported.
+
+What this relies on, exactly (wrapt 2.4 to 2.5, the range ``setup.cfg`` pins;
+``tests/guard/test_lazy_wrapt.py`` checks it against the installed one):
+
+- ``wrapt`` is a directory package found by ``importlib.util.find_spec``
+  with a loader that has ``exec_module`` (else: plain import);
+- its C extension is the submodule ``wrapt._wrappers`` and defines
+  ``FunctionWrapper`` (else: ``ImportError``/``AttributeError``, undone, plain import);
+- importing ``wrapt._wrappers`` runs no code of the package's ``__init__``:
+  it imports only ``wrapt.exceptions`` (2.4+; 1.x imports nothing, 2.0-2.3
+  import ``wrapt.wrappers``). A release whose extension needs names from
+  ``__init__`` triggers the deferred ``__getattr__``, which runs ``__init__``
+  then, so the package is still complete, only loaded early;
+- ``wrapt/__init__.py`` takes ``FunctionWrapper`` from ``wrapt._wrappers``
+  when it runs later, so both are the same type (a release that stopped
+  doing so would give decorated functions a type other than
+  ``wrapt.FunctionWrapper``: the test named above fails on that).
 """
 
 from __future__ import annotations
@@ -25,7 +42,7 @@ import os
 import sys
 import threading
 from types import ModuleType
-from typing import Any, List, Optional
+from typing import Any
 
 _lock = threading.RLock()
 _completing = False
@@ -70,7 +87,7 @@ def _is_deferred(package: ModuleType) -> bool:
     return vars(package).get("__getattr__") is _complete
 
 
-def _install_deferred_package() -> Optional[ModuleType]:
+def _install_deferred_package() -> ModuleType | None:
     """Put an unexecuted ``wrapt`` package in ``sys.modules``; ``None`` if there is none."""
     try:
         spec = importlib.util.find_spec("wrapt")  # finds it without running it
@@ -117,7 +134,7 @@ def _complete(name: str) -> Any:
     return getattr(package, name)
 
 
-def _complete_dir() -> List[str]:
+def _complete_dir() -> list[str]:
     """The deferred package's ``__dir__``: the names of the whole package."""
     package = sys.modules.get("wrapt")
     if package is not None and _is_deferred(package):

@@ -11,13 +11,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
+import venv
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Callable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -27,10 +31,10 @@ PROGRAMS = os.path.join(HERE, "programs")
 # --------------------------------------------------------------- measuring
 
 
-def interleaved(variants: Mapping[str, Callable[[], float]], rounds: int) -> Dict[str, List[float]]:
+def interleaved(variants: Mapping[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
     """Run every variant once per round, rotating the order; each returns one figure."""
     names = list(variants)
-    results: Dict[str, List[float]] = {name: [] for name in names}
+    results: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
@@ -93,7 +97,7 @@ def compare(
     against: str,
     theirs: Sequence[float],
     unit: Callable[[float], str],
-    target: Optional[float] = None,
+    target: float | None = None,
 ) -> Row:
     """A row for figures measured in the same rounds; ``target`` caps the ratio."""
     if not any(theirs):
@@ -145,7 +149,7 @@ def render(rows: Sequence[Row]) -> str:
 # ------------------------------------------------------- child processes
 
 
-def child_env(server: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def child_env(server: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of every child process.
 
     Children start with ``-S`` and this ``PYTHONPATH`` (the checkout, then the
@@ -165,12 +169,79 @@ def child_env(server: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     return env
 
 
-def python(*args: str) -> List[str]:
+def python(*args: str) -> list[str]:
     return [sys.executable, "-S", *args]
 
 
 @contextlib.contextmanager
-def local_server() -> Iterator[Dict[str, str]]:
+def regular_install() -> Iterator[str]:
+    """A throwaway virtual environment where this checkout is installed as a user gets
+    it (``pip install .``: a copy of the package, compiled to bytecode); yields its python.
+
+    What start-up is measured with: no ``-S``, no editable-install hook, no
+    ``PYTHONPATH``. The dependencies (urllib3, cryptography, wrapt, the official
+    SDK) are not installed again: a ``.pth`` line puts the running
+    interpreter's site-packages on the path, as a directory (its own ``.pth``
+    files, the development hooks among them, are not run). ``pip`` builds the
+    package offline when ``setuptools`` and ``wheel`` are at hand, else from
+    its cache or index.
+    """
+    home = tempfile.mkdtemp(prefix="authforge-bench-venv-")
+    try:
+        venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt").create(home)
+        bindir = "Scripts" if os.name == "nt" else "bin"
+        exe = os.path.join(home, bindir, "python.exe" if os.name == "nt" else "python")
+        site = subprocess.run(
+            [exe, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        build = ["--no-build-isolation"] if _can_build_here() else []
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                *build,
+                "--target",
+                site,
+                ROOT,
+            ],
+            check=True,
+            env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"),
+        )
+        shutil.rmtree(os.path.join(site, "bin"), ignore_errors=True)  # the console script
+        deps = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+        with open(os.path.join(site, "bench-dependencies.pth"), "w") as pth:
+            pth.write("\n".join(deps) + "\n")
+        yield exe
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _can_build_here() -> bool:
+    try:
+        import setuptools  # noqa: F401
+        import wheel  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def installed_env(server: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a program run from ``regular_install``: no ``PYTHONPATH``,
+    bytecode on, no ``AUTHFORGE_*``, and the server's ``BENCH_*`` settings."""
+    env = child_env(server)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+@contextlib.contextmanager
+def local_server() -> Iterator[dict[str, str]]:
     """A LocalAuthForge in its own process (its own GIL and core), stopped on exit.
 
     Yields ``url``, ``tls_url`` (HTTPS, same database), ``ca_bundle`` (its certificate),

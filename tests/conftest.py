@@ -1,6 +1,22 @@
-"""Shared fixtures: a real local AuthForge server on loopback, and guards/clients for it."""
+"""Shared fixtures: a real local AuthForge server on loopback, and guards/clients for it.
+
+The names mean one thing everywhere in the suite:
+
+- ``af``: a fresh ``LocalAuthForge`` for this one test, with the heartbeat rate limit off
+  (tests use sub-second heartbeat intervals). No folder redefines it.
+- ``make_client`` / ``make_guard``: clients and guards for ``af``, with fast retries,
+  logged out after the test.
+
+A folder that needs another kind of server gives it another name: ``limited_af`` in
+``tests/server`` (the real limit of 6 heartbeats a minute), ``shared_af`` in
+``tests/reliability`` (one server per module, with ``make_shared_client`` and
+``make_shared_guard`` for it).
+"""
 
 from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -12,33 +28,36 @@ FAST_RETRY = RetryPolicy(rate_limit_delays=(0.05, 0.1), network_delays=(0.05,), 
 
 @pytest.fixture
 def af():
-    """A LocalAuthForge with the heartbeat rate limit off (sub-second heartbeats)."""
+    """A fresh LocalAuthForge for this test, heartbeat rate limit off (sub-second heartbeats)."""
     from authforge_guard.testing import LocalAuthForge
 
     with LocalAuthForge(heartbeat_rate_limit=None) as server:
         yield server
 
 
-@pytest.fixture
-def make_client(af):
-    """Clients for ``af`` with fast retries; logged out after the test."""
+@contextlib.contextmanager
+def clients_of(server) -> Iterator[Callable[..., Any]]:
+    """``make(**overrides)``: clients for ``server`` with fast retries, logged out at the end."""
     clients = []
 
     def make(**overrides):
         overrides.setdefault("retry_policy", FAST_RETRY)
         overrides.setdefault("hwid_override", "test-machine")
-        client = af.client(**overrides)
+        client = server.client(**overrides)
         clients.append(client)
         return client
 
-    yield make
-    for client in clients:
-        client.logout()
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.logout()
 
 
-@pytest.fixture
-def make_guard(af):
-    """Guards for ``af``: online checks every 0.2 s, fast retries; logged out afterwards."""
+@contextlib.contextmanager
+def guards_of(server) -> Iterator[Callable[..., Any]]:
+    """``make(**overrides)``: guards for ``server`` (online checks every 0.2 s, fast retries),
+    logged out at the end."""
     guards = []
 
     def make(**overrides):
@@ -47,13 +66,29 @@ def make_guard(af):
         overrides.setdefault("heartbeat", "online")
         overrides.setdefault("heartbeat_interval", 0.2)
         overrides.setdefault("hook_timeout", 5.0)
-        guard = af.guard(**overrides)
+        guard = server.guard(**overrides)
         guards.append(guard)
         return guard
 
-    yield make
-    for guard in guards:
-        guard.logout()
+    try:
+        yield make
+    finally:
+        for guard in guards:
+            guard.logout()
+
+
+@pytest.fixture
+def make_client(af):
+    """Clients for ``af`` with fast retries; logged out after the test."""
+    with clients_of(af) as make:
+        yield make
+
+
+@pytest.fixture
+def make_guard(af):
+    """Guards for ``af``: online checks every 0.2 s, fast retries; logged out afterwards."""
+    with guards_of(af) as make:
+        yield make
 
 
 @pytest.fixture(autouse=True)

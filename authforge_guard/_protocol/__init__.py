@@ -1,55 +1,63 @@
 """Layer 1: the AuthForge wire protocol, pure (no sockets), shared by client, server and cache.
 
-Imports here are cheap: ``cryptography`` loads on the first signature check.
+Imports here are cheap: each name loads its module on first use (PEP 562), so a
+login does not load the offline-file, activation or hardware-id code it never
+calls, and ``cryptography`` loads on the first signature check.
 """
 
-from ._activation import (
-    ActivationRequestError,
-    format_activation_request,
-    os_label,
-    parse_activation_request,
-)
-from ._codes import (
-    CLIENT_ERROR_CODES,
-    DEFINITIVE_ERROR_CODES,
-    NON_RETRYABLE_429_CODES,
-    SERVER_ERROR_CODES,
-    is_success_status,
-    is_transient_error,
-    server_verdict_code,
-)
-from ._encoding import compact_json, compact_json_bytes, iso_utc, new_nonce, parse_iso_utc
-from ._hwid import hwid_from_machine_id, normalize_machine_id, resolve_hwid
-from ._keys import PublicKeyArg, SigningKey, TrustList, key_id_for
-from ._license_file import (
-    OFFLINE_LICENSE_ERRORS,
-    format_license_file,
-    license_payload,
-    parse_license_file,
-    verify_license_file,
-)
-from ._redact import mask_key
-from ._requests import (
-    HEARTBEAT_PATH,
-    OFFLINE_ACTIVATE_PATH,
-    SELFBAN_PATH,
-    VALIDATE_PATH,
-    clamp_ttl,
-    heartbeat_body,
-    offline_activate_body,
-    selfban_presession_body,
-    selfban_session_body,
-    validate_body,
-)
-from ._signed_session import (
-    SignedSession,
-    decode_payload,
-    failure_from_body,
-    judge_signed_response,
-    signed_response,
-    verify_signed_payload,
-)
-from ._token import decode_token_body, encode_token, token_expiry, verify_token
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._activation import (
+        ActivationRequestError,
+        format_activation_request,
+        os_label,
+        parse_activation_request,
+    )
+    from ._codes import (
+        CLIENT_ERROR_CODES,
+        DEFINITIVE_ERROR_CODES,
+        NON_RETRYABLE_429_CODES,
+        SERVER_ERROR_CODES,
+        is_success_status,
+        is_transient_error,
+        server_verdict_code,
+    )
+    from ._encoding import compact_json, compact_json_bytes, iso_utc, new_nonce, parse_iso_utc
+    from ._hwid import hwid_from_machine_id, normalize_machine_id, resolve_hwid
+    from ._keys import PublicKeyArg, SigningKey, TrustList, key_id_for
+    from ._license_file import (
+        OFFLINE_LICENSE_ERRORS,
+        format_license_file,
+        license_payload,
+        parse_license_file,
+        verify_license_file,
+    )
+    from ._redact import mask_key
+    from ._requests import (
+        HEARTBEAT_PATH,
+        OFFLINE_ACTIVATE_PATH,
+        SELFBAN_PATH,
+        VALIDATE_PATH,
+        clamp_ttl,
+        heartbeat_body,
+        offline_activate_body,
+        selfban_presession_body,
+        selfban_session_body,
+        validate_body,
+    )
+    from ._signed_session import (
+        SignedSession,
+        decode_payload,
+        failure_from_body,
+        judge_signed_response,
+        signed_response,
+        verify_signed_payload,
+    )
+    from ._token import decode_token_body, encode_token, token_expiry, verify_token
 
 __all__ = [
     "CLIENT_ERROR_CODES",
@@ -102,3 +110,71 @@ __all__ = [
     "verify_signed_payload",
     "verify_token",
 ]
+
+# Which module defines each public name.
+_WHERE = {
+    "ActivationRequestError": "_activation",
+    "CLIENT_ERROR_CODES": "_codes",
+    "DEFINITIVE_ERROR_CODES": "_codes",
+    "HEARTBEAT_PATH": "_requests",
+    "NON_RETRYABLE_429_CODES": "_codes",
+    "OFFLINE_ACTIVATE_PATH": "_requests",
+    "OFFLINE_LICENSE_ERRORS": "_license_file",
+    "PublicKeyArg": "_keys",
+    "SELFBAN_PATH": "_requests",
+    "SERVER_ERROR_CODES": "_codes",
+    "SignedSession": "_signed_session",
+    "SigningKey": "_keys",
+    "TrustList": "_keys",
+    "VALIDATE_PATH": "_requests",
+    "clamp_ttl": "_requests",
+    "compact_json": "_encoding",
+    "compact_json_bytes": "_encoding",
+    "decode_payload": "_signed_session",
+    "decode_token_body": "_token",
+    "encode_token": "_token",
+    "failure_from_body": "_signed_session",
+    "format_activation_request": "_activation",
+    "format_license_file": "_license_file",
+    "heartbeat_body": "_requests",
+    "hwid_from_machine_id": "_hwid",
+    "is_success_status": "_codes",
+    "is_transient_error": "_codes",
+    "iso_utc": "_encoding",
+    "judge_signed_response": "_signed_session",
+    "key_id_for": "_keys",
+    "license_payload": "_license_file",
+    "mask_key": "_redact",
+    "new_nonce": "_encoding",
+    "normalize_machine_id": "_hwid",
+    "offline_activate_body": "_requests",
+    "os_label": "_activation",
+    "parse_activation_request": "_activation",
+    "parse_iso_utc": "_encoding",
+    "parse_license_file": "_license_file",
+    "resolve_hwid": "_hwid",
+    "selfban_presession_body": "_requests",
+    "selfban_session_body": "_requests",
+    "server_verdict_code": "_codes",
+    "signed_response": "_signed_session",
+    "token_expiry": "_token",
+    "validate_body": "_requests",
+    "verify_license_file": "_license_file",
+    "verify_signed_payload": "_signed_session",
+    "verify_token": "_token",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the module that defines ``name`` and bind its names here, once."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    loaded = importlib.import_module(f".{module}", __name__)
+    value = getattr(loaded, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Dict, Optional
+from typing import Any
 
 from .._version import __version__
 from . import _armor
@@ -49,13 +49,13 @@ def format_activation_request(
     app_id: str,
     hwid: str,
     created_at: str,
-    machine_name: Optional[str] = None,
-    os: Optional[str] = None,  # the official SDK's keyword, shadowing is intended
-    sdk: Optional[str] = None,
-    license_key: Optional[str] = None,
+    machine_name: str | None = None,
+    os: str | None = None,  # the official SDK's keyword, shadowing is intended
+    sdk: str | None = None,
+    license_key: str | None = None,
 ) -> str:
     """Armored activation-request text from explicit fields (canonical field order)."""
-    fields: Dict[str, Any] = {
+    fields: dict[str, Any] = {
         "v": REQUEST_VERSION,
         "typ": REQUEST_TYP,
         "appId": app_id,
@@ -89,7 +89,7 @@ class ActivationRequestError(ValueError):
         self.code = code
 
 
-def parse_activation_request(text: Any) -> Dict[str, Any]:
+def parse_activation_request(text: Any) -> dict[str, Any]:
     """The JSON fields of an activation request, checked; ``ActivationRequestError`` otherwise.
 
     Codes: ``bad_armor``, ``bad_checksum``, ``malformed_payload``, ``unsupported_version``.

@@ -7,14 +7,14 @@ base64, text before and after the armor); writing is canonical (LF, 64 columns).
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 LINE_WIDTH = 64
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 _WHITESPACE_RE = re.compile(r"\s+")
 
 
-def split_lines(text: str) -> List[str]:
+def split_lines(text: str) -> list[str]:
     """Lines of ``text`` with any BOM dropped and CRLF/CR folded to LF."""
     return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
@@ -27,7 +27,7 @@ def find_marker(lines: Sequence[str], marker: str, start: int) -> int:
     return -1
 
 
-def parse_headers_and_body(block: Sequence[str]) -> Optional[Tuple[Dict[str, str], str]]:
+def parse_headers_and_body(block: Sequence[str]) -> tuple[dict[str, str], str] | None:
     """``Name: value`` lines up to the first blank line, then the unwrapped base64 body.
 
     ``None`` when there is no blank line, a header line has no name, or the
@@ -36,7 +36,7 @@ def parse_headers_and_body(block: Sequence[str]) -> Optional[Tuple[Dict[str, str
     blank = next((i for i, line in enumerate(block) if not line.strip()), -1)
     if blank == -1:
         return None
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     for raw in block[:blank]:
         name, colon, value = raw.strip().partition(":")
         if not colon or not name.strip():
@@ -48,7 +48,7 @@ def parse_headers_and_body(block: Sequence[str]) -> Optional[Tuple[Dict[str, str
     return headers, body
 
 
-def join_base64(lines: Sequence[str]) -> Optional[str]:
+def join_base64(lines: Sequence[str]) -> str | None:
     """The base64 text of wrapped ``lines`` with all whitespace removed; ``None`` if not base64."""
     joined = _WHITESPACE_RE.sub("", "".join(lines))
     if not joined or not _BASE64_RE.fullmatch(joined):

@@ -9,7 +9,8 @@ session by accident.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 # Verdicts the AuthForge server sends as ``{"status": "failed", "error": <code>}``.
 SERVER_ERROR_CODES = frozenset(
@@ -103,7 +104,7 @@ def is_success_status(status: Any) -> bool:
     return False
 
 
-def server_verdict_code(body: Mapping[str, Any]) -> Optional[str]:
+def server_verdict_code(body: Mapping[str, Any]) -> str | None:
     """The server's error code if ``body`` is a real AuthForge verdict, else ``None``.
 
     Only ``{"status": "failed", "error": "<code>"}`` counts: a proxy's JSON or

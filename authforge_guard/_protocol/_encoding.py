@@ -11,12 +11,17 @@ import binascii
 import json
 import secrets
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any
+
+# ``json.dumps`` with any option builds a new encoder per call; these are built once
+# (the same options, so the same output).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 def compact_json(value: Any) -> str:
     """JSON as AuthForge sends it: no spaces, UTF-8 characters kept (not \\u-escaped)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT.encode(value)
 
 
 def compact_json_bytes(value: Any) -> bytes:
@@ -31,7 +36,7 @@ def compact_json_bytes(value: Any) -> bytes:
     try:
         return compact_json(value).encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        return _COMPACT_ASCII.encode(value).encode("ascii")
 
 
 def b64encode(data: bytes) -> str:
@@ -85,14 +90,14 @@ def iso_utc(epoch_seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def parse_iso_utc(text: Any) -> Optional[float]:
+def parse_iso_utc(text: Any) -> float | None:
     """ISO-8601 to epoch seconds (naive means UTC); ``None`` when unparseable."""
     if not isinstance(text, str) or not text.strip():
         return None
     value = text.strip()
     if value[-1] in "zZ":
         value = value[:-1] + "+00:00"
-    moment: Optional[datetime]
+    moment: datetime | None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -104,7 +109,7 @@ def parse_iso_utc(text: Any) -> Optional[float]:
     return moment.timestamp()
 
 
-def _parse_iso_fallback(value: str) -> Optional[datetime]:
+def _parse_iso_fallback(value: str) -> datetime | None:
     # Python 3.9/3.10 fromisoformat only takes 0, 3 or 6 fraction digits;
     # AuthForge and other SDKs may send any count. Normalise to 6.
     head, sep, rest = value.partition(".")

@@ -12,7 +12,7 @@ import hashlib
 import importlib
 import re
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 HWID_V2_PREFIX = "authforge-hwid-v2|"
 _LINUX_MACHINE_ID_PATHS = ("/etc/machine-id", "/var/lib/dbus/machine-id")
@@ -22,7 +22,7 @@ _IOREG_UUID_RE = re.compile(r'"IOPlatformUUID"\s*=\s*"([^"]+)"')
 _COMMAND_TIMEOUT_SECONDS = 2
 
 
-def normalize_machine_id(raw: Any) -> Optional[str]:
+def normalize_machine_id(raw: Any) -> str | None:
     """Trim ASCII whitespace and ASCII-lowercase; ``None`` unless 8-128 chars of ``[0-9a-f-]``
     that are not all ``0``/``-``."""
     if not isinstance(raw, str):
@@ -41,7 +41,7 @@ def hwid_from_machine_id(app_id: str, machine_id: str) -> str:
     return hashlib.sha256(f"{HWID_V2_PREFIX}{app_id}|{machine_id}".encode()).hexdigest()
 
 
-def read_os_machine_id() -> Optional[str]:
+def read_os_machine_id() -> str | None:
     """This machine's normalised OS machine id, or ``None``. Never raises."""
     try:
         if sys.platform.startswith("linux"):
@@ -55,7 +55,7 @@ def read_os_machine_id() -> Optional[str]:
     return None
 
 
-def _linux_machine_id() -> Optional[str]:
+def _linux_machine_id() -> str | None:
     for path in _LINUX_MACHINE_ID_PATHS:
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
@@ -67,7 +67,7 @@ def _linux_machine_id() -> Optional[str]:
     return None
 
 
-def _macos_machine_id() -> Optional[str]:
+def _macos_machine_id() -> str | None:
     import subprocess
 
     result = subprocess.run(
@@ -83,7 +83,7 @@ def _macos_machine_id() -> Optional[str]:
     return normalize_machine_id(match.group(1)) if match else None
 
 
-def _windows_machine_id() -> Optional[str]:
+def _windows_machine_id() -> str | None:
     # Imported by name so type checkers on other platforms need no Windows stubs.
     winreg: Any = importlib.import_module("winreg")
     access = winreg.KEY_READ | winreg.KEY_WOW64_64KEY
@@ -107,7 +107,7 @@ def machine_hwid(app_id: str) -> str:
     return hwid_from_machine_id(app_id, read_os_machine_id() or legacy_machine_id())
 
 
-def resolve_hwid(app_id: str, hwid_override: Optional[str]) -> str:
+def resolve_hwid(app_id: str, hwid_override: str | None) -> str:
     """``hwid_override`` (trimmed, when non-empty) is sent unchanged; otherwise the machine's."""
     if isinstance(hwid_override, str) and hwid_override.strip():
         return hwid_override.strip()
@@ -151,7 +151,7 @@ def _disk_serial() -> str:
     return "disk-unavailable"
 
 
-def _command_output(command: List[str]) -> str:
+def _command_output(command: list[str]) -> str:
     import subprocess
 
     try:

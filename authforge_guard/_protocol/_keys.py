@@ -7,7 +7,8 @@ so ``import authforge_guard`` stays cheap for command-line tools.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, List, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Union
 
 from ._encoding import b64decode, b64encode
 
@@ -20,7 +21,15 @@ if TYPE_CHECKING:
 PublicKeyArg = Union[str, Sequence[str]]
 
 
-def split_public_keys(value: Any) -> List[str]:
+class _NotLoadedYet(Exception):
+    """Stands for ``cryptography``'s ``InvalidSignature`` until the first key is loaded
+    (no signature is checked before that), so ``verify`` imports nothing per call."""
+
+
+_InvalidSignature: type[Exception] = _NotLoadedYet
+
+
+def split_public_keys(value: Any) -> list[str]:
     """The base64 keys named by a key argument: one key, a list, or ``"k1,k2"``.
 
     Raises ``ValueError`` when no key is named or an entry is not a string.
@@ -31,7 +40,7 @@ def split_public_keys(value: Any) -> List[str]:
         entries = value
     else:
         raise ValueError("public_key must be a base64 string, a list of them, or 'k1,k2'")
-    keys: List[str] = []
+    keys: list[str] = []
     for entry in entries:
         if not isinstance(entry, str):
             raise ValueError("every public key must be a base64 string")
@@ -68,9 +77,9 @@ class TrustList:
     __slots__ = ("_keys", "_raw", "keys_b64")
 
     def __init__(self, public_key: PublicKeyArg) -> None:
-        self.keys_b64: Tuple[str, ...] = tuple(split_public_keys(public_key))
-        self._raw: Tuple[bytes, ...] = tuple(decode_public_key(k) for k in self.keys_b64)
-        self._keys: Tuple[Ed25519PublicKey, ...] = ()
+        self.keys_b64: tuple[str, ...] = tuple(split_public_keys(public_key))
+        self._raw: tuple[bytes, ...] = tuple(decode_public_key(k) for k in self.keys_b64)
+        self._keys: tuple[Ed25519PublicKey, ...] = ()
 
     @classmethod
     def lenient(cls, public_key: Any) -> TrustList:
@@ -92,10 +101,13 @@ class TrustList:
         trust.keys_b64, trust._raw, trust._keys = tuple(keys), tuple(raws), ()
         return trust
 
-    def _loaded(self) -> Tuple[Ed25519PublicKey, ...]:
+    def _loaded(self) -> tuple[Ed25519PublicKey, ...]:
+        global _InvalidSignature
         if not self._keys:
+            from cryptography.exceptions import InvalidSignature
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+            _InvalidSignature = InvalidSignature
             self._keys = tuple(Ed25519PublicKey.from_public_bytes(raw) for raw in self._raw)
         return self._keys
 
@@ -113,8 +125,6 @@ class TrustList:
             return False
         if len(signature) != 64:
             return False
-        from cryptography.exceptions import InvalidSignature
-
         try:
             data = message.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: no UTF-8 bytes of it were ever signed
@@ -122,7 +132,7 @@ class TrustList:
         for key in self._loaded() if self._raw else ():
             try:
                 key.verify(signature, data)
-            except InvalidSignature:
+            except _InvalidSignature:
                 continue
             return True
         return False

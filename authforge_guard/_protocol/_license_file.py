@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Union
 
 from . import _armor
 from ._encoding import b64decode, b64encode, compact_json, parse_iso_utc
@@ -47,7 +48,7 @@ MAX_CLOCK_SKEW_SECONDS = 300.0
 Moment = Union[datetime, float, int, None]
 
 
-def parse_license_file(text: Any) -> Optional[Dict[str, Any]]:
+def parse_license_file(text: Any) -> dict[str, Any] | None:
     """``{"headers", "payload_base64", "signature_base64"}`` of armored text, or ``None``.
 
     ``payload_base64`` is exactly the string the signature covers.
@@ -72,11 +73,11 @@ def parse_license_file(text: Any) -> Optional[Dict[str, Any]]:
 def verify_license_file(
     file: Any,
     app_id: str,
-    public_key: Union[PublicKeyArg, TrustList],
-    hwid: Optional[str] = None,
+    public_key: PublicKeyArg | TrustList,
+    hwid: str | None = None,
     *,
     now: Moment = None,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """``{"ok": True, "license": {...}, ...}`` or ``{"ok": False, "error": <code>}``.
 
     Never raises for bad input: a key argument that names no usable key makes
@@ -156,10 +157,10 @@ def _payload_shape_ok(payload: Mapping[str, Any]) -> bool:
     return isinstance(hwids, list) and bool(hwids) and all(isinstance(h, str) and h for h in hwids)
 
 
-def _license_summary(payload: Mapping[str, Any]) -> Dict[str, Any]:
+def _license_summary(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The ``license`` dict of a verified file, with the official SDK's keys."""
     policy = payload["hwid"]
-    summary: Dict[str, Any] = {
+    summary: dict[str, Any] = {
         "app_id": payload["appId"],
         "license_key": payload["licenseKey"],
         "jti": payload["jti"],
@@ -183,7 +184,7 @@ def _license_summary(payload: Mapping[str, Any]) -> Dict[str, Any]:
     return summary
 
 
-def _optional_dict(value: Any) -> Optional[Dict[str, Any]]:
+def _optional_dict(value: Any) -> dict[str, Any] | None:
     return dict(value) if isinstance(value, dict) else None
 
 
@@ -194,15 +195,15 @@ def license_payload(
     jti: str,
     key_id: str,
     issued_at: str,
-    expires_at: Optional[str],
-    hwids: Optional[Sequence[str]],
-    label: Optional[str] = None,
-    license_variables: Optional[Mapping[str, Any]] = None,
-    app_variables: Optional[Mapping[str, Any]] = None,
-    license_expires_at: Optional[str] = None,
-) -> Dict[str, Any]:
+    expires_at: str | None,
+    hwids: Sequence[str] | None,
+    label: str | None = None,
+    license_variables: Mapping[str, Any] | None = None,
+    app_variables: Mapping[str, Any] | None = None,
+    license_expires_at: str | None = None,
+) -> dict[str, Any]:
     """A version-1 payload; ``hwids=None`` means any machine, ``expires_at=None`` lifetime."""
-    payload: Dict[str, Any] = {
+    payload: dict[str, Any] = {
         "v": LICENSE_FILE_VERSION,
         "typ": LICENSE_TYP,
         "appId": app_id,
@@ -227,7 +228,7 @@ def license_payload(
 def format_license_file(
     payload: Mapping[str, Any],
     signing_key: SigningKey,
-    extra_headers: Optional[Mapping[str, str]] = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> str:
     """Armored, signed ``.authforge`` text for ``payload`` (server side)."""
     payload_b64 = b64encode(compact_json(dict(payload)).encode("utf-8"))

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional
 
-
-def mask_key(key: Optional[str]) -> str:
+def mask_key(key: str | None) -> str:
     """A license key shortened for display: enough to recognise it, too little to use it."""
     if not key:
         return ""

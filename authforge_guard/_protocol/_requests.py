@@ -6,7 +6,7 @@ every retry, and the caller keeps the one it must find echoed.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 VALIDATE_PATH = "/auth/validate"
 HEARTBEAT_PATH = "/auth/heartbeat"
@@ -25,9 +25,9 @@ def validate_body(
     license_key: str,
     hwid: str,
     nonce: str,
-    ttl_seconds: Optional[int] = None,
-) -> Dict[str, Any]:
-    body: Dict[str, Any] = {
+    ttl_seconds: int | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "appId": app_id,
         "appSecret": app_secret,
         "licenseKey": license_key,
@@ -39,7 +39,7 @@ def validate_body(
     return body
 
 
-def heartbeat_body(*, app_id: str, session_token: str, hwid: str, nonce: str) -> Dict[str, Any]:
+def heartbeat_body(*, app_id: str, session_token: str, hwid: str, nonce: str) -> dict[str, Any]:
     return {"appId": app_id, "sessionToken": session_token, "nonce": nonce, "hwid": hwid}
 
 
@@ -51,7 +51,7 @@ def selfban_session_body(
     revoke_license: bool,
     blacklist_hwid: bool,
     blacklist_ip: bool,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     return {
         "appId": app_id,
         "sessionToken": session_token,
@@ -71,7 +71,7 @@ def selfban_presession_body(
     nonce: str,
     blacklist_hwid: bool,
     blacklist_ip: bool,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     # Without a session the server cannot revoke: revokeLicense is always false.
     return {
         "appId": app_id,
@@ -87,7 +87,7 @@ def selfban_presession_body(
 
 def offline_activate_body(
     *, app_id: str, app_secret: str, license_key: str, hwid: str, nonce: str
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     return {
         "appId": app_id,
         "appSecret": app_secret,

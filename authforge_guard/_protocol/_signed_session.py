@@ -9,8 +9,9 @@ signature, non-empty session token, session expiry.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 
 from .._exceptions import AuthForgeError
 from ._codes import is_success_status, server_verdict_code
@@ -45,29 +46,29 @@ class SignedSession:
     # never in repr, even base64-encoded.
     payload_b64: str = field(repr=False)
     signature: str = field(repr=False)
-    key_id: Optional[str]
+    key_id: str | None
     payload: Mapping[str, Any] = field(repr=False)
     session_token: str = field(repr=False)
     expires_at: int = 0
 
     @property
-    def token_body(self) -> Dict[str, Any]:
+    def token_body(self) -> dict[str, Any]:
         """The session token's body (``appId``, ``licenseKey``, ``hwid``, ``exp``), if readable."""
         return decode_token_body(self.session_token) or {}
 
     @property
-    def app_variables(self) -> Optional[Dict[str, Any]]:
+    def app_variables(self) -> dict[str, Any] | None:
         value = self.payload.get("appVariables")
         return dict(value) if isinstance(value, dict) else None
 
     @property
-    def license_variables(self) -> Optional[Dict[str, Any]]:
+    def license_variables(self) -> dict[str, Any] | None:
         value = self.payload.get("licenseVariables")
         return dict(value) if isinstance(value, dict) else None
 
-    def validate_result(self) -> Dict[str, Any]:
+    def validate_result(self) -> dict[str, Any]:
         """The success dict of ``AuthForgeClient.validate_license`` (the official SDK's keys)."""
-        result: Dict[str, Any] = {
+        result: dict[str, Any] = {
             "valid": True,
             "session_token": self.session_token,
             "expires_in": self.expires_at,
@@ -116,7 +117,7 @@ def verify_signed_payload(
     key_id: Any,
     *,
     trust: TrustList,
-    expected_nonce: Optional[str],
+    expected_nonce: str | None,
 ) -> SignedSession:
     """Verify a signed payload; ``expected_nonce=None`` skips the echo check.
 
@@ -152,7 +153,7 @@ def verify_signed_payload(
     )
 
 
-def signed_response(payload: Mapping[str, Any], signing_key: SigningKey) -> Dict[str, Any]:
+def signed_response(payload: Mapping[str, Any], signing_key: SigningKey) -> dict[str, Any]:
     """Server side: the success body carrying ``payload`` signed by ``signing_key``."""
     payload_b64 = b64encode(compact_json(dict(payload)).encode("utf-8"))
     return {
@@ -163,7 +164,7 @@ def signed_response(payload: Mapping[str, Any], signing_key: SigningKey) -> Dict
     }
 
 
-def decode_payload(payload_b64: str) -> Dict[str, Any]:
+def decode_payload(payload_b64: str) -> dict[str, Any]:
     """The JSON object inside a base64 payload; ``AuthForgeError`` when it is not one."""
     try:
         decoded = json.loads(b64decode(payload_b64).decode("utf-8"))
@@ -184,7 +185,7 @@ def _require_text(value: Any, name: str) -> str:
     return value
 
 
-def _as_int(value: Any) -> Optional[int]:
+def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ._encoding import b64url_decode, b64url_encode, compact_json
 
 
-def decode_token_body(token: Any) -> Optional[Dict[str, Any]]:
+def decode_token_body(token: Any) -> dict[str, Any] | None:
     """The JSON body of a session token, or ``None`` if it is not one. Never raises."""
     if not isinstance(token, str):
         return None
@@ -28,7 +29,7 @@ def decode_token_body(token: Any) -> Optional[Dict[str, Any]]:
     return body if isinstance(body, dict) else None
 
 
-def token_expiry(token: Any) -> Optional[int]:
+def token_expiry(token: Any) -> int | None:
     """The token's ``exp`` in epoch seconds, or ``None`` when absent or not a number."""
     body = decode_token_body(token)
     if body is None:
@@ -48,7 +49,7 @@ def encode_token(body: Mapping[str, Any], mac_key: bytes) -> str:
     return f"{head}.{b64url_encode(mac)}"
 
 
-def verify_token(token: Any, mac_key: bytes) -> Optional[Dict[str, Any]]:
+def verify_token(token: Any, mac_key: bytes) -> dict[str, Any] | None:
     """Server side: the body of ``token`` if its MAC is ours, else ``None``. Never raises."""
     if not isinstance(token, str) or token.count(".") != 1:
         return None

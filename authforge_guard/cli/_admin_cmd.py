@@ -65,9 +65,12 @@ def _with_variables(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _action(group: Any, name: str, help_text: str, action: str) -> argparse.ArgumentParser:
+def _action(
+    group: Any, name: str, help_text: str, handler: Callable[[Admin, argparse.Namespace], Any]
+) -> argparse.ArgumentParser:
+    """A subcommand whose parser carries its handler: ``run`` calls ``args.handler``."""
     parser: argparse.ArgumentParser = group.add_parser(name, help=help_text, parents=[_common()])
-    parser.set_defaults(func=run, action=action)
+    parser.set_defaults(func=run, handler=handler, creates_database=False)
     return parser
 
 
@@ -75,7 +78,8 @@ def _add_app_commands(groups: Any) -> None:
     apps = groups.add_parser("app", help="apps: create, list, show, keys, switches")
     group = apps.add_subparsers(dest="verb", metavar="ACTION")
     group.required = True
-    create = _action(group, "create", "create an app (prints its secret)", "app_create")
+    create = _action(group, "create", "create an app (prints its secret)", _app_create)
+    create.set_defaults(creates_database=True)
     create.add_argument("--name", default="app")
     create.add_argument(
         "--offline-activation", action="store_true", help="allow self-serve offline activation"
@@ -84,29 +88,29 @@ def _add_app_commands(groups: Any) -> None:
         "--credits", type=_credits_arg, default=None, help="credit balance (default unlimited)"
     )
     _with_variables(create)
-    _action(group, "list", "list apps", "app_list")
-    show = _with_app(_action(group, "show", "show an app and its public keys", "app_show"))
+    _action(group, "list", "list apps", _app_list)
+    show = _with_app(_action(group, "show", "show an app and its public keys", _app_show))
     show.add_argument("--reveal-secret", action="store_true", help="also print the app secret")
     _with_app(
-        _action(group, "rotate-key", "sign with a new key (old keys stay listed)", "app_rotate")
+        _action(group, "rotate-key", "sign with a new key (old keys stay listed)", _app_rotate)
     )
     activate = _with_app(
-        _action(group, "activate-key", "sign with an older key again", "app_activate_key")
+        _action(group, "activate-key", "sign with an older key again", _app_activate_key)
     )
     activate.add_argument("key", help="public key or key id (k_...) listed by 'app show'")
-    _with_app(_action(group, "disable", "refuse every request of the app", "app_disable"))
-    _with_app(_action(group, "enable", "serve the app again", "app_enable"))
+    _with_app(_action(group, "disable", "refuse every request of the app", _app_disable))
+    _with_app(_action(group, "enable", "serve the app again", _app_enable))
     offline = _with_app(
         _action(
             group,
             "offline-activation",
             "allow or forbid self-serve offline activation",
-            "app_offline",
+            _app_offline,
         )
     )
     offline.add_argument("state", choices=("on", "off"))
     _with_variables(
-        _with_app(_action(group, "set-variables", "replace the app variables", "app_vars"))
+        _with_app(_action(group, "set-variables", "replace the app variables", _app_vars))
     )
 
 
@@ -114,20 +118,20 @@ def _add_license_commands(groups: Any) -> None:
     licenses = groups.add_parser("license", help="licenses: create, list, show, revoke...")
     group = licenses.add_subparsers(dest="verb", metavar="ACTION")
     group.required = True
-    create = _with_app(_action(group, "create", "create license keys", "license_create"))
+    create = _with_app(_action(group, "create", "create license keys", _license_create))
     _with_variables(create)
     create.add_argument("--slots", type=int, default=1, help="machines (default 1; 0: unlimited)")
     create.add_argument("--expires", metavar="WHEN", help="ISO-8601 date/time or epoch seconds")
     create.add_argument("--label", help="a label such as the customer's name")
     create.add_argument("--count", type=int, default=1, help="how many keys (default 1)")
-    _with_app(_action(group, "list", "list an app's licenses", "license_list"))
-    for name, help_text, action in (
-        ("show", "show a license", "license_show"),
-        ("revoke", "revoke a license (seen at the next heartbeat)", "license_revoke"),
-        ("reset-hwids", "free the license's machine slots", "license_reset"),
+    _with_app(_action(group, "list", "list an app's licenses", _license_list))
+    for name, help_text, handler in (
+        ("show", "show a license", _license_show),
+        ("revoke", "revoke a license (seen at the next heartbeat)", _license_revoke),
+        ("reset-hwids", "free the license's machine slots", _license_reset),
     ):
-        _action(group, name, help_text, action).add_argument("key")
-    set_vars = _action(group, "set-variables", "replace a license's variables", "license_vars")
+        _action(group, name, help_text, handler).add_argument("key")
+    set_vars = _action(group, "set-variables", "replace a license's variables", _license_vars)
     set_vars.add_argument("key")
     _with_variables(set_vars)
 
@@ -136,13 +140,13 @@ def _add_credits_commands(groups: Any) -> None:
     credits = groups.add_parser("credits", help="an app's credit balance")
     group = credits.add_subparsers(dest="verb", metavar="ACTION")
     group.required = True
-    _with_app(_action(group, "show", "show the balance and credits spent", "credits_show"))
-    set_parser = _with_app(_action(group, "set", "set the balance", "credits_set"))
+    _with_app(_action(group, "show", "show the balance and credits spent", _credits_show))
+    set_parser = _with_app(_action(group, "set", "set the balance", _credits_set))
     set_parser.add_argument("amount", type=_credits_arg, help="a number, or 'unlimited'")
 
 
 def _add_mint_command(groups: Any) -> None:
-    mint = _action(groups, "mint", "mint a signed offline .authforge file", "mint")
+    mint = _action(groups, "mint", "mint a signed offline .authforge file", _mint)
     mint.add_argument("key", nargs="?", help="license key (default: the request's licenseKey)")
     target = mint.add_mutually_exclusive_group(required=True)
     target.add_argument(
@@ -184,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     from .._protocol import ActivationRequestError
     from ..server import Admin, AdminError
 
-    if args.action != "app_create" and not os.path.exists(args.db):
+    if not args.creates_database and not os.path.exists(args.db):
         sys.stderr.write(f"error: no database at {args.db} (create an app first)\n")
         return EXIT_USAGE
     try:
@@ -193,11 +197,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"error: cannot open database {args.db}: {exc}\n")
         return EXIT_USAGE
     try:
-        result = _ACTIONS[args.action](admin, args)
+        result = args.handler(admin, args)
     except AdminError as exc:
         sys.stderr.write(f"refused: {exc}\n")
         return EXIT_REFUSED
-    except (_UsageError, ActivationRequestError, ValueError, TypeError, OSError) as exc:
+    # Not TypeError: arguments that parsed reach the handlers with the right types,
+    # so a TypeError is a bug, and its traceback must be seen.
+    except (_UsageError, ActivationRequestError, ValueError, OSError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
     finally:
@@ -259,12 +265,29 @@ def _app_show(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
     return admin.app_info(_app_id(admin, args), reveal_secret=args.reveal_secret)
 
 
-def _app_switch(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_list(admin: Admin, args: argparse.Namespace) -> List[Dict[str, Any]]:
+    return admin.list_apps()
+
+
+def _app_disable(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
     app_id = _app_id(admin, args)
-    if args.action == "app_offline":
-        admin.set_offline_activation(app_id, args.state == "on")
-    else:
-        admin.set_app_disabled(app_id, args.action == "app_disable")
+    admin.set_app_disabled(app_id, True)
+    return _switches(admin, app_id)
+
+
+def _app_enable(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+    app_id = _app_id(admin, args)
+    admin.set_app_disabled(app_id, False)
+    return _switches(admin, app_id)
+
+
+def _app_offline(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+    app_id = _app_id(admin, args)
+    admin.set_offline_activation(app_id, args.state == "on")
+    return _switches(admin, app_id)
+
+
+def _switches(admin: Admin, app_id: str) -> Dict[str, Any]:
     info = admin.app_info(app_id)
     return {k: info[k] for k in ("app_id", "disabled", "offline_activation")}
 
@@ -361,25 +384,3 @@ def _mint(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
             handle.write(text)
         return {"license_key": key, "output": args.output, "hwids": hwids or "any machine"}
     return {"file": text}
-
-
-_ACTIONS: Dict[str, Callable[[Admin, argparse.Namespace], Any]] = {
-    "app_create": _app_create,
-    "app_list": lambda admin, args: admin.list_apps(),
-    "app_show": _app_show,
-    "app_rotate": _app_rotate,
-    "app_activate_key": _app_activate_key,
-    "app_disable": _app_switch,
-    "app_enable": _app_switch,
-    "app_offline": _app_switch,
-    "app_vars": _app_vars,
-    "license_create": _license_create,
-    "license_list": _license_list,
-    "license_show": _license_show,
-    "license_revoke": _license_revoke,
-    "license_reset": _license_reset,
-    "license_vars": _license_vars,
-    "credits_show": _credits_show,
-    "credits_set": _credits_set,
-    "mint": _mint,
-}

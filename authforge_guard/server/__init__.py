@@ -2,7 +2,7 @@
 
 Any AuthForge client, the official SDK included, can log in, heartbeat,
 self-ban and activate offline against it exactly as against the hosted
-service (PROTOCOL.md), so licensed programs run and are tested with no
+service (docs/protocol.md), so licensed programs run and are tested with no
 internet. ``AuthForgeServer`` serves one database file; ``server.admin``
 (or ``Admin.open(path)`` from another process) manages apps, keys, licenses,
 credits and offline files in it.

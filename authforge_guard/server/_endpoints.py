@@ -371,7 +371,7 @@ def _session_payload(
     machines: int,
     now: float,
 ) -> Dict[str, Any]:
-    """The signed session payload (PROTOCOL.md field names); ``maxHwidSlots`` null = unlimited."""
+    """The signed session payload (docs/protocol.md); ``maxHwidSlots`` null: unlimited."""
     exp: int = claims["exp"]
     return {
         "sessionToken": encode_token(claims, app.mac_key),

@@ -24,6 +24,7 @@ ROWS = [
     ("2 network", "online heartbeat (plain HTTP)", "official SDK"),
     ("2 network", "online heartbeat (plain HTTP)", "bare urllib3 POST"),
     ("3 start-up", "fresh process: login + first call", "official SDK"),
+    ("3 start-up", "fresh process: login + first call", "minimal urllib3 + cryptography login"),
     ("3 start-up", "restart resuming a cached session (grace)", "official SDK login"),
     ("3 start-up", "its CPU time (user + system)", "official SDK"),
     ("3 start-up", "`import` of the package", "official SDK"),

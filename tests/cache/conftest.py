@@ -13,6 +13,8 @@ import pytest
 
 from authforge_guard._protocol._encoding import b64decode, b64encode, compact_json
 
+from ..security.conftest import fake_clock, with_pythonpath
+
 # A user's licensed command-line tool: configured by AUTHFORGE_* variables (trusted, as in
 # development), the cache
 # directory on its command line, the license's tier on stdout, the refusal code on failure.
@@ -55,13 +57,15 @@ def cli(af, tmp_path, cache_dir):
     script = tmp_path / "licensed_cli.py"
     script.write_text(CLI_SCRIPT)
 
-    def run(key, *, heartbeat="grace", hwid="machine-a", cache=None):
+    def run(key, *, heartbeat="grace", hwid="machine-a", cache=None, clock_shift=0.0):
         env = dict(os.environ)
         env.update(
             **af.environ(key),
             AUTHFORGE_HWID_OVERRIDE=hwid,
             AUTHFORGE_HEARTBEAT=heartbeat,
         )
+        if clock_shift:  # the child's wall clock moved, as ``date -s`` would move it
+            env = with_pythonpath(env, fake_clock(tmp_path, clock_shift))
         done = subprocess.run(
             [sys.executable, str(script), str(cache if cache is not None else cache_dir)],
             env=env,

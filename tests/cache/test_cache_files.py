@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from authforge_guard._session_cache import SessionCache
+from authforge_guard._stores._file import FileStore
 
 from .conftest import counts, read_entry, the_entry
 
@@ -26,10 +26,23 @@ def test_default_location_names_and_modes(af, make_guard, tmp_path, monkeypatch)
 
     app_dir = tmp_path / "xdg" / "authforge-guard" / af.app_id
     entry = the_entry(app_dir)
-    assert entry.name == f"{af.app_id}-{hashlib.sha256(key.encode()).hexdigest()}.session"
+    key_hash = hashlib.sha256(key.encode()).hexdigest()
+    hwid_hash = hashlib.sha256(b"test-machine").hexdigest()[:16]
+    assert entry.name == f"{af.app_id}-{key_hash}-{hwid_hash}.session"
     assert mode_of(entry) == 0o600
     assert mode_of(app_dir) == 0o700 and mode_of(app_dir.parent) == 0o700
-    assert set(read_entry(entry)) == {"format", "storedAt", "keyId", "payload", "signature"}
+    assert set(read_entry(entry)) == {
+        "format",
+        "app",
+        "keyHash",
+        "hwid",
+        "storedAt",
+        "seen",
+        "keyId",
+        "payload",
+        "signature",
+    }
+    assert key not in entry.read_text() and af.app_secret not in entry.read_text()
 
 
 def test_a_given_directory_is_used_as_is_and_made_private(af, make_guard, cache_dir):
@@ -77,17 +90,17 @@ def test_a_leftover_temp_file_is_never_read(af, make_guard, cache_dir):
 WRITER = """\
 import json, sys
 from authforge_guard._protocol import TrustList, verify_signed_payload
-from authforge_guard._session_cache import SessionCache
+from authforge_guard._stores._file import FileStore
 
-directory, app_id, public_key, key, first, second = sys.argv[1:]
-cache = SessionCache(directory, app_id)
+directory, app_id, public_key, key, hwid, first, second = sys.argv[1:]
+cache = FileStore(directory, app_id)
 sessions = [verify_signed_payload(e["payload"], e["signature"], e["keyId"],
                                   trust=TrustList(public_key), expected_nonce=None)
             for e in (json.loads(first), json.loads(second))]
 print("ready", flush=True)
 while True:
     for session in sessions:
-        cache.store(key, session)
+        cache.save(key, hwid, session)
 """
 
 
@@ -103,10 +116,20 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
     hwid, trust = guard.hwid(), guard._engine.trust
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    cache = SessionCache(str(cache_dir), af.app_id)
+    cache = FileStore(str(cache_dir), af.app_id)
 
     writer = subprocess.Popen(
-        [sys.executable, str(script), str(cache_dir), af.app_id, af.public_key, key, first, second],
+        [
+            sys.executable,
+            str(script),
+            str(cache_dir),
+            af.app_id,
+            af.public_key,
+            key,
+            hwid,
+            first,
+            second,
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -115,7 +138,7 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
         tokens = set()
         deadline = time.monotonic() + 1.0
         while time.monotonic() < deadline:  # every read, mid-replace or not, is whole
-            found = cache.load(key, trust=trust, hwid=hwid)
+            found = cache.load(key, hwid, trust=trust)
             assert found.session is not None, found.reason
             tokens.add(found.session.session_token)
         writer.send_signal(signal.SIGKILL)
@@ -125,6 +148,6 @@ def test_a_writer_killed_mid_write_leaves_a_whole_entry(af, make_guard, cache_di
         writer.stdout.close()
 
     assert len(tokens) == 2  # the reads really did race the writer
-    assert cache.load(key, trust=trust, hwid=hwid).session is not None
+    assert cache.load(key, hwid, trust=trust).session is not None
     assert make_guard(heartbeat="grace", session_cache=str(cache_dir)).ensure(key)
     assert counts(af, key) == (2, 0)

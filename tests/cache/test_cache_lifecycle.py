@@ -143,8 +143,12 @@ def test_a_rate_limited_resume_falls_back_to_a_login_without_waiting(tmp_path):
 
     with LocalAuthForge(heartbeat_rate_limit=1) as server:
         key = server.create_license()
-        options = dict(license_key=key, heartbeat="online", session_cache=str(tmp_path / "c"),
-                       hwid_override="m")
+        options = dict(
+            license_key=key,
+            heartbeat="online",
+            session_cache=str(tmp_path / "c"),
+            hwid_override="m",
+        )
         for expected_validates in (1, 1, 2):
             guard = server.guard(**options)
             started = time.monotonic()

@@ -11,10 +11,11 @@ def test_an_entry_copied_from_another_machine_is_ignored(af, make_guard, tmp_pat
     here, there = tmp_path / "here", tmp_path / "there"
     make_guard(heartbeat="grace", hwid_override="machine-b", session_cache=str(there)).ensure(key)
     here.mkdir()
-    shutil.copy(the_entry(there), here)  # same app, same key: the same file name
+    guard = make_guard(heartbeat="grace", hwid_override="machine-a", session_cache=str(here))
+    # Entries are named by the HWID too: the copy is renamed to this machine's name.
+    shutil.copy(the_entry(there), guard._fleet.store.path_for(key, "machine-a"))
 
     with caplog.at_level(logging.INFO, logger="authforge_guard"):
-        guard = make_guard(heartbeat="grace", hwid_override="machine-a", session_cache=str(here))
         assert guard.ensure(key).tier == "pro"
 
     assert "not resuming a cached session: issued to another machine" in caplog.text
@@ -27,7 +28,7 @@ def test_another_licenses_entry_under_this_keys_name_is_ignored(af, make_guard, 
     guard.ensure(theirs)
     guard.logout()
     entry = the_entry(cache_dir)
-    entry.rename(guard._cache.path_for(mine))
+    entry.rename(guard._fleet.store.path_for(mine, "test-machine"))
 
     with caplog.at_level(logging.INFO, logger="authforge_guard"):
         assert (

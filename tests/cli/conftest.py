@@ -5,18 +5,6 @@ import sys
 import pytest
 
 
-def app_env(af, **extra):
-    """The AUTHFORGE_* settings of ``af``'s app, as a licensed program would have them."""
-    env = {
-        "AUTHFORGE_APP_ID": af.app_id,
-        "AUTHFORGE_APP_SECRET": af.app_secret,
-        "AUTHFORGE_PUBLIC_KEY": af.public_key,
-        "AUTHFORGE_API_URL": af.url,
-    }
-    env.update(extra)
-    return env
-
-
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run ``authforge-guard ARGS`` in this process with exactly ``env``'s AUTHFORGE_*

@@ -8,7 +8,7 @@ import pytest
 from authforge_guard import ConfigurationError, activate, deactivate
 from authforge_guard._keystore import key_path, load_key
 
-from .conftest import app_env, run_module
+from .conftest import run_module
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def config_home(tmp_path, monkeypatch):
 
 def test_activate_checks_then_stores_the_key_for_this_user_only(af, cli, config_home):
     key = af.create_license({"tier": "pro"})
-    code, out, err = cli("activate", key, "--hwid-override", "m1", env=app_env(af))
+    code, out, err = cli("activate", key, "--hwid-override", "m1", env=af.environ())
     assert (code, err) == (0, "")
     path = config_home / "authforge" / af.app_id / "license-key"
     assert out.splitlines() == [f"Activated: license {out.split()[2]} (tier pro).",
@@ -38,10 +38,10 @@ def test_activate_checks_then_stores_the_key_for_this_user_only(af, cli, config_
     finally:
         guard.logout()
 
-    code, out, err = cli("deactivate", env=app_env(af))
+    code, out, err = cli("deactivate", env=af.environ())
     assert (code, out) == (0, "Deactivated: the stored license key was removed.\n")
     assert not path.exists()
-    assert cli("deactivate", env=app_env(af))[1] == "No license key was stored.\n"
+    assert cli("deactivate", env=af.environ())[1] == "No license key was stored.\n"
     guard = af.guard(hwid_override="m1")
     with pytest.raises(ConfigurationError) as info:
         guard.ensure()
@@ -51,18 +51,18 @@ def test_activate_checks_then_stores_the_key_for_this_user_only(af, cli, config_
 def test_a_refused_key_is_not_stored(af, cli, config_home):
     key = af.create_license()
     af.revoke(key)
-    code, out, err = cli("activate", key, env=app_env(af))
+    code, out, err = cli("activate", key, env=af.environ())
     assert (code, out) == (1, "")
     assert err == "This license was revoked.\nPlease contact the vendor of this program.\n"
     assert key not in err
-    code, out, err = cli("activate", "NOT-A-KEY", env=app_env(af))
+    code, out, err = cli("activate", "NOT-A-KEY", env=af.environ())
     assert code == 1 and err.startswith("This license key is not valid.\n")
     assert not (config_home / "authforge" / af.app_id / "license-key").exists()
     assert load_key(af.app_id) is None
 
 
 def test_activate_without_an_answer_exits_3(af, cli, config_home):
-    env = app_env(af, AUTHFORGE_API_URL="http://127.0.0.1:9", AUTHFORGE_REQUEST_TIMEOUT="2")
+    env = {**af.environ(), "AUTHFORGE_API_URL": "http://127.0.0.1:9", "AUTHFORGE_REQUEST_TIMEOUT": "2"}
     code, out, err = cli("activate", "SOME-KEY", env=env)
     assert code == 3
     assert err.startswith("Could not reach the license server to check your license (")
@@ -70,7 +70,7 @@ def test_activate_without_an_answer_exits_3(af, cli, config_home):
 
 def test_activate_as_a_command_and_the_environment_still_wins(af, config_home, tmp_path):
     stored, configured = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
-    env = app_env(af, XDG_CONFIG_HOME=str(config_home))
+    env = {**af.environ(), "XDG_CONFIG_HOME": str(config_home)}
     result = run_module("activate", stored, env=env)
     assert result.returncode == 0, result.stderr
     guard = af.guard(license_key=configured, hwid_override="m2")

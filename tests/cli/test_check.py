@@ -5,13 +5,11 @@ import socket
 
 from authforge_guard._session import mask_key
 
-from .conftest import app_env
-
 
 def test_a_valid_license_shows_tier_variables_expiry_and_seats(af, cli):
     key = af.create_license({"tier": "pro", "seats": 5}, slots=3, label="Alice",
                             expires_at="2031-01-01T00:00:00Z")
-    code, out, err = cli("check", key, env=app_env(af))
+    code, out, err = cli("check", key, env=af.environ())
     assert code == 0, err
     assert f"{mask_key(key)}  valid" in out
     assert "pro (grants: free, pro, seats)" in out
@@ -23,7 +21,7 @@ def test_a_valid_license_shows_tier_variables_expiry_and_seats(af, cli):
 
 def test_json_for_scripts(af, cli):
     key = af.create_license({"tier": "enterprise"}, slots=None)
-    code, out, _ = cli("check", "--json", env=app_env(af, AUTHFORGE_LICENSE_KEY=key))
+    code, out, _ = cli("check", "--json", env=af.environ(key))
     result = json.loads(out)
     assert code == 0
     assert result["valid"] is True and result["kind"] == "online"
@@ -36,7 +34,7 @@ def test_json_for_scripts(af, cli):
 
 def test_refusals_exit_1_with_the_code(af, cli):
     key = af.create_license()
-    env = app_env(af, AUTHFORGE_HWID_OVERRIDE="machine-a")
+    env = {**af.environ(), "AUTHFORGE_HWID_OVERRIDE": "machine-a"}
     assert cli("check", key, env=env)[0] == 0
     code, out, _ = cli("check", key, env=dict(env, AUTHFORGE_HWID_OVERRIDE="machine-b"))
     assert (code, out) == (1, f"{mask_key(key)}  refused: hwid_mismatch\n")
@@ -52,14 +50,15 @@ def test_no_answer_from_the_server_exits_3(af, cli):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     key = af.create_license()
-    code, out, err = cli("check", key, env=app_env(af, AUTHFORGE_API_URL=f"http://127.0.0.1:{port}"))
+    nobody = {**af.environ(), "AUTHFORGE_API_URL": f"http://127.0.0.1:{port}"}
+    code, out, err = cli("check", key, env=nobody)
     assert code == 3, err
     assert out.startswith(f"{mask_key(key)}  could not check: network_error (no answer from")
 
 
 def test_configuration_errors_are_one_line_and_exit_2(af, cli):
     key = af.create_license()
-    env = app_env(af)
+    env = af.environ()
     cases = [
         ({"AUTHFORGE_PUBLIC_KEY": ""}, "public_key: missing", "AUTHFORGE_PUBLIC_KEY"),
         ({"AUTHFORGE_APP_SECRET": ""}, "app_secret: missing", "AUTHFORGE_APP_SECRET"),
@@ -79,6 +78,6 @@ def test_an_offline_file_from_the_environment(af, cli, tmp_path):
     key = af.create_license({"tier": "pro"})
     path = tmp_path / "app.authforge"
     path.write_text(af.mint_offline_file(key))
-    env = app_env(af, AUTHFORGE_LICENSE_FILE=str(path), AUTHFORGE_APP_SECRET="")
+    env = {**af.environ(), "AUTHFORGE_LICENSE_FILE": str(path), "AUTHFORGE_APP_SECRET": ""}
     code, out, _ = cli("check", env=env)
     assert code == 0 and "valid on this machine" in out and "pro (grants: free, pro)" in out

@@ -15,13 +15,11 @@ from authforge_guard._protocol import (
 )
 from authforge_guard._session import mask_key
 
-from .conftest import app_env
-
 NO_SERVER = "http://127.0.0.1:9"  # offline commands must never need one
 
 
 def offline_env(af, **extra):
-    return app_env(af, AUTHFORGE_API_URL=NO_SERVER, AUTHFORGE_APP_SECRET="", **extra)
+    return {**af.environ(), "AUTHFORGE_API_URL": NO_SERVER, "AUTHFORGE_APP_SECRET": "", **extra}
 
 
 def test_a_file_bound_to_this_machine_is_valid(af, cli, tmp_path):

@@ -13,7 +13,7 @@ from .conftest import run_module
 
 
 def documented_hwid(app_id, machine_id):
-    # The formula the README and PROTOCOL.md give, written out independently.
+    # The formula the README and docs/protocol.md give, written out independently.
     return hashlib.sha256(f"authforge-hwid-v2|{app_id}|{machine_id}".encode()).hexdigest()
 
 

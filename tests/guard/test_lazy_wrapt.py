@@ -8,8 +8,13 @@ import textwrap
 
 
 def run(code, **env):
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                            text=True, env={**os.environ, **env}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -29,15 +34,20 @@ DECORATE = """
 
 
 def test_decorating_loads_only_the_wrapper_type_and_no_asyncio():
-    out = run(DECORATE + """
+    out = run(
+        DECORATE
+        + """
     print(sorted(m for m in sys.modules if m.startswith("wrapt")))
     print("asyncio" in sys.modules)
-    """)
+    """
+    )
     assert out.split("\n")[:2] == ["['wrapt', 'wrapt._wrappers', 'wrapt.exceptions']", "False"]
 
 
 def test_wrapt_imported_afterwards_is_whole_and_shares_the_type():
-    run(DECORATE + """
+    run(
+        DECORATE
+        + """
     import threading
     import wrapt
     import wrapt.exceptions
@@ -60,26 +70,35 @@ def test_wrapt_imported_afterwards_is_whole_and_shares_the_type():
 
     assert isinstance(twice(job), wrapt.FunctionWrapper)
     assert "wrapt.decorators" in sys.modules and "__getattr__" not in vars(wrapt)
-    """)
+    """
+    )
 
 
 def test_wrapt_imported_first_is_used_as_it_is():
-    run("""
+    run(
+        """
     import wrapt
-    """ + DECORATE + """
+    """
+        + DECORATE
+        + """
     assert type(job).__mro__[1] is wrapt.FunctionWrapper and type(pro_job).__mro__[1] is wrapt.FunctionWrapper
-    """)
+    """
+    )
 
 
 def test_dir_of_the_deferred_package_is_the_whole_package():
-    run(DECORATE + """
+    run(
+        DECORATE
+        + """
     import wrapt
     assert "decorator" in dir(wrapt) and "__dir__" not in vars(wrapt)
-    """)
+    """
+    )
 
 
 def test_no_c_extension_means_a_plain_import_of_wrapt():
-    run("""
+    run(
+        """
     import sys
 
     class NoExtension:  # as on a platform where wrapt has no compiled core
@@ -89,18 +108,50 @@ def test_no_c_extension_means_a_plain_import_of_wrapt():
             return None
 
     sys.meta_path.insert(0, NoExtension())
-    """ + DECORATE.replace("    import sys\n", "") + """
+    """
+        + DECORATE.replace("    import sys\n", "")
+        + """
     import wrapt
     import wrapt.exceptions
     assert type(job).__mro__[1] is wrapt.FunctionWrapper and "__getattr__" not in vars(wrapt)
     assert wrapt.FunctionWrapper.__module__ == "wrapt.wrappers"  # the Python one
     assert wrapt.exceptions.WrapperNotInitializedError
-    """)
+    """
+    )
 
 
 def test_pure_python_wrapt_when_extensions_are_disabled():
-    run(DECORATE + """
+    run(
+        DECORATE
+        + """
     import wrapt
     assert type(job).__mro__[1] is wrapt.FunctionWrapper
     assert wrapt.FunctionWrapper.__module__ == "wrapt.wrappers"  # not the C type
-    """, WRAPT_DISABLE_EXTENSIONS="1")
+    """,
+        WRAPT_DISABLE_EXTENSIONS="1",
+    )
+
+
+def test_the_installed_wrapt_is_in_the_range_the_deferral_is_tested_for():
+    """``_wrapt.py`` relies on wrapt's layout (see its docstring); ``setup.cfg`` pins the
+    releases it was checked against. An environment outside that range is not the one
+    these tests speak for."""
+    import configparser
+    import importlib.metadata
+    import re
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    config = configparser.ConfigParser()
+    config.read(os.path.join(root, "setup.cfg"))
+    requirement = next(
+        line.strip()
+        for line in config["options"]["install_requires"].splitlines()
+        if line.strip().startswith("wrapt")
+    )
+    low, high = re.fullmatch(r"wrapt>=([\d.]+),<([\d.]+)", requirement).groups()
+
+    def parts(version):
+        return tuple(int(p) for p in re.match(r"[\d.]+", version).group().rstrip(".").split("."))
+
+    installed = parts(importlib.metadata.version("wrapt"))
+    assert parts(low) <= installed < parts(high)

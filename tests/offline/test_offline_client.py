@@ -173,6 +173,6 @@ def test_killed_mid_activation_leaves_the_file_byte_identical(af, existing, tmp_
         assert child.stdout.readline().strip() == "writing"
     finally:
         child.kill()
-        child.wait(10)
+        child.communicate(timeout=10)  # closes the pipe too
     assert digest(path) == before
     assert sorted(os.listdir(path.parent)) == ["activate.py", "license.authforge"]

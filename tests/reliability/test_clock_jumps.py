@@ -88,22 +88,22 @@ def ending_in(seconds):
     return edit
 
 
-def short_session_guard(af, proxy, make_guard, seconds, **overrides):
+def short_session_guard(shared_af, proxy, make_shared_guard, seconds, **overrides):
     proxy.arm(Fault.resign(TRUSTED, ending_in(seconds)), path=VALIDATE)
-    guard = make_guard(
+    guard = make_shared_guard(
         api_base_url=proxy.url,
-        public_key=[af.public_key, TRUSTED.public_key_b64],
-        license_key=af.create_license(),
+        public_key=[shared_af.public_key, TRUSTED.public_key_b64],
+        license_key=shared_af.create_license(),
         **overrides,
     )
     return guard, HookLog(guard)
 
 
 @pytest.mark.parametrize("mode", ["grace", "online"])
-def test_setting_the_clock_back_does_not_stretch_a_session(af, proxy, make_guard, wall, mode):
+def test_setting_the_clock_back_does_not_stretch_a_session(shared_af, proxy, make_shared_guard, wall, mode):
     # Checks every 60 s: the session must still end at its signed expiry, 2 s
     # from now, not at the next check. Online checks meet a dead network.
-    guard, hooks = short_session_guard(af, proxy, make_guard, 2, heartbeat=mode,
+    guard, hooks = short_session_guard(shared_af, proxy, make_shared_guard, 2, heartbeat=mode,
                                        heartbeat_interval=60)
     session = guard.ensure()
     started = time.monotonic()
@@ -117,8 +117,8 @@ def test_setting_the_clock_back_does_not_stretch_a_session(af, proxy, make_guard
     assert ("lost", "session_expired", True) in hooks.events
 
 
-def test_transient_failures_keep_a_session_only_until_its_signed_end(af, proxy, make_guard, wall):
-    guard, hooks = short_session_guard(af, proxy, make_guard, 2, heartbeat_interval=0.2)
+def test_transient_failures_keep_a_session_only_until_its_signed_end(shared_af, proxy, make_shared_guard, wall):
+    guard, hooks = short_session_guard(shared_af, proxy, make_shared_guard, 2, heartbeat_interval=0.2)
     session = guard.ensure()
     proxy.arm(Fault.drop(), always=True, path="/auth/heartbeat")
     wall.jump(-DAY)
@@ -130,14 +130,14 @@ def test_transient_failures_keep_a_session_only_until_its_signed_end(af, proxy, 
 
 
 @pytest.mark.parametrize("mode", ["grace", "online"])
-def test_setting_the_clock_forward_does_not_end_a_valid_session(af, make_guard, wall, mode):
-    key = af.create_license()
-    guard = make_guard(license_key=key, heartbeat=mode, heartbeat_interval=0.05)
+def test_setting_the_clock_forward_does_not_end_a_valid_session(shared_af, make_shared_guard, wall, mode):
+    key = shared_af.create_license()
+    guard = make_shared_guard(license_key=key, heartbeat=mode, heartbeat_interval=0.05)
     hooks = HookLog(guard)
     session = guard.ensure()
     wall.jump(YEAR)
     if mode == "online":  # the server (its own clock) keeps refreshing the session
-        assert wait_for(lambda: af.stats()["licenses"][key]["heartbeats"] >= 3)
+        assert wait_for(lambda: shared_af.stats()["licenses"][key]["heartbeats"] >= 3)
     else:
         time.sleep(0.3)  # several grace checks
     assert session.active and guard.session is session and hooks.events == []

@@ -24,8 +24,8 @@ def verdict(code, status=403, delay=0.0):
     return replace(fault, delay_seconds=delay)
 
 
-def stats(af, key):
-    return af.stats()["licenses"][key]
+def stats(shared_af, key):
+    return shared_af.stats()["licenses"][key]
 
 
 def run_threads(target, count=WORKERS):
@@ -42,9 +42,9 @@ def join_all(threads, timeout=10.0):
     return [thread for thread in threads if thread.is_alive()]
 
 
-def test_threads_keep_calling_while_sessions_are_lost_and_regained(af, proxy, make_guard):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
+def test_threads_keep_calling_while_sessions_are_lost_and_regained(shared_af, proxy, make_shared_guard):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
     hooks = HookLog(guard)
 
     @requires_license(guard=guard)
@@ -73,13 +73,13 @@ def test_threads_keep_calling_while_sessions_are_lost_and_regained(af, proxy, ma
     assert all(calls)
     assert hooks.kinds().count("lost") == losses
     # One login per loss, however many threads found the session gone at once.
-    assert stats(af, key)["validates"] == 1 + losses
+    assert stats(shared_af, key)["validates"] == 1 + losses
     assert scheduled_checks(guard) <= 1
 
 
-def test_a_loss_reaches_every_worker_block_once(af, proxy, make_guard):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
+def test_a_loss_reaches_every_worker_block_once(shared_af, proxy, make_shared_guard):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
     hooks = HookLog(guard)
     guard.ensure()  # held by the main thread: the blocks reuse it
     inside = threading.Barrier(WORKERS + 1)
@@ -110,9 +110,9 @@ def test_a_loss_reaches_every_worker_block_once(af, proxy, make_guard):
 
 
 @pytest.mark.parametrize("late_answer", ["success", "revoked"])
-def test_logout_during_an_in_flight_heartbeat(af, proxy, make_guard, late_answer):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.1)
+def test_logout_during_an_in_flight_heartbeat(shared_af, proxy, make_shared_guard, late_answer):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.1)
     hooks = HookLog(guard)
     guard.ensure()
     delay = 1.0
@@ -128,9 +128,9 @@ def test_logout_during_an_in_flight_heartbeat(af, proxy, make_guard, late_answer
     assert hooks.events == []
 
 
-def test_a_stale_verdict_cannot_end_the_next_session(af, proxy, make_guard):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.1)
+def test_a_stale_verdict_cannot_end_the_next_session(shared_af, proxy, make_shared_guard):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.1)
     hooks = HookLog(guard)
     guard.ensure()
     proxy.arm(verdict("revoked", delay=0.6), path=HEARTBEAT)
@@ -138,16 +138,16 @@ def test_a_stale_verdict_cannot_end_the_next_session(af, proxy, make_guard):
     assert wait_for(lambda: len(proxy.requests) > sent)
     guard.logout()
     session = guard.ensure()  # a new session while the old check still waits for its answer
-    beats = stats(af, key)["heartbeats"]
-    assert wait_for(lambda: stats(af, key)["heartbeats"] >= beats + 8)  # well after 0.6 s
+    beats = stats(shared_af, key)["heartbeats"]
+    assert wait_for(lambda: stats(shared_af, key)["heartbeats"] >= beats + 8)  # well after 0.6 s
     assert session.active and guard.session is session
     assert hooks.events == []
 
 
 @pytest.mark.parametrize("hook_timeout", [5.0, None], ids=["hook_thread", "heartbeat_thread"])
-def test_login_from_inside_a_hook(af, proxy, make_guard, hook_timeout):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
+def test_login_from_inside_a_hook(shared_af, proxy, make_shared_guard, hook_timeout):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
                        hook_timeout=hook_timeout)
     first = guard.ensure()
     again = []
@@ -160,15 +160,15 @@ def test_login_from_inside_a_hook(af, proxy, make_guard, hook_timeout):
     assert wait_for(lambda: again)
     [second] = again
     assert not first.active and second.active and guard.session is second
-    beats = stats(af, key)["heartbeats"]
-    assert wait_for(lambda: stats(af, key)["heartbeats"] >= beats + 3)  # the new one is checked
+    beats = stats(shared_af, key)["heartbeats"]
+    assert wait_for(lambda: stats(shared_af, key)["heartbeats"] >= beats + 3)  # the new one is checked
     assert guard.session is second
     assert wait_for(lambda: scheduled_checks(guard) == 1)
 
 
-def test_logout_from_inside_a_hook(af, proxy, make_guard):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
+def test_logout_from_inside_a_hook(shared_af, proxy, make_shared_guard):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
                        hook_timeout=None)  # in the heartbeat thread itself
     hooks = HookLog(guard)
     guard.on_lost(lambda event: guard.logout())
@@ -179,28 +179,28 @@ def test_logout_from_inside_a_hook(af, proxy, make_guard):
     assert wait_for(lambda: scheduled_checks(guard) == 0)
 
 
-def test_client_login_from_inside_on_failure(af, proxy, make_client):
-    key = af.create_license()
+def test_client_login_from_inside_on_failure(shared_af, proxy, make_shared_client):
+    key = shared_af.create_license()
     seen = []
 
     def on_failure(reason, exc):
         seen.append(exc.code)
         assert client.login(key)
 
-    client = make_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=0.05,
+    client = make_shared_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=0.05,
                          on_failure=on_failure)
     assert client.login(key)
     proxy.arm(verdict("session_expired"), path=HEARTBEAT)
     assert wait_for(lambda: seen)
-    beats = stats(af, key)["heartbeats"]
-    assert wait_for(lambda: stats(af, key)["heartbeats"] >= beats + 3)
+    beats = stats(shared_af, key)["heartbeats"]
+    assert wait_for(lambda: stats(shared_af, key)["heartbeats"] >= beats + 3)
     assert seen == ["session_expired"] and client.is_authenticated()
     assert wait_for(lambda: len(heartbeat_threads()) == 1)
 
 
-def test_a_hanging_hook_is_left_behind_and_the_loss_still_lands(af, proxy, make_guard, caplog):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
+def test_a_hanging_hook_is_left_behind_and_the_loss_still_lands(shared_af, proxy, make_shared_guard, caplog):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
     never = threading.Event()
     order = []
     guard.on_lost(timeout=0.3)(lambda event: never.wait())
@@ -217,9 +217,9 @@ def test_a_hanging_hook_is_left_behind_and_the_loss_still_lands(af, proxy, make_
     never.set()
 
 
-def test_a_hanging_transient_hook_does_not_stop_the_checks(af, proxy, make_guard):
-    key = af.create_license()
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
+def test_a_hanging_transient_hook_does_not_stop_the_checks(shared_af, proxy, make_shared_guard):
+    key = shared_af.create_license()
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
                        hook_timeout=0.2)
     never = threading.Event()
     calls = []
@@ -227,7 +227,7 @@ def test_a_hanging_transient_hook_does_not_stop_the_checks(af, proxy, make_guard
     session = guard.ensure()
     proxy.arm(Fault.status(503), times=2, path=HEARTBEAT)
     assert wait_for(lambda: calls)
-    beats = stats(af, key)["heartbeats"]
-    assert wait_for(lambda: stats(af, key)["heartbeats"] >= beats + 3)
+    beats = stats(shared_af, key)["heartbeats"]
+    assert wait_for(lambda: stats(shared_af, key)["heartbeats"] >= beats + 3)
     assert session.active and calls[0] == "http_error_503"
     never.set()

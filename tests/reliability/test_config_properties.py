@@ -154,13 +154,13 @@ def thread_crashes(monkeypatch):
     return crashes
 
 
-def test_the_largest_accepted_numbers_work(af, thread_crashes):
+def test_the_largest_accepted_numbers_work(shared_af, thread_crashes):
     """An interval or timeout too long for the OS timers is waited in pieces, not a crash."""
-    environ = {**af.environ(), "AUTHFORGE_HWID_OVERRIDE": "big-numbers", "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
+    environ = {**shared_af.environ(), "AUTHFORGE_HWID_OVERRIDE": "big-numbers", "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
                "AUTHFORGE_REQUEST_TIMEOUT": "1e300", "AUTHFORGE_HEARTBEAT": "online"}
     guard = Guard(environ=environ, trust_environment=True)
     try:
-        assert guard.ensure(af.create_license()).active
+        assert guard.ensure(shared_af.create_license()).active
         thread = shared_timers()._thread  # one timer thread runs every session's checks
         thread.join(0.3)
         assert thread.is_alive() and thread_crashes == []
@@ -168,11 +168,11 @@ def test_the_largest_accepted_numbers_work(af, thread_crashes):
         guard.logout()
 
 
-def test_a_far_future_offline_expiry_arms_no_crashing_timer(af, tmp_path, thread_crashes):
-    key = af.create_license()
+def test_a_far_future_offline_expiry_arms_no_crashing_timer(shared_af, tmp_path, thread_crashes):
+    key = shared_af.create_license()
     path = tmp_path / "far.authforge"
-    path.write_text(af.mint_offline_file(key, expires_at="9999-12-31T00:00:00Z"), encoding="utf-8")
-    guard = Guard(app_id=af.app_id, public_key=af.public_key, api_base_url=af.url)
+    path.write_text(shared_af.mint_offline_file(key, expires_at="9999-12-31T00:00:00Z"), encoding="utf-8")
+    guard = Guard(app_id=shared_af.app_id, public_key=shared_af.public_key, api_base_url=shared_af.url)
     try:
         session = guard.ensure(license_file=path)
         thread = shared_timers()._thread  # the file's expiry waits on the shared timers

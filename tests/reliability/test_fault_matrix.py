@@ -29,27 +29,27 @@ VALIDATE = "/auth/validate"
 HEARTBEAT = "/auth/heartbeat"
 
 
-def heartbeats(af, key):
-    return af.stats()["licenses"][key]["heartbeats"]
+def heartbeats(shared_af, key):
+    return shared_af.stats()["licenses"][key]["heartbeats"]
 
 
 @pytest.mark.parametrize("mode", ["grace", "online"])
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_login_under_fault(af, proxy, make_client, make_guard, case, mode, monkeypatch):
+def test_login_under_fault(shared_af, proxy, make_shared_client, make_shared_guard, case, mode, monkeypatch):
     # The window in which a transient failure is shared, shortened (5 s in production).
     monkeypatch.setattr(guard_module, "TRANSIENT_SHARE_SECONDS", 0.3)
-    key = af.create_license()
+    key = shared_af.create_license()
     through_proxy = {"api_base_url": proxy.url, "request_timeout": REQUEST_TIMEOUT}
     if case.needs_history:
-        assert make_client(**through_proxy).validate_license(key)["valid"]
+        assert make_shared_client(**through_proxy).validate_license(key)["valid"]
     proxy.arm(case.make(), always=True, path=VALIDATE)
     failures = []
-    client = make_client(
+    client = make_shared_client(
         heartbeat_mode="SERVER" if mode == "online" else "LOCAL",
         on_failure=lambda reason, exc: failures.append((reason, exc.code, exc.fatal)),
         **through_proxy,
     )
-    guard = make_guard(heartbeat=mode, license_key=key, **through_proxy)
+    guard = make_shared_guard(heartbeat=mode, license_key=key, **through_proxy)
 
     result = client.validate_license(key)
     if case.code is None:
@@ -93,9 +93,9 @@ def _logs_in(guard):
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_online_session_under_fault(af, proxy, make_guard, case):
-    key = af.create_license()
-    guard = make_guard(
+def test_online_session_under_fault(shared_af, proxy, make_shared_guard, case):
+    key = shared_af.create_license()
+    guard = make_shared_guard(
         api_base_url=proxy.url,
         request_timeout=REQUEST_TIMEOUT,
         heartbeat_interval=0.05,
@@ -109,8 +109,8 @@ def test_online_session_under_fault(af, proxy, make_guard, case):
     armed_at = len(proxy.requests)
 
     if case.code is None:
-        beats = heartbeats(af, key)
-        assert wait_for(lambda: heartbeats(af, key) >= beats + 2)
+        beats = heartbeats(shared_af, key)
+        assert wait_for(lambda: heartbeats(shared_af, key) >= beats + 2)
         assert hooks.events == [] and guard.session is session
         return
 
@@ -133,15 +133,15 @@ def test_online_session_under_fault(af, proxy, make_guard, case):
     assert guard.session is session and session.active and guard.sessions == [session]
     assert len(proxy.requests) > armed_at  # the fault was met on the wire
     proxy.disarm()
-    beats = heartbeats(af, key)
-    assert wait_for(lambda: heartbeats(af, key) >= beats + 1)  # the session carries on
+    beats = heartbeats(shared_af, key)
+    assert wait_for(lambda: heartbeats(shared_af, key) >= beats + 1)  # the session carries on
     assert guard.session is session and hooks.fatal_events() == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_grace_session_never_meets_the_fault(af, proxy, make_guard, case):
-    key = af.create_license()
-    guard = make_guard(
+def test_grace_session_never_meets_the_fault(shared_af, proxy, make_shared_guard, case):
+    key = shared_af.create_license()
+    guard = make_shared_guard(
         api_base_url=proxy.url, heartbeat="grace", heartbeat_interval=0.02, license_key=key
     )
     hooks = HookLog(guard)
@@ -153,7 +153,7 @@ def test_grace_session_never_meets_the_fault(af, proxy, make_guard, case):
     ours = [body for _path, body in proxy.requests[seen:]
             if body and (body.get("licenseKey") == key or body.get("sessionToken") == token)]
     assert ours == []
-    assert af.stats()["licenses"][key] == {**af.stats()["licenses"][key],
+    assert shared_af.stats()["licenses"][key] == {**shared_af.stats()["licenses"][key],
                                            "validates": 1, "heartbeats": 0}
     assert hooks.events == []
     assert guard.session is session and guard.sessions == [session]

@@ -4,7 +4,7 @@ Both clients talk to the same local server through the same ``FaultProxy``,
 with the same fault armed for every attempt, and must reach the same
 ``validate_license`` result, and the same heartbeat verdict (code, session
 kept or lost), except for the deliberate differences listed in
-``DELIBERATE`` below, each of which PROTOCOL.md asks for:
+``DELIBERATE`` below, each of which docs/protocol.md asks for:
 
 - a network failure always gets a clean code (``network_error``, ``timeout``);
   the official client returns the exception's text (``url_error: timed out``,
@@ -69,7 +69,7 @@ class Failures(list):
         self.append((reason, getattr(exc, "code", None)))
 
 
-def both_clients(af, proxy, **kwargs):
+def both_clients(shared_af, proxy, **kwargs):
     common = dict(
         api_base_url=proxy.url,
         hwid_override=HWID,
@@ -77,9 +77,9 @@ def both_clients(af, proxy, **kwargs):
         heartbeat_interval=3600,  # heartbeats are run by hand
         **kwargs,
     )
-    ours = af.client(retry_policy=FAST_RETRY, on_failure=Failures(), **common)
+    ours = shared_af.client(retry_policy=FAST_RETRY, on_failure=Failures(), **common)
     theirs = official.AuthForgeClient(
-        af.app_id, af.app_secret, af.public_key, on_failure=Failures(), **common
+        shared_af.app_id, shared_af.app_secret, shared_af.public_key, on_failure=Failures(), **common
     )
     return ours, theirs
 
@@ -98,9 +98,9 @@ def assert_codes_match(case, ours, theirs, deliberate):
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_validate_license_matches_the_official_sdk(af, proxy, case):
-    key = af.create_license({"tier": "pro"})
-    ours, theirs = both_clients(af, proxy)
+def test_validate_license_matches_the_official_sdk(shared_af, proxy, case):
+    key = shared_af.create_license({"tier": "pro"})
+    ours, theirs = both_clients(shared_af, proxy)
     if case.needs_history:
         assert ours.validate_license(key)["valid"]
     proxy.arm(case.make(), always=True, path=VALIDATE)
@@ -122,9 +122,9 @@ def test_validate_license_matches_the_official_sdk(af, proxy, case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_heartbeat_verdict_matches_the_official_sdk(af, proxy, case):
-    key = af.create_license(slots=None)
-    ours, theirs = both_clients(af, proxy, online_heartbeat=True)
+def test_heartbeat_verdict_matches_the_official_sdk(shared_af, proxy, case):
+    key = shared_af.create_license(slots=None)
+    ours, theirs = both_clients(shared_af, proxy, online_heartbeat=True)
     try:
         assert ours.login(key) and theirs.login(key)
         # One clean heartbeat each first: the replay fault needs one to replay.
@@ -157,14 +157,14 @@ def test_the_deliberate_differences_are_real_cases():
     assert set(DELIBERATE) <= names and set(DELIBERATE_HEARTBEAT) <= names
 
 
-def test_a_key_utf8_cannot_carry_gets_the_servers_verdict_like_the_official_sdk(af, proxy,
-                                                                                 make_guard):
+def test_a_key_utf8_cannot_carry_gets_the_servers_verdict_like_the_official_sdk(shared_af, proxy,
+                                                                                 make_shared_guard):
     # A lone surrogate: what a license file or an environment variable with
     # bytes that are not UTF-8 decodes to (surrogateescape).
     key = "ABCD-\udcff-EFGH-IJKL"
-    ours, theirs = both_clients(af, proxy)
+    ours, theirs = both_clients(shared_af, proxy)
     assert theirs.validate_license(key)["code"] == "malformed_request"
     assert ours.validate_license(key)["code"] == "malformed_request"
     with pytest.raises(LicenseError) as info:
-        make_guard(api_base_url=proxy.url).ensure(key)
+        make_shared_guard(api_base_url=proxy.url).ensure(key)
     assert info.value.code == "malformed_request"

@@ -25,12 +25,12 @@ from tests.support.waiting import wait_for
 HEARTBEAT = "/auth/heartbeat"
 
 
-def environment(af, url, **extra):
+def environment(shared_af, url, **extra):
     return dict(
         os.environ,
-        AUTHFORGE_APP_ID=af.app_id,
-        AUTHFORGE_APP_SECRET=af.app_secret,
-        AUTHFORGE_PUBLIC_KEY=af.public_key,
+        AUTHFORGE_APP_ID=shared_af.app_id,
+        AUTHFORGE_APP_SECRET=shared_af.app_secret,
+        AUTHFORGE_PUBLIC_KEY=shared_af.public_key,
         AUTHFORGE_API_URL=url,
         AUTHFORGE_HWID_OVERRIDE="child-process",
         **extra,
@@ -103,9 +103,9 @@ FORK_SCRIPT = """
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
-def test_fork_in_a_licensed_process(af):
-    key = af.create_license()
-    result = run_script(FORK_SCRIPT, environment(af, af.url, AUTHFORGE_LICENSE_KEY=key))
+def test_fork_in_a_licensed_process(shared_af):
+    key = shared_af.create_license()
+    result = run_script(FORK_SCRIPT, environment(shared_af, shared_af.url, AUTHFORGE_LICENSE_KEY=key))
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["child"] == {
@@ -123,7 +123,7 @@ def test_fork_in_a_licensed_process(af):
         "heartbeat_threads": 1,
         "still_refreshing": True,
     }
-    assert af.stats()["licenses"][key]["validates"] == 2  # the parent's login and the child's
+    assert shared_af.stats()["licenses"][key]["validates"] == 2  # the parent's login and the child's
 
 
 EXIT_SCRIPT = """
@@ -145,13 +145,13 @@ ENDINGS = {
 
 @pytest.mark.parametrize("ending", sorted(ENDINGS))
 @pytest.mark.parametrize("mode", ["grace", "online"])
-def test_exit_with_a_heartbeat_thread_alive_is_silent(af, proxy, mode, ending):
-    key = af.create_license()
+def test_exit_with_a_heartbeat_thread_alive_is_silent(shared_af, proxy, mode, ending):
+    key = shared_af.create_license()
     if mode == "online":
         proxy.arm(Fault.delay(5.0), always=True, path=HEARTBEAT)  # every check is mid-flight
     sent = len(proxy.requests)
     script = EXIT_SCRIPT.format(mode=mode, ending=ENDINGS[ending])
-    result = run_script(script, environment(af, proxy.url, AUTHFORGE_LICENSE_KEY=key))
+    result = run_script(script, environment(shared_af, proxy.url, AUTHFORGE_LICENSE_KEY=key))
     assert (result.returncode, result.stderr, result.stdout) == (0, "", "")
     paths = [path for path, _body in proxy.requests[sent:]]
     if mode == "online":
@@ -176,15 +176,15 @@ HANGING_HOOK_SCRIPT = """
 
 
 @pytest.mark.parametrize("hook_timeout", ["None", "5.0"])
-def test_exit_while_a_hook_still_hangs_is_silent(af, hook_timeout):
-    key = af.create_license()
-    env = environment(af, af.url, AUTHFORGE_LICENSE_KEY=key)
+def test_exit_while_a_hook_still_hangs_is_silent(shared_af, hook_timeout):
+    key = shared_af.create_license()
+    env = environment(shared_af, shared_af.url, AUTHFORGE_LICENSE_KEY=key)
     script = textwrap.dedent(HANGING_HOOK_SCRIPT.format(hook_timeout=hook_timeout))
     child = subprocess.Popen([sys.executable, "-c", script], env=env, text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert child.stdout.readline() == "ready\n"
-        af.revoke(key)
+        shared_af.revoke(key)
         assert child.stdout.readline() == "hook revoked\n"  # the hook is now stuck
         out, err = child.communicate("go\n", timeout=30)
     finally:

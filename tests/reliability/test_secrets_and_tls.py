@@ -84,10 +84,10 @@ def debug_logs(caplog):
     return caplog
 
 
-def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, make_guard,
-                                                                    make_client, debug_logs):
-    key = af.create_license({"tier": "pro"})
-    guard = make_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
+def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(shared_af, proxy, make_shared_guard,
+                                                                    make_shared_client, debug_logs):
+    key = shared_af.create_license({"tier": "pro"})
+    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
     events, texts = [], []
 
     @guard.on_lost
@@ -101,14 +101,14 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, ma
     with pytest.raises(LicenseError) as refused:
         guard.ensure(WRONG_KEY)
     texts += exception_texts(refused.value)
-    texts.append(repr(make_client(api_base_url=proxy.url).validate_license(WRONG_KEY)))
-    bare = make_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=0.05)
+    texts.append(repr(make_shared_client(api_base_url=proxy.url).validate_license(WRONG_KEY)))
+    bare = make_shared_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=0.05)
     assert bare.login(key)  # no on_failure: transient failures are logged as warnings
 
     # a live session, with tokens refreshed and transient failures on the way
     with pytest.raises(LicenseLost) as lost:
         with licensed(guard=guard) as session:
-            assert wait_for(lambda: af.stats()["licenses"][key]["heartbeats"] >= 4)
+            assert wait_for(lambda: shared_af.stats()["licenses"][key]["heartbeats"] >= 4)
             for count, fault in enumerate((Fault.html(), Fault.drop()), start=1):
                 proxy.arm(fault, always=True, path=HEARTBEAT)
                 assert wait_for(lambda: len(events) >= count)
@@ -119,7 +119,7 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, ma
             tokens = {guard._entries[None].signed.session_token,
                       bare.get_session_data()["sessionToken"]}
             bare.logout()  # with no on_failure, a revocation would exit the process
-            af.revoke(key)
+            shared_af.revoke(key)
             wait_for(lambda: False, timeout=10)
     texts += exception_texts(lost.value)
     assert wait_for(lambda: "a hook that fails" in debug_logs.text)
@@ -130,7 +130,7 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, ma
 
     tokens |= {body["sessionToken"] for path, body in proxy.requests
                if path == HEARTBEAT and body and "sessionToken" in body}
-    secrets = {af.app_secret, key, WRONG_KEY} | tokens | {t.rsplit(".", 1)[1] for t in tokens}
+    secrets = {shared_af.app_secret, key, WRONG_KEY} | tokens | {t.rsplit(".", 1)[1] for t in tokens}
     assert len(tokens) >= 4
     assert {r.name.split(".")[0] for r in debug_logs.records} >= {"authforge_guard", "urllib3"}
     assert any(r.name == "authforge_guard.server" for r in debug_logs.records)
@@ -138,9 +138,9 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(af, proxy, ma
     assert leaks(texts, secrets) == []
 
 
-def test_proxy_credentials_stay_out_of_repr(af):
-    guard = Guard(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
-                  api_base_url=af.url, proxy_url="http://user:hunter2@127.0.0.1:3128")
+def test_proxy_credentials_stay_out_of_repr(shared_af):
+    guard = Guard(app_id=shared_af.app_id, app_secret=shared_af.app_secret, public_key=shared_af.public_key,
+                  api_base_url=shared_af.url, proxy_url="http://user:hunter2@127.0.0.1:3128")
     assert leaks([repr(guard), repr(guard.settings), repr(guard._engine),
                   repr(guard._engine.transport)], {"hunter2"}) == []
 
@@ -161,7 +161,7 @@ def non_loopback_address():
     return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
-def test_plain_http_to_a_remote_host_is_refused_before_any_byte(af):
+def test_plain_http_to_a_remote_host_is_refused_before_any_byte(shared_af):
     address = non_loopback_address()
     if address is None:
         pytest.skip("no non-loopback address on this machine")
@@ -172,9 +172,9 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_byte(af):
     url = f"http://{address}:{listener.getsockname()[1]}"
     try:
         with pytest.raises(ValueError, match="https"):
-            AuthForgeClient(af.app_id, af.app_secret, af.public_key, api_base_url=url)
+            AuthForgeClient(shared_af.app_id, shared_af.app_secret, shared_af.public_key, api_base_url=url)
         with pytest.raises(ConfigurationError) as info:
-            Guard(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
+            Guard(app_id=shared_af.app_id, app_secret=shared_af.app_secret, public_key=shared_af.public_key,
                   api_base_url=url, license_key="K")
         assert info.value.env_var == "AUTHFORGE_API_URL"
         with pytest.raises(socket.timeout):
@@ -183,7 +183,7 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_byte(af):
         listener.close()
 
 
-def test_refusing_plain_http_opens_no_socket_at_all(af):
+def test_refusing_plain_http_opens_no_socket_at_all(shared_af):
     """An audit hook in a fresh interpreter sees every socket made: there is none."""
     script = textwrap.dedent(f"""
         import sys
@@ -192,13 +192,13 @@ def test_refusing_plain_http_opens_no_socket_at_all(af):
         from authforge_guard import AuthForgeClient, ConfigurationError, Guard
         for url in ("http://203.0.113.7", "http://auth.example.test:80", "http://[2001:db8::1]"):
             try:
-                AuthForgeClient("app", "secret", {af.public_key!r}, api_base_url=url)
+                AuthForgeClient("app", "secret", {shared_af.public_key!r}, api_base_url=url)
             except ValueError:
                 pass
             else:
                 sys.exit("accepted " + url)
             try:
-                Guard(app_id="app", public_key={af.public_key!r}, api_base_url=url).ensure("K")
+                Guard(app_id="app", public_key={shared_af.public_key!r}, api_base_url=url).ensure("K")
             except ConfigurationError:
                 pass
             else:
@@ -224,60 +224,60 @@ def certificates(tmp_path_factory):
 
 
 @pytest.fixture
-def https(af, certificates, request):
+def https(shared_af, certificates, request):
     name = getattr(request, "param", "server")
-    with FaultProxy(af.url, tls=certificates[name].server_context()) as server:
+    with FaultProxy(shared_af.url, tls=certificates[name].server_context()) as server:
         yield server
 
 
-def test_a_self_signed_server_fails_closed(af, https, make_client, make_guard):
-    key = af.create_license()
+def test_a_self_signed_server_fails_closed(shared_af, https, make_shared_client, make_shared_guard):
+    key = shared_af.create_license()
     assert https.url.startswith("https://")
-    result = make_client(api_base_url=https.url).validate_license(key)
+    result = make_shared_client(api_base_url=https.url).validate_license(key)
     assert result["code"] == "network_error"
     with pytest.raises(LicenseError) as info:
-        make_guard(api_base_url=https.url, license_key=key).ensure()
+        make_shared_guard(api_base_url=https.url, license_key=key).ensure()
     assert info.value.code == "network_error"
     assert https.requests == []  # not a byte of a request was sent
-    assert af.stats()["licenses"][key]["validates"] == 0
+    assert shared_af.stats()["licenses"][key]["validates"] == 0
 
 
-def test_trusting_that_certificate_makes_it_work(af, https, make_client, make_guard,
+def test_trusting_that_certificate_makes_it_work(shared_af, https, make_shared_client, make_shared_guard,
                                                  certificates, monkeypatch):
-    key = af.create_license()
+    key = shared_af.create_license()
     ca = str(certificates["server"].cert_path)
-    assert make_client(api_base_url=https.url, ca_bundle=ca).validate_license(key)["valid"]
+    assert make_shared_client(api_base_url=https.url, ca_bundle=ca).validate_license(key)["valid"]
     monkeypatch.setenv("AUTHFORGE_CA_BUNDLE", ca)
-    guard = make_guard(api_base_url=https.url, license_key=key, heartbeat_interval=0.05)
+    guard = make_shared_guard(api_base_url=https.url, license_key=key, heartbeat_interval=0.05)
     guard.ensure()
-    assert wait_for(lambda: af.stats()["licenses"][key]["heartbeats"] >= 2)  # heartbeats too
+    assert wait_for(lambda: shared_af.stats()["licenses"][key]["heartbeats"] >= 2)  # heartbeats too
 
 
 @pytest.mark.parametrize("trusted", ["other", "wrong_host"])
-def test_trusting_another_certificate_still_fails(af, https, make_client, certificates, trusted):
+def test_trusting_another_certificate_still_fails(shared_af, https, make_shared_client, certificates, trusted):
     # "other": a different self-signed CA; "wrong_host": the right kind of
     # certificate served for another name.
-    key = af.create_license()
+    key = shared_af.create_license()
     if trusted == "wrong_host":
-        with FaultProxy(af.url, tls=certificates["wrong_host"].server_context()) as server:
+        with FaultProxy(shared_af.url, tls=certificates["wrong_host"].server_context()) as server:
             ca = str(certificates["wrong_host"].cert_path)
-            result = make_client(api_base_url=server.url, ca_bundle=ca).validate_license(key)
+            result = make_shared_client(api_base_url=server.url, ca_bundle=ca).validate_license(key)
     else:
         ca = str(certificates["other"].cert_path)
-        result = make_client(api_base_url=https.url, ca_bundle=ca).validate_license(key)
+        result = make_shared_client(api_base_url=https.url, ca_bundle=ca).validate_license(key)
     assert result["code"] == "network_error"
 
 
-def test_an_explicit_proxy_is_used_for_an_https_target(af, https, make_client, certificates):
-    key = af.create_license()
+def test_an_explicit_proxy_is_used_for_an_https_target(shared_af, https, make_shared_client, certificates):
+    key = shared_af.create_license()
     port = https.url.rsplit(":", 1)[1]
     with ConnectProxy() as tunnel:
-        client = make_client(api_base_url=https.url, proxy_url=tunnel.url,
+        client = make_shared_client(api_base_url=https.url, proxy_url=tunnel.url,
                              ca_bundle=str(certificates["server"].cert_path))
         assert client.validate_license(key)["valid"]
         assert tunnel.targets == [f"127.0.0.1:{port}"]
         relayed = tunnel.relayed
-    assert relayed and key.encode() not in relayed and af.app_secret.encode() not in relayed
+    assert relayed and key.encode() not in relayed and shared_af.app_secret.encode() not in relayed
     assert json.dumps(key).encode() not in relayed
 
 

@@ -36,21 +36,21 @@ def assert_fresh(found, count):
     assert all(NONCE.fullmatch(nonce) for nonce in found)
 
 
-def test_every_retry_carries_a_fresh_nonce(af, proxy, make_client):
-    key = af.create_license()
+def test_every_retry_carries_a_fresh_nonce(shared_af, proxy, make_shared_client):
+    key = shared_af.create_license()
     proxy.arm(Fault.drop(), path=VALIDATE)  # one network failure ...
     proxy.arm(verdict("rate_limited"), times=2, path=VALIDATE)  # ... then two rate limits
     since = len(proxy.requests)
-    result = make_client(api_base_url=proxy.url).validate_license(key)
+    result = make_shared_client(api_base_url=proxy.url).validate_license(key)
     assert result["valid"] is True
     sent = nonces(proxy, since)
     assert_fresh(sent, 4)
     assert result["session_data"]["nonce"] == sent[-1]  # the answer echoes the last attempt's
 
 
-def test_a_heartbeat_retry_carries_a_fresh_nonce(af, proxy, make_client):
-    key = af.create_license()
-    client = make_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=3600,
+def test_a_heartbeat_retry_carries_a_fresh_nonce(shared_af, proxy, make_shared_client):
+    key = shared_af.create_license()
+    client = make_shared_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=3600,
                          request_timeout=0.3)
     assert client.login(key)
     token = client.get_session_data()["sessionToken"]
@@ -60,14 +60,14 @@ def test_a_heartbeat_retry_carries_a_fresh_nonce(af, proxy, make_client):
     assert_fresh(nonces(proxy, since, HEARTBEAT), 2)
     assert client.get_session_data()["sessionToken"] != token  # the retry was accepted
     # The server saw the timed-out request as well: reusing its nonce would be a replay.
-    assert wait_for(lambda: af.stats()["licenses"][key]["heartbeats"] == 2)
+    assert wait_for(lambda: shared_af.stats()["licenses"][key]["heartbeats"] == 2)
 
 
-def test_a_network_failure_is_retried_once(af, proxy, make_client):
-    key = af.create_license()
+def test_a_network_failure_is_retried_once(shared_af, proxy, make_shared_client):
+    key = shared_af.create_license()
     proxy.arm(Fault.reset(), always=True, path=VALIDATE)
     since = len(proxy.requests)
-    assert make_client(api_base_url=proxy.url).validate_license(key)["code"] == "network_error"
+    assert make_shared_client(api_base_url=proxy.url).validate_license(key)["code"] == "network_error"
     assert_fresh(nonces(proxy, since), 2)
 
 
@@ -76,29 +76,29 @@ def test_a_network_failure_is_retried_once(af, proxy, make_client):
     [(verdict("rate_limited"), "rate_limited"), (Fault.status(429), "http_error_429")],
     ids=["rate_limited", "bare_429"],
 )
-def test_a_rate_limit_is_retried_twice_then_reported(af, proxy, make_client, fault, code):
-    key = af.create_license()
+def test_a_rate_limit_is_retried_twice_then_reported(shared_af, proxy, make_shared_client, fault, code):
+    key = shared_af.create_license()
     proxy.arm(fault, always=True, path=VALIDATE)
     since = len(proxy.requests)
-    assert make_client(api_base_url=proxy.url).validate_license(key)["code"] == code
+    assert make_shared_client(api_base_url=proxy.url).validate_license(key)["code"] == code
     assert_fresh(nonces(proxy, since), 3)
 
 
 @pytest.mark.parametrize("code", ["no_credits", "app_burn_cap_reached", "demo_quota_exceeded"])
-def test_a_429_that_means_stop_is_not_retried(af, proxy, make_client, code):
-    key = af.create_license()
+def test_a_429_that_means_stop_is_not_retried(shared_af, proxy, make_shared_client, code):
+    key = shared_af.create_license()
     proxy.arm(verdict(code, retry_after="1"), always=True, path=VALIDATE)
     since = len(proxy.requests)
-    assert make_client(api_base_url=proxy.url).validate_license(key)["code"] == code
+    assert make_shared_client(api_base_url=proxy.url).validate_license(key)["code"] == code
     assert attempts(proxy, since) == 1
 
 
-def test_no_credits_from_the_real_server_is_not_retried(make_client):
+def test_no_credits_from_the_real_server_is_not_retried(make_shared_client):
     from authforge_guard.testing import LocalAuthForge
 
     with LocalAuthForge(credits=0) as broke:
         key = broke.create_license()
-        client = make_client(api_base_url=broke.url, app_id=broke.app_id,
+        client = make_shared_client(api_base_url=broke.url, app_id=broke.app_id,
                              app_secret=broke.app_secret, public_key=broke.public_key)
         assert client.validate_license(key)["code"] == "no_credits"
         assert broke.stats()["licenses"][key]["validates"] == 0

@@ -1,3 +1,6 @@
+"""Fixtures of the server tests: ``wire`` speaks raw HTTP to the root ``af``; ``limited_af``
+is a server with the real heartbeat rate limit, for the tests of that limit."""
+
 import pytest
 
 from authforge_guard.testing import LocalAuthForge
@@ -6,28 +9,14 @@ from .wire import Wire
 
 
 @pytest.fixture
-def af():
+def limited_af():
     """A local server with the real heartbeat limit (6 per minute)."""
     with LocalAuthForge() as server:
         yield server
 
 
 @pytest.fixture
-def fast_af():
-    """A local server without the heartbeat limit."""
-    with LocalAuthForge(heartbeat_rate_limit=None) as server:
-        yield server
-
-
-@pytest.fixture
 def wire(af):
     connection = Wire.to(af)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def fast_wire(fast_af):
-    connection = Wire.to(fast_af)
     yield connection
     connection.close()

@@ -191,7 +191,8 @@ def test_a_dripping_client_is_dropped_after_the_request_timeout_not_per_byte(tmp
             assert len(dripped) < 150  # well before the drip would have ended
             if reply:  # answered before the close: a JSON 408
                 assert answers_in(reply) == [(408, {"status": "failed", "error": "bad_request"})]
-        assert Wire(server.url, app.app_id, app.app_secret).validate(key).status == 200
+        with Wire(server.url, app.app_id, app.app_secret) as wire:
+            assert wire.validate(key).status == 200
     finally:
         server.stop()
 

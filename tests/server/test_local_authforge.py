@@ -16,7 +16,8 @@ def test_context_manager_serves_and_cleans_up_its_temporary_database():
         assert os.path.exists(db_path)
         assert af.url.startswith("http://127.0.0.1:")
         key = af.create_license()
-        assert Wire.to(af).validate(key).status == 200
+        with Wire.to(af) as wire:
+            assert wire.validate(key).status == 200
     assert not os.path.exists(os.path.dirname(db_path))
     assert not any(t.name.startswith("authforge-server") for t in threading.enumerate())
 

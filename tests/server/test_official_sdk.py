@@ -119,11 +119,11 @@ def test_ttl_is_clamped(af, asked, granted):
     assert result["expires_in"] - data["timestamp"] == granted
 
 
-def test_rate_limit_answers_the_seventh_heartbeat_in_a_minute(af):
+def test_rate_limit_answers_the_seventh_heartbeat_in_a_minute(limited_af):
     # The SDK retries a 429 after 2 s and 5 s, so the seventh heartbeat goes raw.
-    key = af.create_license()
-    client = sdk_client(af, online_heartbeat=True)
-    wire = Wire.to(af)
+    key = limited_af.create_license()
+    client = sdk_client(limited_af, online_heartbeat=True)
+    wire = Wire.to(limited_af)
     try:
         assert client.login(key)
         for _ in range(6):
@@ -132,7 +132,7 @@ def test_rate_limit_answers_the_seventh_heartbeat_in_a_minute(af):
         answer = wire.heartbeat(token)
         assert (answer.status, answer.error) == (429, "rate_limited")
         assert 1 <= int(answer.headers["retry-after"]) <= 60
-        assert af.stats()["licenses"][key]["heartbeats"] == 6
+        assert limited_af.stats()["licenses"][key]["heartbeats"] == 6
     finally:
         client.logout()
         wire.close()

@@ -130,31 +130,31 @@ def test_rate_limit_window_slides(clocked):
     assert wire.heartbeat(token).status == 200
 
 
-def test_credits_one_per_validate_and_one_per_ten_heartbeats(fast_af, fast_wire):
-    fast_af.set_credits(100)
-    key = fast_af.create_license()
-    token = fast_wire.validate(key).token
+def test_credits_one_per_validate_and_one_per_ten_heartbeats(af, wire):
+    af.set_credits(100)
+    key = af.create_license()
+    token = wire.validate(key).token
     for beat in range(1, 21):
-        assert fast_wire.heartbeat(token).status == 200
+        assert wire.heartbeat(token).status == 200
         expected_spent = 1 + beat // 10
-        assert fast_af.server.admin.credits(fast_af.app_id)["credits"] == 100 - expected_spent
-    assert fast_af.stats() == {
+        assert af.server.admin.credits(af.app_id)["credits"] == 100 - expected_spent
+    assert af.stats() == {
         "licenses": {key: {"validates": 1, "heartbeats": 20, "credits": 3}},
         "credits_spent": 3,
     }
 
 
-def test_tenth_heartbeat_without_credits_is_refused_and_not_counted(fast_af, fast_wire):
-    fast_af.set_credits(1)
-    key = fast_af.create_license()
-    token = fast_wire.validate(key).token
+def test_tenth_heartbeat_without_credits_is_refused_and_not_counted(af, wire):
+    af.set_credits(1)
+    key = af.create_license()
+    token = wire.validate(key).token
     for _ in range(9):
-        assert fast_wire.heartbeat(token).status == 200
-    assert failed(fast_wire.heartbeat(token)) == (429, "no_credits")
-    assert fast_af.stats()["licenses"][key]["heartbeats"] == 9
-    fast_af.set_credits(1)
-    assert fast_wire.heartbeat(token).status == 200
-    assert fast_af.stats()["licenses"][key] == {"validates": 1, "heartbeats": 10, "credits": 2}
+        assert wire.heartbeat(token).status == 200
+    assert failed(wire.heartbeat(token)) == (429, "no_credits")
+    assert af.stats()["licenses"][key]["heartbeats"] == 9
+    af.set_credits(1)
+    assert wire.heartbeat(token).status == 200
+    assert af.stats()["licenses"][key] == {"validates": 1, "heartbeats": 10, "credits": 2}
 
 
 # --- verdicts -----------------------------------------------------------------
@@ -189,7 +189,8 @@ def test_a_license_of_another_app_is_unknown(af, wire):
     other = af.create_app()
     key = af.server.admin.create_license(other.app_id)
     assert failed(wire.validate(key)) == (403, "invalid_key")
-    assert Wire.to(af, other).validate(key).status == 200
+    with Wire.to(af, other) as other_wire:
+        assert other_wire.validate(key).status == 200
 
 
 def test_reset_hwids_lets_a_new_machine_in_and_the_old_one_out(af, wire):
@@ -229,7 +230,8 @@ def test_nonces_are_per_app(af, wire):
     other_key = af.server.admin.create_license(other.app_id)
     nonce = new_nonce()
     assert wire.validate(af.create_license(), nonce=nonce).status == 200
-    assert Wire.to(af, other).validate(other_key, nonce=nonce).status == 200
+    with Wire.to(af, other) as other_wire:
+        assert other_wire.validate(other_key, nonce=nonce).status == 200
 
 
 def test_bad_tokens_mean_session_expired(af, wire):
@@ -241,7 +243,8 @@ def test_bad_tokens_mean_session_expired(af, wire):
     for bad in (f"{head}.{mac[:-2]}AA", forged, "garbage", "a.b.c", f"{head}."):
         assert failed(wire.heartbeat(bad)) == (403, "session_expired"), bad
     other = af.create_app()
-    foreign = Wire.to(af, other).validate(af.server.admin.create_license(other.app_id)).token
+    with Wire.to(af, other) as other_wire:
+        foreign = other_wire.validate(af.server.admin.create_license(other.app_id)).token
     assert failed(wire.heartbeat(foreign)) == (403, "session_expired")
 
 
@@ -255,7 +258,8 @@ def test_blacklisted_ip_blocks_every_license_of_that_app_only(af, wire):
     assert failed(wire.validate(af.create_license(), hwid="machine-9")) == (403, "blocked")
     assert failed(wire.heartbeat(token)) == (403, "blocked")
     other = af.create_app()
-    assert Wire.to(af, other).validate(af.server.admin.create_license(other.app_id)).status == 200
+    with Wire.to(af, other) as other_wire:
+        assert other_wire.validate(af.server.admin.create_license(other.app_id)).status == 200
 
 
 def test_presession_selfban_cannot_revoke(af, wire):

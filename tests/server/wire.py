@@ -58,6 +58,12 @@ class Wire:
     def close(self) -> None:
         self.conn.close()
 
+    def __enter__(self) -> Wire:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def send(self, path: str, body: Any = None, *, raw: Optional[bytes] = None,
              method: str = "POST", headers: Optional[Dict[str, str]] = None) -> Answer:
         data = raw if raw is not None else json.dumps(body).encode("utf-8")

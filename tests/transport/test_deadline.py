@@ -129,8 +129,9 @@ def test_a_dripping_answer_times_out_on_the_requests_own_deadline(drip, where):
 def test_over_tls_too(drip, tmp_path):
     certificate = self_signed(tmp_path)
     server = drip("body", tls=certificate.server_context())
-    transport = Transport(server.url, timeout=0.5, retry=NO_RETRY,
-                          ca_bundle=str(certificate.cert_path))
+    transport = Transport(
+        server.url, timeout=0.5, retry=NO_RETRY, ca_bundle=str(certificate.cert_path)
+    )
     with pytest.raises(AuthForgeError) as failure:
         transport.post("/auth/validate", {"nonce": "0" * 32})
     assert failure.value.code == "timeout"
@@ -140,8 +141,12 @@ def test_over_tls_too(drip, tmp_path):
 
 def test_the_client_reports_timeout_for_a_dripping_validate(af, drip):
     server = drip("head")
-    client = af.client(api_base_url=server.url, request_timeout=0.5, retry_policy=NO_RETRY,
-                       hwid_override="test-machine")
+    client = af.client(
+        api_base_url=server.url,
+        request_timeout=0.5,
+        retry_policy=NO_RETRY,
+        hwid_override="test-machine",
+    )
     result = client.validate_license(af.create_license())
     assert (result["valid"], result["code"]) == (False, "timeout")
     assert not server.completed.is_set()
@@ -185,8 +190,9 @@ def test_a_deadline_caps_the_retries(drip):
 def test_no_retry_starts_when_its_wait_would_pass_the_deadline(drip):
     server = drip("head")
     sleep = RecordingSleep()
-    transport = Transport(server.url, timeout=0.3, retry=RetryPolicy(network_delays=(60.0,)),
-                          sleep=sleep)
+    transport = Transport(
+        server.url, timeout=0.3, retry=RetryPolicy(network_delays=(60.0,)), sleep=sleep
+    )
     with pytest.raises(AuthForgeError) as failure:
         transport.post("/auth/validate", {"nonce": "0" * 32}, deadline=time.monotonic() + 5)
     assert failure.value.code == "timeout"
@@ -201,3 +207,16 @@ def test_a_deadline_already_passed_fails_at_once_without_a_request(drip):
         transport.post("/auth/validate", {"nonce": "0" * 32}, deadline=time.monotonic() - 1)
     assert failure.value.code == "timeout"
     assert server.connections == 0
+
+
+def test_one_deadline_thread_serves_every_transport(af):
+    """The deadline is kept by one thread for the whole process, however many transports
+    and requests there are (a request that ends in time never wakes it)."""
+    import threading
+
+    for _ in range(3):
+        transport = Transport(af.url, timeout=5, retry=NO_RETRY)
+        for _ in range(3):
+            transport.post("/auth/validate", {"nonce": "0" * 32})
+    names = [t.name for t in threading.enumerate() if t.name == "authforge-io-deadline"]
+    assert names == ["authforge-io-deadline"]

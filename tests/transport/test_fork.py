@@ -107,8 +107,10 @@ def test_multiprocessing_fork_children_open_their_own_connections(logged_in):
     client, key = logged_in
     context = multiprocessing.get_context("fork")
     results, start = context.Queue(), context.Event()
-    children = [context.Process(target=mp_child, args=(client, key, start, results))
-                for _ in range(CHILDREN)]
+    children = [
+        context.Process(target=mp_child, args=(client, key, start, results))
+        for _ in range(CHILDREN)
+    ]
     for child in children:
         child.start()
     start.set()
@@ -142,3 +144,49 @@ def test_forking_while_another_thread_is_mid_request_is_safe(logged_in):
         thread.join()
     seen["parent thread"] = busy
     assert_all_ok(seen)
+
+
+def test_a_guards_children_log_in_on_their_own_connections(af, make_guard):
+    """A Guard with online heartbeats every 0.2 s (its thread keeps the parent's connection
+    busy) forks 4 children, 5 times over; each child's first guarded call logs in again (a
+    child owns no session), on a connection of its own, then calls 20 more times."""
+    key = af.create_license(slots=None)
+    guard = make_guard(license_key=key)
+    calls = []
+
+    @guard.requires_license
+    def job(n):
+        return n
+
+    assert job(1) == 1
+
+    def child_work():
+        try:
+            done = [job(n) for n in range(ROUNDS)]
+            return ["ok" if done == list(range(ROUNDS)) else "wrong answers"]
+        except Exception as exc:  # what the child saw, sent back to the parent
+            return [getattr(exc, "code", None) or type(exc).__name__]
+
+    for _ in range(5):
+        pipes = []
+        for _ in range(CHILDREN):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    os.close(read_end)
+                    os.write(write_end, json.dumps(child_work()).encode())
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(write_end)
+            pipes.append((pid, read_end))
+        calls.append(job(2))
+        for pid, read_end in pipes:
+            with os.fdopen(read_end, "rb") as reader:
+                seen = json.loads(reader.read())
+            _, status = os.waitpid(pid, 0)
+            assert (status, seen) == (0, ["ok"])
+    assert calls == [2] * 5
+    assert af.stats()["licenses"][key]["validates"] >= 1 + 5 * CHILDREN

@@ -48,6 +48,8 @@ class Relay:
         self._listener = socket.create_server((host or ADDRESS, 0))
         self._listener.settimeout(0.05)
         self._stop = threading.Event()
+        self._handlers: list = []
+        self._connections: list = []
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -65,9 +67,22 @@ class Relay:
                 return
             conn.settimeout(None)
             self.accepted += 1
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            for a, b in ((conn, upstream), (upstream, conn)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            self._connections.append(conn)
+            handler = threading.Thread(target=self._relay, args=(conn,), daemon=True)
+            self._handlers.append(handler)
+            handler.start()
+
+    def _relay(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                return  # nothing listens there: the client sees its connection closed
+            with upstream:
+                back = threading.Thread(target=self._pump, args=(upstream, conn), daemon=True)
+                back.start()
+                self._pump(conn, upstream)
+                back.join(10)
 
     @staticmethod
     def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -89,14 +104,29 @@ class Relay:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
+        for conn in self._connections:  # a client's kept-alive connection ends here
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for handler in self._handlers:
+            handler.join(10)
         self._listener.close()
 
 
 @pytest.fixture
 def proxy_env(monkeypatch):
     """Clears every proxy variable, then sets the ones a test names."""
-    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy",
-                 "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"):
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     def set_env(**values):
@@ -140,8 +170,9 @@ def test_an_explicit_proxy_elsewhere_never_carries_loopback_traffic(af, proxy_en
     cross the network. The request goes straight to loopback; the proxy sees nothing."""
     elsewhere = Relay(target_port=9)  # it would relay to a closed port: never reached
     try:
-        client = af.client(hwid_override="test-machine",
-                           proxy_url=f"http://{ADDRESS}:{elsewhere.port}")
+        client = af.client(
+            hwid_override="test-machine", proxy_url=f"http://{ADDRESS}:{elsewhere.port}"
+        )
         assert client.validate_license(af.create_license())["valid"]
         assert elsewhere.accepted == 0
     finally:
@@ -165,15 +196,19 @@ def remote_looking_server(af, tmp_path):
 @pytest.mark.parametrize(
     "no_proxy", [None, "{address}", "example.org, {address}", ".example.org,{network}", "*"]
 )
-def test_no_proxy_hosts_are_reached_directly(af, proxy_env, tunnel, remote_looking_server,
-                                             no_proxy):
+def test_no_proxy_hosts_are_reached_directly(
+    af, proxy_env, tunnel, remote_looking_server, no_proxy
+):
     url, ca_bundle = remote_looking_server
     proxy_env(HTTPS_PROXY=tunnel.url)
     if no_proxy is not None:
         network = ADDRESS.rsplit(".", 1)[0] + ".0/24"
         proxy_env(NO_PROXY=no_proxy.format(address=ADDRESS, network=network))
     client = af.client(hwid_override="test-machine", api_base_url=url, ca_bundle=ca_bundle)
-    assert client.validate_license(af.create_license())["valid"]
+    try:
+        assert client.validate_license(af.create_license())["valid"]
+    finally:
+        client._transport.close()  # its kept-alive socket must not wait for the collector
     if no_proxy is None:  # the control: without NO_PROXY, the environment's proxy is used
         assert tunnel.targets == [url.split("//", 1)[1]]
     else:
@@ -181,13 +216,18 @@ def test_no_proxy_hosts_are_reached_directly(af, proxy_env, tunnel, remote_looki
 
 
 @needs_address
-def test_no_proxy_applies_to_an_explicit_proxy_url_too(af, proxy_env, tunnel,
-                                                       remote_looking_server):
+def test_no_proxy_applies_to_an_explicit_proxy_url_too(
+    af, proxy_env, tunnel, remote_looking_server
+):
     url, ca_bundle = remote_looking_server
     proxy_env(no_proxy=ADDRESS)
-    client = af.client(hwid_override="test-machine", api_base_url=url, ca_bundle=ca_bundle,
-                       proxy_url=tunnel.url)
-    assert client.validate_license(af.create_license())["valid"]
+    client = af.client(
+        hwid_override="test-machine", api_base_url=url, ca_bundle=ca_bundle, proxy_url=tunnel.url
+    )
+    try:
+        assert client.validate_license(af.create_license())["valid"]
+    finally:
+        client._transport.close()
     assert tunnel.targets == []
 
 
