@@ -12,6 +12,7 @@ return value, so the caller decides what a failure means.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Dict, NamedTuple, Optional
 
 from ._clock import server_time
@@ -95,16 +96,26 @@ class Engine:
         return Answer(signed, server_time(signed.payload.get("timestamp")))
 
     def heartbeat(
-        self, signed: SignedSession, hwid: str, *, retry: Optional[RetryPolicy] = None
+        self,
+        signed: SignedSession,
+        hwid: str,
+        *,
+        retry: Optional[RetryPolicy] = None,
+        ends_in: Optional[float] = None,
     ) -> Answer:
-        """``/auth/heartbeat`` for a live session: its refreshed answer, or ``AuthForgeError``."""
+        """``/auth/heartbeat`` for a live session: its refreshed answer, or ``AuthForgeError``.
+
+        ``ends_in``: seconds until the session's signed end. The request (retries and
+        their waits included) gives up then: past that end a late answer is worth nothing.
+        """
         body = heartbeat_body(
             app_id=self.app_id,
             session_token=signed.session_token,
             hwid=hwid,
             nonce=new_nonce(),
         )
-        reply = self.transport.post(HEARTBEAT_PATH, body, retry=retry)
+        deadline = time.monotonic() + max(0.0, ends_in) if ends_in is not None else None
+        reply = self.transport.post(HEARTBEAT_PATH, body, retry=retry, deadline=deadline)
         if not is_success_status(reply.data.get("status")):
             raise failure_from_body(reply.data)
         fresh = judge_signed_response(

@@ -777,15 +777,22 @@ class Guard:
         assert signed is not None
         if self.settings.online:
             engine = self._engine
+            deadline = entry.deadline
+
+            def heartbeat() -> Answer:
+                # Never past the signed end: a late answer could not save the session.
+                ends_in = deadline.remaining() if deadline is not None else None
+                return engine.heartbeat(signed, entry.hwid, ends_in=ends_in)
+
             if self._fleet is not None:  # one instance checks in, the others read its answer
                 return self._fleet.check_in(
                     entry.key,
                     entry.hwid,
                     engine.trust,
-                    lambda: engine.heartbeat(signed, entry.hwid),
+                    heartbeat,
                     alive=lambda: entry.session.active,
                 )
-            return engine.heartbeat(signed, entry.hwid)
+            return heartbeat()
         self._engine.reverify(signed)  # the stored answer, not memory, is trusted
         if entry.deadline is not None and entry.deadline.passed():
             raise AuthForgeError("session_expired")

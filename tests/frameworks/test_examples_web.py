@@ -112,3 +112,5 @@ def test_uvicorn_with_on_lost_exit_stops_after_the_hooks(af, start_fastapi_examp
     code, err = server.finish()
     assert code == 1, err
     assert key not in err
+    # A visible, clean stop: the reason on stderr, no simulated Ctrl-C traceback.
+    assert "exiting with code 1" in err and "KeyboardInterrupt" not in err, err
