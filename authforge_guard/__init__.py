@@ -8,7 +8,7 @@ for licensing only when it licenses.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from ._session import Session
 
 # public name -> the private module that defines it
-_EXPORTS: Dict[str, str] = {
+_EXPORTS: dict[str, str] = {
     "AuthForgeClient": "._client",
     "AuthForgeError": "._exceptions",
     "ConfigurationError": "._exceptions",
@@ -122,5 +122,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def __dir__() -> List[str]:
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))

@@ -22,7 +22,7 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Optional
 
 from ._clock import Deadline
 from ._engine import Answer, Engine
@@ -61,13 +61,13 @@ class _Live:
     generation: int
     payload_b64: str = field(repr=False)  # carries the session token
     signature: str = field(repr=False)
-    key_id: Optional[str]
-    session_data: Dict[str, Any] = field(repr=False)
-    app_variables: Optional[Dict[str, Any]] = field(repr=False)
-    license_variables: Optional[Dict[str, Any]] = field(repr=False)
-    deadline: Optional[Deadline] = None
-    signed: Optional[SignedSession] = field(default=None, repr=False)
-    offline_license: Optional[Dict[str, Any]] = field(default=None, repr=False)
+    key_id: str | None
+    session_data: dict[str, Any] = field(repr=False)
+    app_variables: dict[str, Any] | None = field(repr=False)
+    license_variables: dict[str, Any] | None = field(repr=False)
+    deadline: Deadline | None = None
+    signed: SignedSession | None = field(default=None, repr=False)
+    offline_license: dict[str, Any] | None = field(default=None, repr=False)
 
 
 class AuthForgeClient:
@@ -80,20 +80,20 @@ class AuthForgeClient:
     def __init__(
         self,
         app_id: str,
-        app_secret: Optional[str],
+        app_secret: str | None,
         public_key: PublicKeyArg,
-        heartbeat_mode: Optional[str] = None,
+        heartbeat_mode: str | None = None,
         heartbeat_interval: float = 900,
         api_base_url: str = DEFAULT_API_BASE_URL,
-        on_failure: Optional[FailureCallback] = None,
+        on_failure: FailureCallback | None = None,
         request_timeout: float = 15,
-        ttl_seconds: Optional[int] = None,
-        hwid_override: Optional[str] = None,
+        ttl_seconds: int | None = None,
+        hwid_override: str | None = None,
         *,
         online_heartbeat: bool = False,
-        proxy_url: Optional[str] = None,
-        ca_bundle: Optional[str] = None,
-        retry_policy: Optional[RetryPolicy] = None,
+        proxy_url: str | None = None,
+        ca_bundle: str | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         if not isinstance(app_id, str) or not app_id:
             raise ValueError("app_id must be a non-empty string")
@@ -118,14 +118,14 @@ class AuthForgeClient:
 
         self.app_id = app_id
         self.app_secret = app_secret
-        self.public_keys: List[str] = list(self._trust.keys_b64)
+        self.public_keys: list[str] = list(self._trust.keys_b64)
         self.public_key = self.public_keys[0]
         self.online_heartbeat = bool(online_heartbeat) or mode == "SERVER"
         self.heartbeat_mode = "SERVER" if self.online_heartbeat else "LOCAL"
         self.api_base_url = self._transport.base_url
         self.on_failure = on_failure
         self.request_timeout = request_timeout
-        self.ttl_seconds: Optional[int] = (
+        self.ttl_seconds: int | None = (
             ttl_seconds
             if isinstance(ttl_seconds, int)
             and not isinstance(ttl_seconds, bool)
@@ -142,9 +142,9 @@ class AuthForgeClient:
         self._hwid = self._engine.hwid(hwid_override)
 
         self._lock = threading.Lock()
-        self._live: Optional[_Live] = None
+        self._live: _Live | None = None
         self._generation = 0
-        self._scheduler: Optional[HeartbeatScheduler] = None
+        self._scheduler: HeartbeatScheduler | None = None
         _CLIENTS.add(self)
 
     def __repr__(self) -> str:
@@ -170,7 +170,7 @@ class AuthForgeClient:
             return False
         return True
 
-    def validate_license(self, license_key: str) -> Dict[str, Any]:
+    def validate_license(self, license_key: str) -> dict[str, Any]:
         """Validate like ``login`` without keeping a session; never raises for a refusal.
 
         Returns the official SDK's dict: ``{"valid": True, "session_token", ...}``
@@ -229,7 +229,7 @@ class AuthForgeClient:
 
     # -------------------------------------------------------- background checks
 
-    def _seconds_left(self, generation: int) -> Optional[float]:
+    def _seconds_left(self, generation: int) -> float | None:
         """Until session ``generation``'s signed end, on the elapsed clock (``None``: no end
         known, or no longer the live session)."""
         live = self._live
@@ -270,8 +270,8 @@ class AuthForgeClient:
         return error.transient
 
     def _server_heartbeat(
-        self, live: _Live, *, retry: Optional[RetryPolicy] = None
-    ) -> Optional[SignedSession]:
+        self, live: _Live, *, retry: RetryPolicy | None = None
+    ) -> SignedSession | None:
         assert live.signed is not None
         answer = self._engine.heartbeat(live.signed, self._hwid, retry=retry)
         with self._lock:
@@ -282,7 +282,7 @@ class AuthForgeClient:
             self._live = _online_live(live.license_key, answer.signed, live.generation, deadline)
         return answer.signed
 
-    def _grace_check(self, live: _Live) -> Optional[SignedSession]:
+    def _grace_check(self, live: _Live) -> SignedSession | None:
         # No network: the stored answer must still verify and must not have expired.
         if live.signed is not None:
             self._engine.reverify(live.signed)
@@ -321,16 +321,16 @@ class AuthForgeClient:
         """True for an online session (``login``) or an offline one (``login_from_file``)."""
         return self._live is not None
 
-    def get_session_kind(self) -> Optional[str]:
+    def get_session_kind(self) -> str | None:
         """``"online"``, ``"offline"``, or ``None`` when logged out."""
         live = self._live
         return live.kind if live is not None else None
 
-    def get_session_data(self) -> Optional[Dict[str, Any]]:
+    def get_session_data(self) -> dict[str, Any] | None:
         live = self._live
         return dict(live.session_data) if live is not None else None
 
-    def get_app_variables(self) -> Optional[Dict[str, Any]]:
+    def get_app_variables(self) -> dict[str, Any] | None:
         live = self._live
         return (
             dict(live.app_variables)
@@ -338,13 +338,13 @@ class AuthForgeClient:
             else None
         )
 
-    def get_license_variables(self) -> Optional[Dict[str, Any]]:
+    def get_license_variables(self) -> dict[str, Any] | None:
         live = self._live
         if live is None or live.license_variables is None:
             return None
         return dict(live.license_variables)
 
-    def get_offline_license(self) -> Optional[Dict[str, Any]]:
+    def get_offline_license(self) -> dict[str, Any] | None:
         """What the offline file this client logged in with says, or ``None``."""
         live = self._live
         if live is None or live.offline_license is None:
@@ -356,7 +356,7 @@ class AuthForgeClient:
         return self._hwid
 
     @property
-    def _signed_session(self) -> Optional[SignedSession]:
+    def _signed_session(self) -> SignedSession | None:
         live = self._live
         return live.signed if live is not None else None
 
@@ -365,12 +365,12 @@ class AuthForgeClient:
     def self_ban(
         self,
         *,
-        license_key: Optional[str] = None,
-        session_token: Optional[str] = None,
+        license_key: str | None = None,
+        session_token: str | None = None,
         revoke_license: bool = True,
         blacklist_hwid: bool = True,
         blacklist_ip: bool = True,
-    ) -> Dict[str, Any]:
+    ) -> dict[str, Any]:
         """Report tampering: with a session it may revoke the license; without one it can
         only blacklist. Raises on any failure; never calls ``on_failure``."""
         token = session_token.strip() if isinstance(session_token, str) else ""
@@ -410,7 +410,7 @@ class AuthForgeClient:
 
     # ------------------------------------------------------------ offline files
 
-    def login_from_file(self, path_or_text: Union[str, os.PathLike[str]]) -> bool:
+    def login_from_file(self, path_or_text: str | os.PathLike[str]) -> bool:
         """Authorise from an offline ``.authforge`` file (a path or the armored text), with
         no network. Failures go to ``on_failure("offline_login_failed", exc)`` and return
         False; never exits the process."""
@@ -425,7 +425,7 @@ class AuthForgeClient:
             return False
         return True
 
-    def _login_file(self, path_or_text: Union[str, os.PathLike[str]]) -> Dict[str, Any]:
+    def _login_file(self, path_or_text: str | os.PathLike[str]) -> dict[str, Any]:
         """Verify and install an offline file, or raise ``AuthForgeError`` with the verdict code."""
         from ._offline import accept_file
 
@@ -434,15 +434,15 @@ class AuthForgeClient:
         return result
 
     def verify_license_file(
-        self, path_or_text: Union[str, os.PathLike[str]], *, now: Any = None
-    ) -> Dict[str, Any]:
+        self, path_or_text: str | os.PathLike[str], *, now: Any = None
+    ) -> dict[str, Any]:
         """Verify an offline file with this client's app, keys and HWID; no state change,
         never raises for bad input."""
         from ._offline import check_file
 
         return check_file(self._engine, path_or_text, self._hwid, now=now)
 
-    def activate_offline(self, license_key: str, path: Optional[PathArg] = None) -> bool:
+    def activate_offline(self, license_key: str, path: PathArg | None = None) -> bool:
         """Turn a license key into a lifetime, HWID-bound offline file with one online call.
 
         The file is verified before anything is written; ``path`` is written
@@ -458,7 +458,7 @@ class AuthForgeClient:
         self._install_offline(result, replay=replay)
         return True
 
-    def _install_offline(self, result: Dict[str, Any], *, replay: Optional[bool]) -> None:
+    def _install_offline(self, result: dict[str, Any], *, replay: bool | None) -> None:
         lic = result["license"]
         summary = {
             key: lic[key]
@@ -497,13 +497,13 @@ class AuthForgeClient:
         self,
         *,
         include_machine_name: bool = False,
-        machine_name: Optional[str] = None,
-        os: Optional[str] = None,
+        machine_name: str | None = None,
+        os: str | None = None,
         omit_os: bool = False,
-        sdk: Optional[str] = None,
+        sdk: str | None = None,
         omit_sdk: bool = False,
-        license_key: Optional[str] = None,
-        created_at: Optional[str] = None,
+        license_key: str | None = None,
+        created_at: str | None = None,
     ) -> str:
         """An activation request for this machine (no network, no secret). The hostname is
         included only with ``include_machine_name``: it is often a person's name."""

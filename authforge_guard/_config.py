@@ -27,8 +27,9 @@ import math
 import os
 import signal
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable
 
 from ._exceptions import ConfigurationError
 
@@ -64,10 +65,10 @@ class Setting:
     default: Any
     doc: str
     default_doc: str = ""  # the README's "default" cell
-    env_var: Optional[str] = None
+    env_var: str | None = None
     # For enforcement rows: is ``value`` at least as strict as ``baseline``?
-    at_least_as_strict: Optional[Callable[[Any, Any], bool]] = None
-    aliases: Tuple[str, ...] = ()  # other keywords for the same setting
+    at_least_as_strict: Callable[[Any, Any], bool] | None = None
+    aliases: tuple[str, ...] = ()  # other keywords for the same setting
     none_is_a_value: bool = False  # ``name=None`` means None, not "left out"
     required: bool = False
     same: Callable[[Any], Any] = lambda value: value  # what "equal values" compares
@@ -105,7 +106,7 @@ def _existing_file(value: Any, problem: Problem) -> str:
     return path
 
 
-def _public_key(value: Any, problem: Problem) -> Union[str, Tuple[str, ...]]:
+def _public_key(value: Any, problem: Problem) -> str | tuple[str, ...]:
     from ._protocol import TrustList
 
     if isinstance(value, list):
@@ -195,7 +196,7 @@ def _signal_number(value: Any, problem: Problem) -> int:
     return int(number)
 
 
-def _store(value: Any, problem: Problem, *, urls: bool = True) -> Union[bool, str]:
+def _store(value: Any, problem: Problem, *, urls: bool = True) -> bool | str:
     """``True`` (the per-user default directory), ``False``, a directory path, or a
     ``redis://``/``rediss://`` URL; a ``file://`` URL is its path."""
     if value is True or value is False:
@@ -225,11 +226,11 @@ def _store(value: Any, problem: Problem, *, urls: bool = True) -> Union[bool, st
     return text
 
 
-def _file_store(value: Any, problem: Problem) -> Union[bool, str]:
+def _file_store(value: Any, problem: Problem) -> bool | str:
     return _store(value, problem, urls=False)
 
 
-def _tiers(value: Any, problem: Problem) -> Tuple[str, ...]:
+def _tiers(value: Any, problem: Problem) -> tuple[str, ...]:
     if isinstance(value, str) or not all(isinstance(t, str) and t.strip() for t in value):
         raise problem("must be a sequence of names, lowest first")
     return tuple(t.strip().lower() for t in value)
@@ -273,24 +274,24 @@ def _online_first(value: str, baseline: str) -> bool:
     return value == "online" or baseline == "grace"
 
 
-def _shorter(value: Optional[float], baseline: Optional[float]) -> bool:
+def _shorter(value: float | None, baseline: float | None) -> bool:
     if baseline is None:
         return True
     return value is not None and value <= baseline
 
 
-def _shorter_ttl(value: Optional[int], baseline: Optional[int]) -> bool:
+def _shorter_ttl(value: int | None, baseline: int | None) -> bool:
     return _shorter(value, SERVER_DEFAULT_TTL if baseline is None else baseline)
 
 
-def _off_only(value: Union[bool, str], baseline: Union[bool, str]) -> bool:
+def _off_only(value: bool | str, baseline: bool | str) -> bool:
     """Reusing a session skips a check: the environment may turn a store off, never on."""
     return value is False or value == baseline
 
 
 # -------------------------------------------------------------------- the table
 
-SETTINGS: Tuple[Setting, ...] = (
+SETTINGS: tuple[Setting, ...] = (
     Setting(
         "app_id", TRUST, _text, None, "the app's id", "required", "AUTHFORGE_APP_ID", required=True
     ),
@@ -493,10 +494,10 @@ SETTINGS: Tuple[Setting, ...] = (
     ),
 )
 
-ROWS: Dict[str, Setting] = {row.name: row for row in SETTINGS}
+ROWS: dict[str, Setting] = {row.name: row for row in SETTINGS}
 
 # argument -> environment variable
-ENV_VARS: Dict[str, str] = {row.name: row.env_var for row in SETTINGS if row.env_var}
+ENV_VARS: dict[str, str] = {row.name: row.env_var for row in SETTINGS if row.env_var}
 
 _FROM_ENVIRONMENT = {
     TRUST: "only with `trust_environment=True`",
@@ -520,7 +521,7 @@ def configuration_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def default_interrupt_signal() -> Optional[int]:
+def default_interrupt_signal() -> int | None:
     """SIGURG: ignored by default, so a stray delivery can never kill the process, and
     unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn."""
     return getattr(signal, "SIGURG", None)
@@ -532,33 +533,33 @@ class GuardSettings:
     row of ``SETTINGS`` (a test keeps them equal)."""
 
     app_id: str
-    app_secret: Optional[str] = field(repr=False)
-    public_key: Union[str, Tuple[str, ...]] = field(repr=False)
-    license_key: Optional[str] = field(repr=False)
-    license_file: Optional[str]
+    app_secret: str | None = field(repr=False)
+    public_key: str | tuple[str, ...] = field(repr=False)
+    license_key: str | None = field(repr=False)
+    license_file: str | None
     api_base_url: str
     heartbeat: str  # "online" or "grace"
     heartbeat_interval: float
-    ttl_seconds: Optional[int]
-    hwid_override: Optional[str] = field(repr=False)
+    ttl_seconds: int | None
+    hwid_override: str | None = field(repr=False)
     request_timeout: float
-    session_cache: Union[bool, str]  # the file store (False when session_store is a URL)
-    session_store: Union[bool, str]
+    session_cache: bool | str  # the file store (False when session_store is a URL)
+    session_store: bool | str
     session_idle_timeout: float
     max_sessions: int
-    ca_bundle: Optional[str]
-    proxy_url: Optional[str] = field(repr=False)  # may carry user:password
-    interrupt_signal: Optional[int]
-    tiers: Tuple[str, ...]
+    ca_bundle: str | None
+    proxy_url: str | None = field(repr=False)  # may carry user:password
+    interrupt_signal: int | None
+    tiers: tuple[str, ...]
     tier_variable: str
     features_variable: str
     on_lost: str
     exit_code: int
     interrupt: bool
-    hook_timeout: Optional[float]
+    hook_timeout: float | None
     exit_grace: float
     on_refused: str
-    support_hint: Optional[str]
+    support_hint: str | None
     trust_environment: bool
 
     @property
@@ -571,7 +572,7 @@ class GuardSettings:
 
 
 def resolve_settings(
-    given: Mapping[str, Any], environ: Optional[Mapping[str, str]] = None
+    given: Mapping[str, Any], environ: Mapping[str, str] | None = None
 ) -> GuardSettings:
     """Merge keyword arguments with the environment, as each row's kind allows, and check
     every value. ``given`` holds keywords (``None``: left out)."""
@@ -598,16 +599,16 @@ def _host(url: str) -> str:
 
 def text_setting(
     name: str,
-    value: Optional[str] = None,
+    value: str | None = None,
     *,
-    given_as: Optional[str] = None,
+    given_as: str | None = None,
     required: bool = False,
-    environ: Optional[Mapping[str, str]] = None,
-) -> Optional[str]:
+    environ: Mapping[str, str] | None = None,
+) -> str | None:
     """One text setting on its own (``value``, else its ``AUTHFORGE_*`` variable, trusted),
     checked as a Guard checks it: for the CLI's commands that need no full configuration
     (the CLI is a tool of whoever runs it, so it trusts the environment)."""
-    given: Dict[str, Any] = {name: value, "trust_environment": True}
+    given: dict[str, Any] = {name: value, "trust_environment": True}
     source = _Source(given, os.environ if environ is None else environ)
     if given_as is not None:
         source.given_as[name] = given_as
@@ -617,14 +618,14 @@ def text_setting(
     return found  # type: ignore[no-any-return]
 
 
-def missing_setting(argument: str, given_as: Optional[str], note: str) -> ConfigurationError:
+def missing_setting(argument: str, given_as: str | None, note: str) -> ConfigurationError:
     """The error for a setting needed now but given neither as an argument nor in the
     environment; ``note`` says what needs it (or the alternative)."""
     return _setting_problem(argument, ENV_VARS[argument], "missing", given_as, note)
 
 
 def _setting_problem(
-    argument: str, variable: Optional[str], message: str, given_as: Optional[str], note: str = ""
+    argument: str, variable: str | None, message: str, given_as: str | None, note: str = ""
 ) -> ConfigurationError:
     """``<argument>: <message> (<how it is given> or environment variable <VAR>)[; note]``."""
     if variable is None:
@@ -651,14 +652,14 @@ class _Source:
             lambda message: _setting_problem("trust_environment", None, message, None),
         )
         self.given_name = {row.name: row.name for row in SETTINGS}
-        self.given_as: Dict[str, str] = {}  # how an argument is spelled, if not ``name=``
+        self.given_as: dict[str, str] = {}  # how an argument is spelled, if not ``name=``
 
     def problem(self, row: Setting, message: str, note: str = "") -> ConfigurationError:
         argument = self.given_name[row.name]
         given_as = self.given_as.get(row.name, f"argument {argument}=")
         return _setting_problem(argument, row.env_var, message, given_as, note)
 
-    def keyword(self, row: Setting) -> Tuple[Any, bool]:
+    def keyword(self, row: Setting) -> tuple[Any, bool]:
         """``(value, given)`` from the keywords, aliases included."""
         if row.none_is_a_value and row.name in self.given:
             return self.given[row.name], True
@@ -672,7 +673,7 @@ class _Source:
                 return value, True
         return None, False
 
-    def environment(self, row: Setting) -> Optional[str]:
+    def environment(self, row: Setting) -> str | None:
         """The variable's text; an empty variable counts as unset."""
         if row.env_var is None:
             return None
@@ -752,9 +753,7 @@ class _Source:
         except ValueError as exc:
             raise self.problem(ROWS["heartbeat_interval"], str(exc)) from None
 
-    def one_store(
-        self, cache: Union[bool, str], store: Union[bool, str]
-    ) -> Tuple[Union[bool, str], Union[bool, str]]:
+    def one_store(self, cache: bool | str, store: bool | str) -> tuple[bool | str, bool | str]:
         """``(session_cache, session_store)``: ``session_cache`` is the file store's older
         name; both set and different is an error, else each mirrors the other."""
         if cache is not False and store is not False and cache != store:

@@ -23,11 +23,13 @@ import functools
 import importlib
 import inspect
 import sys
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, TypeVar, overload
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 from . import _delivery
 from ._exceptions import ConfigurationError, LicenseError
 from ._frameworks import refuse_registered_view, skip_for_click_help
+
 # A cycle: Guard.requires_license imports this module lazily, at call time.
 from ._guard import DEFAULT, Guard, aresolve_session, get_guard, resolve_session
 from ._wrapt import function_wrapper_type
@@ -44,18 +46,18 @@ def requires_license(fn: F) -> F: ...
 def requires_license(
     fn: None = None,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    on_refused: Optional[str] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    on_refused: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
 def requires_license(
     fn: Any = None,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    on_refused: Optional[str] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    on_refused: str | None = None,
 ) -> Any:
     """Run the decorated callable only with a license; log in once if there is none.
 
@@ -149,7 +151,7 @@ def _always() -> bool:
     return True
 
 
-def fast_check(guard: Optional[Guard], license_key: Optional[str]) -> Callable[[], bool]:
+def fast_check(guard: Guard | None, license_key: str | None) -> Callable[[], bool]:
     """wrapt asks this before every call: True sends the call through the wrapper (the
     slow path), False calls the function directly. False needs a live session for the
     call: the innermost block's (its whole chain live), or the default license's."""
@@ -189,27 +191,27 @@ def _chain_live(block: Any) -> bool:
     return True
 
 
-def _exits_on_refusal(guard: Optional[Guard]) -> bool:
+def _exits_on_refusal(guard: Guard | None) -> bool:
     from ._refusal import on_refused_of
 
     return on_refused_of(guard if guard is not None else DEFAULT.guard, None) == "exit"
 
 
-async def _exiting(call: Awaitable[Any], guard: Optional[Guard]) -> Any:
+async def _exiting(call: Awaitable[Any], guard: Guard | None) -> Any:
     try:
         return await call
     except (LicenseError, ConfigurationError) as exc:
         raise _exit_for(exc, guard) from None
 
 
-def _exit_for(exc: BaseException, guard: Optional[Guard]) -> SystemExit:
+def _exit_for(exc: BaseException, guard: Guard | None) -> SystemExit:
     from ._refusal import exit_for, support_hint_of
 
     return exit_for(exc, support_hint_of(guard if guard is not None else DEFAULT.guard))
 
 
 def _check_for_a_person(
-    guard: Optional[Guard], resolve: Callable[[], Session], on_refused: Optional[str]
+    guard: Guard | None, resolve: Callable[[], Session], on_refused: str | None
 ) -> Session:
     """The check of a customer-facing program: words and an exit code instead of a traceback."""
     from ._refusal import customer_check, on_refused_of, support_hint_of
@@ -229,7 +231,7 @@ def _check_for_a_person(
 
 
 async def _acheck_for_a_person(
-    guard: Optional[Guard], aresolve: Callable[[], Awaitable[Session]], on_refused: Optional[str]
+    guard: Guard | None, aresolve: Callable[[], Awaitable[Session]], on_refused: str | None
 ) -> Session:
     """``_check_for_a_person`` for coroutines: the progress line, no deadline (the event loop
     is not ours to interrupt); the exit itself is raised by ``_exiting``."""
@@ -246,7 +248,7 @@ async def _acheck_for_a_person(
         raise
 
 
-def _request_timeout(guard: Guard) -> Optional[float]:
+def _request_timeout(guard: Guard) -> float | None:
     settings = vars(guard).get("settings")  # a default guard not configured yet has none
     return getattr(settings, "request_timeout", None)
 

@@ -27,9 +27,10 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+from collections.abc import Iterable
 from contextvars import ContextVar, Token
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Type
+from typing import TYPE_CHECKING, Any
 
 from . import _interrupts
 from ._exceptions import LicenseLost
@@ -62,12 +63,12 @@ class Block:
     )
 
     def __init__(
-        self, session: Session, owner: Any, *, task: Optional[asyncio.Task[Any]] = None
+        self, session: Session, owner: Any, *, task: asyncio.Task[Any] | None = None
     ) -> None:
         current = threading.current_thread()
         self.session = session
         self.owner = owner  # the Guard whose session this is
-        self.parent: Optional[Block] = _CURRENT.get()
+        self.parent: Block | None = _CURRENT.get()
         self.thread_ident = current.ident or 0
         self.is_main = current is threading.main_thread()
         self.task = task
@@ -76,13 +77,13 @@ class Block:
         self.shield_depth = 0
         self.cancelled_by_us = False
         self.interrupts = False
-        self.signum: Optional[int] = None
-        self.token: Optional[Token[Optional[Block]]] = None
+        self.signum: int | None = None
+        self.token: Token[Block | None] | None = None
         self.slot: Any = None  # which of its Guard's sessions (see Guard._slot)
 
     def chain(self) -> Iterable[Block]:
         """This block and the blocks around it, innermost first."""
-        block: Optional[Block] = self
+        block: Block | None = self
         while block is not None:
             yield block
             block = block.parent
@@ -91,20 +92,20 @@ class Block:
         return f"<Block on {self.session!r}, active={self.active}>"
 
 
-_CURRENT: ContextVar[Optional[Block]] = ContextVar("authforge_guard_block", default=None)
+_CURRENT: ContextVar[Block | None] = ContextVar("authforge_guard_block", default=None)
 
 
-def current_block() -> Optional[Block]:
+def current_block() -> Block | None:
     return _CURRENT.get()
 
 
-def current_session() -> Optional[Session]:
+def current_session() -> Session | None:
     """The innermost ``licensed()`` block's ``Session`` in this thread or task, else ``None``."""
     block = _CURRENT.get()
     return block.session if block is not None else None
 
 
-def lost_around(block: Optional[Block]) -> Optional[LicenseLost]:
+def lost_around(block: Block | None) -> LicenseLost | None:
     """The loss of the innermost lost session among ``block`` and the blocks around it,
     as a fresh ``LicenseLost`` (after its hooks ran), or ``None``."""
     while block is not None:
@@ -133,7 +134,7 @@ async def await_hooks(loss: Loss) -> None:
     await asyncio.get_running_loop().run_in_executor(None, loss.hooks_done.wait)
 
 
-def same_loss(exc: Optional[BaseException], session: Session) -> bool:
+def same_loss(exc: BaseException | None, session: Session) -> bool:
     """True when ``exc`` is this session's loss already on its way out."""
     return isinstance(exc, LicenseLost) and exc.lineage == session.lineage
 
@@ -141,7 +142,7 @@ def same_loss(exc: Optional[BaseException], session: Session) -> bool:
 # -- entering and leaving ------------------------------------------------------
 
 
-def enter(block: Block, *, interrupt_signal: Optional[int]) -> None:
+def enter(block: Block, *, interrupt_signal: int | None) -> None:
     """Make ``block`` the current one; in the main thread (no event loop), arm the signal."""
     if (
         interrupt_signal is not None
@@ -209,7 +210,7 @@ class shield:  # lower case: it reads like a function, `with shield():`
     __slots__ = ("_blocks",)
 
     def __init__(self) -> None:
-        self._blocks: Optional[list[Block]] = None
+        self._blocks: list[Block] | None = None
 
     @_interrupts.protect
     def __enter__(self) -> shield:
@@ -219,9 +220,9 @@ class shield:  # lower case: it reads like a function, `with shield():`
     @_interrupts.protect
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         lost = self._end(exc)
         if lost is not None:
@@ -233,9 +234,9 @@ class shield:  # lower case: it reads like a function, `with shield():`
 
     async def __aexit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         blocks = self._release()
         loss_block = _first_lost(blocks)
@@ -261,14 +262,14 @@ class shield:  # lower case: it reads like a function, `with shield():`
             b.shield_depth -= 1
         return blocks
 
-    def _end(self, exc: Optional[BaseException]) -> Optional[LicenseLost]:
+    def _end(self, exc: BaseException | None) -> LicenseLost | None:
         blocks = self._release()
         if isinstance(exc, LicenseLost) or _first_lost(blocks) is None:
             return None
         return lost_around(blocks[0]) if blocks else None
 
 
-def _first_lost(blocks: list[Block]) -> Optional[Block]:
+def _first_lost(blocks: list[Block]) -> Block | None:
     for b in blocks:
         if b.session._loss is not None:
             return b

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Dict, NamedTuple, Optional
+from typing import TYPE_CHECKING, NamedTuple
 
 from ._clock import server_time
 from ._exceptions import AuthForgeError
@@ -40,7 +40,7 @@ class Answer(NamedTuple):
     """A verified answer and the server's own time of it (``None`` when it gave none)."""
 
     signed: SignedSession
-    issued_at: Optional[float]
+    issued_at: float | None
 
 
 class Engine:
@@ -53,17 +53,17 @@ class Engine:
         app_secret: str,
         trust: TrustList,
         transport: Transport,
-        ttl_seconds: Optional[int],
+        ttl_seconds: int | None,
     ) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.trust = trust
         self.transport = transport
         self.ttl_seconds = ttl_seconds
-        self._hwids: Dict[Optional[str], str] = {}
+        self._hwids: dict[str | None, str] = {}
         self._hwid_lock = threading.Lock()
 
-    def hwid(self, override: Optional[str] = None) -> str:
+    def hwid(self, override: str | None = None) -> str:
         """The HWID sent for ``override`` (the machine's when ``None`` or blank).
 
         The machine's is computed once: it may read files or run a command.
@@ -100,8 +100,8 @@ class Engine:
         signed: SignedSession,
         hwid: str,
         *,
-        retry: Optional[RetryPolicy] = None,
-        ends_in: Optional[float] = None,
+        retry: RetryPolicy | None = None,
+        ends_in: float | None = None,
     ) -> Answer:
         """``/auth/heartbeat`` for a live session: its refreshed answer, or ``AuthForgeError``.
 

@@ -5,7 +5,7 @@ Messages never carry a secret: callers pass codes and masked values only.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 
 def _is_transient(code: Any) -> bool:
@@ -46,7 +46,7 @@ class AuthForgeError(_CodedError, ValueError):
     so that code written against the official SDK keeps catching it.
     """
 
-    def __init__(self, code: str, message: Optional[str] = None) -> None:
+    def __init__(self, code: str, message: str | None = None) -> None:
         super().__init__(code, message if message is not None else code)
 
 
@@ -57,7 +57,7 @@ class _UserMessage:
     """``user_message``: the plain lines a customer-facing program shows for this error."""
 
     # Set by the integration that caught the error, from the guard's ``support_hint``.
-    support_hint: Optional[str] = None
+    support_hint: str | None = None
 
     @property
     def user_message(self) -> str:
@@ -73,7 +73,7 @@ class ConfigurationError(_UserMessage, ValueError):
     code = "configuration_error"
 
     def __init__(
-        self, message: str, *, argument: Optional[str] = None, env_var: Optional[str] = None
+        self, message: str, *, argument: str | None = None, env_var: str | None = None
     ) -> None:
         super().__init__(message)
         self.argument = argument
@@ -84,7 +84,7 @@ class ConfigurationError(_UserMessage, ValueError):
 
 
 def _rebuild_configuration_error(
-    message: str, argument: Optional[str], env_var: Optional[str]
+    message: str, argument: str | None, env_var: str | None
 ) -> ConfigurationError:
     return ConfigurationError(message, argument=argument, env_var=env_var)
 
@@ -92,7 +92,7 @@ def _rebuild_configuration_error(
 class LicenseError(_UserMessage, _CodedError):
     """A license could not be obtained or kept; ``.code`` says why (``revoked``, ...)."""
 
-    def __init__(self, code: str, message: Optional[str] = None) -> None:
+    def __init__(self, code: str, message: str | None = None) -> None:
         super().__init__(code, message if message is not None else f"license refused: {code}")
 
 
@@ -108,14 +108,14 @@ class LicenseLost(LicenseError):
     #: Which session's loss this is (``Session.lineage``); 0 when unknown.
     lineage: int = 0
 
-    def __init__(self, code: str, message: Optional[str] = None) -> None:
+    def __init__(self, code: str, message: str | None = None) -> None:
         super().__init__(code, message if message is not None else f"license lost: {code}")
 
 
 class FeatureNotLicensed(LicenseError):
     """A ``@feature`` gate denied access: the license does not grant ``feature``."""
 
-    def __init__(self, feature: str, tier: Optional[str] = None) -> None:
+    def __init__(self, feature: str, tier: str | None = None) -> None:
         super().__init__(
             "feature_not_licensed",
             f"feature {feature!r} is not licensed (tier: {tier if tier is not None else 'none'})",

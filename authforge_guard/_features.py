@@ -9,7 +9,7 @@ else the guard's default license.
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, Optional, Tuple, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 from . import _delivery
 from ._decorators import (
@@ -20,6 +20,7 @@ from ._decorators import (
     picklable_wrapper_type,
 )
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
+
 # A cycle: Guard.feature/has_feature import this module lazily, at call time.
 from ._guard import DEFAULT, Guard, aresolve_session, resolve_session
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def has_feature(name: str, *, guard: Optional[Guard] = None) -> bool:
+def has_feature(name: str, *, guard: Guard | None = None) -> bool:
     """True when the license grants ``name`` (logging in first if needed); False when it
     does not, or when no license can be had.
 
@@ -58,7 +59,7 @@ def has_feature(name: str, *, guard: Optional[Guard] = None) -> bool:
     return key in session.features
 
 
-def _live_session(guard: Optional[Guard]) -> Optional[Session]:
+def _live_session(guard: Guard | None) -> Session | None:
     """The session a gate reads when it is live and no loss is pending, without I/O."""
     block = _delivery.current_block()
     if block is not None:
@@ -73,7 +74,7 @@ def _live_session(guard: Optional[Guard]) -> Optional[Session]:
     return active.session
 
 
-def _pending_loss() -> Optional[LicenseLost]:
+def _pending_loss() -> LicenseLost | None:
     """The loss of the current block chain, without waiting for its hooks (event loop)."""
     block = _delivery.current_block()
     for b in block.chain() if block is not None else ():
@@ -86,8 +87,8 @@ def _pending_loss() -> Optional[LicenseLost]:
 def feature(
     name: str,
     *,
-    fallback: Optional[Callable[..., Any]] = None,
-    guard: Optional[Guard] = None,
+    fallback: Callable[..., Any] | None = None,
+    guard: Guard | None = None,
 ) -> Callable[[F], F]:
     """Run the decorated callable only when the license grants ``name``.
 
@@ -101,11 +102,11 @@ def feature(
         raise TypeError("feature(fallback=...) takes a callable")
     needs_session = fast_check(guard, None)
 
-    def check_grant() -> Tuple[Session, bool]:
+    def check_grant() -> tuple[Session, bool]:
         session = resolve_session(guard)
         return session, key in session.features
 
-    def deny(session: Optional[Session], instance: Any, args: Any, kwargs: Any) -> Any:
+    def deny(session: Session | None, instance: Any, args: Any, kwargs: Any) -> Any:
         if fallback is None:
             raise FeatureNotLicensed(name, session.tier if session is not None else None)
         if instance is not None:  # called as a method or classmethod: so is the fallback
@@ -143,7 +144,7 @@ def feature(
 
 
 async def _gate_async(
-    guard: Optional[Guard],
+    guard: Guard | None,
     key: str,
     deny: Callable[..., Any],
     wrapped: Any,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from typing import Optional, Union
+from typing import Union
 
 PathArg = Union[str, "os.PathLike[str]"]
 
 
-def write_atomic(path: PathArg, data: bytes, *, mode: Optional[int] = None) -> None:
+def write_atomic(path: PathArg, data: bytes, *, mode: int | None = None) -> None:
     """Write ``data`` to ``path`` through a temp file in the same directory, fsync, rename.
 
     ``mode`` (e.g. ``0o600``) is applied to the temp file before any byte is
@@ -54,7 +54,7 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def read_limited(path: PathArg, limit: int) -> Optional[bytes]:
+def read_limited(path: PathArg, limit: int) -> bytes | None:
     """Up to ``limit`` bytes of ``path``; ``None`` when the file is larger than that."""
     with open(os.fspath(path), "rb") as handle:
         data = handle.read(limit + 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import weakref
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 # Every function a gate was put on: served by a framework as it is, it is served ungated.
 _GATED: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -47,7 +47,7 @@ def refuse_registered_view(fn: Any, decorator: str) -> None:
             )
 
 
-def _framework_types() -> Tuple[type, ...]:
+def _framework_types() -> tuple[type, ...]:
     """The app/router/blueprint classes of the frameworks imported so far."""
     found = []
     for module, name in (
@@ -61,7 +61,7 @@ def _framework_types() -> Tuple[type, ...]:
     return tuple(found)
 
 
-def _registration(holder: Any, fn: Any) -> Optional[str]:
+def _registration(holder: Any, fn: Any) -> str | None:
     """How ``holder`` (an app, router or blueprint) serves ``fn``, or ``None``."""
     views = getattr(holder, "view_functions", None)
     if isinstance(views, dict):  # Flask: the app's views, a blueprint's deferred ones
@@ -86,7 +86,7 @@ def _cell(cell: Any) -> Any:
         return None
 
 
-def ungated_views(views: Dict[str, Any]) -> List[str]:
+def ungated_views(views: dict[str, Any]) -> list[str]:
     """The endpoints of ``views`` (a Flask ``view_functions``) that serve a function a gate
     was put on *after* it was registered (a blueprint registers late, so this is checked
     at the first request too)."""

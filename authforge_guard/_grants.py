@@ -8,7 +8,8 @@ comma-separated string), or when the license variable of that name is truthy.
 from __future__ import annotations
 
 import math
-from typing import Any, FrozenSet, Mapping, Optional, Sequence, Set
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 _TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
 
@@ -43,7 +44,7 @@ def _finite_non_zero(number: float) -> bool:
     return math.isfinite(number) and number != 0
 
 
-def tier_of(variables: Optional[Mapping[str, Any]], tier_variable: str) -> Optional[str]:
+def tier_of(variables: Mapping[str, Any] | None, tier_variable: str) -> str | None:
     """The license's tier name, normalised to lower case, or ``None``."""
     value = (variables or {}).get(tier_variable)
     if isinstance(value, str) and value.strip():
@@ -51,7 +52,7 @@ def tier_of(variables: Optional[Mapping[str, Any]], tier_variable: str) -> Optio
     return None
 
 
-def listed_features(variables: Optional[Mapping[str, Any]], features_variable: str) -> Set[str]:
+def listed_features(variables: Mapping[str, Any] | None, features_variable: str) -> set[str]:
     value = (variables or {}).get(features_variable)
     if isinstance(value, str):
         items: Sequence[Any] = value.split(",")
@@ -63,12 +64,12 @@ def listed_features(variables: Optional[Mapping[str, Any]], features_variable: s
 
 
 def compute_grants(
-    variables: Optional[Mapping[str, Any]],
+    variables: Mapping[str, Any] | None,
     *,
     tiers: Sequence[str],
     tier_variable: str,
     features_variable: str,
-) -> FrozenSet[str]:
+) -> frozenset[str]:
     """Every feature name (lower case) the license grants."""
     grants = listed_features(variables, features_variable)
     tier = tier_of(variables, tier_variable)

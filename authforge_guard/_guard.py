@@ -25,17 +25,13 @@ import random
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Dict,
-    List,
-    Mapping,
     Optional,
-    Tuple,
     TypeVar,
-    Union,
     overload,
 )
 
@@ -43,6 +39,7 @@ from . import _delivery
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
+from ._files import PathArg
 from ._hooks import _UNSET, HookRegistry, LicenseEvent, hook_session
 from ._policy import policy_for
 from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
@@ -73,10 +70,8 @@ _REMEMBERED_CODES = frozenset({"invalid_key"})
 TRANSIENT_SHARE_SECONDS = 5.0
 
 # Which session: None for the default license, else (license key or file, hwid override).
-Slot = Optional[Tuple[str, Optional[str]]]
+Slot = Optional[tuple[str, Optional[str]]]
 DEFAULT_SLOT: Slot = None
-
-PathArg = Union[str, "os.PathLike[str]"]
 
 
 class _Entry:
@@ -101,13 +96,13 @@ class _Entry:
         self.key = key
         self.hwid = hwid
         self.session = session
-        self.signed: Optional[SignedSession] = None
-        self.deadline: Optional[Deadline] = None
-        self.blocks: List[Block] = []
+        self.signed: SignedSession | None = None
+        self.deadline: Deadline | None = None
+        self.blocks: list[Block] = []
         self.close_when_unused = False
         self.last_used = time.monotonic()
-        self.heartbeat_job: Optional[Job] = None
-        self.expiry_job: Optional[Job] = None
+        self.heartbeat_job: Job | None = None
+        self.expiry_job: Job | None = None
 
     @property
     def is_default(self) -> bool:
@@ -127,11 +122,11 @@ class _Flight:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.entry: Optional[_Entry] = None
-        self.error: Optional[BaseException] = None
-        self._callbacks: List[Callable[[], None]] = []
+        self.entry: _Entry | None = None
+        self.error: BaseException | None = None
+        self._callbacks: list[Callable[[], None]] = []
 
-    def finish(self, entry: Optional[_Entry], error: Optional[BaseException]) -> None:
+    def finish(self, entry: _Entry | None, error: BaseException | None) -> None:
         self.entry, self.error = entry, error
         self.done.set()
         for callback in self._callbacks:
@@ -186,38 +181,38 @@ class Guard:
     def __init__(
         self,
         *,
-        app_id: Optional[str] = None,
-        app_secret: Optional[str] = None,
-        public_key: Optional[Union[str, Tuple[str, ...], list]] = None,  # type: ignore[type-arg]
-        license_key: Optional[str] = None,
-        license_file: Optional[PathArg] = None,
-        api_base_url: Optional[str] = None,
-        heartbeat: Optional[str] = None,
-        heartbeat_mode: Optional[str] = None,
-        heartbeat_interval: Optional[float] = None,
-        ttl_seconds: Optional[int] = None,
-        hwid_override: Optional[str] = None,
-        request_timeout: Optional[float] = None,
-        tiers: Tuple[str, ...] = ("free", "pro", "enterprise"),
+        app_id: str | None = None,
+        app_secret: str | None = None,
+        public_key: str | tuple[str, ...] | list[str] | None = None,
+        license_key: str | None = None,
+        license_file: PathArg | None = None,
+        api_base_url: str | None = None,
+        heartbeat: str | None = None,
+        heartbeat_mode: str | None = None,
+        heartbeat_interval: float | None = None,
+        ttl_seconds: int | None = None,
+        hwid_override: str | None = None,
+        request_timeout: float | None = None,
+        tiers: tuple[str, ...] = ("free", "pro", "enterprise"),
         tier_variable: str = "tier",
         features_variable: str = "features",
         on_lost: str = "raise",
         exit_code: int = 1,
         interrupt: bool = True,
-        interrupt_signal: Optional[Union[int, str]] = None,
-        hook_timeout: Optional[float] = 30.0,
+        interrupt_signal: int | str | None = None,
+        hook_timeout: float | None = 30.0,
         exit_grace: float = 10.0,
-        session_cache: Optional[Union[bool, str, os.PathLike]] = None,  # type: ignore[type-arg]
-        ca_bundle: Optional[str] = None,
-        proxy_url: Optional[str] = None,
-        session_store: Optional[Union[bool, str, os.PathLike]] = None,  # type: ignore[type-arg]
-        session_idle_timeout: Optional[float] = None,
-        max_sessions: Optional[int] = None,
+        session_cache: bool | PathArg | None = None,
+        ca_bundle: str | None = None,
+        proxy_url: str | None = None,
+        session_store: bool | PathArg | None = None,
+        session_idle_timeout: float | None = None,
+        max_sessions: int | None = None,
         on_refused: str = "raise",
-        support_hint: Optional[str] = None,
+        support_hint: str | None = None,
         trust_environment: bool = False,
-        retry_policy: Optional[RetryPolicy] = None,
-        environ: Optional[Mapping[str, str]] = None,
+        retry_policy: RetryPolicy | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         given = {
             key: value
@@ -257,16 +252,16 @@ class Guard:
         }
         self.settings: GuardSettings = resolve_settings(given, environ)
         self._retry_policy = retry_policy
-        self._engine_: Optional[Engine] = None
+        self._engine_: Engine | None = None
         self._lock = threading.Lock()
-        self._entries: Dict[Slot, _Entry] = {}
-        self._flights: Dict[Slot, _Flight] = {}
-        self._failures: Dict[Slot, Tuple[float, LicenseError]] = {}
+        self._entries: dict[Slot, _Entry] = {}
+        self._flights: dict[Slot, _Flight] = {}
+        self._failures: dict[Slot, tuple[float, LicenseError]] = {}
         self._fast_ok = False
         # The default session's latest loss: guarded calls outside blocks wait for its
         # hooks, so a program sees the loss only after its cleanup ran.
-        self._default_loss: Optional[Loss] = None
-        self._idle_job: Optional[Job] = None
+        self._default_loss: Loss | None = None
+        self._idle_job: Job | None = None
         self._rng = random.Random()
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
@@ -278,7 +273,7 @@ class Guard:
         self._max_sessions = self.settings.max_sessions
         # Session reuse across restarts and replicas (opt-in): the session store, and the
         # protocol over it (one login, one heartbeat per session, losses fanned out).
-        self._fleet: Optional[Fleet] = None
+        self._fleet: Fleet | None = None
         if self.settings.session_store:
             from ._fleet import Fleet
 
@@ -305,13 +300,13 @@ class Guard:
     # ------------------------------------------------------------------ state
 
     @property
-    def session(self) -> Optional[Session]:
+    def session(self) -> Session | None:
         """The default license's live session, or ``None``."""
         entry = self._entries.get(DEFAULT_SLOT)
         return entry.session if entry is not None and entry.session.active else None
 
     @property
-    def sessions(self) -> List[Session]:
+    def sessions(self) -> list[Session]:
         """Every live session of this Guard (the default license's and the others)."""
         return [e.session for e in list(self._entries.values()) if e.session.active]
 
@@ -354,13 +349,13 @@ class Guard:
             ttl_seconds=ttl,
         )
 
-    def hwid(self, hwid_override: Optional[str] = None) -> str:
+    def hwid(self, hwid_override: str | None = None) -> str:
         """The HWID this Guard sends for ``hwid_override`` (default: its configured one)."""
         return self._engine.hwid(
             hwid_override if hwid_override is not None else self.settings.hwid_override
         )
 
-    def _validate_once(self, license_key: str) -> Dict[str, Any]:
+    def _validate_once(self, license_key: str) -> dict[str, Any]:
         """One ``/auth/validate`` with no session kept: the official SDK's result dict
         (``{"valid": False, "code", "error"}`` for a refusal). For ``authforge-guard check``."""
         try:
@@ -373,10 +368,10 @@ class Guard:
 
     def ensure(
         self,
-        license_key: Optional[str] = None,
+        license_key: str | None = None,
         *,
-        hwid_override: Optional[str] = None,
-        license_file: Optional[PathArg] = None,
+        hwid_override: str | None = None,
+        license_file: PathArg | None = None,
     ) -> Session:
         """The live session for ``(license_key, hwid_override)`` (default: the configured
         license), logging in first if there is none. Thread-safe: racing first calls make
@@ -391,10 +386,10 @@ class Guard:
 
     async def aensure(
         self,
-        license_key: Optional[str] = None,
+        license_key: str | None = None,
         *,
-        hwid_override: Optional[str] = None,
-        license_file: Optional[PathArg] = None,
+        hwid_override: str | None = None,
+        license_file: PathArg | None = None,
     ) -> Session:
         """``ensure()`` for coroutines: a live session is returned at once; a login runs in a
         worker thread, never on the event loop."""
@@ -408,9 +403,7 @@ class Guard:
             return entry.session
         return (await self._obtain_async(slot, license_file)).session
 
-    def _slot(
-        self, license_key: Optional[str], hwid_override: Optional[str], license_file: Any
-    ) -> Slot:
+    def _slot(self, license_key: str | None, hwid_override: str | None, license_file: Any) -> Slot:
         """Which session a call means. The configured key with the configured hwid is the
         default license, however it is named."""
         s = self.settings
@@ -462,7 +455,7 @@ class Guard:
             )
         return await flight.wait_async()
 
-    def _join_flight(self, slot: Slot) -> Tuple[_Flight, bool]:
+    def _join_flight(self, slot: Slot) -> tuple[_Flight, bool]:
         """The login in flight for ``slot`` and whether this caller leads it; raises a
         recently remembered failure instead."""
         with self._lock:
@@ -604,16 +597,16 @@ class Guard:
         key: str,
         hwid: str,
         kind: str,
-        license_variables: Optional[Dict[str, Any]],
-        app_variables: Optional[Dict[str, Any]],
-        expires: Optional[float],
+        license_variables: dict[str, Any] | None,
+        app_variables: dict[str, Any] | None,
+        expires: float | None,
     ) -> _Entry:
         session = Session(key, kind, self._state_for(license_variables, app_variables, expires))
         return _Entry(slot, key, hwid, session)
 
     def _install(self, entry: _Entry) -> _Entry:
         """Make ``entry`` the live session of its slot and start its timers."""
-        evicted: List[_Entry] = []
+        evicted: list[_Entry] = []
         with self._lock:
             previous = self._entries.get(entry.slot)
             if previous is not None and previous.session.active:  # cannot happen: one flight
@@ -642,7 +635,7 @@ class Guard:
         )
         return entry
 
-    def _make_room_locked(self) -> List[_Entry]:
+    def _make_room_locked(self) -> list[_Entry]:
         """Sessions to log out so one more fits ``max_sessions`` (least recently used first,
         never one a block is using)."""
         tenants = [e for e in self._entries.values() if not e.is_default]
@@ -668,9 +661,9 @@ class Guard:
 
     def _state_for(
         self,
-        license_variables: Optional[Dict[str, Any]],
-        app_variables: Optional[Dict[str, Any]],
-        expires: Optional[float],
+        license_variables: dict[str, Any] | None,
+        app_variables: dict[str, Any] | None,
+        expires: float | None,
     ) -> Any:
         s = self.settings
         return build_state(
@@ -768,11 +761,9 @@ class Guard:
         with self._lock:
             if entry.session.active and self._entries.get(entry.slot) is entry:
                 delay = next_delay(self.settings.heartbeat_interval, self._rng)
-                entry.heartbeat_job = self._timers_call(
-                    delay, "_check", entry, worker=self._online
-                )
+                entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=self._online)
 
-    def _check_once(self, entry: _Entry) -> Optional[Answer]:
+    def _check_once(self, entry: _Entry) -> Answer | None:
         signed = entry.signed
         assert signed is not None
         if self.settings.online:
@@ -853,7 +844,7 @@ class Guard:
             daemon=True,
         ).start()
 
-    def _after_loss(self, entry: _Entry, loss: Loss, blocks: List[Block]) -> None:
+    def _after_loss(self, entry: _Entry, loss: Loss, blocks: list[Block]) -> None:
         session = entry.session
         error = loss.error
         policy = self._policy if entry.is_default else None
@@ -879,9 +870,9 @@ class Guard:
 
     def logout(
         self,
-        license_key: Optional[str] = None,
+        license_key: str | None = None,
         *,
-        hwid_override: Optional[str] = None,
+        hwid_override: str | None = None,
         forget: bool = False,
     ) -> None:
         """End sessions (no hooks run: this is not a loss). Without arguments every session
@@ -949,11 +940,11 @@ class Guard:
 
     def _open_block(
         self,
-        license_key: Optional[str],
-        hwid_override: Optional[str],
+        license_key: str | None,
+        hwid_override: str | None,
         license_file: Any,
-        task: Optional[asyncio.Task[Any]],
-        entry: Optional[_Entry] = None,
+        task: asyncio.Task[Any] | None,
+        entry: _Entry | None = None,
     ) -> Block:
         """Count a new ``licensed()`` block on its session (logging in first if needed)."""
         slot = self._slot(license_key, hwid_override, license_file)
@@ -970,7 +961,7 @@ class Guard:
 
     def _close_block(self, block: Block) -> None:
         """The block left: the last block out of a session it opened logs that session out."""
-        ended: Optional[_Entry] = None
+        ended: _Entry | None = None
         with self._lock:
             entry = self._entries.get(block.slot)
             if entry is None or entry.session is not block.session:
@@ -998,7 +989,7 @@ class Guard:
             return session
         return self._obtain(block.slot).session
 
-    def _check_guarded_call(self, license_key: Optional[str] = None) -> Session:
+    def _check_guarded_call(self, license_key: str | None = None) -> Session:
         """The slow path of a guarded call outside any block of this Guard: make sure of the
         default session (or ``license_key``'s)."""
         loss = self._default_loss
@@ -1023,7 +1014,7 @@ class Guard:
     @overload
     def on_lost(self, fn: F) -> F: ...
     @overload
-    def on_lost(self, *, timeout: Optional[float] = ...) -> Callable[[F], F]: ...
+    def on_lost(self, *, timeout: float | None = ...) -> Callable[[F], F]: ...
 
     def on_lost(self, fn: Any = None, *, timeout: Any = _UNSET) -> Any:
         """``@guard.on_lost``: run for any fatal loss (after the code hooks)."""
@@ -1032,7 +1023,7 @@ class Guard:
     @overload
     def on_transient(self, fn: F) -> F: ...
     @overload
-    def on_transient(self, *, timeout: Optional[float] = ...) -> Callable[[F], F]: ...
+    def on_transient(self, *, timeout: float | None = ...) -> Callable[[F], F]: ...
 
     def on_transient(self, fn: Any = None, *, timeout: Any = _UNSET) -> Any:
         """``@guard.on_transient``: run when a background check fails but the session lives."""
@@ -1067,8 +1058,8 @@ class Guard:
         self,
         fn: None = None,
         *,
-        license_key: Optional[str] = None,
-        on_refused: Optional[str] = None,
+        license_key: str | None = None,
+        on_refused: str | None = None,
     ) -> Callable[[F], F]: ...
 
     def requires_license(self, fn: Any = None, **options: Any) -> Any:
@@ -1077,15 +1068,13 @@ class Guard:
 
         return requires_license(fn, guard=self, **options)
 
-    def licensed(self, license_key: Optional[str] = None, **options: Any) -> _LicensedBlock:
+    def licensed(self, license_key: str | None = None, **options: Any) -> _LicensedBlock:
         """``with guard.licensed(key) as session:``: ``licensed`` bound to this guard."""
         from ._licensed import licensed
 
         return licensed(license_key, guard=self, **options)
 
-    def feature(
-        self, name: str, *, fallback: Optional[Callable[..., Any]] = None
-    ) -> Callable[[F], F]:
+    def feature(self, name: str, *, fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
         """``@guard.feature("pro")``: ``feature`` bound to this guard."""
         from ._features import feature
 
@@ -1106,7 +1095,7 @@ async def _await_loss(block: Block) -> None:
             raise loss.exception(b.session.lineage)
 
 
-def _weak_call(guard: Guard, method: str, args: Tuple[Any, ...]) -> Callable[[], None]:
+def _weak_call(guard: Guard, method: str, args: tuple[Any, ...]) -> Callable[[], None]:
     """A timer call that does not keep ``guard`` alive."""
     ref = weakref.ref(guard)
 
@@ -1130,13 +1119,13 @@ def _weak_lost_elsewhere(guard: Guard) -> Callable[[str, str, str], None]:
     return call
 
 
-def _cancel_all(entries: Dict[Slot, _Entry]) -> None:
+def _cancel_all(entries: dict[Slot, _Entry]) -> None:
     for entry in list(entries.values()):
         entry.cancel_jobs()
         entry.session._end("logout")
 
 
-def resolve_session(guard: Optional[Guard], license_key: Optional[str] = None) -> Session:
+def resolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
     """The session a guarded call runs on (the slow path of every decorator).
 
     Inside a ``licensed()`` block: a loss of the block (or a block around it)
@@ -1162,7 +1151,7 @@ def resolve_session(guard: Optional[Guard], license_key: Optional[str] = None) -
     return active._check_guarded_call(license_key)
 
 
-async def aresolve_session(guard: Optional[Guard], license_key: Optional[str] = None) -> Session:
+async def aresolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
     """``resolve_session`` for coroutines: no login on the event loop's thread."""
     during_hook = hook_session()
     if during_hook is not None:
@@ -1183,7 +1172,7 @@ async def aresolve_session(guard: Optional[Guard], license_key: Optional[str] = 
     return await active.aensure(license_key)
 
 
-def _slot_args(slot: Slot) -> Tuple[Optional[str], Optional[str]]:
+def _slot_args(slot: Slot) -> tuple[str | None, str | None]:
     if slot is None:
         return None, None
     return slot[0], slot[1]
@@ -1198,7 +1187,7 @@ class _Default:
     __slots__ = ("guard", "lock")
 
     def __init__(self) -> None:
-        self.guard: Optional[Guard] = None
+        self.guard: Guard | None = None
         self.lock = threading.Lock()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -32,16 +32,16 @@ class LicenseEvent:
     reason: str
     code: str
     fatal: bool
-    exception: Optional[BaseException] = field(default=None, repr=False)
-    session: Optional[Session] = None
+    exception: BaseException | None = field(default=None, repr=False)
+    session: Session | None = None
 
 
 @dataclass(frozen=True)
 class _Hook:
     call: Callable[..., Any]
-    args: Tuple[Any, ...] = ()
-    kwargs: Dict[str, Any] = field(default_factory=dict)
-    timeout: Optional[float] = None
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
 
     @property
     def name(self) -> str:
@@ -54,22 +54,22 @@ _UNSET: Any = object()
 class HookRegistry:
     """The hooks of one Guard. Registration is thread-safe; running takes a snapshot."""
 
-    def __init__(self, default_timeout: Optional[float]) -> None:
+    def __init__(self, default_timeout: float | None) -> None:
         self.default_timeout = default_timeout
         self._lock = threading.Lock()
-        self._by_code: Dict[str, List[_Hook]] = {}
-        self._on_lost: List[_Hook] = []
-        self._on_transient: List[_Hook] = []
-        self._cleanups: List[_Hook] = []
+        self._by_code: dict[str, list[_Hook]] = {}
+        self._on_lost: list[_Hook] = []
+        self._on_transient: list[_Hook] = []
+        self._cleanups: list[_Hook] = []
 
     def after_fork(self) -> None:
         """In a forked child: a fresh lock (a thread may have held it at the fork)."""
         self._lock = threading.Lock()
 
-    def _timeout(self, timeout: Any) -> Optional[float]:
+    def _timeout(self, timeout: Any) -> float | None:
         return self.default_timeout if timeout is _UNSET else timeout
 
-    def add_code_hook(self, codes: Tuple[str, ...], fn: Callable[..., Any], timeout: Any) -> None:
+    def add_code_hook(self, codes: tuple[str, ...], fn: Callable[..., Any], timeout: Any) -> None:
         hook = _Hook(fn, timeout=self._timeout(timeout))
         with self._lock:
             for code in codes:
@@ -84,7 +84,7 @@ class HookRegistry:
             self._on_transient.append(_Hook(fn, timeout=self._timeout(timeout)))
 
     def add_cleanup(
-        self, fn: Callable[..., Any], args: Tuple[Any, ...], kwargs: Dict[str, Any], timeout: Any
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], timeout: Any
     ) -> None:
         with self._lock:
             self._cleanups.append(_Hook(fn, args, kwargs, self._timeout(timeout)))
@@ -109,7 +109,7 @@ class HookRegistry:
 
 
 def _run(
-    hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any], session: Optional[Session]
+    hook: _Hook, args: tuple[Any, ...], kwargs: dict[str, Any], session: Session | None
 ) -> None:
     """Run one hook; log, never propagate, what it raises; give up after its timeout."""
     if hook.timeout is None:
@@ -139,7 +139,7 @@ def running_hook() -> bool:
     return getattr(_running, "depth", 0) > 0
 
 
-def hook_session() -> Optional[Session]:
+def hook_session() -> Session | None:
     """In a thread running a loss's hook: the session that was lost (a cleanup that saves
     the user's work may call guarded code on it). Else ``None``."""
     if getattr(_running, "depth", 0) > 0:
@@ -148,7 +148,7 @@ def hook_session() -> Optional[Session]:
 
 
 def _call_logged(
-    hook: _Hook, args: Tuple[Any, ...], kwargs: Dict[str, Any], session: Optional[Session]
+    hook: _Hook, args: tuple[Any, ...], kwargs: dict[str, Any], session: Session | None
 ) -> None:
     outer = getattr(_running, "session", None)
     _running.depth = getattr(_running, "depth", 0) + 1

@@ -31,7 +31,7 @@ import os
 import signal
 import threading
 from types import CodeType, FrameType
-from typing import Any, Callable, Deque, Dict, Optional, Set, TypeVar
+from typing import Any, Callable, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,10 +55,10 @@ class Request:
 
 
 _lock = threading.Lock()  # acquire/release only; never taken by the handler
-_previous: Dict[int, Any] = {}  # signum -> the handler ours replaced
-_users: Dict[int, int] = {}
-_requests: Deque[Request] = collections.deque()  # append/popleft are atomic
-_protected: Set[CodeType] = set()
+_previous: dict[int, Any] = {}  # signum -> the handler ours replaced
+_users: dict[int, int] = {}
+_requests: collections.deque[Request] = collections.deque()  # append/popleft are atomic
+_protected: set[CodeType] = set()
 
 
 def protect(fn: F) -> F:
@@ -69,7 +69,7 @@ def protect(fn: F) -> F:
     return fn
 
 
-def can_interrupt(signum: Optional[int]) -> bool:
+def can_interrupt(signum: int | None) -> bool:
     """True when ``signum`` can be delivered to the main thread on this platform."""
     return signum is not None and hasattr(signal, "pthread_kill")
 
@@ -113,7 +113,7 @@ def release(signum: int) -> None:
             _sig.signal(signum, current)
 
 
-def ours(signum: Optional[int]) -> bool:
+def ours(signum: int | None) -> bool:
     """True while our handler is the one installed for ``signum``."""
     return signum is not None and _sig.getsignal(signum) is _handler
 
@@ -135,7 +135,7 @@ def interrupt_main(signum: int, request: Request) -> bool:
     return True
 
 
-def _protected_frame(frame: Optional[FrameType]) -> bool:
+def _protected_frame(frame: FrameType | None) -> bool:
     while frame is not None:
         if frame.f_code in _protected:
             return True
@@ -143,9 +143,9 @@ def _protected_frame(frame: Optional[FrameType]) -> bool:
     return False
 
 
-def _handler(signum: int, frame: Optional[FrameType]) -> None:
+def _handler(signum: int, frame: FrameType | None) -> None:
     mine = False
-    chosen: Optional[BaseException] = None
+    chosen: BaseException | None = None
     while True:
         try:
             request = _requests.popleft()

@@ -19,7 +19,8 @@ import logging
 import os
 import re
 import sys
-from typing import TYPE_CHECKING, Mapping, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ._exceptions import ConfigurationError
 
@@ -35,8 +36,8 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 def config_root(
-    environ: Optional[Mapping[str, str]] = None, platform: str = sys.platform
-) -> Optional[str]:
+    environ: Mapping[str, str] | None = None, platform: str = sys.platform
+) -> str | None:
     """The per-user configuration directory of this platform, or ``None`` when there is none."""
     env = os.environ if environ is None else environ
     if platform.startswith("win"):
@@ -50,14 +51,14 @@ def config_root(
     return _under_home(".config")
 
 
-def _under_home(*parts: str) -> Optional[str]:
+def _under_home(*parts: str) -> str | None:
     home = os.path.expanduser("~")
     if home == "~" or not os.path.isabs(home):
         return None
     return os.path.join(home, *parts)
 
 
-def key_path(app_id: str, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+def key_path(app_id: str, environ: Mapping[str, str] | None = None) -> str | None:
     """Where the key for ``app_id`` is stored on this machine (``None``: no home directory)."""
     root = config_root(environ)
     if root is None:
@@ -69,7 +70,7 @@ def key_path(app_id: str, environ: Optional[Mapping[str, str]] = None) -> Option
     return os.path.join(root, "authforge", component, FILE_NAME)
 
 
-def load_key(app_id: str, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+def load_key(app_id: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The stored key for ``app_id``, or ``None`` (no file, unreadable, or not a key)."""
     path = key_path(app_id, environ)
     if path is None:
@@ -93,7 +94,7 @@ def load_key(app_id: str, environ: Optional[Mapping[str, str]] = None) -> Option
     return text
 
 
-def store_key(app_id: str, license_key: str, environ: Optional[Mapping[str, str]] = None) -> str:
+def store_key(app_id: str, license_key: str, environ: Mapping[str, str] | None = None) -> str:
     """Save ``license_key`` for ``app_id`` (0600, atomically); returns the file's path."""
     key = license_key.strip() if isinstance(license_key, str) else ""
     if not key or any(ch.isspace() for ch in key) or len(key.encode("utf-8")) > MAX_KEY_BYTES:
@@ -108,7 +109,7 @@ def store_key(app_id: str, license_key: str, environ: Optional[Mapping[str, str]
     return path
 
 
-def forget_key(app_id: str, environ: Optional[Mapping[str, str]] = None) -> bool:
+def forget_key(app_id: str, environ: Mapping[str, str] | None = None) -> bool:
     """Delete the stored key for ``app_id``; True if there was one."""
     path = key_path(app_id, environ)
     if path is None:
@@ -134,7 +135,7 @@ def _make_private_dirs(directory: str) -> None:
 # --- the API an app's own "activate" command calls -------------------------------
 
 
-def activate(license_key: str, *, guard: Optional[Guard] = None) -> Session:
+def activate(license_key: str, *, guard: Guard | None = None) -> Session:
     """Check ``license_key`` with AuthForge (a login) and, if it is good, store it for every
     later run of this program on this machine. Returns the live ``Session``.
 
@@ -173,7 +174,7 @@ def activate(license_key: str, *, guard: Optional[Guard] = None) -> Session:
     return session
 
 
-def deactivate(*, guard: Optional[Guard] = None) -> bool:
+def deactivate(*, guard: Guard | None = None) -> bool:
     """Forget the stored key (and end this process's session on it); True if one was stored."""
     from ._decorators import check_guard_argument
     from ._guard import get_guard

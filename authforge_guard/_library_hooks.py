@@ -16,7 +16,7 @@ sets ``AUTHFORGE_*`` or calls ``configure()``. So:
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Dict, Optional, TypeVar, overload
+from typing import Any, Callable, TypeVar, overload
 
 from ._guard import Guard, get_guard
 from ._hooks import _UNSET, HookRegistry
@@ -40,7 +40,7 @@ class DeferredGuard(Guard):
         self._deferred_building = False
         self._deferred_done = False
         self._hooks = HookRegistry(_DEFAULT_HOOK_TIMEOUT)
-        self._entries: Dict[Any, Any] = {}  # no session (``guard.session`` is None)
+        self._entries: dict[Any, Any] = {}  # no session (``guard.session`` is None)
         self._fast_ok = False  # guarded calls take the slow path, which builds the guard
 
     @property
@@ -106,7 +106,7 @@ def on(*codes: str, timeout: Any = _UNSET) -> Callable[[F], F]:
 @overload
 def on_lost(fn: F) -> F: ...
 @overload
-def on_lost(*, timeout: Optional[float] = ...) -> Callable[[F], F]: ...
+def on_lost(*, timeout: float | None = ...) -> Callable[[F], F]: ...
 
 
 def on_lost(fn: Any = None, *, timeout: Any = _UNSET) -> Any:
@@ -119,7 +119,7 @@ def on_lost(fn: Any = None, *, timeout: Any = _UNSET) -> Any:
 @overload
 def on_transient(fn: F) -> F: ...
 @overload
-def on_transient(*, timeout: Optional[float] = ...) -> Callable[[F], F]: ...
+def on_transient(*, timeout: float | None = ...) -> Callable[[F], F]: ...
 
 
 def on_transient(fn: Any = None, *, timeout: Any = _UNSET) -> Any:

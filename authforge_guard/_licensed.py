@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, Type, Union
+from typing import TYPE_CHECKING, Any
 
 from . import _delivery, _interrupts
 from ._exceptions import ConfigurationError, LicenseError, LicenseLost
@@ -45,12 +45,12 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
 
     def __init__(
         self,
-        license_key: Optional[str] = None,
+        license_key: str | None = None,
         *,
-        hwid_override: Optional[str] = None,
-        guard: Optional[Guard] = None,
-        license_file: Optional[Union[str, os.PathLike[str]]] = None,
-        on_refused: Optional[str] = None,
+        hwid_override: str | None = None,
+        guard: Guard | None = None,
+        license_file: str | os.PathLike[str] | None = None,
+        on_refused: str | None = None,
     ) -> None:
         from ._refusal import check_on_refused
 
@@ -62,7 +62,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         self._hwid_override = hwid_override
         self._license_file = license_file
         self._guard = guard
-        self._block: Optional[Block] = None
+        self._block: Block | None = None
 
     def __repr__(self) -> str:
         return "licensed()" if self._license_key is None else "licensed(<license key>)"
@@ -84,9 +84,9 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
     @_interrupts.protect
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         guard = self._block.owner if self._block is not None else self._guard
         try:
@@ -112,9 +112,9 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
 
     async def __aexit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         guard = self._block.owner if self._block is not None else self._guard
         try:
@@ -167,9 +167,9 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
     @_interrupts.protect
     def _exit(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         block = self._block
         if block is None:
@@ -218,9 +218,9 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
 
     async def _aexit(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         block = self._block
         if block is None:
@@ -254,7 +254,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         active._close_block(block)
 
 
-def _is_cancelled(exc: Optional[BaseException]) -> bool:
+def _is_cancelled(exc: BaseException | None) -> bool:
     import asyncio
 
     return isinstance(exc, asyncio.CancelledError)
@@ -266,13 +266,13 @@ def _uncancel(block: Block) -> None:
         uncancel()
 
 
-def current_session() -> Optional[Session]:
+def current_session() -> Session | None:
     """The innermost ``licensed()`` block's ``Session`` in this thread or asyncio task
     (tasks inherit it from the block that started them), else ``None``."""
     return _delivery.current_session()
 
 
-def _told(exc: BaseException, guard: Optional[Guard], on_refused: Optional[str]) -> BaseException:
+def _told(exc: BaseException, guard: Guard | None, on_refused: str | None) -> BaseException:
     """``exc`` itself (with the guard's support hint), or with ``on_refused="exit"`` the
     ``SystemExit`` after the customer's lines."""
     from ._guard import DEFAULT

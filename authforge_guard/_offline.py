@@ -10,7 +10,7 @@ atomically (a refused or failed activation never touches an existing file).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import AuthForgeError
 from ._files import PathArg, read_limited, write_atomic
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 MAX_LICENSE_FILE_BYTES = 1024 * 1024
 
-LicenseInput = Union[str, "os.PathLike[str]"]
-
 
 def read_license_input(path_or_text: Any) -> str:
     """The armored text of a license given as a path or as the text itself, or
@@ -52,7 +50,7 @@ def read_license_input(path_or_text: Any) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def check_file(engine: Engine, path_or_text: Any, hwid: str, *, now: Any = None) -> Dict[str, Any]:
+def check_file(engine: Engine, path_or_text: Any, hwid: str, *, now: Any = None) -> dict[str, Any]:
     """The verifier's verdict dict for a file (never raises for bad input)."""
     try:
         text = read_license_input(path_or_text)
@@ -61,7 +59,7 @@ def check_file(engine: Engine, path_or_text: Any, hwid: str, *, now: Any = None)
     return verify_license_file(text, engine.app_id, engine.trust, hwid, now=now)
 
 
-def accept_file(engine: Engine, path_or_text: Any, hwid: str) -> Dict[str, Any]:
+def accept_file(engine: Engine, path_or_text: Any, hwid: str) -> dict[str, Any]:
     """A verified file's verdict (``ok`` True), or ``AuthForgeError`` with the verdict code."""
     text = read_license_input(path_or_text)
     result = verify_license_file(text, engine.app_id, engine.trust, hwid)
@@ -71,8 +69,8 @@ def accept_file(engine: Engine, path_or_text: Any, hwid: str) -> Dict[str, Any]:
 
 
 def activate(
-    engine: Engine, license_key: str, hwid: str, path: Optional[PathArg]
-) -> Tuple[Dict[str, Any], bool]:
+    engine: Engine, license_key: str, hwid: str, path: PathArg | None
+) -> tuple[dict[str, Any], bool]:
     """Exchange ``license_key`` for a lifetime offline file bound to ``hwid``; verify it,
     then write it atomically to ``path``. Returns ``(verdict, replay)``."""
     engine.require_secret()
@@ -107,13 +105,13 @@ def activation_request(
     hwid: str,
     *,
     include_machine_name: bool,
-    machine_name: Optional[str],
-    os_name: Optional[str],
+    machine_name: str | None,
+    os_name: str | None,
     omit_os: bool,
-    sdk: Optional[str],
+    sdk: str | None,
     omit_sdk: bool,
-    license_key: Optional[str],
-    created_at: Optional[str],
+    license_key: str | None,
+    created_at: str | None,
 ) -> str:
     """An activation request for this machine (no network, no secret). The hostname is
     included only when asked: it is often a person's name."""

@@ -23,7 +23,7 @@ import os
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING
 
 from . import _delivery, _interrupts
 from ._config import GuardSettings
@@ -50,7 +50,7 @@ class LossPolicy:
     def before_hooks(self, code: str) -> None:
         """The loss is known; the hooks are about to run."""
 
-    def after_hooks(self, blocks: List[Block], loss: Loss) -> None:
+    def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
         logger.warning("authforge_guard: continuing without a license (on_lost='warn')")
 
     def check_call(self) -> None:
@@ -65,7 +65,7 @@ class RaisePolicy(LossPolicy):
 
     raises = True
 
-    def after_hooks(self, blocks: List[Block], loss: Loss) -> None:
+    def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
         _delivery.interrupt(blocks, loss)
 
 
@@ -112,7 +112,7 @@ class ExitPolicy(LossPolicy):
         # turn it into a clean shutdown with status 0), the process ends with ours.
         atexit.register(_exit_with, self.exit_code)
 
-    def after_hooks(self, blocks: List[Block], loss: Loss) -> None:
+    def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
         if self.cooperative:
             return
@@ -145,7 +145,7 @@ def _exit_with(code: int) -> None:
 
 def _logging_configured() -> bool:
     """True when a record of ours reaches a real handler (not only our NullHandler)."""
-    current: Optional[logging.Logger] = logger
+    current: logging.Logger | None = logger
     while current is not None:
         if any(not isinstance(h, logging.NullHandler) for h in current.handlers):
             return True

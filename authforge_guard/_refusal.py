@@ -13,7 +13,8 @@ import contextlib
 import logging
 import sys
 import threading
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from collections.abc import Iterator
+from typing import Any
 
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 
@@ -103,13 +104,13 @@ def http_status_for(exc: BaseException) -> int:
 
 def http_answer(
     exc: BaseException, retry_after: int = DEFAULT_RETRY_AFTER
-) -> Tuple[int, Dict[str, str], Dict[str, str]]:
+) -> tuple[int, dict[str, str], dict[str, str]]:
     """``(status, {"code", "detail"}, headers)`` for a web client: 403 refused or not
     licensed, 401 no key, 503 + ``Retry-After`` unreachable, 500 a setup problem (whose
     detail stays in the server's log). No key material, no setting names."""
     status = http_status_for(exc)
     code = str(getattr(exc, "code", "license_error"))
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     if status == 503:
         headers["Retry-After"] = str(int(retry_after))
         detail = "The license server could not be reached; try again later."
@@ -124,16 +125,16 @@ def http_answer(
     return status, {"code": code, "detail": detail}, headers
 
 
-def user_message(exc: BaseException, support_hint: Optional[str] = None) -> str:
+def user_message(exc: BaseException, support_hint: str | None = None) -> str:
     """One or two plain lines: what happened, then what to do (with the vendor's hint)."""
     return "\n".join(_lines(exc, support_hint))
 
 
-def _contact(support_hint: Optional[str]) -> str:
+def _contact(support_hint: str | None) -> str:
     return f"contact {support_hint}" if support_hint else "contact the vendor of this program"
 
 
-def _lines(exc: BaseException, hint: Optional[str]) -> List[str]:
+def _lines(exc: BaseException, hint: str | None) -> list[str]:
     kind = kind_of(exc)
     code = getattr(exc, "code", "unknown_error")
     if isinstance(exc, FeatureNotLicensed):
@@ -167,14 +168,14 @@ def _lines(exc: BaseException, hint: Optional[str]) -> List[str]:
     return [what, f"{todo}, or {_contact(hint)}." if todo else f"Please {_contact(hint)}."]
 
 
-def support_hint_of(guard: Any) -> Optional[str]:
+def support_hint_of(guard: Any) -> str | None:
     """The vendor's support hint (``Guard(support_hint=...)``), if the guard has one."""
     settings = getattr(guard, "__dict__", {}).get("settings") if guard is not None else None
     hint = getattr(settings, "support_hint", None)
     return hint if isinstance(hint, str) and hint.strip() else None
 
 
-def on_refused_of(guard: Any, given: Optional[str]) -> str:
+def on_refused_of(guard: Any, given: str | None) -> str:
     """``given`` if set, else the guard's ``on_refused`` setting, else ``"raise"``."""
     if given is not None:
         return given
@@ -183,12 +184,12 @@ def on_refused_of(guard: Any, given: Optional[str]) -> str:
     return value if value in ON_REFUSED_CHOICES else "raise"
 
 
-def check_on_refused(value: Optional[str]) -> None:
+def check_on_refused(value: str | None) -> None:
     if value is not None and value not in ON_REFUSED_CHOICES:
         raise ValueError(f"on_refused must be 'raise' or 'exit'; got {value!r}")
 
 
-def exit_for(exc: BaseException, support_hint: Optional[str] = None) -> SystemExit:
+def exit_for(exc: BaseException, support_hint: str | None = None) -> SystemExit:
     """Print the customer's lines to stderr and return the ``SystemExit`` to raise (no
     traceback: ``SystemExit`` is how a program ends on purpose)."""
     logger.info("authforge_guard: exiting: %s", getattr(exc, "code", type(exc).__name__))
@@ -221,7 +222,7 @@ class _Check:
 
 
 @contextlib.contextmanager
-def customer_check(timeout: Optional[float]) -> Iterator[None]:
+def customer_check(timeout: float | None) -> Iterator[None]:
     """Around a license check a person waits for: a progress line after a second, and, in
     the main thread, an end after ``timeout`` seconds (a port that never answers becomes
     "could not reach the license server", exit 3, instead of minutes of silence)."""

@@ -20,7 +20,7 @@ import math
 import os
 import random
 import threading
-from typing import Callable, Optional
+from typing import Callable
 
 from ._clock import bounded_wait, elapsed
 
@@ -88,7 +88,7 @@ class SessionTimer:
     def cancel(self) -> None:
         self._cancelled.set()
 
-    def join(self, timeout: Optional[float] = None) -> None:
+    def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -110,9 +110,9 @@ class HeartbeatScheduler:
         tick: Callable[[], bool],
         *,
         name: str = "authforge-heartbeat",
-        rng: Optional[random.Random] = None,
+        rng: random.Random | None = None,
         jitter: float = DEFAULT_JITTER,
-        until: Optional[Callable[[], Optional[float]]] = None,
+        until: Callable[[], float | None] | None = None,
     ) -> None:
         self.interval = interval
         self._tick = tick
@@ -132,7 +132,7 @@ class HeartbeatScheduler:
     def running(self) -> bool:
         return self._thread.is_alive() and not self._stopped.is_set()
 
-    def join(self, timeout: Optional[float] = None) -> None:
+    def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
@@ -203,7 +203,7 @@ class Timers:
         self._heap: list[Job] = []
         self._cond = threading.Condition(threading.Lock())
         self._seq = 0
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._pool = _WorkerPool(workers)
 
     def call_later(self, delay: float, fn: Callable[[], None], *, worker: bool = False) -> Job:
@@ -283,7 +283,7 @@ class _WorkerPool:
             _call_logged(fn)
 
 
-_timers: Optional[Timers] = None
+_timers: Timers | None = None
 _timers_lock = threading.Lock()
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, FrozenSet, Mapping, Optional, Tuple
+from typing import Any
 
 from ._exceptions import LicenseLost
 from ._grants import compute_grants, tier_of
@@ -22,11 +23,11 @@ _lineages = itertools.count(1)
 
 @dataclass(frozen=True)
 class _State:
-    license_variables: Dict[str, Any]
-    app_variables: Dict[str, Any]
-    tier: Optional[str]
-    grants: FrozenSet[str]
-    expires_at: Optional[datetime]
+    license_variables: dict[str, Any]
+    app_variables: dict[str, Any]
+    tier: str | None
+    grants: frozenset[str]
+    expires_at: datetime | None
 
 
 class Loss:
@@ -75,7 +76,7 @@ class Session:
         self.kind = kind
         self._state = state
         # None while live; then (code, Loss or None for an end that is not a loss).
-        self._ending: Optional[Tuple[str, Optional[Loss]]] = None
+        self._ending: tuple[str, Loss | None] | None = None
         self.lineage = next(_lineages)
 
     # -- what the license says ------------------------------------------------
@@ -87,25 +88,25 @@ class Session:
         return self._key
 
     @property
-    def license_variables(self) -> Dict[str, Any]:
+    def license_variables(self) -> dict[str, Any]:
         return dict(self._state.license_variables)
 
     @property
-    def app_variables(self) -> Dict[str, Any]:
+    def app_variables(self) -> dict[str, Any]:
         return dict(self._state.app_variables)
 
     @property
-    def tier(self) -> Optional[str]:
+    def tier(self) -> str | None:
         return self._state.tier
 
     @property
-    def features(self) -> FrozenSet[str]:
+    def features(self) -> frozenset[str]:
         """Everything this license grants: its tier and the tiers below, listed features,
         and truthy variables (what ``has_feature`` checks)."""
         return self._state.grants
 
     @property
-    def expires_at(self) -> Optional[datetime]:
+    def expires_at(self) -> datetime | None:
         return self._state.expires_at
 
     # -- lifecycle ----------------------------------------------------------
@@ -115,20 +116,20 @@ class Session:
         return self._ending is None
 
     @property
-    def lost_code(self) -> Optional[str]:
+    def lost_code(self) -> str | None:
         """Why the session ended (``revoked``, ``logout``, ...), or ``None`` while active."""
         ending = self._ending
         return ending[0] if ending is not None else None
 
     @property
-    def _loss(self) -> Optional[Loss]:
+    def _loss(self) -> Loss | None:
         """The loss its blocks must raise, or ``None`` (live, logged out, or ``warn``)."""
         ending = self._ending
         if ending is None or ending[1] is None or not ending[1].raises:
             return None
         return ending[1]
 
-    def _end(self, code: str, loss: Optional[Loss] = None) -> bool:
+    def _end(self, code: str, loss: Loss | None = None) -> bool:
         """End the session (once); True if this call ended it. The caller holds its
         guard's lock, so two ends cannot both win."""
         if self._ending is not None:
@@ -148,9 +149,9 @@ class Session:
 
 
 def build_state(
-    license_variables: Optional[Mapping[str, Any]],
-    app_variables: Optional[Mapping[str, Any]],
-    expires_at_epoch: Optional[float],
+    license_variables: Mapping[str, Any] | None,
+    app_variables: Mapping[str, Any] | None,
+    expires_at_epoch: float | None,
     *,
     tiers: Any,
     tier_variable: str,

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Optional, Tuple, TypeVar, overload
+from typing import Any, Callable, Optional, TypeVar, overload
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
@@ -54,9 +54,7 @@ class LicenseErrorMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         return self.get_response(request)
 
-    def process_exception(
-        self, request: HttpRequest, exception: Exception
-    ) -> Optional[HttpResponse]:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, (LicenseError, ConfigurationError)):
             return answer(exception)
         return None
@@ -80,22 +78,22 @@ def license_required(view: F) -> F: ...
 def license_required(
     view: None = None,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Callable[[F], F]: ...
 
 
 def license_required(
     view: Any = None,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Any:
     """Serve the view only with a license (the site's, or with ``key_header=`` the
     request's own); the ``Session`` is ``request.license``."""
@@ -105,11 +103,11 @@ def license_required(
 def feature_required(
     name: str,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Callable[[F], F]:
     """As ``license_required``, and the license must grant ``name`` (else 403)."""
     _normalise(name)
@@ -121,12 +119,12 @@ def feature_required(
 
 def _gate(
     view: Any,
-    feature: Optional[str],
-    guard: Optional[Guard],
-    license_key: Optional[str],
-    key_header: Optional[str],
-    hwid_header: Optional[str],
-    hwid: Optional[HwidSource],
+    feature: str | None,
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
 ) -> Any:
     check_guard_argument(guard, "feature_required" if feature else "license_required")
     if hwid_header is not None and hwid is not None:
@@ -170,11 +168,11 @@ def _gate(
 
 def _session_for(
     request: HttpRequest,
-    guard: Optional[Guard],
-    license_key: Optional[str],
-    key_header: Optional[str],
-    hwid_header: Optional[str],
-    hwid: Optional[HwidSource],
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
 ) -> Session:
     active = guard if guard is not None else get_guard()
     if key_header is None:
@@ -184,8 +182,8 @@ def _session_for(
 
 
 def _tenant(
-    request: HttpRequest, key_header: str, hwid_header: Optional[str], hwid: Optional[HwidSource]
-) -> Tuple[str, Optional[str]]:
+    request: HttpRequest, key_header: str, hwid_header: str | None, hwid: HwidSource | None
+) -> tuple[str, str | None]:
     key = (request.headers.get(key_header) or "").strip()
     if not key:
         raise LicenseError(MISSING_KEY_CODE, f"Send your license key in the {key_header} header.")

@@ -24,14 +24,8 @@ login runs in the thread pool.
 from __future__ import annotations
 
 import contextlib
-from typing import (
-    Any,
-    AsyncContextManager,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Optional,
-)
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Callable, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -48,16 +42,16 @@ __all__ = ["install_handlers", "licensed_lifespan", "require_feature", "require_
 
 # The HWID of a tenant: a header name, or a callable reading it from the request.
 HwidSource = Callable[[Request], Optional[str]]
-Lifespan = Callable[[Any], AsyncContextManager[Any]]
+Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[Any]]
 
 
 def require_license(
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Callable[[Request], Awaitable[Session]]:
     """A dependency that yields the ``Session``: ``Depends(require_license())``.
 
@@ -90,11 +84,11 @@ def require_license(
 def require_feature(
     name: str,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Callable[[Request], Awaitable[Session]]:
     """``Depends(require_feature("pro"))``: as ``require_license``, and the license must grant
     ``name`` (else 403 ``feature_not_licensed``)."""
@@ -113,12 +107,12 @@ def require_feature(
     return feature_request
 
 
-async def _vendor_session(guard: Guard, license_key: Optional[str]) -> Session:
+async def _vendor_session(guard: Guard, license_key: str | None) -> Session:
     # A live session is returned at once; a login runs in a worker thread.
     return await aresolve_session(guard, license_key)
 
 
-async def _tenant_session(guard: Guard, key: str, machine: Optional[str]) -> Session:
+async def _tenant_session(guard: Guard, key: str, machine: str | None) -> Session:
     return await guard.aensure(key, hwid_override=machine)
 
 
@@ -137,9 +131,9 @@ def install_handlers(app: FastAPI, *, retry_after: int = DEFAULT_RETRY_AFTER) ->
 
 def licensed_lifespan(
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    lifespan: Optional[Lifespan] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    lifespan: Lifespan | None = None,
 ) -> Lifespan:
     """``FastAPI(lifespan=licensed_lifespan())``: log in at start-up (a refused license
     stops the server from starting), log out at shutdown; ``lifespan=`` is your own,

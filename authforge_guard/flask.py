@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import inspect
 from contextvars import copy_context
-from typing import Any, Callable, List, Optional, Tuple, TypeVar, overload
+from typing import Any, Callable, Optional, TypeVar, overload
 
 from flask import Flask, Request, g, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -51,9 +51,9 @@ class AuthForge:
 
     def __init__(
         self,
-        app: Optional[Flask] = None,
+        app: Flask | None = None,
         *,
-        guard: Optional[Guard] = None,
+        guard: Guard | None = None,
         retry_after: int = DEFAULT_RETRY_AFTER,
     ) -> None:
         check_guard_argument(guard, "AuthForge")
@@ -66,7 +66,7 @@ class AuthForge:
         app.extensions["authforge_guard"] = self
         app.register_error_handler(LicenseError, self._answer)
         app.register_error_handler(ConfigurationError, self._answer)
-        checked: List[bool] = []
+        checked: list[bool] = []
 
         @app.before_request
         def refuse_ungated_views() -> None:
@@ -84,7 +84,7 @@ class AuthForge:
         return _answer(exc, self.retry_after)
 
 
-def _answer(exc: BaseException, retry_after: Optional[int] = None) -> ResponseReturnValue:
+def _answer(exc: BaseException, retry_after: int | None = None) -> ResponseReturnValue:
     if retry_after is None:
         extension = _extension()
         retry_after = extension.retry_after if extension is not None else DEFAULT_RETRY_AFTER
@@ -92,7 +92,7 @@ def _answer(exc: BaseException, retry_after: Optional[int] = None) -> ResponseRe
     return jsonify(body), status, headers
 
 
-def _extension() -> Optional[AuthForge]:
+def _extension() -> AuthForge | None:
     from flask import current_app
 
     found = current_app.extensions.get("authforge_guard")
@@ -105,22 +105,22 @@ def license_required(view: F) -> F: ...
 def license_required(
     view: None = None,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Callable[[F], F]: ...
 
 
 def license_required(
     view: Any = None,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Any:
     """Serve the view only with a license (the app's, or with ``key_header=`` the
     request's own); the ``Session`` is ``flask.g.license``."""
@@ -130,11 +130,11 @@ def license_required(
 def feature_required(
     name: str,
     *,
-    guard: Optional[Guard] = None,
-    license_key: Optional[str] = None,
-    key_header: Optional[str] = None,
-    hwid_header: Optional[str] = None,
-    hwid: Optional[HwidSource] = None,
+    guard: Guard | None = None,
+    license_key: str | None = None,
+    key_header: str | None = None,
+    hwid_header: str | None = None,
+    hwid: HwidSource | None = None,
 ) -> Callable[[F], F]:
     """As ``license_required``, and the license must grant ``name`` (else 403)."""
     _normalise(name)
@@ -143,12 +143,12 @@ def feature_required(
 
 def _gate(
     view: Any,
-    feature: Optional[str],
-    guard: Optional[Guard],
-    license_key: Optional[str],
-    key_header: Optional[str],
-    hwid_header: Optional[str],
-    hwid: Optional[HwidSource],
+    feature: str | None,
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
 ) -> Any:
     check_guard_argument(guard, "feature_required" if feature else "license_required")
     if hwid_header is not None and hwid is not None:
@@ -195,11 +195,11 @@ def _gate(
 
 
 def _session_for_request(
-    guard: Optional[Guard],
-    license_key: Optional[str],
-    key_header: Optional[str],
-    hwid_header: Optional[str],
-    hwid: Optional[HwidSource],
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
 ) -> Session:
     active = guard if guard is not None else get_guard()
     if key_header is None:
@@ -209,8 +209,8 @@ def _session_for_request(
 
 
 def _tenant(
-    key_header: str, hwid_header: Optional[str], hwid: Optional[HwidSource]
-) -> Tuple[str, Optional[str]]:
+    key_header: str, hwid_header: str | None, hwid: HwidSource | None
+) -> tuple[str, str | None]:
     key = (request.headers.get(key_header) or "").strip()
     if not key:
         raise LicenseError(MISSING_KEY_CODE, f"Send your license key in the {key_header} header.")

@@ -7,7 +7,8 @@ environment or network reads. The library is imported inside the fixtures.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 

@@ -24,18 +24,11 @@ import importlib
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Type,
-    Union,
 )
 
 from .server import AppCredentials, AuthForgeServer
@@ -67,9 +60,9 @@ class LocalAuthForge:
     def __init__(
         self,
         *,
-        db_path: Union[str, os.PathLike[str], None] = None,
-        heartbeat_rate_limit: Optional[int] = 6,
-        credits: Optional[int] = None,
+        db_path: str | os.PathLike[str] | None = None,
+        heartbeat_rate_limit: int | None = 6,
+        credits: int | None = None,
         host: str = "127.0.0.1",
         tls: bool = False,
     ) -> None:
@@ -78,10 +71,10 @@ class LocalAuthForge:
         self._credits = credits
         self._host = host
         self._tls = tls
-        self._ca_bundle: Optional[str] = None
-        self._tmpdir: Optional[str] = None
-        self._server: Optional[AuthForgeServer] = None
-        self._app: Optional[AppCredentials] = None
+        self._ca_bundle: str | None = None
+        self._tmpdir: str | None = None
+        self._server: AuthForgeServer | None = None
+        self._app: AppCredentials | None = None
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -104,7 +97,7 @@ class LocalAuthForge:
             raise
         return self
 
-    def _certificate(self, directory: str) -> Tuple[str, str]:
+    def _certificate(self, directory: str) -> tuple[str, str]:
         hosts = dict.fromkeys([*LOOPBACK_NAMES, self._host])
         cert_path, key_path = write_self_signed(directory, "local", list(hosts), days=7)
         self._ca_bundle = cert_path
@@ -139,9 +132,9 @@ class LocalAuthForge:
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -164,7 +157,7 @@ class LocalAuthForge:
         return self.server.url
 
     @property
-    def ca_bundle(self) -> Optional[str]:
+    def ca_bundle(self) -> str | None:
         """With ``tls=True``, the PEM file of the server's self-signed certificate: what a
         client trusts (``ca_bundle=``, or ``SSL_CERT_FILE`` for urllib); else ``None``."""
         return self._ca_bundle if self.server.tls else None
@@ -183,7 +176,7 @@ class LocalAuthForge:
         return self.public_keys[0]
 
     @property
-    def public_keys(self) -> List[str]:
+    def public_keys(self) -> list[str]:
         """Every public key of the app, the active one first."""
         return self.server.admin.public_keys(self.app_id)
 
@@ -206,7 +199,7 @@ class LocalAuthForge:
         guard: Guard = _public("Guard")(**kwargs)
         return guard
 
-    def environ(self, license_key: Optional[str] = None) -> Dict[str, str]:
+    def environ(self, license_key: str | None = None) -> dict[str, str]:
         """The ``AUTHFORGE_*`` variables for this server's app (and ``license_key``), for a
         subprocess or ``monkeypatch``. A program reads the trust settings among them
         (app id, public key, API URL) only with ``trust_environment=True``."""
@@ -222,8 +215,8 @@ class LocalAuthForge:
             env["AUTHFORGE_LICENSE_KEY"] = license_key
         return env
 
-    def _connection_kwargs(self, overrides: Mapping[str, Any]) -> Dict[str, Any]:
-        kwargs: Dict[str, Any] = {
+    def _connection_kwargs(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
             "app_id": self.app_id,
             "app_secret": self.app_secret,
             "public_key": self.public_key,
@@ -238,11 +231,11 @@ class LocalAuthForge:
 
     def create_license(
         self,
-        variables: Optional[Mapping[str, Any]] = None,
+        variables: Mapping[str, Any] | None = None,
         *,
-        slots: Optional[int] = 1,
+        slots: int | None = 1,
         expires_at: Moment = None,
-        label: Optional[str] = None,
+        label: str | None = None,
     ) -> str:
         """A new license key. ``slots`` 0/``None``: any number of machines; ``expires_at``:
         epoch seconds, a datetime or an ISO-8601 string (``None``: perpetual)."""
@@ -253,30 +246,30 @@ class LocalAuthForge:
     def revoke(self, key: str) -> None:
         self.server.admin.revoke(key)
 
-    def set_variables(self, key: str, variables: Optional[Mapping[str, Any]]) -> None:
+    def set_variables(self, key: str, variables: Mapping[str, Any] | None) -> None:
         """Replace the license's variables; a live session sees them at its next heartbeat."""
         self.server.admin.set_license_variables(key, variables)
 
     def reset_hwids(self, key: str) -> int:
         return self.server.admin.reset_hwids(key)
 
-    def license_info(self, key: str) -> Dict[str, Any]:
+    def license_info(self, key: str) -> dict[str, Any]:
         return self.server.admin.license_info(key)
 
     def mint_offline_file(
         self,
         key: str,
         *,
-        hwids: Optional[Sequence[str]] = None,
+        hwids: Sequence[str] | None = None,
         expires_at: Moment = None,
-        label: Optional[str] = None,
+        label: str | None = None,
     ) -> str:
         """Armored ``.authforge`` text; ``hwids=None`` works on any machine."""
         return self.server.admin.mint_offline_file(
             key, hwids=hwids, expires_at=expires_at, label=label
         )
 
-    def stats(self) -> Dict[str, Any]:
+    def stats(self) -> dict[str, Any]:
         """``{"licenses": {key: {"validates", "heartbeats", "credits"}}, "credits_spent"}``."""
         return self.server.admin.stats(self.app_id)
 
@@ -295,11 +288,11 @@ class LocalAuthForge:
     def set_offline_activation(self, enabled: bool) -> None:
         self.server.admin.set_offline_activation(self.app_id, enabled)
 
-    def set_credits(self, credits: Optional[int]) -> None:
+    def set_credits(self, credits: int | None) -> None:
         """The app's credit balance (``None``: unlimited)."""
         self.server.admin.set_credits(self.app_id, credits)
 
-    def set_app_variables(self, variables: Optional[Mapping[str, Any]]) -> None:
+    def set_app_variables(self, variables: Mapping[str, Any] | None) -> None:
         self.server.admin.set_app_variables(self.app_id, variables)
 
     def create_app(
@@ -307,8 +300,8 @@ class LocalAuthForge:
         name: str = "second",
         *,
         offline_activation: bool = True,
-        credits: Optional[int] = None,
-        variables: Optional[Mapping[str, Any]] = None,
+        credits: int | None = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> AppCredentials:
         """Another app on the same server (its licenses go through ``server.admin``)."""
         return self.server.admin.create_app(

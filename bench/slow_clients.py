@@ -27,14 +27,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def proc_status(pid: int) -> Dict[str, float]:
+def proc_status(pid: int) -> dict[str, float]:
     """Threads and RSS (MiB) of process ``pid``, from /proc."""
-    figures: Dict[str, float] = {}
+    figures: dict[str, float] = {}
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             name, _, value = line.partition(":")
@@ -70,13 +70,24 @@ def main() -> None:
     db = os.path.join(folder, "bench.sqlite3")
     env = dict(os.environ, PYTHONPATH=args.root)
     server = subprocess.Popen(
-        [sys.executable, "-m", "authforge_guard", "server", "--db", db, "--port", "0",
-         "--show-credentials"],
-        stdout=subprocess.PIPE, env=env, text=True,
+        [
+            sys.executable,
+            "-m",
+            "authforge_guard",
+            "server",
+            "--db",
+            db,
+            "--port",
+            "0",
+            "--show-credentials",
+        ],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)),
     )
-    result: Dict[str, Any] = {"root": args.root}
-    slow: List[socket.socket] = []
+    result: dict[str, Any] = {"root": args.root}
+    slow: list[socket.socket] = []
     try:
         assert server.stdout is not None
         lines = [server.stdout.readline().strip() for _ in range(5)]
@@ -85,22 +96,43 @@ def main() -> None:
         secret = lines[3].split(": ", 1)[1]
         port = int(url.rsplit(":", 1)[1])
         made = subprocess.run(
-            [sys.executable, "-m", "authforge_guard", "admin", "--db", db, "--json", "license",
-             "create", "--slots", "0"],
-            env=env, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                "-m",
+                "authforge_guard",
+                "admin",
+                "--db",
+                db,
+                "--json",
+                "license",
+                "create",
+                "--slots",
+                "0",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         key = json.loads(made.stdout)["license_keys"][0]
-        pool = urllib3.PoolManager(maxsize=4, retries=False,
-                                   timeout=urllib3.Timeout(connect=30, read=30))
+        pool = urllib3.PoolManager(
+            maxsize=4, retries=False, timeout=urllib3.Timeout(connect=30, read=30)
+        )
 
         def validate(license_key: str, fresh: bool) -> int:
-            body = {"appId": app_id, "appSecret": secret, "licenseKey": license_key,
-                    "hwid": "bench-machine", "nonce": os.urandom(16).hex()}
+            body = {
+                "appId": app_id,
+                "appSecret": secret,
+                "licenseKey": license_key,
+                "hwid": "bench-machine",
+                "nonce": os.urandom(16).hex(),
+            }
             headers = {"Content-Type": "application/json"}
             if fresh:
                 headers["Connection"] = "close"
-            answer = pool.request("POST", url + "/auth/validate", body=json.dumps(body),
-                                  headers=headers)
+            answer = pool.request(
+                "POST", url + "/auth/validate", body=json.dumps(body), headers=headers
+            )
             return int(answer.status)
 
         assert validate(key, True) == 200
@@ -145,7 +177,8 @@ def main() -> None:
         result["db_file_growth_bytes"] = os.path.getsize(db) - file_before
         result["db_bytes_after"] = {
             suffix or "db": os.path.getsize(db + suffix)
-            for suffix in ("", "-wal", "-shm") if os.path.exists(db + suffix)
+            for suffix in ("", "-wal", "-shm")
+            if os.path.exists(db + suffix)
         }
     finally:
         for sock in slow:

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
@@ -34,7 +34,7 @@ from authforge_guard import licensed
 from authforge_guard.testing import LocalAuthForge
 
 
-def ours() -> List[str]:
+def ours() -> list[str]:
     """The client's threads (the in-process local server's are not the client's cost)."""
     return sorted(
         t.name
@@ -43,7 +43,7 @@ def ours() -> List[str]:
     )
 
 
-def tenants_pass(af: LocalAuthForge, n: int) -> List[Tuple[str, str, str]]:
+def tenants_pass(af: LocalAuthForge, n: int) -> list[tuple[str, str, str]]:
     guard = af.guard(heartbeat="grace", hwid_override=None)
     keys = [af.create_license({"tier": "pro"}, slots=None) for _ in range(n)]
 
@@ -83,7 +83,7 @@ def tenants_pass(af: LocalAuthForge, n: int) -> List[Tuple[str, str, str]]:
     return rows
 
 
-def memory_rows(guard: Any) -> List[Tuple[str, str, str]]:
+def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
     """Bytes per live session, beyond the signed payload text it must keep."""
     entries = list(guard._entries.values())
     gc.collect()
@@ -99,11 +99,19 @@ def memory_rows(guard: Any) -> List[Tuple[str, str, str]]:
     payload_bytes = 0
     for e in entries:
         signed = verify_signed_payload(
-            e.signed.payload_b64, e.signed.signature, e.signed.key_id,
-            trust=trust, expected_nonce=None,
+            e.signed.payload_b64,
+            e.signed.signature,
+            e.signed.key_id,
+            trust=trust,
+            expected_nonce=None,
         )
         fresh = guard._new_entry(
-            e.slot, e.key, e.hwid, "online", signed.license_variables, signed.app_variables,
+            e.slot,
+            e.key,
+            e.hwid,
+            "online",
+            signed.license_variables,
+            signed.app_variables,
             signed.expires_at,
         )
         fresh.signed = signed
@@ -127,7 +135,7 @@ def memory_rows(guard: Any) -> List[Tuple[str, str, str]]:
     ]
 
 
-def enter_leave(af: LocalAuthForge, rounds: int, inner: int) -> List[Tuple[str, str, str]]:
+def enter_leave(af: LocalAuthForge, rounds: int, inner: int) -> list[tuple[str, str, str]]:
     guard = af.guard(heartbeat="grace", hwid_override=None)
     key = af.create_license({"tier": "pro"})
     guard.ensure(key, hwid_override="tg:bench")
@@ -171,7 +179,7 @@ def enter_leave(af: LocalAuthForge, rounds: int, inner: int) -> List[Tuple[str, 
                 pass
         return (time.perf_counter() - started) / inner
 
-    figures: Dict[str, List[float]] = {"so": [], "sb": [], "sg": [], "ao": [], "ab": []}
+    figures: dict[str, list[float]] = {"so": [], "sb": [], "sg": [], "ao": [], "ab": []}
     for _ in range(rounds):
         figures["so"].append(sync_ours())
         figures["sb"].append(sync_bare())
@@ -196,7 +204,7 @@ def enter_leave(af: LocalAuthForge, rounds: int, inner: int) -> List[Tuple[str, 
     ]
 
 
-def outage(af: LocalAuthForge) -> List[Tuple[str, str, str]]:
+def outage(af: LocalAuthForge) -> list[tuple[str, str, str]]:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -226,13 +234,13 @@ def outage(af: LocalAuthForge) -> List[Tuple[str, str, str]]:
     ]
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="a smoke run: figures mean little")
     args = parser.parse_args(argv)
     n = 50 if args.quick else args.tenants
-    rows: List[Tuple[str, str, str]] = []
+    rows: list[tuple[str, str, str]] = []
     with LocalAuthForge(heartbeat_rate_limit=None) as af:
         rows += tenants_pass(af, n)
         rows += enter_leave(af, rounds=3 if args.quick else 15, inner=200 if args.quick else 5000)

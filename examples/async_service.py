@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import List, Optional
 
 from authforge_guard import (
     ConfigurationError,
@@ -58,7 +57,7 @@ async def serve(host: str, port: int) -> None:
             await server.serve_forever()
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a licensed asyncio echo service")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9009, help="0: any free port")

@@ -17,7 +17,7 @@ import argparse
 import collections
 import re
 import sys
-from typing import Counter, List, Optional
+from collections import Counter
 
 from authforge_guard import (
     ConfigurationError,
@@ -30,12 +30,12 @@ from authforge_guard import (
 
 
 @feature("pro")
-def top_words(counts: Counter[str], n: int) -> List[str]:
+def top_words(counts: Counter[str], n: int) -> list[str]:
     return [f"{word} {count}" for word, count in counts.most_common(n)]
 
 
 @requires_license
-def word_stats(paths: List[str], top: Optional[int]) -> None:
+def word_stats(paths: list[str], top: int | None) -> None:
     counts: Counter[str] = collections.Counter()
     for path in paths:
         with open(path, encoding="utf-8", errors="replace") as handle:
@@ -47,7 +47,7 @@ def word_stats(paths: List[str], top: Optional[int]) -> None:
         print("\n".join(top_words(counts, top)))
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wordstat", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="FILE")
     parser.add_argument("--top", type=int, metavar="N", help="the N most common words (pro)")

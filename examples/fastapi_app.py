@@ -17,7 +17,8 @@ import contextlib
 import os
 import socket
 import sys
-from typing import Annotated, Any, AsyncIterator, Dict, List, Optional
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI
@@ -58,16 +59,16 @@ install_handlers(app)
 
 
 @app.get("/report")
-async def report(session: Licensed) -> Dict[str, Any]:
+async def report(session: Licensed) -> dict[str, Any]:
     return {"report": "ok", "tier": session.tier}
 
 
 @app.get("/export")
-async def export(session: Pro) -> Dict[str, Any]:
+async def export(session: Pro) -> dict[str, Any]:
     return {"export": "ok"}
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a licensed FastAPI service")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")

@@ -17,7 +17,8 @@ import argparse
 import contextlib
 import socket
 import sys
-from typing import Annotated, Any, AsyncIterator, Dict, List, Optional
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
 import uvicorn
 from fastapi import Depends, FastAPI, Request
@@ -26,7 +27,7 @@ from authforge_guard import Session, configure
 from authforge_guard.fastapi import install_handlers, require_feature, require_license
 
 
-def user_hwid(request: Request) -> Optional[str]:
+def user_hwid(request: Request) -> str | None:
     user = request.headers.get("X-User-Id")
     return f"api:{user}" if user else None
 
@@ -52,16 +53,16 @@ install_handlers(app)
 
 
 @app.get("/me")
-async def me(session: Tenant) -> Dict[str, Any]:
+async def me(session: Tenant) -> dict[str, Any]:
     return {"tier": session.tier, "features": sorted(session.features)}
 
 
 @app.get("/bulk")
-async def bulk(session: ProTenant) -> Dict[str, Any]:
+async def bulk(session: ProTenant) -> dict[str, Any]:
     return {"bulk": "ok"}
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a multi-tenant licensed API")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from flask import Flask, g
 
@@ -30,17 +30,17 @@ AuthForge(app)
 # The route decorator first, then ours (like Flask-Login's login_required).
 @app.get("/report")
 @license_required
-def report() -> Dict[str, Any]:
+def report() -> dict[str, Any]:
     return {"report": "ok", "tier": g.license.tier}
 
 
 @app.get("/export")
 @feature_required("pro")
-def export() -> Dict[str, Any]:
+def export() -> dict[str, Any]:
     return {"export": "ok"}
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a licensed Flask app")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument(

@@ -4,7 +4,6 @@ types (the suite runs mypy on this file)."""
 from __future__ import annotations
 
 import asyncio
-from typing import List
 
 import authforge_guard
 from authforge_guard import (
@@ -21,7 +20,7 @@ guard = Guard(app_id="app", public_key="0wRcYWn44wk9tHOisXgso1wbtUqpFdy0IeMk4HXD
 
 
 @requires_license
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     return len(argv)
 
 
@@ -52,7 +51,7 @@ def save_work(event: LicenseEvent) -> None:
 
 
 @guard.requires_license
-def bound(count: int) -> List[int]:
+def bound(count: int) -> list[int]:
     return list(range(count))
 
 
@@ -100,7 +99,7 @@ def use_types() -> None:
     data: bytes = asyncio.run(fetch("u"))
     pdf: str = export_pdf("doc", pages=3)
     allowed: bool = has_feature("pro", guard=guard)
-    numbers: List[int] = bound(3)
+    numbers: list[int] = bound(3)
     name: str = asyncio.run(bound_async("n"))
     gated: str = bound_gate("doc")
     exit_code: int = cli_main(verbose=True)

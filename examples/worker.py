@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from authforge_guard import (
     ConfigurationError,
@@ -40,15 +40,15 @@ def say(line: str) -> None:
     sys.stdout.flush()
 
 
-def load(path: str) -> Dict[str, Any]:
+def load(path: str) -> dict[str, Any]:
     if not os.path.exists(path):
         return {"done": 0, "digest": ""}
     with open(path, encoding="utf-8") as handle:
-        state: Dict[str, Any] = json.load(handle)
+        state: dict[str, Any] = json.load(handle)
     return state
 
 
-def save(path: str, state: Dict[str, Any]) -> None:
+def save(path: str, state: dict[str, Any]) -> None:
     """Write the checkpoint atomically: a crash mid-save leaves the old one."""
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
         json.dump(dict(state), handle)
@@ -63,7 +63,7 @@ def process(item: int, digest: str, delay: float) -> str:
     return hashlib.sha256(f"{digest}{item}".encode()).hexdigest()
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="a licensed worker that survives a loss")
     parser.add_argument("checkpoint", help="the progress file (JSON)")
     parser.add_argument("--items", type=int, default=500)

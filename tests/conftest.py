@@ -16,7 +16,8 @@ A folder that needs another kind of server gives it another name: ``limited_af``
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator
+from typing import Any, Callable
 
 import pytest
 

@@ -40,7 +40,7 @@ def python_blocks():
             continue
         expected = None
         after = fences[index + 1] if index + 1 < len(fences) else None
-        if after and after.group(1) == "text" and not TEXT[fence.end():after.start()].strip():
+        if after and after.group(1) == "text" and not TEXT[fence.end() : after.start()].strip():
             expected = after.group(2)
         found.append((TEXT.count("\n", 0, fence.start()) + 1, fence.group(2), expected))
     return found
@@ -60,25 +60,32 @@ def server():
 def pinned(code, server):
     """The app settings a snippet pins in code, filled in as a reader fills them in from
     their dashboard (here: the local server's app)."""
-    for placeholder, value in [('"your-app-id"', server.app_id),
-                               ('"your-public-key"', server.public_key),
-                               ('"https://auth.authforge.cc"', server.url)]:
+    for placeholder, value in [
+        ('"your-app-id"', server.app_id),
+        ('"your-public-key"', server.public_key),
+        ('"https://auth.authforge.cc"', server.url),
+    ]:
         code = code.replace(placeholder, repr(value))
     return code
 
 
-@pytest.mark.parametrize(("line", "code", "expected"), BLOCKS,
-                         ids=[f"README.md:{line}" for line, _, _ in BLOCKS])
+@pytest.mark.parametrize(
+    ("line", "code", "expected"), BLOCKS, ids=[f"README.md:{line}" for line, _, _ in BLOCKS]
+)
 def test_the_snippet_runs(server, tmp_path, line, code, expected):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHFORGE_")}
     env.update(server.environ(server.create_license({"tier": "pro"})))
     is_test_module = re.search(r"^def test_", code, flags=re.M) is not None
     script = tmp_path / ("test_snippet.py" if is_test_module else "snippet.py")
     script.write_text(pinned(code, server), encoding="utf-8")
-    command = ([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name]
-               if is_test_module else [sys.executable, script.name])
-    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=120)
+    command = (
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", script.name]
+        if is_test_module
+        else [sys.executable, script.name]
+    )
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, f"README.md:{line}\n{result.stdout}\n{result.stderr}"
     if is_test_module:
         assert re.search(r"\d+ passed", result.stdout) and "failed" not in result.stdout

@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ._output import print_result
@@ -165,7 +165,7 @@ def _add_mint_command(groups: Any) -> None:
     mint.add_argument("-o", "--output", metavar="OUT", help="write the file here (default: stdout)")
 
 
-def _credits_arg(text: str) -> Optional[int]:
+def _credits_arg(text: str) -> int | None:
     if text.strip().lower() == "unlimited":
         return None
     try:
@@ -213,12 +213,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _app_id(admin: Admin, args: argparse.Namespace) -> str:
-    app: Optional[str] = getattr(args, "app", None)
+    app: str | None = getattr(args, "app", None)
     return app if app else admin.default_app_id()
 
 
-def _variables(args: argparse.Namespace) -> Dict[str, Any]:
-    variables: Dict[str, Any] = {}
+def _variables(args: argparse.Namespace) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
     if args.vars_json:
         try:
             loaded = json.loads(args.vars_json)
@@ -235,7 +235,7 @@ def _variables(args: argparse.Namespace) -> Dict[str, Any]:
     return variables
 
 
-def _moment(text: Optional[str]) -> Optional[float]:
+def _moment(text: str | None) -> float | None:
     from ..server import to_epoch
 
     if text is None:
@@ -247,7 +247,7 @@ def _moment(text: Optional[str]) -> Optional[float]:
         raise _UsageError(f"not a date, time or epoch seconds: {text!r}") from None
 
 
-def _app_create(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_create(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     created = admin.create_app(
         args.name,
         offline_activation=args.offline_activation,
@@ -261,56 +261,56 @@ def _app_create(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
-def _app_show(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_show(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     return admin.app_info(_app_id(admin, args), reveal_secret=args.reveal_secret)
 
 
-def _app_list(admin: Admin, args: argparse.Namespace) -> List[Dict[str, Any]]:
+def _app_list(admin: Admin, args: argparse.Namespace) -> list[dict[str, Any]]:
     return admin.list_apps()
 
 
-def _app_disable(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_disable(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     app_id = _app_id(admin, args)
     admin.set_app_disabled(app_id, True)
     return _switches(admin, app_id)
 
 
-def _app_enable(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_enable(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     app_id = _app_id(admin, args)
     admin.set_app_disabled(app_id, False)
     return _switches(admin, app_id)
 
 
-def _app_offline(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_offline(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     app_id = _app_id(admin, args)
     admin.set_offline_activation(app_id, args.state == "on")
     return _switches(admin, app_id)
 
 
-def _switches(admin: Admin, app_id: str) -> Dict[str, Any]:
+def _switches(admin: Admin, app_id: str) -> dict[str, Any]:
     info = admin.app_info(app_id)
     return {k: info[k] for k in ("app_id", "disabled", "offline_activation")}
 
 
-def _app_rotate(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_rotate(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     app_id = _app_id(admin, args)
     new_key = admin.rotate_key(app_id)
     return {"app_id": app_id, "public_key": new_key, "public_keys": admin.public_keys(app_id)}
 
 
-def _app_activate_key(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_activate_key(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     app_id = _app_id(admin, args)
     active = admin.activate_key(app_id, args.key)
     return {"app_id": app_id, "public_key": active, "public_keys": admin.public_keys(app_id)}
 
 
-def _app_vars(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _app_vars(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     app_id = _app_id(admin, args)
     admin.set_app_variables(app_id, _variables(args))
     return {"app_id": app_id, "variables": admin.app_info(app_id)["variables"]}
 
 
-def _license_create(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _license_create(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     if args.count < 1 or args.slots < 0:
         raise _UsageError("--count must be >= 1 and --slots >= 0")
     app_id, variables, expires = _app_id(admin, args), _variables(args), _moment(args.expires)
@@ -323,44 +323,44 @@ def _license_create(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
     return {"app_id": app_id, "license_keys": keys}
 
 
-def _license_list(admin: Admin, args: argparse.Namespace) -> List[Dict[str, Any]]:
+def _license_list(admin: Admin, args: argparse.Namespace) -> list[dict[str, Any]]:
     return admin.list_licenses(_app_id(admin, args))
 
 
-def _license_show(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _license_show(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     return admin.license_info(args.key)
 
 
-def _license_revoke(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _license_revoke(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     admin.revoke(args.key)
     return {"license_key": args.key, "revoked": True}
 
 
-def _license_reset(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _license_reset(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     return {"license_key": args.key, "hwids_freed": admin.reset_hwids(args.key)}
 
 
-def _license_vars(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _license_vars(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     admin.set_license_variables(args.key, _variables(args))
     return {"license_key": args.key, "variables": admin.license_info(args.key)["variables"]}
 
 
-def _credits_show(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _credits_show(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     return admin.credits(_app_id(admin, args))
 
 
-def _credits_set(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _credits_set(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     app_id = _app_id(admin, args)
     admin.set_credits(app_id, args.amount)
     return admin.credits(app_id)
 
 
-def _mint(admin: Admin, args: argparse.Namespace) -> Dict[str, Any]:
+def _mint(admin: Admin, args: argparse.Namespace) -> dict[str, Any]:
     from .._protocol import parse_activation_request
     from ..server import AdminError
 
     key, hwids = args.key, args.hwid
-    request_app: Optional[str] = None
+    request_app: str | None = None
     if args.from_request:
         with open(args.from_request, encoding="utf-8") as handle:
             request = parse_activation_request(handle.read())

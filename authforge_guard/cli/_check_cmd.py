@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from . import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ._common import add_app_options, exit_code_for, given, settings, this_machine_hwid
@@ -97,7 +97,7 @@ def run_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _online_summary(result: Dict[str, Any], key: str, s: GuardSettings) -> Dict[str, Any]:
+def _online_summary(result: dict[str, Any], key: str, s: GuardSettings) -> dict[str, Any]:
     variables = result.get("license_variables") or {}
     tier, grants = _grants(variables, s)
     return {
@@ -117,7 +117,7 @@ def _online_summary(result: Dict[str, Any], key: str, s: GuardSettings) -> Dict[
     }
 
 
-def _online_lines(summary: Dict[str, Any]) -> Dict[str, Any]:
+def _online_lines(summary: dict[str, Any]) -> dict[str, Any]:
     seats = summary["seats"]
     used = "?" if seats["used"] is None else seats["used"]
     limit = "unlimited" if seats["max"] is None else seats["max"]
@@ -159,7 +159,7 @@ def _report_file(path: str, s: GuardSettings, *, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _read_file(path: str) -> Tuple[Optional[str], str]:
+def _read_file(path: str) -> tuple[str | None, str]:
     from .._files import read_limited
 
     try:
@@ -171,7 +171,7 @@ def _read_file(path: str) -> Tuple[Optional[str], str]:
     return data.decode("utf-8", errors="replace"), ""
 
 
-def _file_summary(path: str, lic: Dict[str, Any], s: GuardSettings) -> Dict[str, Any]:
+def _file_summary(path: str, lic: dict[str, Any], s: GuardSettings) -> dict[str, Any]:
     variables = lic.get("license_variables") or {}
     tier, grants = _grants(variables, s)
     policy = lic["hwid_policy"]
@@ -192,7 +192,7 @@ def _file_summary(path: str, lic: Dict[str, Any], s: GuardSettings) -> Dict[str,
     }
 
 
-def _file_lines(summary: Dict[str, Any]) -> Dict[str, Any]:
+def _file_lines(summary: dict[str, Any]) -> dict[str, Any]:
     machines = summary["machines"]
     return {
         "file": f"{summary['file']}  valid on this machine",
@@ -211,7 +211,7 @@ def _file_lines(summary: Dict[str, Any]) -> Dict[str, Any]:
 # --- shared -----------------------------------------------------------------------
 
 
-def _grants(variables: Dict[str, Any], s: GuardSettings) -> Tuple[Optional[str], List[str]]:
+def _grants(variables: dict[str, Any], s: GuardSettings) -> tuple[str | None, list[str]]:
     """The tier and every feature the license grants, as a Guard with settings ``s`` sees them."""
     from .._grants import compute_grants, tier_of
 
@@ -224,13 +224,13 @@ def _grants(variables: Dict[str, Any], s: GuardSettings) -> Tuple[Optional[str],
     return tier_of(variables, s.tier_variable), sorted(grants)
 
 
-def _tier_line(summary: Dict[str, Any]) -> str:
+def _tier_line(summary: dict[str, Any]) -> str:
     tier = summary["tier"] or "none"
     grants = ", ".join(summary["features"]) or "nothing"
     return f"{tier} (grants: {grants})"
 
 
-def _refused(failure: Dict[str, Any], as_json: bool, code: int) -> int:
+def _refused(failure: dict[str, Any], as_json: bool, code: int) -> int:
     if as_json:
         print_result({"valid": False, **failure}, as_json=True)
     else:

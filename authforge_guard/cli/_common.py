@@ -13,7 +13,7 @@ machine (``ps``), so it comes from ``AUTHFORGE_APP_SECRET`` only.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any
 
 from . import EXIT_NETWORK, EXIT_REFUSED
 
@@ -53,7 +53,7 @@ def add_app_options(
     *,
     public_key: bool = True,
     api_url: bool = False,
-    override_flags: Tuple[str, ...] = ("--hwid-override",),
+    override_flags: tuple[str, ...] = ("--hwid-override",),
 ) -> None:
     """``--app-id``, ``--public-key``, ``--api-url``, ``--hwid-override`` (each optional)."""
     parser.add_argument("--app-id", metavar="ID", help="the app id (default: $AUTHFORGE_APP_ID)")
@@ -79,9 +79,9 @@ def add_app_options(
     )
 
 
-def given(args: argparse.Namespace) -> Dict[str, Any]:
+def given(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Guard`` keywords the user set with flags, and ``trust_environment=True``."""
-    found: Dict[str, Any] = {"trust_environment": True}
+    found: dict[str, Any] = {"trust_environment": True}
     for dest, keyword in _FLAG_SETTINGS.items():
         value = getattr(args, dest, None)
         if value is not None:
@@ -109,7 +109,7 @@ def app_id(args: argparse.Namespace) -> str:
     return value
 
 
-def hwid_override(args: argparse.Namespace) -> Optional[str]:
+def hwid_override(args: argparse.Namespace) -> str | None:
     from .._config import text_setting
 
     return text_setting(
@@ -117,7 +117,7 @@ def hwid_override(args: argparse.Namespace) -> Optional[str]:
     )
 
 
-def this_machine_hwid(app: str, override: Optional[str]) -> str:
+def this_machine_hwid(app: str, override: str | None) -> str:
     """What a ``Guard`` for ``app`` sends as the HWID on this machine."""
     from .._protocol import resolve_hwid
 

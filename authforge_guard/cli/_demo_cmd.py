@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any, Callable, List
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import EXIT_OK, EXIT_REFUSED
 
@@ -126,8 +126,8 @@ def _story(af: LocalAuthForge, work_file: str, say: _Narrator) -> bool:
         heartbeat_interval=HEARTBEAT_SECONDS,
         hook_timeout=5.0,
     )
-    document: List[str] = []
-    revoked_at: List[float] = []
+    document: list[str] = []
+    revoked_at: list[float] = []
 
     # --- the program, as its developer writes it ------------------------------------
     @guard.on("revoked")
@@ -196,7 +196,7 @@ def _write_until_revoked(
     key: str,
     type_line: Callable[[str], None],
     say: _Narrator,
-    revoked_at: List[float],
+    revoked_at: list[float],
 ) -> None:
     """Type lines; show each heartbeat the server accepts; revoke after a few; then keep
     typing until the loss stops us (a guarded call raises it, or the signal does)."""
@@ -222,7 +222,7 @@ def _write_until_revoked(
         time.sleep(TYPING_SECONDS)
 
 
-def _check_saved(work_file: str, document: List[str], say: _Narrator) -> bool:
+def _check_saved(work_file: str, document: list[str], say: _Narrator) -> bool:
     try:
         with open(work_file, encoding="utf-8") as handle:
             saved = handle.read()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Fields where None reads better as "unlimited" than as "-".
 _NONE_MEANS_UNLIMITED = frozenset({"credits", "slots"})

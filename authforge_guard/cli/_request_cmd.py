@@ -13,7 +13,7 @@ import platform
 import socket
 import sys
 import time
-from typing import Any, Optional
+from typing import Any
 
 from . import EXIT_OK, EXIT_USAGE
 from ._common import add_app_options, app_id, hwid_override, this_machine_hwid
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _request_text(app: str, hwid: str, key: Optional[str], *, with_hostname: bool) -> str:
+def _request_text(app: str, hwid: str, key: str | None, *, with_hostname: bool) -> str:
     """The request as ``AuthForgeClient.create_activation_request`` writes it (same fields)."""
     from .._protocol import format_activation_request, iso_utc, os_label
     from .._protocol._activation import SDK_TAG

@@ -11,7 +11,7 @@ import sqlite3
 import ssl
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 from . import EXIT_OK, EXIT_USAGE
 
@@ -94,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tls_dir is not None and args.tls is None:
         sys.stderr.write("error: --tls-dir goes with --tls self-signed\n")
         return EXIT_USAGE
-    tls: Optional[ssl.SSLContext] = None
-    trust: List[str] = []
+    tls: ssl.SSLContext | None = None
+    trust: list[str] = []
     try:
         if args.tls_cert is not None:
             tls = _given_certificate(args.tls_cert, args.tls_key)
@@ -168,7 +168,7 @@ def _given_certificate(cert: str, key: str) -> ssl.SSLContext:
         raise _Refused(message) from None
 
 
-def _self_signed(args: argparse.Namespace) -> Tuple[ssl.SSLContext, List[str]]:
+def _self_signed(args: argparse.Namespace) -> tuple[ssl.SSLContext, list[str]]:
     """The server context for ``--tls self-signed``, and the lines that say how to trust it."""
     from ..server._tls import LOOPBACK_NAMES, ensure_self_signed, server_context
 
@@ -195,7 +195,7 @@ def _on_stop_signals(handler: Callable[[], None]) -> Callable[[], None]:
     """Route SIGINT and SIGTERM to ``handler``; returns what puts the old handlers back."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None  # only the main thread may set signal handlers
-    previous: Dict[int, Any] = {}
+    previous: dict[int, Any] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, lambda _signum, _frame: handler())
 

@@ -34,7 +34,7 @@ import ssl
 import threading
 import time
 from types import TracebackType
-from typing import Callable, Optional, Type, Union
+from typing import Callable
 
 from ._admin import Admin, AdminError, AppCredentials, to_epoch
 from ._connections import Limits, LocalHTTPServer
@@ -83,13 +83,13 @@ class AuthForgeServer:
 
     def __init__(
         self,
-        db_path: Union[str, os.PathLike[str]],
+        db_path: str | os.PathLike[str],
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        heartbeat_rate_limit: Optional[int] = 6,
+        heartbeat_rate_limit: int | None = 6,
         clock: Callable[[], float] = time.time,
-        tls: Optional[TLSSetting] = None,
+        tls: TLSSetting | None = None,
         max_connections: int = 4096,
         request_timeout: float = 10.0,
         idle_timeout: float = 30.0,
@@ -101,7 +101,7 @@ class AuthForgeServer:
             idle_timeout=idle_timeout,
         )
         nonces = NonceMemory(nonce_limit)
-        self._tls: Optional[ssl.SSLContext] = server_context(tls) if tls is not None else None
+        self._tls: ssl.SSLContext | None = server_context(tls) if tls is not None else None
         self.db_path = os.fspath(db_path)
         self.host = host
         self._requested_port = port
@@ -109,7 +109,7 @@ class AuthForgeServer:
         self.admin = Admin(self._store, clock)
         limiter = SlidingWindowLimiter(heartbeat_rate_limit, clock)
         self._endpoints = Endpoints(self._store, limiter, clock, nonces)
-        self._httpd: Optional[LocalHTTPServer] = None
+        self._httpd: LocalHTTPServer | None = None
         self._closed = False
         self._lock = threading.Lock()
 
@@ -166,9 +166,9 @@ class AuthForgeServer:
 
     def __exit__(
         self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

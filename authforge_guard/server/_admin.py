@@ -14,9 +14,10 @@ import os
 import secrets
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Union
 
 from .._protocol import iso_utc, key_id_for, parse_iso_utc
 from ._mint import mint_license_file
@@ -57,7 +58,7 @@ class AppCredentials:
     public_key: str
 
 
-def to_epoch(value: Moment) -> Optional[float]:
+def to_epoch(value: Moment) -> float | None:
     """Epoch seconds from epoch seconds, a datetime (naive means UTC) or an ISO-8601 string."""
     if value is None:
         return None
@@ -76,7 +77,7 @@ def to_epoch(value: Moment) -> Optional[float]:
     raise TypeError("a moment must be epoch seconds, a datetime or an ISO-8601 string")
 
 
-def _slots(value: Optional[int]) -> Optional[int]:
+def _slots(value: int | None) -> int | None:
     """``None`` or 0 means unlimited machines (stored as NULL)."""
     if value is None:
         return None
@@ -85,7 +86,7 @@ def _slots(value: Optional[int]) -> Optional[int]:
     return value or None
 
 
-def _variables_json(variables: Optional[Mapping[str, Any]]) -> str:
+def _variables_json(variables: Mapping[str, Any] | None) -> str:
     if variables is None:
         return "{}"
     if not isinstance(variables, Mapping) or not all(isinstance(k, str) for k in variables):
@@ -96,7 +97,7 @@ def _variables_json(variables: Optional[Mapping[str, Any]]) -> str:
         raise ValueError(f"variables must be JSON values: {exc}") from None
 
 
-def _credits(value: Optional[int]) -> Optional[int]:
+def _credits(value: int | None) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ValueError("credits must be a whole number >= 0, or None for unlimited")
     return value
@@ -107,7 +108,7 @@ def _new_license_key() -> str:
     return "-".join(chars[i : i + 4] for i in range(0, 16, 4))
 
 
-def _iso_or_none(epoch: Optional[float]) -> Optional[str]:
+def _iso_or_none(epoch: float | None) -> str | None:
     return iso_utc(epoch) if epoch is not None else None
 
 
@@ -119,7 +120,7 @@ class Admin:
         self._clock = clock
 
     @classmethod
-    def open(cls, db_path: Union[str, os.PathLike[str]]) -> Admin:
+    def open(cls, db_path: str | os.PathLike[str]) -> Admin:
         """An admin on its own connection (the ``admin`` command); ``close()`` it."""
         return cls(Store(db_path))
 
@@ -133,8 +134,8 @@ class Admin:
         name: str = "app",
         *,
         offline_activation: bool = False,
-        credits: Optional[int] = None,
-        variables: Optional[Mapping[str, Any]] = None,
+        credits: int | None = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> AppCredentials:
         """A new app with a fresh secret, token MAC key and Ed25519 signing key."""
         app_id, secret = str(uuid.uuid4()), secrets.token_urlsafe(32)
@@ -158,7 +159,7 @@ class Admin:
             key = add_signing_key(conn, app_id, now)
         return AppCredentials(app_id=app_id, app_secret=secret, public_key=key.public_key_b64)
 
-    def list_apps(self) -> List[Dict[str, Any]]:
+    def list_apps(self) -> list[dict[str, Any]]:
         with self._store.transaction() as conn:
             ids = app_ids(conn)
         return [self.app_info(app_id) for app_id in ids]
@@ -174,14 +175,14 @@ class Admin:
             )
         return ids[0]
 
-    def app_info(self, app_id: str, *, reveal_secret: bool = False) -> Dict[str, Any]:
+    def app_info(self, app_id: str, *, reveal_secret: bool = False) -> dict[str, Any]:
         with self._store.transaction() as conn:
             app = self._app(conn, app_id)
             keys = public_keys(conn, app.id)
             (licenses,) = conn.execute(
                 "SELECT COUNT(*) FROM licenses WHERE app_id = ?", (app.id,)
             ).fetchone()
-        info: Dict[str, Any] = {
+        info: dict[str, Any] = {
             "app_id": app.id,
             "name": app.name,
             "disabled": app.disabled,
@@ -199,7 +200,7 @@ class Admin:
             info["app_secret"] = app.secret
         return info
 
-    def public_keys(self, app_id: str) -> List[str]:
+    def public_keys(self, app_id: str) -> list[str]:
         """Every key the app ever signed with: the active one first."""
         with self._store.transaction() as conn:
             return public_keys(conn, self._app(conn, app_id).id)
@@ -229,14 +230,14 @@ class Admin:
     def set_offline_activation(self, app_id: str, enabled: bool) -> None:
         self._update_app(app_id, "offline_activation", int(enabled))
 
-    def set_app_variables(self, app_id: str, variables: Optional[Mapping[str, Any]]) -> None:
+    def set_app_variables(self, app_id: str, variables: Mapping[str, Any] | None) -> None:
         self._update_app(app_id, "variables", _variables_json(variables))
 
-    def set_credits(self, app_id: str, credits: Optional[int]) -> None:
+    def set_credits(self, app_id: str, credits: int | None) -> None:
         """The app's credit balance; ``None`` means unlimited."""
         self._update_app(app_id, "credits", _credits(credits))
 
-    def credits(self, app_id: str) -> Dict[str, Any]:
+    def credits(self, app_id: str) -> dict[str, Any]:
         with self._store.transaction() as conn:
             app = self._app(conn, app_id)
         return {"app_id": app.id, "credits": app.credits, "credits_spent": app.credits_spent}
@@ -246,11 +247,11 @@ class Admin:
     def create_license(
         self,
         app_id: str,
-        variables: Optional[Mapping[str, Any]] = None,
+        variables: Mapping[str, Any] | None = None,
         *,
-        slots: Optional[int] = 1,
+        slots: int | None = 1,
         expires_at: Moment = None,
-        label: Optional[str] = None,
+        label: str | None = None,
     ) -> str:
         """A new license key; ``slots`` 0 or ``None`` allows any number of machines."""
         variables_json, seats = _variables_json(variables), _slots(slots)
@@ -268,12 +269,12 @@ class Admin:
                     return key
         raise RuntimeError("could not draw an unused license key")
 
-    def list_licenses(self, app_id: str) -> List[Dict[str, Any]]:
+    def list_licenses(self, app_id: str) -> list[dict[str, Any]]:
         with self._store.transaction() as conn:
             keys = license_keys(conn, self._app(conn, app_id).id)
         return [self.license_info(key) for key in keys]
 
-    def license_info(self, key: str) -> Dict[str, Any]:
+    def license_info(self, key: str) -> dict[str, Any]:
         with self._store.transaction() as conn:
             lic = self._license(conn, key)
             hwids = bound_hwids(conn, key)
@@ -317,7 +318,7 @@ class Admin:
                 "DELETE FROM license_hwids WHERE license_key = ?", (lic.key,)
             ).rowcount
 
-    def set_license_variables(self, key: str, variables: Optional[Mapping[str, Any]]) -> None:
+    def set_license_variables(self, key: str, variables: Mapping[str, Any] | None) -> None:
         """Replace the license's variables (a tier change); sessions see them at next heartbeat."""
         variables_json = _variables_json(variables)
         with self._store.transaction() as conn:
@@ -330,9 +331,9 @@ class Admin:
         self,
         key: str,
         *,
-        hwids: Optional[Sequence[str]] = None,
+        hwids: Sequence[str] | None = None,
         expires_at: Moment = None,
-        label: Optional[str] = None,
+        label: str | None = None,
     ) -> str:
         """A signed ``.authforge`` file for the license, free of credits.
 
@@ -368,7 +369,7 @@ class Admin:
                 now=now,
             )
 
-    def stats(self, app_id: str) -> Dict[str, Any]:
+    def stats(self, app_id: str) -> dict[str, Any]:
         """Successful validates and heartbeats and credits spent, per license and in all."""
         with self._store.transaction() as conn:
             app = self._app(conn, app_id)

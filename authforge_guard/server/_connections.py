@@ -34,7 +34,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Deque, List, Optional, Set, Tuple
 
 from ._endpoints import Endpoints
 from ._http import Parsed, Problem, RequestReader, answer_problem, answer_request
@@ -102,7 +101,7 @@ class _Connection:
         self.waiting_since = time.monotonic()
         self.events = selectors.EVENT_READ
 
-    def take_request(self) -> Optional[Parsed]:
+    def take_request(self) -> Parsed | None:
         """The next whole request, reading what has arrived without blocking; ``None`` for
         "not yet". Raises ``_Gone`` when the peer is gone."""
         while True:
@@ -145,9 +144,9 @@ class LocalHTTPServer:
 
     def __init__(
         self,
-        address: Tuple[str, int],
+        address: tuple[str, int],
         endpoints: Endpoints,
-        tls: Optional[ssl.SSLContext] = None,
+        tls: ssl.SSLContext | None = None,
         limits: Limits = Limits(),
     ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -162,7 +161,7 @@ class LocalHTTPServer:
             listener.close()
             raise
         self._listener = listener
-        self.server_address: Tuple[str, int] = listener.getsockname()[:2]
+        self.server_address: tuple[str, int] = listener.getsockname()[:2]
         self.endpoints = endpoints
         self.tls = tls
         self.limits = limits
@@ -173,15 +172,15 @@ class LocalHTTPServer:
         self._waker.setblocking(False)
         self._wake_end.setblocking(False)
         self._selector.register(self._waker, selectors.EVENT_READ, _WAKER)
-        self._connections: Set[_Connection] = set()
+        self._connections: set[_Connection] = set()
         self._connections_lock = threading.Lock()  # for readers on other threads
-        self._returned: Deque[_Connection] = deque()
-        self._jobs: queue.SimpleQueue[Optional[Tuple[_Connection, Optional[Parsed]]]] = (
+        self._returned: deque[_Connection] = deque()
+        self._jobs: queue.SimpleQueue[tuple[_Connection, Parsed | None] | None] = (
             queue.SimpleQueue()
         )
-        self._threads: List[threading.Thread] = []
+        self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._accept_paused_until: Optional[float] = None
+        self._accept_paused_until: float | None = None
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -205,7 +204,7 @@ class LocalHTTPServer:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
-    def connections(self) -> List[socket.socket]:
+    def connections(self) -> list[socket.socket]:
         """The sockets of the open connections (a snapshot)."""
         with self._connections_lock:
             return [conn.sock for conn in self._connections]
@@ -262,9 +261,7 @@ class LocalHTTPServer:
         if self.tls is not None:
             try:
                 # No I/O here: the handshake is a worker's job.
-                sock = self.tls.wrap_socket(
-                    sock, server_side=True, do_handshake_on_connect=False
-                )
+                sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             except (OSError, ValueError):
                 sock.close()
                 return
@@ -295,7 +292,7 @@ class LocalHTTPServer:
         if self._selector.get_key(conn.sock).events != conn.events:
             self._selector.modify(conn.sock, conn.events, conn)
 
-    def _dispatch(self, conn: _Connection, item: Optional[Parsed]) -> None:
+    def _dispatch(self, conn: _Connection, item: Parsed | None) -> None:
         self._selector.unregister(conn.sock)
         conn.busy = True
         conn.answered = False
@@ -396,7 +393,7 @@ class LocalHTTPServer:
                 conn.close()
             self._give_back(conn)
 
-    def _serve(self, conn: _Connection, item: Optional[Parsed]) -> None:
+    def _serve(self, conn: _Connection, item: Parsed | None) -> None:
         """Answer ``item`` and whatever else is already in; then the loop waits for more."""
         if self._stopping.is_set():
             conn.close()

@@ -13,7 +13,8 @@ import math
 import secrets
 import sqlite3
 import uuid
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from .._protocol import (
     HEARTBEAT_PATH,
@@ -63,13 +64,13 @@ _MAX_FIELD_LENGTH = {
 }
 
 Body = Mapping[str, Any]
-Endpoint = Callable[[Body, str], Dict[str, Any]]
+Endpoint = Callable[[Body, str], dict[str, Any]]
 
 
 class Refusal(Exception):
     """An AuthForge verdict ``{"status": "failed", "error": code}``."""
 
-    def __init__(self, code: str, *, retry_after: Optional[int] = None) -> None:
+    def __init__(self, code: str, *, retry_after: int | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.retry_after = retry_after
@@ -83,20 +84,20 @@ class Endpoints:
         store: Store,
         limiter: SlidingWindowLimiter,
         clock: Callable[[], float],
-        nonces: Optional[NonceMemory] = None,
+        nonces: NonceMemory | None = None,
     ) -> None:
         self._store = store
         self._nonces = nonces if nonces is not None else NonceMemory()
         self._limiter = limiter
         self._clock = clock
-        self._routes: Dict[str, Endpoint] = {
+        self._routes: dict[str, Endpoint] = {
             VALIDATE_PATH: self.validate,
             HEARTBEAT_PATH: self.heartbeat,
             SELFBAN_PATH: self.selfban,
             OFFLINE_ACTIVATE_PATH: self.offline_activate,
         }
 
-    def route(self, path: str) -> Optional[Endpoint]:
+    def route(self, path: str) -> Endpoint | None:
         """The endpoint at exactly ``path`` (no normalising: another spelling is no endpoint)."""
         return self._routes.get(path)
 
@@ -104,7 +105,7 @@ class Endpoints:
         if not self._nonces.spend(conn, app_id, nonce, now):
             raise Refusal("replay_detected")
 
-    def validate(self, body: Body, client_ip: str) -> Dict[str, Any]:
+    def validate(self, body: Body, client_ip: str) -> dict[str, Any]:
         """Log in: check app, nonce, machine and license, bind the HWID, charge, sign."""
         app_id, app_secret, key, hwid, nonce = _texts(
             body, "appId", "appSecret", "licenseKey", "hwid", "nonce"
@@ -141,7 +142,7 @@ class Endpoints:
         payload = _session_payload(app, lic, claims, nonce=nonce, machines=machines, now=now)
         return signed_response(payload, signing_key)
 
-    def heartbeat(self, body: Body, client_ip: str) -> Dict[str, Any]:
+    def heartbeat(self, body: Body, client_ip: str) -> dict[str, Any]:
         """Refresh a session: a new token with the same end, current variables, rate limited."""
         app_id, token, nonce, hwid = _texts(body, "appId", "sessionToken", "nonce", "hwid")
         now = self._clock()
@@ -173,7 +174,7 @@ class Endpoints:
         payload = _session_payload(app, lic, refreshed, nonce=nonce, machines=machines, now=now)
         return signed_response(payload, signing_key)
 
-    def selfban(self, body: Body, client_ip: str) -> Dict[str, Any]:
+    def selfban(self, body: Body, client_ip: str) -> dict[str, Any]:
         """A client reports tampering: blacklist its HWID/IP, and with a session, revoke."""
         token = body.get("sessionToken")
         if token is not None and token != "":
@@ -195,7 +196,7 @@ class Endpoints:
         logger.info("pre-session self-ban: license %s", lic.masked_key)
         return {"status": "ok"}
 
-    def _selfban_session(self, body: Body, client_ip: str) -> Dict[str, Any]:
+    def _selfban_session(self, body: Body, client_ip: str) -> dict[str, Any]:
         app_id, token, hwid = _texts(body, "appId", "sessionToken", "hwid")
         revoke, ban_hwid, ban_ip = _flags(body, "revokeLicense", "blacklistHwid", "blacklistIp")
         nonce = body.get("nonce")  # not part of this mode; spent if a client sends one
@@ -218,7 +219,7 @@ class Endpoints:
         logger.info("session self-ban: license %s (revoked: %s)", lic.masked_key, revoke)
         return {"status": "ok"}
 
-    def offline_activate(self, body: Body, client_ip: str) -> Dict[str, Any]:
+    def offline_activate(self, body: Body, client_ip: str) -> dict[str, Any]:
         """Self-serve offline activation: one lifetime file per machine, at most ``slots``."""
         app_id, app_secret, key, hwid, nonce = _texts(
             body, "appId", "appSecret", "licenseKey", "hwid", "nonce"
@@ -263,7 +264,7 @@ class Endpoints:
 # --- request fields ---------------------------------------------------------
 
 
-def _texts(body: Body, *names: str) -> List[str]:
+def _texts(body: Body, *names: str) -> list[str]:
     """The named fields, each a non-blank string of sane length; ``bad_request`` otherwise."""
     values = []
     for name in names:
@@ -274,7 +275,7 @@ def _texts(body: Body, *names: str) -> List[str]:
     return values
 
 
-def _flags(body: Body, *names: str) -> List[bool]:
+def _flags(body: Body, *names: str) -> list[bool]:
     """Optional JSON booleans (absent means false); any other type is a bad request."""
     values = []
     for name in names:
@@ -319,7 +320,7 @@ def _session_app(conn: sqlite3.Connection, app_id: str) -> AppRecord:
     return app
 
 
-def _session_claims(app: AppRecord, token: str, now: float) -> Dict[str, Any]:
+def _session_claims(app: AppRecord, token: str, now: float) -> dict[str, Any]:
     """The body of a token this app issued and that has not ended; ``session_expired`` else.
 
     A forged, foreign, garbled or ended token all get the same answer: to the
@@ -354,7 +355,7 @@ def _usable_license(
 
 
 def _blacklist(
-    conn: sqlite3.Connection, app_id: str, hwid: Optional[str], ip: Optional[str], now: float
+    conn: sqlite3.Connection, app_id: str, hwid: str | None, ip: str | None, now: float
 ) -> None:
     if hwid is not None:
         add_to_blacklist(conn, app_id, "hwid", hwid, now)
@@ -370,7 +371,7 @@ def _session_payload(
     nonce: str,
     machines: int,
     now: float,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """The signed session payload (docs/protocol.md); ``maxHwidSlots`` null: unlimited."""
     exp: int = claims["exp"]
     return {

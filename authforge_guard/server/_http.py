@@ -23,8 +23,9 @@ import logging
 import math
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, NoReturn, Optional, Tuple, Union
+from typing import Any, NoReturn, Union
 
 from .._protocol._encoding import compact_json
 from .._version import __version__
@@ -52,7 +53,7 @@ _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
 
 # 401 app problems, 403 license and session problems, 429 rate and credit
 # limits, 400 bad input; codes of the HTTP layer itself are listed too.
-STATUS_FOR_CODE: Dict[str, int] = {
+STATUS_FOR_CODE: dict[str, int] = {
     "invalid_app": 401,
     "app_disabled": 401,
     "invalid_key": 403,
@@ -112,10 +113,10 @@ class RequestReader:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._scanned = 0  # where the search for the end of the head resumes
-        self._head: Optional[Tuple[str, str, Dict[str, str], bool]] = None
+        self._head: tuple[str, str, dict[str, str], bool] | None = None
         self._need = 0
         self._drain_left = 0
-        self._oversized: Optional[Problem] = None
+        self._oversized: Problem | None = None
         self._continue_due = False
         self.failed = False
 
@@ -136,7 +137,7 @@ class RequestReader:
         due, self._continue_due = self._continue_due, False
         return due
 
-    def next(self) -> Optional[Parsed]:
+    def next(self) -> Parsed | None:
         """The next whole request or problem, or ``None`` until more bytes arrive."""
         if self.failed:
             return None
@@ -163,7 +164,7 @@ class RequestReader:
             self.failed = True
         return problem
 
-    def _read_head(self) -> Optional[Problem]:
+    def _read_head(self) -> Problem | None:
         """Parse the head once it is all in; sets ``_head``, or returns a problem."""
         while self._buf[:2] == b"\r\n":  # stray line ends between requests
             del self._buf[:2]
@@ -205,7 +206,7 @@ class RequestReader:
         return None
 
 
-def _parse_head(raw: bytes) -> Union[Tuple[str, str, Dict[str, str], bool], Problem]:
+def _parse_head(raw: bytes) -> tuple[str, str, dict[str, str], bool] | Problem:
     """Request line and headers; a malformed head is a 400 that closes the connection."""
     lines = [line[:-1] if line.endswith(b"\r") else line for line in raw.split(b"\n")]
     parts = lines[0].split(b" ")
@@ -216,7 +217,7 @@ def _parse_head(raw: bytes) -> Union[Tuple[str, str, Dict[str, str], bool], Prob
         return Problem(400, "bad_request")
     if len(lines) - 1 > MAX_HEADERS:
         return Problem(431, "bad_request")
-    headers: Dict[str, str] = {}
+    headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN_RE.fullmatch(name):  # folded or garbled
@@ -236,7 +237,7 @@ def _parse_head(raw: bytes) -> Union[Tuple[str, str, Dict[str, str], bool], Prob
 # --- answers -----------------------------------------------------------------------
 
 
-def _failed(code: str) -> Dict[str, str]:
+def _failed(code: str) -> dict[str, str]:
     return {"status": "failed", "error": code}
 
 
@@ -257,7 +258,7 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-def decode_object(raw: bytes) -> Optional[Dict[str, Any]]:
+def decode_object(raw: bytes) -> dict[str, Any] | None:
     """The JSON object in ``raw``, or ``None`` for anything else: not UTF-8, not JSON, not an
     object, a non-finite or absurdly long number, or a ``\\ud800``-style lone surrogate
     (which no UTF-8 answer could echo back)."""
@@ -274,7 +275,7 @@ def decode_object(raw: bytes) -> Optional[Dict[str, Any]]:
     return value if isinstance(value, dict) else None
 
 
-def http_date(now: Optional[float] = None) -> str:
+def http_date(now: float | None = None) -> str:
     """RFC 9110 date, independent of the locale."""
     t = time.gmtime(now)
     return (
@@ -288,12 +289,12 @@ def compose(
     body: Mapping[str, Any],
     *,
     keep_alive: bool,
-    headers: Optional[Mapping[str, str]] = None,
+    headers: Mapping[str, str] | None = None,
     head_only: bool = False,
 ) -> bytes:
     """A whole HTTP/1.1 answer with a JSON body, in one buffer."""
     data = compact_json(dict(body)).encode("utf-8")
-    lines: List[str] = [
+    lines: list[str] = [
         f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}",
         f"Server: {_SERVER}",
         f"Date: {http_date()}",
@@ -328,7 +329,7 @@ def answer_request(endpoints: Endpoints, request: Request, client_ip: str) -> by
 
 def _outcome(
     endpoints: Endpoints, request: Request, path: str, client_ip: str
-) -> Tuple[int, Dict[str, Any], Optional[Dict[str, str]]]:
+) -> tuple[int, dict[str, Any], dict[str, str] | None]:
     if request.method != "POST":
         return 405, _failed("method_not_allowed"), {"Allow": "POST"}
     endpoint = endpoints.route(path)  # exact match only: no second spelling of a path

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from .._protocol import format_license_file, iso_utc, license_payload
 from ._store import AppRecord, LicenseRecord, active_signing_key
@@ -20,9 +20,9 @@ def mint_license_file(
     app: AppRecord,
     lic: LicenseRecord,
     *,
-    hwids: Optional[Sequence[str]],
-    expires_at: Optional[float],
-    label: Optional[str],
+    hwids: Sequence[str] | None,
+    expires_at: float | None,
+    label: str | None,
     now: float,
 ) -> str:
     """Armored, signed text; ``hwids=None``: any machine, ``expires_at=None``: lifetime."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from typing import Dict
 
 # The longest session a server grants: a replay older than that could not
 # yield a session that outlives a fresh login anyway.
@@ -45,7 +44,7 @@ class NonceMemory:
         self.limit = limit
         self.max_age = max_age
         self.prune_every = max(1, min(_PRUNE_EVERY_MAX, limit // 8))
-        self._since_prune: Dict[int, int] = {}
+        self._since_prune: dict[int, int] = {}
         self._last_us = 0
         self._lock = threading.Lock()
 

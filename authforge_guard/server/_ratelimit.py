@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
-from typing import Callable, Deque, Dict, Optional
+from typing import Callable
 
 WINDOW_SECONDS = 60.0
 
@@ -18,7 +18,7 @@ class SlidingWindowLimiter:
     """``limit=None`` admits everything (fast tests)."""
 
     def __init__(
-        self, limit: Optional[int], clock: Callable[[], float], window: float = WINDOW_SECONDS
+        self, limit: int | None, clock: Callable[[], float], window: float = WINDOW_SECONDS
     ) -> None:
         if limit is not None and limit < 1:
             raise ValueError("a rate limit must admit at least one call (or be None)")
@@ -26,9 +26,9 @@ class SlidingWindowLimiter:
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
-        self._calls: Dict[str, Deque[float]] = {}
+        self._calls: dict[str, deque[float]] = {}
 
-    def admit(self, key: str) -> Optional[int]:
+    def admit(self, key: str) -> int | None:
         """``None`` when the call is admitted (and counted), else whole seconds to wait."""
         if self.limit is None:
             return None

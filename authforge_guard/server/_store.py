@@ -16,9 +16,10 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Type, Union
+from typing import Any
 
 from .._protocol import SigningKey, mask_key
 
@@ -107,9 +108,9 @@ class AppRecord:
     mac_key: bytes = field(repr=False)
     disabled: bool
     offline_activation: bool
-    credits: Optional[int]  # None: unlimited
+    credits: int | None  # None: unlimited
     credits_spent: int
-    variables: Dict[str, Any]
+    variables: dict[str, Any]
     created_at: float
 
 
@@ -119,10 +120,10 @@ class LicenseRecord:
 
     key: str = field(repr=False)
     app_id: str
-    variables: Dict[str, Any]
-    slots: Optional[int]
-    expires_at: Optional[float]
-    label: Optional[str]
+    variables: dict[str, Any]
+    slots: int | None
+    expires_at: float | None
+    label: str | None
     revoked: bool
     validates: int
     heartbeats: int
@@ -140,7 +141,7 @@ class LicenseRecord:
 class Store:
     """The database file, opened once per server (or admin command)."""
 
-    def __init__(self, path: Union[str, os.PathLike[str]]) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._lock = threading.Lock()
         if not os.path.exists(self.path):
@@ -176,7 +177,7 @@ class Store:
 
     @contextmanager
     def transaction(
-        self, *, keep_on: Tuple[Type[BaseException], ...] = ()
+        self, *, keep_on: tuple[type[BaseException], ...] = ()
     ) -> Iterator[sqlite3.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises.
 
@@ -216,7 +217,8 @@ def savepoint(conn: sqlite3.Connection) -> Iterator[None]:
 
 # --- queries on a connection inside a transaction ---------------------------
 
-def get_app(conn: sqlite3.Connection, app_id: str) -> Optional[AppRecord]:
+
+def get_app(conn: sqlite3.Connection, app_id: str) -> AppRecord | None:
     row = conn.execute(
         "SELECT id, name, secret, mac_key, disabled, offline_activation, credits,"
         " credits_spent, variables, created_at FROM apps WHERE id = ?",
@@ -238,13 +240,13 @@ def get_app(conn: sqlite3.Connection, app_id: str) -> Optional[AppRecord]:
     )
 
 
-def app_ids(conn: sqlite3.Connection) -> List[str]:
+def app_ids(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute("SELECT id FROM apps ORDER BY created_at, id")]
 
 
 def get_license(
-    conn: sqlite3.Connection, key: str, app_id: Optional[str] = None
-) -> Optional[LicenseRecord]:
+    conn: sqlite3.Connection, key: str, app_id: str | None = None
+) -> LicenseRecord | None:
     """The license ``key``; with ``app_id``, only if it belongs to that app."""
     row = conn.execute(
         "SELECT key, app_id, variables, slots, expires_at, label, revoked, validates,"
@@ -268,14 +270,14 @@ def get_license(
     )
 
 
-def license_keys(conn: sqlite3.Connection, app_id: str) -> List[str]:
+def license_keys(conn: sqlite3.Connection, app_id: str) -> list[str]:
     rows = conn.execute(
         "SELECT key FROM licenses WHERE app_id = ? ORDER BY created_at, key", (app_id,)
     )
     return [row[0] for row in rows]
 
 
-def bound_hwids(conn: sqlite3.Connection, key: str) -> List[str]:
+def bound_hwids(conn: sqlite3.Connection, key: str) -> list[str]:
     rows = conn.execute(
         "SELECT hwid FROM license_hwids WHERE license_key = ? ORDER BY bound_at, hwid", (key,)
     )
@@ -344,7 +346,7 @@ def set_revoked(conn: sqlite3.Connection, key: str, revoked: bool) -> bool:
 
 # --- signing keys -------------------------------------------------------------
 
-_key_cache: Dict[str, SigningKey] = {}
+_key_cache: dict[str, SigningKey] = {}
 _key_cache_lock = threading.Lock()
 
 
@@ -366,7 +368,7 @@ def active_signing_key(conn: sqlite3.Connection, app_id: str) -> SigningKey:
     return _signing_key(row[0], bytes(row[1]))
 
 
-def public_keys(conn: sqlite3.Connection, app_id: str) -> List[str]:
+def public_keys(conn: sqlite3.Connection, app_id: str) -> list[str]:
     """Every public key of the app: the active one first, then older ones, newest first."""
     rows = conn.execute(
         "SELECT public_key FROM signing_keys WHERE app_id = ?"

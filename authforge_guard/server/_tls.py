@@ -10,10 +10,12 @@ import datetime
 import ipaddress
 import os
 import ssl
-from typing import Any, List, NoReturn, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Any, NoReturn, Union
 
-StrPath = Union[str, "os.PathLike[str]"]
-TLSSetting = Union[ssl.SSLContext, Tuple[StrPath, StrPath]]
+from .._files import PathArg
+
+TLSSetting = Union[ssl.SSLContext, tuple[PathArg, PathArg]]
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
@@ -50,12 +52,12 @@ def _no_password() -> NoReturn:
 
 
 def write_self_signed(
-    directory: StrPath,
+    directory: PathArg,
     name: str = "server",
     hosts: Sequence[str] = LOOPBACK_NAMES,
     *,
     days: float = 30,
-) -> Tuple[str, str]:
+) -> tuple[str, str]:
     """Write ``<name>.crt`` and ``<name>.key`` (PEM) in ``directory``; returns their paths.
 
     The certificate is its own CA (so it is what a client trusts, as
@@ -70,7 +72,7 @@ def write_self_signed(
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"authforge-local-{name}")])
-    alt_names: List[x509.GeneralName] = []
+    alt_names: list[x509.GeneralName] = []
     for host in hosts:
         try:
             alt_names.append(x509.IPAddress(ipaddress.ip_address(host.strip("[]"))))
@@ -105,13 +107,13 @@ def write_self_signed(
 
 
 def ensure_self_signed(
-    directory: StrPath,
+    directory: PathArg,
     name: str,
     hosts: Sequence[str] = LOOPBACK_NAMES,
     *,
     days: float = 90,
     renew_within: float = 86400,
-) -> Tuple[str, str, bool]:
+) -> tuple[str, str, bool]:
     """``(cert_path, key_path, created)``: the certificate ``write_self_signed`` would make,
     reused when it is already there.
 
@@ -149,7 +151,7 @@ def _still_good(cert_path: str, key_path: str, hosts: Sequence[str], renew_withi
     return wanted <= named and starts <= now and left > renew_within
 
 
-def _validity(cert: Any) -> Tuple[datetime.datetime, datetime.datetime]:
+def _validity(cert: Any) -> tuple[datetime.datetime, datetime.datetime]:
     """Aware UTC bounds (``*_utc`` since cryptography 42, naive UTC before)."""
     if hasattr(cert, "not_valid_before_utc"):
         return cert.not_valid_before_utc, cert.not_valid_after_utc

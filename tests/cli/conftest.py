@@ -27,5 +27,10 @@ def run_module(*args, env=None, timeout=60):
     """``python -m authforge_guard ARGS`` in a child process, with only ``env``'s settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AUTHFORGE_")}
     clean.update(env or {})
-    return subprocess.run([sys.executable, "-m", "authforge_guard", *args], env=clean,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "authforge_guard", *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -23,8 +23,10 @@ def test_activate_checks_then_stores_the_key_for_this_user_only(af, cli, config_
     code, out, err = cli("activate", key, "--hwid-override", "m1", env=af.environ())
     assert (code, err) == (0, "")
     path = config_home / "authforge" / af.app_id / "license-key"
-    assert out.splitlines() == [f"Activated: license {out.split()[2]} (tier pro).",
-                                f"Stored in {path}"]
+    assert out.splitlines() == [
+        f"Activated: license {out.split()[2]} (tier pro).",
+        f"Stored in {path}",
+    ]
     assert key not in out  # masked
     assert path.read_text() == key + "\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -62,7 +64,11 @@ def test_a_refused_key_is_not_stored(af, cli, config_home):
 
 
 def test_activate_without_an_answer_exits_3(af, cli, config_home):
-    env = {**af.environ(), "AUTHFORGE_API_URL": "http://127.0.0.1:9", "AUTHFORGE_REQUEST_TIMEOUT": "2"}
+    env = {
+        **af.environ(),
+        "AUTHFORGE_API_URL": "http://127.0.0.1:9",
+        "AUTHFORGE_REQUEST_TIMEOUT": "2",
+    }
     code, out, err = cli("activate", "SOME-KEY", env=env)
     assert code == 3
     assert err.startswith("Could not reach the license server to check your license (")

@@ -7,8 +7,9 @@ from authforge_guard._session import mask_key
 
 
 def test_a_valid_license_shows_tier_variables_expiry_and_seats(af, cli):
-    key = af.create_license({"tier": "pro", "seats": 5}, slots=3, label="Alice",
-                            expires_at="2031-01-01T00:00:00Z")
+    key = af.create_license(
+        {"tier": "pro", "seats": 5}, slots=3, label="Alice", expires_at="2031-01-01T00:00:00Z"
+    )
     code, out, err = cli("check", key, env=af.environ())
     assert code == 0, err
     assert f"{mask_key(key)}  valid" in out
@@ -40,9 +41,15 @@ def test_refusals_exit_1_with_the_code(af, cli):
     assert (code, out) == (1, f"{mask_key(key)}  refused: hwid_mismatch\n")
     af.revoke(key)
     code, out, _ = cli("check", key, "--json", env=env)
-    assert code == 1 and json.loads(out) == {"valid": False, "license_key": mask_key(key),
-                                             "code": "revoked"}
-    assert cli("check", "NOPE-NOPE-NOPE-NOPE", env=env)[:2] == (1, "NO…NOPE  refused: invalid_key\n")
+    assert code == 1 and json.loads(out) == {
+        "valid": False,
+        "license_key": mask_key(key),
+        "code": "revoked",
+    }
+    assert cli("check", "NOPE-NOPE-NOPE-NOPE", env=env)[:2] == (
+        1,
+        "NO…NOPE  refused: invalid_key\n",
+    )
 
 
 def test_no_answer_from_the_server_exits_3(af, cli):
@@ -62,8 +69,11 @@ def test_configuration_errors_are_one_line_and_exit_2(af, cli):
     cases = [
         ({"AUTHFORGE_PUBLIC_KEY": ""}, "public_key: missing", "AUTHFORGE_PUBLIC_KEY"),
         ({"AUTHFORGE_APP_SECRET": ""}, "app_secret: missing", "AUTHFORGE_APP_SECRET"),
-        ({"AUTHFORGE_HEARTBEAT": "sometimes"}, "heartbeat: must be 'online' or 'grace'",
-         "AUTHFORGE_HEARTBEAT"),
+        (
+            {"AUTHFORGE_HEARTBEAT": "sometimes"},
+            "heartbeat: must be 'online' or 'grace'",
+            "AUTHFORGE_HEARTBEAT",
+        ),
         ({"AUTHFORGE_API_URL": "http://example.com"}, "refusing plain http", ""),
     ]
     for override, message, variable in cases:

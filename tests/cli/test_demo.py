@@ -15,8 +15,10 @@ def test_the_demo_tells_the_whole_story():
     assert result.stderr == ""  # no traceback, no log lines
     assert elapsed < 30
     titles = re.findall(r"^\d+\. (.*)$", out, flags=re.M)
-    assert [t.split()[1] if t.startswith("The") else t for t in titles][:2] == \
-        ["Start a local AuthForge server", "vendor"]
+    assert [t.split()[1] if t.startswith("The") else t for t in titles][:2] == [
+        "Start a local AuthForge server",
+        "vendor",
+    ]
     assert len(titles) == 8
     for expected in [
         '@feature("pro")         export_pdf()  -> exported chapter-1.pdf',

@@ -31,8 +31,9 @@ def test_a_file_bound_to_this_machine_is_valid(af, cli, tmp_path):
     assert "valid on this machine" in out and mask_key(key) in out and key not in out
     assert "never (lifetime file)" in out and "bound to 1 machine(s)" in out
     # the same with flags instead of the environment
-    code, out, _ = cli("verify-file", str(path), "--json", "--app-id", af.app_id,
-                       "--public-key", af.public_key)
+    code, out, _ = cli(
+        "verify-file", str(path), "--json", "--app-id", af.app_id, "--public-key", af.public_key
+    )
     result = json.loads(out)
     assert code == 0 and result["valid"] and result["tier"] == "pro" and result["machines"] == 1
 
@@ -41,17 +42,26 @@ def expired_file(app_id):
     """A well-signed file that expired a minute ago (the server refuses to mint one), and its
     public key."""
     signer = SigningKey.generate()
-    payload = license_payload(app_id=app_id, license_key="EXPI-RED0-0000-0000", jti="j1",
-                              key_id=signer.key_id, issued_at=iso_utc(time.time() - 120),
-                              expires_at=iso_utc(time.time() - 60), hwids=None)
+    payload = license_payload(
+        app_id=app_id,
+        license_key="EXPI-RED0-0000-0000",
+        jti="j1",
+        key_id=signer.key_id,
+        issued_at=iso_utc(time.time() - 120),
+        expires_at=iso_utc(time.time() - 60),
+        hwids=None,
+    )
     return format_license_file(payload, signer), signer.public_key_b64
 
 
-@pytest.mark.parametrize("problem", ["hwid_mismatch", "expired", "wrong_app", "bad_signature",
-                                     "bad_armor"])
+@pytest.mark.parametrize(
+    "problem", ["hwid_mismatch", "expired", "wrong_app", "bad_signature", "bad_armor"]
+)
 def test_every_refusal_exits_1_with_its_code(af, cli, tmp_path, problem):
     key = af.create_license()
-    text = af.mint_offline_file(key, hwids=["another-machine"] if problem == "hwid_mismatch" else None)
+    text = af.mint_offline_file(
+        key, hwids=["another-machine"] if problem == "hwid_mismatch" else None
+    )
     env = offline_env(af)
     if problem == "expired":
         text, env["AUTHFORGE_PUBLIC_KEY"] = expired_file(af.app_id)
@@ -78,23 +88,31 @@ def test_request_mint_verify_round_trip(af, cli, tmp_path):
     """A customer writes a request, the vendor mints from it, the file works on that machine."""
     key = af.create_license({"tier": "pro"})
     request = tmp_path / "lab.authforge-request"
-    code, out, _ = cli("activation-request", "-o", str(request), "--license-key", key,
-                       env=offline_env(af))
+    code, out, _ = cli(
+        "activation-request", "-o", str(request), "--license-key", key, env=offline_env(af)
+    )
     assert code == 0 and "hostname  not included" in out and key not in out
     fields = parse_activation_request(request.read_text())
     assert fields["hwid"] == resolve_hwid(af.app_id, None) and fields["licenseKey"] == key
     assert "machineName" not in fields
 
     license_file = tmp_path / "lab.authforge"
-    code, _, err = cli("admin", "--db", af.server.db_path, "mint", "--from-request",
-                       str(request), "-o", str(license_file))
+    code, _, err = cli(
+        "admin",
+        "--db",
+        af.server.db_path,
+        "mint",
+        "--from-request",
+        str(request),
+        "-o",
+        str(license_file),
+    )
     assert code == 0, err
     assert cli("verify-file", str(license_file), env=offline_env(af))[0] == 0
 
 
 def test_the_hostname_only_when_asked(af, cli, tmp_path):
-    code, out, _ = cli("activation-request", "-o", "-", "--include-hostname",
-                       env=offline_env(af))
+    code, out, _ = cli("activation-request", "-o", "-", "--include-hostname", env=offline_env(af))
     assert code == 0 and parse_activation_request(out).get("machineName")
     code, out, _ = cli("activation-request", "-o", "-", env=offline_env(af))
     assert "machineName" not in parse_activation_request(out)

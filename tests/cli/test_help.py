@@ -20,8 +20,17 @@ PATHS = list(all_command_paths(build_parser()))
 
 def test_the_commands_of_the_issue_are_there():
     top = {path[0] for path in PATHS}
-    assert top == {"hwid", "check", "verify-file", "activate", "deactivate", "activation-request",
-                   "server", "admin", "demo"}
+    assert top == {
+        "hwid",
+        "check",
+        "verify-file",
+        "activate",
+        "deactivate",
+        "activation-request",
+        "server",
+        "admin",
+        "demo",
+    }
 
 
 @pytest.mark.parametrize("path", PATHS, ids=" ".join)
@@ -38,8 +47,10 @@ def test_help_everywhere(path, capsys):
 def test_exit_codes_are_in_the_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
-    assert "0 ok, 1 license refused, 2 usage or configuration error, 3 network" in \
-        capsys.readouterr().out.replace("\n", " ")
+    assert (
+        "0 ok, 1 license refused, 2 usage or configuration error, 3 network"
+        in capsys.readouterr().out.replace("\n", " ")
+    )
 
 
 def test_a_usage_error_exits_2(capsys):
@@ -53,8 +64,10 @@ def test_help_is_cheap():
     import subprocess
     import sys
 
-    code = ("import sys; from authforge_guard.cli import build_parser; build_parser(); "
-            "heavy = {'cryptography', 'urllib3', 'wrapt'} & set(sys.modules); "
-            "print(sorted(heavy))")
+    code = (
+        "import sys; from authforge_guard.cli import build_parser; build_parser(); "
+        "heavy = {'cryptography', 'urllib3', 'wrapt'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

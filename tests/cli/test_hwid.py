@@ -43,8 +43,13 @@ def test_the_console_script_says_the_same():
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHFORGE_")}
-    out = subprocess.run([str(script), "hwid", "--app-id", "my-app-id"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(script), "hwid", "--app-id", "my-app-id"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0
     assert out.stdout.strip() == documented_hwid("my-app-id", this_machine_id())
 
@@ -57,4 +62,6 @@ def test_an_override_is_sent_unchanged(cli):
 def test_no_app_id_is_one_line_and_exit_2(cli):
     code, out, err = cli("hwid")
     assert code == 2 and out == ""
-    assert err == "error: app_id: missing (flag --app-id or environment variable AUTHFORGE_APP_ID)\n"
+    assert (
+        err == "error: app_id: missing (flag --app-id or environment variable AUTHFORGE_APP_ID)\n"
+    )

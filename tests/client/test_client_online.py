@@ -19,9 +19,9 @@ def wait_for(predicate, timeout=5.0):
 def test_validate_result_has_the_official_keys(af, make_client):
     key = af.create_license({"tier": "pro"}, slots=2, label="Alice")
     ours = make_client().validate_license(key)
-    theirs = official.AuthForgeClient(af.app_id, af.app_secret, af.public_key,
-                                      api_base_url=af.url, hwid_override="test-machine"
-                                      ).validate_license(key)
+    theirs = official.AuthForgeClient(
+        af.app_id, af.app_secret, af.public_key, api_base_url=af.url, hwid_override="test-machine"
+    ).validate_license(key)
     assert ours["valid"] is True and theirs["valid"] is True
     assert set(ours) == set(theirs)
     assert ours["license_variables"] == theirs["license_variables"] == {"tier": "pro"}
@@ -72,8 +72,11 @@ def test_online_heartbeats_refresh_and_revocation_is_fatal(af, make_client):
 def test_transient_failure_keeps_the_session(af, make_client):
     key = af.create_license()
     failures = []
-    client = make_client(online_heartbeat=True, heartbeat_interval=0.1,
-                         on_failure=lambda reason, exc: failures.append(exc.code))
+    client = make_client(
+        online_heartbeat=True,
+        heartbeat_interval=0.1,
+        on_failure=lambda reason, exc: failures.append(exc.code),
+    )
     assert client.login(key)
     af.stop()
     assert wait_for(lambda: len(failures) >= 2)
@@ -137,7 +140,10 @@ def test_self_ban_with_a_session_revokes(af, make_client):
     client = make_client()
     client.login(key)
     assert client.self_ban()["status"] == "ok"
-    assert make_client(hwid_override="other").validate_license(key)["code"] in {"revoked", "blocked"}
+    assert make_client(hwid_override="other").validate_license(key)["code"] in {
+        "revoked",
+        "blocked",
+    }
 
 
 def test_self_ban_without_a_session_only_blacklists(af, make_client):
@@ -148,10 +154,18 @@ def test_self_ban_without_a_session_only_blacklists(af, make_client):
     assert make_client(hwid_override="good-machine").validate_license(key)["valid"]
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"app_id": ""}, {"public_key": "short"}, {"public_key": []}, {"heartbeat_interval": 0},
-    {"heartbeat_mode": "sometimes"}, {"api_base_url": "ftp://x"}, {"request_timeout": 0},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"app_id": ""},
+        {"public_key": "short"},
+        {"public_key": []},
+        {"heartbeat_interval": 0},
+        {"heartbeat_mode": "sometimes"},
+        {"api_base_url": "ftp://x"},
+        {"request_timeout": 0},
+    ],
+)
 def test_constructor_rejects_bad_arguments(af, kwargs):
     base = dict(app_id=af.app_id, app_secret="s", public_key=af.public_key, api_base_url=af.url)
     base.update(kwargs)
@@ -162,8 +176,9 @@ def test_constructor_rejects_bad_arguments(af, kwargs):
 def test_short_interval_only_against_loopback(af):
     AuthForgeClient("a", "s", af.public_key, heartbeat_interval=0.5, api_base_url=af.url)
     with pytest.raises(ValueError):
-        AuthForgeClient("a", "s", af.public_key, heartbeat_interval=5,
-                        api_base_url="https://auth.example.test")
+        AuthForgeClient(
+            "a", "s", af.public_key, heartbeat_interval=5, api_base_url="https://auth.example.test"
+        )
 
 
 def test_secrets_never_in_repr_or_errors(af, make_client):

@@ -5,8 +5,12 @@ import sys
 
 
 def modules_after(code):
-    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return set(out.split())
 
 
@@ -25,8 +29,12 @@ def test_building_a_client_opens_no_pool():
 
 
 def test_importtime_report_has_no_heavy_modules():
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", "import authforge_guard"],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import authforge_guard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "authforge_guard" in result.stderr
     assert "cryptography" not in result.stderr and "urllib3" not in result.stderr
 

@@ -4,7 +4,7 @@ import http.client
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar, List
+from typing import ClassVar
 
 import pytest
 
@@ -13,15 +13,16 @@ class ForwardingProxy(BaseHTTPRequestHandler):
     """A plain-HTTP forward proxy: takes absolute-form requests, forwards, answers."""
 
     protocol_version = "HTTP/1.1"
-    seen: ClassVar[List[str]] = []
+    seen: ClassVar[list[str]] = []
 
     def do_POST(self):
         target = urllib.parse.urlsplit(self.path)
         self.seen.append(self.path)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-        upstream.request("POST", target.path, body=body,
-                         headers={"Content-Type": self.headers["Content-Type"]})
+        upstream.request(
+            "POST", target.path, body=body, headers={"Content-Type": self.headers["Content-Type"]}
+        )
         answer = upstream.getresponse()
         data = answer.read()
         upstream.close()

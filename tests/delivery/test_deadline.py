@@ -12,8 +12,9 @@ from tests.support.fault_proxy import Fault
 def test_a_stuck_heartbeat_does_not_keep_a_session_past_its_signed_end(af, proxy, make_guard):
     # A session never outlives its license: a license ending in 3 s gives a 3 s session.
     key = af.create_license(expires_at=time.time() + 3)
-    guard = make_guard(license_key=key, api_base_url=proxy.url, heartbeat_interval=0.2,
-                       request_timeout=60)
+    guard = make_guard(
+        license_key=key, api_base_url=proxy.url, heartbeat_interval=0.2, request_timeout=60
+    )
     events = []
     guard.on_lost(lambda event: events.append(event.code))
     session = guard.ensure()

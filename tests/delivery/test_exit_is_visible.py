@@ -39,8 +39,9 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.mark.parametrize("shape", ["asyncio", "computing", "swallowing"])
 def test_exit_policy_is_visible_and_keeps_its_status(shape):
-    result = subprocess.run([sys.executable, "-c", SCRIPT, shape], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, shape], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 5, result.stderr[-2000:]
     assert "license lost (revoked); exiting with code 5" in result.stderr
     if shape != "swallowing":  # a program that swallows SystemExit goes on, but not for long

@@ -39,7 +39,7 @@ JOBS = textwrap.dedent('''
         return os.getpid(), get_guard().session is not None
 ''')
 
-POOL = textwrap.dedent('''
+POOL = textwrap.dedent("""
     import json, multiprocessing, sys
     from concurrent.futures import ProcessPoolExecutor
     import jobs
@@ -54,7 +54,7 @@ POOL = textwrap.dedent('''
         logins = list(pool.map(jobs.worker_pid_and_login, range(4)))
     print(json.dumps({"squares": squares, "reports": reports, "doubled": doubled,
                       "tripled": tripled, "worker_logged_in": all(l for _, l in logins)}))
-''')
+""")
 
 
 @pytest.fixture
@@ -88,20 +88,34 @@ def test_a_local_function_says_why_it_cannot_pickle(af, make_guard):
         pickle.dumps(local)
 
 
-@pytest.mark.parametrize("method", [m for m in ("fork", "spawn", "forkserver")
-                                    if m in multiprocessing.get_all_start_methods()])
+@pytest.mark.parametrize(
+    "method",
+    [m for m in ("fork", "spawn", "forkserver") if m in multiprocessing.get_all_start_methods()],
+)
 def test_process_pools_run_decorated_jobs(af, jobs_dir, method):
     import os
 
     key = af.create_license({"tier": "pro"})
-    env = {**os.environ, **af.environ(key), "PYTHONPATH": os.pathsep.join(
-        [str(jobs_dir), *sys.path])}
-    result = subprocess.run([sys.executable, "-c", POOL, method], capture_output=True, text=True,
-                            env=env, cwd=jobs_dir, timeout=120)
+    env = {
+        **os.environ,
+        **af.environ(key),
+        "PYTHONPATH": os.pathsep.join([str(jobs_dir), *sys.path]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", POOL, method],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=jobs_dir,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     import json
 
     assert json.loads(result.stdout) == {
-        "squares": [0, 1, 4, 9, 16, 25], "reports": ["report 0", "report 1"],
-        "doubled": [0, 2, 4], "tripled": [0, 3, 6], "worker_logged_in": True,
+        "squares": [0, 1, 4, 9, 16, 25],
+        "reports": ["report 0", "report 1"],
+        "doubled": [0, 2, 4],
+        "tripled": [0, 3, 6],
+        "worker_logged_in": True,
     }

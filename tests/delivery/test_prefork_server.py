@@ -49,7 +49,11 @@ def test_gunicorn_preload_workers_serve_a_burst_cleanly(af, tmp_path):
     gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
     server = subprocess.Popen(
         [gunicorn, "-w", "4", "--preload", "-b", f"127.0.0.1:{port}", "prefork_app:app"],
-        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     http = urllib3.PoolManager(maxsize=16)
     try:

@@ -43,8 +43,9 @@ STRESS = textwrap.dedent("""
 
 def test_nested_blocks_in_a_tight_loop_while_the_loss_lands_never_hang(tmp_path):
     trials = 300
-    result = subprocess.run([sys.executable, "-c", STRESS, str(trials)], capture_output=True,
-                            text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-c", STRESS, str(trials)], capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == str({"revoked": trials})
 
@@ -86,8 +87,13 @@ OWN_HANDLER = textwrap.dedent("""
 
 
 def run_own_handler(when):
-    result = subprocess.run([sys.executable, "-c", OWN_HANDLER, when], capture_output=True,
-                            text=True, timeout=60, env=os.environ.copy())
+    result = subprocess.run(
+        [sys.executable, "-c", OWN_HANDLER, when],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.split()
 

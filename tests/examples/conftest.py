@@ -19,8 +19,14 @@ def example_env(af, license_key=None, **extra):
 
 
 def run_example(name, *args, env, timeout=60, cwd=None):
-    return subprocess.run([sys.executable, str(EXAMPLES / name), *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 class Running:
@@ -28,8 +34,12 @@ class Running:
 
     def __init__(self, name, *args, env):
         self.process = subprocess.Popen(
-            [sys.executable, str(EXAMPLES / name), *map(str, args)], env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [sys.executable, str(EXAMPLES / name), *map(str, args)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines = []
 
     def read_until(self, predicate):

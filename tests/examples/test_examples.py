@@ -56,8 +56,15 @@ def chain(items):
 def test_worker_saves_progress_on_revocation_and_resumes(af, tmp_path, start_example):
     checkpoint = tmp_path / "progress.json"
     key = af.create_license()
-    worker = start_example("worker.py", checkpoint, "--items", 400, "--delay", 0.01,
-                           env=example_env(af, key, **ONLINE_FAST))
+    worker = start_example(
+        "worker.py",
+        checkpoint,
+        "--items",
+        400,
+        "--delay",
+        0.01,
+        env=example_env(af, key, **ONLINE_FAST),
+    )
     worker.read_until(lambda line: line == "item 20 done")
     af.revoke(key)
     code, err = worker.finish()
@@ -72,12 +79,21 @@ def test_worker_saves_progress_on_revocation_and_resumes(af, tmp_path, start_exa
     assert saved["done"] <= stopped_at <= saved["done"] + 1
     assert saved["digest"] == chain(saved["done"])  # a consistent checkpoint, not a torn one
 
-    result = run_example("worker.py", checkpoint, "--items", saved["done"] + 5, "--delay", 0,
-                         env=example_env(af, af.create_license()))
+    result = run_example(
+        "worker.py",
+        checkpoint,
+        "--items",
+        saved["done"] + 5,
+        "--delay",
+        0,
+        env=example_env(af, af.create_license()),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"working from item {saved['done']}\n")
-    assert json.loads(checkpoint.read_text()) == {"done": saved["done"] + 5,
-                                                   "digest": chain(saved["done"] + 5)}
+    assert json.loads(checkpoint.read_text()) == {
+        "done": saved["done"] + 5,
+        "digest": chain(saved["done"] + 5),
+    }
 
 
 # --- async_service.py -------------------------------------------------------------------
@@ -92,8 +108,9 @@ def ask(port, line):
 @pytest.mark.parametrize(("tier", "answer"), [("pro", "HELLO\n"), ("free", "hello\n")])
 def test_async_service_serves_then_stops_on_revocation(af, start_example, tier, answer):
     key = af.create_license({"tier": tier})
-    service = start_example("async_service.py", "--port", 0,
-                            env=example_env(af, key, **ONLINE_FAST))
+    service = start_example(
+        "async_service.py", "--port", 0, env=example_env(af, key, **ONLINE_FAST)
+    )
     ready = service.read_until(lambda line: line.startswith("serving on"))
     assert ready.endswith(f"(tier {tier})")
     port = int(ready.split(":")[1].split()[0])
@@ -129,8 +146,12 @@ def test_click_app_gates_its_export_command(af):
 
 def offline_env(af, license_file):
     # No secret, and an API URL where nothing listens: the file alone must do.
-    return example_env(af, AUTHFORGE_APP_SECRET="", AUTHFORGE_API_URL="http://127.0.0.1:9",
-                       AUTHFORGE_LICENSE_FILE=str(license_file))
+    return example_env(
+        af,
+        AUTHFORGE_APP_SECRET="",
+        AUTHFORGE_API_URL="http://127.0.0.1:9",
+        AUTHFORGE_LICENSE_FILE=str(license_file),
+    )
 
 
 def test_offline_app_runs_from_a_file_bound_to_this_machine(af, tmp_path):

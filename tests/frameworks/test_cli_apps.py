@@ -41,8 +41,9 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
     free = af.create_license({"tier": "free"})
     result = run_example("typer_cli.py", "export", "a.html", env=customer_env(free))
     assert result.returncode == 1
-    assert result.stderr == ("This needs a pro license (yours: free).\n"
-                             "To upgrade, contact support@notes.example.\n")
+    assert result.stderr == (
+        "This needs a pro license (yours: free).\nTo upgrade, contact support@notes.example.\n"
+    )
 
     revoked = af.create_license()
     af.revoke(revoked)
@@ -57,15 +58,17 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
     broken = customer_env(free, AUTHFORGE_PUBLIC_KEY="")
     result = run_example("typer_cli.py", "report", env=broken)
     assert result.returncode == 2
-    assert result.stderr == ("This program's licensing is not set up correctly "
-                             "(AUTHFORGE_PUBLIC_KEY).\nPlease contact support@notes.example.\n")
+    assert result.stderr == (
+        "This program's licensing is not set up correctly "
+        "(AUTHFORGE_PUBLIC_KEY).\nPlease contact support@notes.example.\n"
+    )
 
 
-def test_typer_hung_license_server_ends_within_the_request_timeout(af, customer_env,
-                                                                    silent_port):
+def test_typer_hung_license_server_ends_within_the_request_timeout(af, customer_env, silent_port):
     key = af.create_license()
-    env = customer_env(key, AUTHFORGE_API_URL=f"http://127.0.0.1:{silent_port}",
-                       AUTHFORGE_REQUEST_TIMEOUT="2")
+    env = customer_env(
+        key, AUTHFORGE_API_URL=f"http://127.0.0.1:{silent_port}", AUTHFORGE_REQUEST_TIMEOUT="2"
+    )
     result = run_example("typer_cli.py", "report", env=env)
     assert result.returncode == 3
     assert result.stderr.splitlines() == [
@@ -82,7 +85,8 @@ def test_typer_no_server_at_all_exits_3(af, customer_env):
     result = run_example("typer_cli.py", "report", env=env)
     assert result.returncode == 3
     assert result.stderr.splitlines()[-2] == (
-        "Could not reach the license server to check your license (network_error).")
+        "Could not reach the license server to check your license (network_error)."
+    )
     assert NO_TRACEBACK not in result.stderr
 
 
@@ -97,7 +101,8 @@ def test_click_group_help_and_subcommand_help_need_no_license(af, customer_env):
     result = run_example("click_cli.py", "sync", env=bare)
     assert result.returncode == 2
     assert result.stderr.splitlines()[0] == (
-        "This program's licensing is not set up correctly (AUTHFORGE_APP_ID).")
+        "This program's licensing is not set up correctly (AUTHFORGE_APP_ID)."
+    )
     assert NO_TRACEBACK not in result.stderr
 
 
@@ -108,8 +113,14 @@ def test_click_group_licensed_once_for_every_subcommand(af, customer_env):
     key = af.create_license()
     import subprocess
     import sys
-    stored = subprocess.run([sys.executable, "-m", "authforge_guard", "activate", key], env=env,
-                            capture_output=True, text=True, timeout=60)
+
+    stored = subprocess.run(
+        [sys.executable, "-m", "authforge_guard", "activate", key],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert stored.returncode == 0, stored.stderr
     result = run_example("click_cli.py", "sync", "--dry-run", env=env)
     assert (result.returncode, result.stdout) == (0, "would sync 3 files\n")
@@ -140,15 +151,25 @@ def test_on_refused_as_a_guard_setting(af, customer_env, tmp_path):
     script.write_text(GUARD_LEVEL)
     revoked = af.create_license()
     af.revoke(revoked)
-    result = subprocess.run([sys.executable, str(script)], env=customer_env(revoked),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env=customer_env(revoked),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (result.returncode, result.stdout) == (1, "")
     assert without_progress(result.stderr) == (
         "This license was revoked.\nPlease contact help@vendor.example.\n"
     )
     good = af.create_license()
-    result = subprocess.run([sys.executable, str(script)], env=customer_env(good),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env=customer_env(good),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (result.returncode, result.stdout) == (0, "licensed\n")
     assert without_progress(result.stderr) == ""
 
@@ -178,15 +199,25 @@ def test_licensed_block_with_on_refused_exit(af, customer_env, tmp_path):
     script.write_text(BLOCK)
     revoked = af.create_license()
     af.revoke(revoked)
-    result = subprocess.run([sys.executable, str(script)], env=customer_env(revoked),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        env=customer_env(revoked),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "This license was revoked.\nPlease contact help@vendor.example.\n"
 
     key = af.create_license({"tier": "pro"})
     env = customer_env(key, AUTHFORGE_HEARTBEAT="online", AUTHFORGE_HEARTBEAT_INTERVAL="0.2")
-    process = subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout.readline() == "working pro\n"
         af.revoke(key)  # lost while working: told the same way, at the block's end

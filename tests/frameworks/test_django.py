@@ -59,14 +59,17 @@ def me(request):
 
 def view(gate, fn):
     """Gate ``fn`` with the test's guard, chosen at request time."""
+
     def dispatch(request):
         return gate(guard=current())(fn)(request)
+
     return dispatch
 
 
 def async_view(fn):
     async def dispatch(request):
         return await license_required(guard=current())(fn)(request)
+
     return dispatch
 
 
@@ -84,6 +87,7 @@ def client(make_guard):
     def make(**settings_):
         GUARD["guard"] = make_guard(**settings_)
         return Client(), GUARD["guard"]
+
     yield make
     GUARD.clear()
 
@@ -95,8 +99,10 @@ def test_views_serve_gate_and_answer_403(af, client):
     assert web.get("/async").json() == {"tier": "pro"}
     answer = web.get("/inner")  # a gate raised inside the view: the middleware answers
     assert answer.status_code == 403
-    assert answer.json() == {"code": "feature_not_licensed",
-                             "detail": "This needs an enterprise license (yours: pro)."}
+    assert answer.json() == {
+        "code": "feature_not_licensed",
+        "detail": "This needs an enterprise license (yours: pro).",
+    }
 
 
 def test_free_then_revoked(af, client):

@@ -13,6 +13,7 @@ def start_fastapi_example(start_example):
     pytest.importorskip("uvicorn")
     return start_example
 
+
 ONLINE_FAST = {"AUTHFORGE_HEARTBEAT": "online", "AUTHFORGE_HEARTBEAT_INTERVAL": "0.2"}
 
 
@@ -83,7 +84,9 @@ def test_flask_example(af):
     revoked = af.create_license({"tier": "pro"})
     af.revoke(revoked)
     result = run_example("flask_app.py", "--check", env=example_env(af, revoked))
-    assert result.stdout.count("403 {'code': 'revoked', 'detail': 'This license was revoked.'}") == 2
+    assert (
+        result.stdout.count("403 {'code': 'revoked', 'detail': 'This license was revoked.'}") == 2
+    )
 
 
 def test_django_example(af):
@@ -98,7 +101,8 @@ def test_django_example(af):
     env = example_env(af, "NO-SUCH-KEY")
     result = run_example("django_app/app.py", "check-license", env=env)
     assert result.stdout.splitlines()[0] == (
-        "/report 403 {'code': 'invalid_key', 'detail': 'This license key is not valid.'}")
+        "/report 403 {'code': 'invalid_key', 'detail': 'This license key is not valid.'}"
+    )
 
 
 def test_uvicorn_with_on_lost_exit_stops_after_the_hooks(af, start_fastapi_example):

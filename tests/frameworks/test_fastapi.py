@@ -49,8 +49,10 @@ def test_a_licensed_app_serves_and_gates(af, make_guard):
     assert client.get("/export").json() == {"exported": True}
     answer = client.get("/gated")
     assert answer.status_code == 403
-    assert answer.json() == {"code": "feature_not_licensed",
-                             "detail": "This needs an enterprise license (yours: pro)."}
+    assert answer.json() == {
+        "code": "feature_not_licensed",
+        "detail": "This needs an enterprise license (yours: pro).",
+    }
 
 
 def test_free_license_gets_403_not_500(af, make_guard):
@@ -58,8 +60,10 @@ def test_free_license_gets_403_not_500(af, make_guard):
     client = TestClient(vendor_app(make_guard(license_key=key)), raise_server_exceptions=False)
     answer = client.get("/export")
     assert answer.status_code == 403
-    assert answer.json() == {"code": "feature_not_licensed",
-                             "detail": "This needs a pro license (yours: free)."}
+    assert answer.json() == {
+        "code": "feature_not_licensed",
+        "detail": "This needs a pro license (yours: free).",
+    }
     assert key not in answer.text
     assert client.get("/report").status_code == 200
 
@@ -90,8 +94,10 @@ def test_unreachable_is_503_with_retry_after(af, make_guard):
 def test_a_server_without_its_license_key_is_500_without_setting_names(af, make_guard, caplog):
     answer = TestClient(vendor_app(make_guard())).get("/report")
     assert answer.status_code == 500
-    assert answer.json() == {"code": "configuration_error",
-                             "detail": "Licensing is not set up on this server."}
+    assert answer.json() == {
+        "code": "configuration_error",
+        "detail": "Licensing is not set up on this server.",
+    }
     assert "AUTHFORGE_LICENSE_KEY" in caplog.text  # the real reason is in the server's log
 
 
@@ -101,15 +107,18 @@ def test_tenants_send_their_key_in_a_header(af, make_guard):
     install_handlers(app)
 
     @app.get("/me")
-    async def me(session: Session = Depends(require_license(guard=guard,
-                                                            key_header="X-License-Key"))):
+    async def me(
+        session: Session = Depends(require_license(guard=guard, key_header="X-License-Key")),
+    ):
         return {"tier": session.tier}
 
     client = TestClient(app)
     answer = client.get("/me")
     assert answer.status_code == 401
-    assert answer.json() == {"code": "missing_license_key",
-                             "detail": "Send your license key in the X-License-Key header."}
+    assert answer.json() == {
+        "code": "missing_license_key",
+        "detail": "Send your license key in the X-License-Key header.",
+    }
     key = af.create_license({"tier": "pro"})
     assert client.get("/me", headers={"X-License-Key": key}).json() == {"tier": "pro"}
     revoked = af.create_license()
@@ -123,8 +132,9 @@ def test_tenant_hwid_from_a_header_or_a_callable(af, make_guard):
     app = FastAPI()
     install_handlers(app)
     by_header = require_feature("pro", guard=guard, key_header="X-Key", hwid_header="X-User")
-    by_call = require_license(guard=guard, key_header="X-Key",
-                              hwid=lambda request: "tg:" + request.query_params["user"])
+    by_call = require_license(
+        guard=guard, key_header="X-Key", hwid=lambda request: "tg:" + request.query_params["user"]
+    )
 
     @app.get("/a")
     async def a(session: Session = Depends(by_header)):

@@ -46,8 +46,10 @@ def test_views_serve_and_gate(af, make_guard):
     assert client.get("/export").json == {"exported": True}
     answer = client.get("/inner")  # raised inside the view: the extension answers it
     assert answer.status_code == 403
-    assert answer.json == {"code": "feature_not_licensed",
-                           "detail": "This needs an enterprise license (yours: pro)."}
+    assert answer.json == {
+        "code": "feature_not_licensed",
+        "detail": "This needs an enterprise license (yours: pro).",
+    }
 
 
 def test_refusals_are_403_even_without_the_extension(af, make_guard):
@@ -87,9 +89,13 @@ def test_tenant_key_from_a_header(af, make_guard):
 
     client = app.test_client()
     answer = client.get("/me")
-    assert (answer.status_code, answer.json) == (401, {
-        "code": "missing_license_key",
-        "detail": "Send your license key in the X-License-Key header."})
+    assert (answer.status_code, answer.json) == (
+        401,
+        {
+            "code": "missing_license_key",
+            "detail": "Send your license key in the X-License-Key header.",
+        },
+    )
     key = af.create_license({"tier": "pro"})
     assert client.get("/me", headers={"X-License-Key": key}).json == {"tier": "pro"}
 
@@ -109,8 +115,10 @@ def export():
 """
 
 
-@pytest.mark.parametrize(("route", "where"), [('app.get("/export")', "a Flask view"),
-                                              ('bp.route("/export")', "a view of blueprint")])
+@pytest.mark.parametrize(
+    ("route", "where"),
+    [('app.get("/export")', "a Flask view"), ('bp.route("/export")', "a view of blueprint")],
+)
 @pytest.mark.parametrize("gate", ['feature_required("pro")', "license_required", 'feature("pro")'])
 def test_a_gate_above_the_route_decorator_is_refused(gate, route, where):
     source = WRONG_ORDER.format(gate=gate, route=route)

@@ -10,13 +10,25 @@ from authforge_guard import ConfigurationError, configure, get_guard, licensed
 
 from ..conftest import FAST_RETRY
 
-FAST = {"heartbeat": "online", "heartbeat_interval": 0.2, "retry_policy": FAST_RETRY,
-        "hook_timeout": 5.0}
+FAST = {
+    "heartbeat": "online",
+    "heartbeat_interval": 0.2,
+    "retry_policy": FAST_RETRY,
+    "hook_timeout": 5.0,
+}
 
 
 def app_settings(af, key, **extra):
-    return dict(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
-                api_base_url=af.url, license_key=key, hwid_override="lib-test", **FAST, **extra)
+    return dict(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url=af.url,
+        license_key=key,
+        hwid_override="lib-test",
+        **FAST,
+        **extra,
+    )
 
 
 class Library:
@@ -60,8 +72,11 @@ def test_configure_carries_the_library_hooks_over(af):
     guard.ensure()
     af.revoke(key)
     assert library.done.wait(10)
-    assert library.events == [("on revoked", "revoked"), ("on_lost", "revoked"),
-                              ("cleanup", "cache")]
+    assert library.events == [
+        ("on revoked", "revoked"),
+        ("on_lost", "revoked"),
+        ("cleanup", "cache"),
+    ]
 
 
 def test_configure_twice_keeps_every_hook_once(af):
@@ -72,8 +87,11 @@ def test_configure_twice_keeps_every_hook_once(af):
     guard.ensure()
     af.revoke(key)
     assert library.done.wait(10)
-    assert library.events == [("on revoked", "revoked"), ("on_lost", "revoked"),
-                              ("cleanup", "cache")]
+    assert library.events == [
+        ("on revoked", "revoked"),
+        ("on_lost", "revoked"),
+        ("cleanup", "cache"),
+    ]
 
 
 def test_a_development_build_configured_from_the_environment_later(af, monkeypatch):
@@ -82,8 +100,9 @@ def test_a_development_build_configured_from_the_environment_later(af, monkeypat
     for name, value in af.environ(key).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AUTHFORGE_HWID_OVERRIDE", "lib-env")
-    configure(trust_environment=True, heartbeat="online", heartbeat_interval=0.2,
-              retry_policy=FAST_RETRY)
+    configure(
+        trust_environment=True, heartbeat="online", heartbeat_interval=0.2, retry_policy=FAST_RETRY
+    )
     with pytest.raises(authforge_guard.LicenseLost):
         with licensed() as session:
             assert session.tier == "pro"

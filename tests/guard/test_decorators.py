@@ -30,8 +30,14 @@ def test_function_keeps_signature_doc_and_wrapped(guard):
 def test_bare_decorator_on_the_default_guard(af):
     from authforge_guard import configure
 
-    configure(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
-              api_base_url=af.url, license_key=af.create_license(), hwid_override="m")
+    configure(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url=af.url,
+        license_key=af.create_license(),
+        hwid_override="m",
+    )
 
     @requires_license
     def hello(name):
@@ -136,7 +142,7 @@ def test_a_method_bound_while_licensed_is_checked_again_after_a_loss(af, make_gu
 
 def test_partial_both_ways(guard):
     def power(base, exp):
-        return base ** exp
+        return base**exp
 
     assert functools.partial(requires_license(guard=guard)(power), 2)(10) == 1024
     assert requires_license(guard=guard)(functools.partial(power, exp=2))(9) == 81

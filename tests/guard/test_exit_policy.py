@@ -40,20 +40,28 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize(("body", "interrupt"), [
-    ("time.sleep(60)", True),
-    ("with licensed(guard=guard):\n                time.sleep(60)", True),
-    # cooperative: no signal; the next guarded call in the main thread exits
-    ("while True:\n                step()\n                time.sleep(0.05)", False),
-])
+@pytest.mark.parametrize(
+    ("body", "interrupt"),
+    [
+        ("time.sleep(60)", True),
+        ("with licensed(guard=guard):\n                time.sleep(60)", True),
+        # cooperative: no signal; the next guarded call in the main thread exits
+        ("while True:\n                step()\n                time.sleep(0.05)", False),
+    ],
+)
 def test_exit_policy_saves_work_and_exits_with_code(af, tmp_path, body, interrupt):
     key = af.create_license()
     script = tmp_path / "app.py"
     script.write_text(SCRIPT.replace("{body}", body).replace("{interrupt}", str(interrupt)))
     work = tmp_path / "work.txt"
     env = dict(os.environ, **af.environ(key), AUTHFORGE_HWID_OVERRIDE="exit-test")
-    child = subprocess.Popen([sys.executable, str(script), str(work)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(work)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert child.stdout.readline().strip() == "ready"
         af.revoke(key)

@@ -8,16 +8,22 @@ import pytest
 from authforge_guard import FeatureNotLicensed, feature, has_feature
 
 
-@pytest.mark.parametrize(("variables", "granted", "denied"), [
-    ({"tier": "pro"}, {"free", "pro"}, {"enterprise"}),
-    ({"tier": "Enterprise"}, {"free", "pro", "enterprise"}, set()),
-    ({"tier": "free"}, {"free"}, {"pro"}),
-    ({"features": ["export-pdf", "Sync"]}, {"export-pdf", "sync"}, {"pro", "beta"}),
-    ({"features": "export-pdf, sync"}, {"export-pdf", "sync"}, {"pro"}),
-    ({"beta": "yes", "legacy": "false", "seats": 3, "zero": 0, "on": True},
-     {"beta", "seats", "on"}, {"legacy", "zero"}),
-    ({}, set(), {"free", "pro"}),
-])
+@pytest.mark.parametrize(
+    ("variables", "granted", "denied"),
+    [
+        ({"tier": "pro"}, {"free", "pro"}, {"enterprise"}),
+        ({"tier": "Enterprise"}, {"free", "pro", "enterprise"}, set()),
+        ({"tier": "free"}, {"free"}, {"pro"}),
+        ({"features": ["export-pdf", "Sync"]}, {"export-pdf", "sync"}, {"pro", "beta"}),
+        ({"features": "export-pdf, sync"}, {"export-pdf", "sync"}, {"pro"}),
+        (
+            {"beta": "yes", "legacy": "false", "seats": 3, "zero": 0, "on": True},
+            {"beta", "seats", "on"},
+            {"legacy", "zero"},
+        ),
+        ({}, set(), {"free", "pro"}),
+    ],
+)
 def test_grants(af, make_guard, variables, granted, denied):
     guard = make_guard(license_key=af.create_license(variables), heartbeat="grace")
     for name in granted:

@@ -44,8 +44,14 @@ def test_16_racing_threads_make_one_validate(af, make_guard):
 
 def test_default_guard_from_configure(af):
     key = af.create_license()
-    configure(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
-              api_base_url=af.url, license_key=key, hwid_override="m1")
+    configure(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url=af.url,
+        license_key=key,
+        hwid_override="m1",
+    )
 
     @requires_license
     def hello():
@@ -87,10 +93,13 @@ def test_block_inside_a_live_session_leaves_it_open(af, make_guard):
     assert guard.session is session
 
 
-@pytest.mark.parametrize(("make_key", "code"), [
-    (lambda af: "NO-SUCH-KEY-0000", "invalid_key"),
-    (lambda af: _revoked(af), "revoked"),
-])
+@pytest.mark.parametrize(
+    ("make_key", "code"),
+    [
+        (lambda af: "NO-SUCH-KEY-0000", "invalid_key"),
+        (lambda af: _revoked(af), "revoked"),
+    ],
+)
 def test_a_license_that_cannot_be_had_raises_license_error(af, make_guard, make_key, code):
     guard = make_guard(license_key=make_key(af))
 
@@ -118,8 +127,14 @@ def test_unreachable_server_is_a_transient_license_error(af):
     from authforge_guard import Guard
     from tests.conftest import FAST_RETRY
 
-    guard = Guard(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
-                  api_base_url="http://127.0.0.1:9", license_key="K", retry_policy=FAST_RETRY)
+    guard = Guard(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url="http://127.0.0.1:9",
+        license_key="K",
+        retry_policy=FAST_RETRY,
+    )
     with pytest.raises(LicenseError) as info:
         guard.ensure()
     assert info.value.code == "network_error" and info.value.transient

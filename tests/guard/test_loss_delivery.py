@@ -30,8 +30,12 @@ def record_hooks(guard):
     return order
 
 
-EXPECTED_ORDER = [("revoked-hook", "revoked", True), ("on_lost", "revoked", False),
-                  "cleanup-2", "cleanup-1"]
+EXPECTED_ORDER = [
+    ("revoked-hook", "revoked", True),
+    ("on_lost", "revoked", False),
+    "cleanup-2",
+    "cleanup-1",
+]
 
 
 def test_main_thread_asleep(af, make_guard):
@@ -75,7 +79,8 @@ def test_main_thread_blocked_in_input_in_a_real_process(af, tmp_path):
     """input() on a pipe that never sends: the loss still ends the block (a child process)."""
     key = af.create_license()
     script = tmp_path / "app.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys
         from authforge_guard import LicenseLost, licensed, Guard
         guard = Guard(heartbeat="online", heartbeat_interval=0.2, trust_environment=True)
@@ -88,10 +93,16 @@ def test_main_thread_blocked_in_input_in_a_real_process(af, tmp_path):
             print("lost", exc.code, flush=True)
             sys.exit(0)
         sys.exit(5)
-    """))
+    """)
+    )
     env = dict(os.environ, **af.environ(key), AUTHFORGE_HWID_OVERRIDE="child")
-    child = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert child.stdout.readline().strip() == "ready"
         af.revoke(key)

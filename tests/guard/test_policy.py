@@ -16,8 +16,9 @@ def settings(**kwargs):
     return resolve_settings({"app_id": "a", "public_key": KEY, **kwargs}, {})
 
 
-@pytest.mark.parametrize(("on_lost", "kind"), [("raise", RaisePolicy), ("exit", ExitPolicy),
-                                               ("warn", LossPolicy)])
+@pytest.mark.parametrize(
+    ("on_lost", "kind"), [("raise", RaisePolicy), ("exit", ExitPolicy), ("warn", LossPolicy)]
+)
 def test_each_setting_names_its_strategy(on_lost, kind):
     policy = policy_for(settings(on_lost=on_lost))
     assert type(policy) is kind

@@ -12,9 +12,21 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_mypy(path):
     pytest.importorskip("mypy")
     return subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--follow-imports=silent",
-         "--python-version", "3.10", str(path)],
-        capture_output=True, text=True, cwd=ROOT, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--follow-imports=silent",
+            "--python-version",
+            "3.10",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
     )
 
 

@@ -17,8 +17,13 @@ UNREACHABLE = "http://127.0.0.1:9"
 
 
 def offline_client(af, **overrides):
-    kwargs = dict(app_id=af.app_id, app_secret=None, public_key=af.public_key,
-                  api_base_url=UNREACHABLE, hwid_override="air-gapped-1")
+    kwargs = dict(
+        app_id=af.app_id,
+        app_secret=None,
+        public_key=af.public_key,
+        api_base_url=UNREACHABLE,
+        hwid_override="air-gapped-1",
+    )
     kwargs.update(overrides)
     return AuthForgeClient(**kwargs)
 
@@ -45,12 +50,15 @@ def expired_file(af, key):
     return text
 
 
-@pytest.mark.parametrize(("make", "code"), [
-    (lambda af, key: af.mint_offline_file(key, hwids=["someone-else"]), "hwid_mismatch"),
-    (lambda af, key: expired_file(af, key), "expired"),
-    (lambda af, key: "-----BEGIN AUTHFORGE LICENSE-----\ncut short", "bad_armor"),
-    (lambda af, key: "/no/such/license.authforge", "read_error"),
-])
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (lambda af, key: af.mint_offline_file(key, hwids=["someone-else"]), "hwid_mismatch"),
+        (lambda af, key: expired_file(af, key), "expired"),
+        (lambda af, key: "-----BEGIN AUTHFORGE LICENSE-----\ncut short", "bad_armor"),
+        (lambda af, key: "/no/such/license.authforge", "read_error"),
+    ],
+)
 def test_refused_files_report_their_code_to_on_failure(af, make, code):
     key = af.create_license()
     seen = []
@@ -81,13 +89,20 @@ def test_activate_offline_writes_once_then_replays_for_free(af, tmp_path):
     assert offline_client(af, hwid_override="laptop-1").login_from_file(str(target))
 
 
-@pytest.mark.parametrize(("setup", "code"), [
-    (lambda af: (af.set_offline_activation(False), af.create_license())[1],
-     "offline_activation_disabled"),
-    (lambda af: af.create_license(expires_at=time.time() + 86400),
-     "offline_activation_requires_perpetual"),
-    (lambda af: af.create_license(slots=None), "offline_activation_requires_seats"),
-])
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        (
+            lambda af: (af.set_offline_activation(False), af.create_license())[1],
+            "offline_activation_disabled",
+        ),
+        (
+            lambda af: af.create_license(expires_at=time.time() + 86400),
+            "offline_activation_requires_perpetual",
+        ),
+        (lambda af: af.create_license(slots=None), "offline_activation_requires_seats"),
+    ],
+)
 def test_activation_refusals_are_fatal_codes(af, tmp_path, setup, code):
     key = setup(af)
     with pytest.raises(AuthForgeError) as info:
@@ -120,7 +135,9 @@ def test_refused_activation_leaves_the_existing_file_alone(af, existing):
 
 def test_rejected_file_leaves_the_existing_file_alone(af, existing):
     key, path, before = existing
-    distrustful = af.client(hwid_override="laptop-1", public_key=SigningKey.generate().public_key_b64)
+    distrustful = af.client(
+        hwid_override="laptop-1", public_key=SigningKey.generate().public_key_b64
+    )
     with pytest.raises(AuthForgeError) as info:
         distrustful.activate_offline(key, str(path))
     assert info.value.code == "offline_file_rejected" and "bad_signature" in str(info.value)
@@ -144,7 +161,9 @@ def test_unwritable_target_is_file_write_failed(af, existing, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     with pytest.raises(AuthForgeError) as info:
-        af.client(hwid_override="laptop-1").activate_offline(key, str(blocker / "license.authforge"))
+        af.client(hwid_override="laptop-1").activate_offline(
+            key, str(blocker / "license.authforge")
+        )
     assert info.value.code == "file_write_failed"
 
 
@@ -152,7 +171,8 @@ def test_killed_mid_activation_leaves_the_file_byte_identical(af, existing, tmp_
     """A process killed while its activation is in flight changes nothing on disk."""
     key, path, before = existing
     script = tmp_path / "activate.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys, threading, time
         from authforge_guard import AuthForgeClient
         from authforge_guard._files import write_atomic
@@ -167,7 +187,8 @@ def test_killed_mid_activation_leaves_the_file_byte_identical(af, existing, tmp_
         client = AuthForgeClient({af.app_id!r}, {af.app_secret!r}, {af.public_key!r},
                                  api_base_url={af.url!r}, hwid_override="laptop-1")
         client.activate_offline({key!r}, {str(path)!r})
-    """))
+    """)
+    )
     child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "writing"

@@ -30,8 +30,13 @@ def offline_file(af, tmp_path):
 
 
 def offline_guard(af, path, **overrides):
-    kwargs = dict(app_id=af.app_id, public_key=af.public_key, api_base_url=UNREACHABLE,
-                  license_file=str(path), hwid_override="plant-7")
+    kwargs = dict(
+        app_id=af.app_id,
+        public_key=af.public_key,
+        api_base_url=UNREACHABLE,
+        license_file=str(path),
+        hwid_override="plant-7",
+    )
     kwargs.update(overrides)
     return Guard(**kwargs)
 
@@ -62,8 +67,12 @@ def test_decorators_and_gates_on_an_offline_session(af, offline_file):
 
 def test_licensed_block_with_an_explicit_file(af, offline_file):
     _key, path = offline_file()
-    guard = Guard(app_id=af.app_id, public_key=af.public_key, api_base_url=UNREACHABLE,
-                  hwid_override="plant-7")
+    guard = Guard(
+        app_id=af.app_id,
+        public_key=af.public_key,
+        api_base_url=UNREACHABLE,
+        hwid_override="plant-7",
+    )
     with licensed(guard=guard, license_file=path) as session:
         assert session.kind == "offline" and session.expires_at is None
     assert guard.session is None
@@ -83,16 +92,14 @@ def test_environment_names_the_file(af, offline_file, monkeypatch):
 
 def test_file_first_then_the_key(af, offline_file):
     key, path = offline_file(hwid="another-machine")  # this machine is not in the file
-    guard = offline_guard(af, path, app_secret=af.app_secret, api_base_url=af.url,
-                          license_key=key)
+    guard = offline_guard(af, path, app_secret=af.app_secret, api_base_url=af.url, license_key=key)
     session = guard.ensure()
     assert session.kind == "online"
     assert af.stats()["licenses"][key]["validates"] == 1
     guard.logout()
 
     key2, good = offline_file()
-    guard = offline_guard(af, good, app_secret=af.app_secret, api_base_url=af.url,
-                          license_key=key2)
+    guard = offline_guard(af, good, app_secret=af.app_secret, api_base_url=af.url, license_key=key2)
     assert guard.ensure().kind == "offline"
     assert af.stats()["licenses"].get(key2, {}).get("validates", 0) == 0
     guard.logout()

@@ -100,11 +100,14 @@ def short_session_guard(shared_af, proxy, make_shared_guard, seconds, **override
 
 
 @pytest.mark.parametrize("mode", ["grace", "online"])
-def test_setting_the_clock_back_does_not_stretch_a_session(shared_af, proxy, make_shared_guard, wall, mode):
+def test_setting_the_clock_back_does_not_stretch_a_session(
+    shared_af, proxy, make_shared_guard, wall, mode
+):
     # Checks every 60 s: the session must still end at its signed expiry, 2 s
     # from now, not at the next check. Online checks meet a dead network.
-    guard, hooks = short_session_guard(shared_af, proxy, make_shared_guard, 2, heartbeat=mode,
-                                       heartbeat_interval=60)
+    guard, hooks = short_session_guard(
+        shared_af, proxy, make_shared_guard, 2, heartbeat=mode, heartbeat_interval=60
+    )
     session = guard.ensure()
     started = time.monotonic()
     proxy.arm(Fault.drop(), always=True, path="/auth/heartbeat")
@@ -117,20 +120,28 @@ def test_setting_the_clock_back_does_not_stretch_a_session(shared_af, proxy, mak
     assert ("lost", "session_expired", True) in hooks.events
 
 
-def test_transient_failures_keep_a_session_only_until_its_signed_end(shared_af, proxy, make_shared_guard, wall):
-    guard, hooks = short_session_guard(shared_af, proxy, make_shared_guard, 2, heartbeat_interval=0.2)
+def test_transient_failures_keep_a_session_only_until_its_signed_end(
+    shared_af, proxy, make_shared_guard, wall
+):
+    guard, hooks = short_session_guard(
+        shared_af, proxy, make_shared_guard, 2, heartbeat_interval=0.2
+    )
     session = guard.ensure()
     proxy.arm(Fault.drop(), always=True, path="/auth/heartbeat")
     wall.jump(-DAY)
     assert wait_for(lambda: "cleanup" in hooks.kinds(), timeout=2 + 5)
     assert session.lost_code == "session_expired"
     assert set(hooks.transient_codes()) == {"network_error"}  # kept while it was valid
-    assert hooks.fatal_events()[:2] == [("code", "session_expired", True),
-                                        ("lost", "session_expired", True)]
+    assert hooks.fatal_events()[:2] == [
+        ("code", "session_expired", True),
+        ("lost", "session_expired", True),
+    ]
 
 
 @pytest.mark.parametrize("mode", ["grace", "online"])
-def test_setting_the_clock_forward_does_not_end_a_valid_session(shared_af, make_shared_guard, wall, mode):
+def test_setting_the_clock_forward_does_not_end_a_valid_session(
+    shared_af, make_shared_guard, wall, mode
+):
     key = shared_af.create_license()
     guard = make_shared_guard(license_key=key, heartbeat=mode, heartbeat_interval=0.05)
     hooks = HookLog(guard)

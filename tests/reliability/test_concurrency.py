@@ -42,7 +42,9 @@ def join_all(threads, timeout=10.0):
     return [thread for thread in threads if thread.is_alive()]
 
 
-def test_threads_keep_calling_while_sessions_are_lost_and_regained(shared_af, proxy, make_shared_guard):
+def test_threads_keep_calling_while_sessions_are_lost_and_regained(
+    shared_af, proxy, make_shared_guard
+):
     key = shared_af.create_license()
     guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
     hooks = HookLog(guard)
@@ -147,8 +149,9 @@ def test_a_stale_verdict_cannot_end_the_next_session(shared_af, proxy, make_shar
 @pytest.mark.parametrize("hook_timeout", [5.0, None], ids=["hook_thread", "heartbeat_thread"])
 def test_login_from_inside_a_hook(shared_af, proxy, make_shared_guard, hook_timeout):
     key = shared_af.create_license()
-    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
-                       hook_timeout=hook_timeout)
+    guard = make_shared_guard(
+        api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05, hook_timeout=hook_timeout
+    )
     first = guard.ensure()
     again = []
 
@@ -161,15 +164,18 @@ def test_login_from_inside_a_hook(shared_af, proxy, make_shared_guard, hook_time
     [second] = again
     assert not first.active and second.active and guard.session is second
     beats = stats(shared_af, key)["heartbeats"]
-    assert wait_for(lambda: stats(shared_af, key)["heartbeats"] >= beats + 3)  # the new one is checked
+    assert wait_for(
+        lambda: stats(shared_af, key)["heartbeats"] >= beats + 3
+    )  # the new one is checked
     assert guard.session is second
     assert wait_for(lambda: scheduled_checks(guard) == 1)
 
 
 def test_logout_from_inside_a_hook(shared_af, proxy, make_shared_guard):
     key = shared_af.create_license()
-    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
-                       hook_timeout=None)  # in the heartbeat thread itself
+    guard = make_shared_guard(
+        api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05, hook_timeout=None
+    )  # in the heartbeat thread itself
     hooks = HookLog(guard)
     guard.on_lost(lambda event: guard.logout())
     guard.ensure()
@@ -187,8 +193,12 @@ def test_client_login_from_inside_on_failure(shared_af, proxy, make_shared_clien
         seen.append(exc.code)
         assert client.login(key)
 
-    client = make_shared_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=0.05,
-                         on_failure=on_failure)
+    client = make_shared_client(
+        api_base_url=proxy.url,
+        online_heartbeat=True,
+        heartbeat_interval=0.05,
+        on_failure=on_failure,
+    )
     assert client.login(key)
     proxy.arm(verdict("session_expired"), path=HEARTBEAT)
     assert wait_for(lambda: seen)
@@ -198,7 +208,9 @@ def test_client_login_from_inside_on_failure(shared_af, proxy, make_shared_clien
     assert wait_for(lambda: len(heartbeat_threads()) == 1)
 
 
-def test_a_hanging_hook_is_left_behind_and_the_loss_still_lands(shared_af, proxy, make_shared_guard, caplog):
+def test_a_hanging_hook_is_left_behind_and_the_loss_still_lands(
+    shared_af, proxy, make_shared_guard, caplog
+):
     key = shared_af.create_license()
     guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
     never = threading.Event()
@@ -219,8 +231,9 @@ def test_a_hanging_hook_is_left_behind_and_the_loss_still_lands(shared_af, proxy
 
 def test_a_hanging_transient_hook_does_not_stop_the_checks(shared_af, proxy, make_shared_guard):
     key = shared_af.create_license()
-    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05,
-                       hook_timeout=0.2)
+    guard = make_shared_guard(
+        api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05, hook_timeout=0.2
+    )
     never = threading.Event()
     calls = []
     guard.on_transient(lambda event: (calls.append(event.code), never.wait()))

@@ -13,8 +13,6 @@ import math
 import signal
 
 import pytest
-
-from authforge_guard._scheduler import shared_timers
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +24,7 @@ from authforge_guard._config import (
     resolve_settings,
 )
 from authforge_guard._protocol import SigningKey
+from authforge_guard._scheduler import shared_timers
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -34,14 +33,67 @@ EXAMPLES = 400
 
 # Values a person, a shell script or a CI template has been known to put there.
 TRICKY = [
-    "", " ", "\t", "0", "1", "-1", "10", "0.0001", "1e-300", "1e12", "1e308", "1e309", "inf",
-    "-inf", "Infinity", "nan", "NaN", "0x10", "1_000", "٣", "9" * 5000, "true", "false", "yes",
-    "off", "online", "grace", "SERVER", "local", "Online ", "SIGURG", "urg", "SIGKILL",
-    "SIG_IGN", "SIG_DFL", "SIG_BLOCK", "SIG_SETMASK", "SIGRTMIN", "NSIG", "9", "https://example.test",
-    "https://auth.authforge.cc/", "http://example.test", "http://127.0.0.1:9", "http://[::1]:9",
-    "http://localhost", "ftp://example.test", "https://", "example.test", "file:///etc/passwd",
-    "https://user:pass@example.test", "https://example.test:99999", "http://10.0.0.1",
-    KEY, f"{KEY},{KEY}", f"{KEY}, not-a-key", "AAAA", "\x00", "\ud800", "é", "/tmp",
+    "",
+    " ",
+    "\t",
+    "0",
+    "1",
+    "-1",
+    "10",
+    "0.0001",
+    "1e-300",
+    "1e12",
+    "1e308",
+    "1e309",
+    "inf",
+    "-inf",
+    "Infinity",
+    "nan",
+    "NaN",
+    "0x10",
+    "1_000",
+    "٣",
+    "9" * 5000,
+    "true",
+    "false",
+    "yes",
+    "off",
+    "online",
+    "grace",
+    "SERVER",
+    "local",
+    "Online ",
+    "SIGURG",
+    "urg",
+    "SIGKILL",
+    "SIG_IGN",
+    "SIG_DFL",
+    "SIG_BLOCK",
+    "SIG_SETMASK",
+    "SIGRTMIN",
+    "NSIG",
+    "9",
+    "https://example.test",
+    "https://auth.authforge.cc/",
+    "http://example.test",
+    "http://127.0.0.1:9",
+    "http://[::1]:9",
+    "http://localhost",
+    "ftp://example.test",
+    "https://",
+    "example.test",
+    "file:///etc/passwd",
+    "https://user:pass@example.test",
+    "https://example.test:99999",
+    "http://10.0.0.1",
+    KEY,
+    f"{KEY},{KEY}",
+    f"{KEY}, not-a-key",
+    "AAAA",
+    "\x00",
+    "\ud800",
+    "é",
+    "/tmp",
 ]
 values = st.one_of(
     st.sampled_from(TRICKY),
@@ -70,16 +122,28 @@ def resolve(environ):
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(environments)
-@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_HEARTBEAT_INTERVAL": "inf"})
-@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_REQUEST_TIMEOUT": "1e12"})
-@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "http://10.0.0.1"})
+@example(
+    {"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_HEARTBEAT_INTERVAL": "inf"}
+)
+@example(
+    {"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_REQUEST_TIMEOUT": "1e12"}
+)
+@example(
+    {"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "http://10.0.0.1"}
+)
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_API_URL": "ftp://x"})
 @example({"AUTHFORGE_APP_ID": "\udcff", "AUTHFORGE_PUBLIC_KEY": KEY})  # bytes that were not UTF-8
 @example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_PROXY_URL": "0"})
-@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
-          "AUTHFORGE_HEARTBEAT_INTERVAL": "5"})  # too often for the real service
-@example({"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
-          "AUTHFORGE_INTERRUPT_SIGNAL": "SIG_SETMASK"})  # a constant named SIG_*, not a signal
+@example(
+    {"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY, "AUTHFORGE_HEARTBEAT_INTERVAL": "5"}
+)  # too often for the real service
+@example(
+    {
+        "AUTHFORGE_APP_ID": "a",
+        "AUTHFORGE_PUBLIC_KEY": KEY,
+        "AUTHFORGE_INTERRUPT_SIGNAL": "SIG_SETMASK",
+    }
+)  # a constant named SIG_*, not a signal
 def test_environment_settings_only_raise_configuration_error(environ):
     resolved = resolve(environ)
     if resolved is None:
@@ -103,25 +167,38 @@ def test_environment_settings_only_raise_configuration_error(environ):
 
 
 PINNED = {"app_id": "vendor-app", "public_key": KEY}
-CODE_CHOICES = st.fixed_dictionaries({}, optional={
-    "heartbeat": st.sampled_from(["online", "grace"]),
-    "heartbeat_interval": st.sampled_from([30, 900, 3600]),
-    "ttl_seconds": st.sampled_from([3600, 86400, 604800]),
-    "session_cache": st.sampled_from([True, False]),
-})
+CODE_CHOICES = st.fixed_dictionaries(
+    {},
+    optional={
+        "heartbeat": st.sampled_from(["online", "grace"]),
+        "heartbeat_interval": st.sampled_from([30, 900, 3600]),
+        "ttl_seconds": st.sampled_from([3600, 86400, 604800]),
+        "session_cache": st.sampled_from([True, False]),
+    },
+)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(environments, CODE_CHOICES)
-@example({"AUTHFORGE_HEARTBEAT": "grace", "AUTHFORGE_SESSION_CACHE": "1",
-          "AUTHFORGE_HWID_OVERRIDE": "shared-seat"}, {"heartbeat": "online"})
+@example(
+    {
+        "AUTHFORGE_HEARTBEAT": "grace",
+        "AUTHFORGE_SESSION_CACHE": "1",
+        "AUTHFORGE_HWID_OVERRIDE": "shared-seat",
+    },
+    {"heartbeat": "online"},
+)
 def test_an_untrusted_environment_never_loosens_the_code(environ, code):
     logging.getLogger("authforge_guard").disabled = True  # the warnings are tested elsewhere
     try:
         resolved = resolve_settings({**PINNED, **code}, environ)
     except ConfigurationError as exc:  # a bad value it would have used; never a trust one
-        assert exc.env_var not in ("AUTHFORGE_APP_ID", "AUTHFORGE_PUBLIC_KEY",
-                                   "AUTHFORGE_API_URL", "AUTHFORGE_HWID_OVERRIDE")
+        assert exc.env_var not in (
+            "AUTHFORGE_APP_ID",
+            "AUTHFORGE_PUBLIC_KEY",
+            "AUTHFORGE_API_URL",
+            "AUTHFORGE_HWID_OVERRIDE",
+        )
         return
     finally:
         logging.getLogger("authforge_guard").disabled = False
@@ -130,16 +207,23 @@ def test_an_untrusted_environment_never_loosens_the_code(environ, code):
     if "heartbeat" in code:
         assert resolved.heartbeat == code["heartbeat"]
     assert resolved.heartbeat_interval <= code.get("heartbeat_interval", 900)
-    assert (resolved.ttl_seconds or SERVER_DEFAULT_TTL) <= code.get("ttl_seconds",
-                                                                    SERVER_DEFAULT_TTL)
+    assert (resolved.ttl_seconds or SERVER_DEFAULT_TTL) <= code.get(
+        "ttl_seconds", SERVER_DEFAULT_TTL
+    )
     assert resolved.session_cache == code.get("session_cache", False)
     assert resolved.session_store == code.get("session_cache", False)
 
 
 def test_a_bad_url_is_named_when_the_guard_is_made():
     with pytest.raises(ConfigurationError) as info:
-        Guard(environ={"AUTHFORGE_APP_ID": "a", "AUTHFORGE_PUBLIC_KEY": KEY,
-                       "AUTHFORGE_API_URL": "http://auth.example.test"}, trust_environment=True)
+        Guard(
+            environ={
+                "AUTHFORGE_APP_ID": "a",
+                "AUTHFORGE_PUBLIC_KEY": KEY,
+                "AUTHFORGE_API_URL": "http://auth.example.test",
+            },
+            trust_environment=True,
+        )
     assert info.value.env_var == "AUTHFORGE_API_URL" and info.value.argument == "api_base_url"
     assert "https" in str(info.value)
 
@@ -156,8 +240,13 @@ def thread_crashes(monkeypatch):
 
 def test_the_largest_accepted_numbers_work(shared_af, thread_crashes):
     """An interval or timeout too long for the OS timers is waited in pieces, not a crash."""
-    environ = {**shared_af.environ(), "AUTHFORGE_HWID_OVERRIDE": "big-numbers", "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
-               "AUTHFORGE_REQUEST_TIMEOUT": "1e300", "AUTHFORGE_HEARTBEAT": "online"}
+    environ = {
+        **shared_af.environ(),
+        "AUTHFORGE_HWID_OVERRIDE": "big-numbers",
+        "AUTHFORGE_HEARTBEAT_INTERVAL": "1e300",
+        "AUTHFORGE_REQUEST_TIMEOUT": "1e300",
+        "AUTHFORGE_HEARTBEAT": "online",
+    }
     guard = Guard(environ=environ, trust_environment=True)
     try:
         assert guard.ensure(shared_af.create_license()).active
@@ -171,8 +260,12 @@ def test_the_largest_accepted_numbers_work(shared_af, thread_crashes):
 def test_a_far_future_offline_expiry_arms_no_crashing_timer(shared_af, tmp_path, thread_crashes):
     key = shared_af.create_license()
     path = tmp_path / "far.authforge"
-    path.write_text(shared_af.mint_offline_file(key, expires_at="9999-12-31T00:00:00Z"), encoding="utf-8")
-    guard = Guard(app_id=shared_af.app_id, public_key=shared_af.public_key, api_base_url=shared_af.url)
+    path.write_text(
+        shared_af.mint_offline_file(key, expires_at="9999-12-31T00:00:00Z"), encoding="utf-8"
+    )
+    guard = Guard(
+        app_id=shared_af.app_id, public_key=shared_af.public_key, api_base_url=shared_af.url
+    )
     try:
         session = guard.ensure(license_file=path)
         thread = shared_timers()._thread  # the file's expiry waits on the shared timers

@@ -20,7 +20,6 @@ import time
 import pytest
 
 import authforge_guard._guard as guard_module
-
 from authforge_guard import LicenseError
 from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
 from tests.support.waiting import HookLog, scheduled_checks, wait_for
@@ -35,7 +34,9 @@ def heartbeats(shared_af, key):
 
 @pytest.mark.parametrize("mode", ["grace", "online"])
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_login_under_fault(shared_af, proxy, make_shared_client, make_shared_guard, case, mode, monkeypatch):
+def test_login_under_fault(
+    shared_af, proxy, make_shared_client, make_shared_guard, case, mode, monkeypatch
+):
     # The window in which a transient failure is shared, shortened (5 s in production).
     monkeypatch.setattr(guard_module, "TRANSIENT_SHARE_SECONDS", 0.3)
     key = shared_af.create_license()
@@ -150,10 +151,16 @@ def test_grace_session_never_meets_the_fault(shared_af, proxy, make_shared_guard
     seen = len(proxy.requests)
     proxy.arm(case.make(), always=True)
     time.sleep(0.15)  # several grace checks
-    ours = [body for _path, body in proxy.requests[seen:]
-            if body and (body.get("licenseKey") == key or body.get("sessionToken") == token)]
+    ours = [
+        body
+        for _path, body in proxy.requests[seen:]
+        if body and (body.get("licenseKey") == key or body.get("sessionToken") == token)
+    ]
     assert ours == []
-    assert shared_af.stats()["licenses"][key] == {**shared_af.stats()["licenses"][key],
-                                           "validates": 1, "heartbeats": 0}
+    assert shared_af.stats()["licenses"][key] == {
+        **shared_af.stats()["licenses"][key],
+        "validates": 1,
+        "heartbeats": 0,
+    }
     assert hooks.events == []
     assert guard.session is session and guard.sessions == [session]

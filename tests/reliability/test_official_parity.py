@@ -79,7 +79,11 @@ def both_clients(shared_af, proxy, **kwargs):
     )
     ours = shared_af.client(retry_policy=FAST_RETRY, on_failure=Failures(), **common)
     theirs = official.AuthForgeClient(
-        shared_af.app_id, shared_af.app_secret, shared_af.public_key, on_failure=Failures(), **common
+        shared_af.app_id,
+        shared_af.app_secret,
+        shared_af.public_key,
+        on_failure=Failures(),
+        **common,
     )
     return ours, theirs
 
@@ -116,9 +120,10 @@ def test_validate_license_matches_the_official_sdk(shared_af, proxy, case):
     assert_codes_match(case, mine["code"], official_result["code"], DELIBERATE)
     # Where both name a real code, both classify it the same way.
     if is_well_formed_code(official_result["code"]):
-        assert is_transient_error(mine["code"]) == official.is_transient_error(
-            official_result["code"]
-        ) or case.name in DELIBERATE
+        assert (
+            is_transient_error(mine["code"]) == official.is_transient_error(official_result["code"])
+            or case.name in DELIBERATE
+        )
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
@@ -157,8 +162,9 @@ def test_the_deliberate_differences_are_real_cases():
     assert set(DELIBERATE) <= names and set(DELIBERATE_HEARTBEAT) <= names
 
 
-def test_a_key_utf8_cannot_carry_gets_the_servers_verdict_like_the_official_sdk(shared_af, proxy,
-                                                                                 make_shared_guard):
+def test_a_key_utf8_cannot_carry_gets_the_servers_verdict_like_the_official_sdk(
+    shared_af, proxy, make_shared_guard
+):
     # A lone surrogate: what a license file or an environment variable with
     # bytes that are not UTF-8 decodes to (surrogateescape).
     key = "ABCD-\udcff-EFGH-IJKL"

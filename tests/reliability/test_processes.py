@@ -40,7 +40,10 @@ def environment(shared_af, url, **extra):
 def run_script(source, env, timeout=30):
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(source)],
-        env=env, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -105,7 +108,9 @@ FORK_SCRIPT = """
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 def test_fork_in_a_licensed_process(shared_af):
     key = shared_af.create_license()
-    result = run_script(FORK_SCRIPT, environment(shared_af, shared_af.url, AUTHFORGE_LICENSE_KEY=key))
+    result = run_script(
+        FORK_SCRIPT, environment(shared_af, shared_af.url, AUTHFORGE_LICENSE_KEY=key)
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["child"] == {
@@ -123,7 +128,9 @@ def test_fork_in_a_licensed_process(shared_af):
         "heartbeat_threads": 1,
         "still_refreshing": True,
     }
-    assert shared_af.stats()["licenses"][key]["validates"] == 2  # the parent's login and the child's
+    assert (
+        shared_af.stats()["licenses"][key]["validates"] == 2
+    )  # the parent's login and the child's
 
 
 EXIT_SCRIPT = """
@@ -180,8 +187,14 @@ def test_exit_while_a_hook_still_hangs_is_silent(shared_af, hook_timeout):
     key = shared_af.create_license()
     env = environment(shared_af, shared_af.url, AUTHFORGE_LICENSE_KEY=key)
     script = textwrap.dedent(HANGING_HOOK_SCRIPT.format(hook_timeout=hook_timeout))
-    child = subprocess.Popen([sys.executable, "-c", script], env=env, text=True,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert child.stdout.readline() == "ready\n"
         shared_af.revoke(key)

@@ -69,7 +69,11 @@ def leaks(texts, secrets):
 
 
 def exception_texts(exc):
-    return [str(exc), repr(exc), "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))]
+    return [
+        str(exc),
+        repr(exc),
+        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    ]
 
 
 def record_texts(records):
@@ -84,8 +88,9 @@ def debug_logs(caplog):
     return caplog
 
 
-def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(shared_af, proxy, make_shared_guard,
-                                                                    make_shared_client, debug_logs):
+def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(
+    shared_af, proxy, make_shared_guard, make_shared_client, debug_logs
+):
     key = shared_af.create_license({"tier": "pro"})
     guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
     events, texts = [], []
@@ -102,7 +107,9 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(shared_af, pr
         guard.ensure(WRONG_KEY)
     texts += exception_texts(refused.value)
     texts.append(repr(make_shared_client(api_base_url=proxy.url).validate_license(WRONG_KEY)))
-    bare = make_shared_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=0.05)
+    bare = make_shared_client(
+        api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=0.05
+    )
     assert bare.login(key)  # no on_failure: transient failures are logged as warnings
 
     # a live session, with tokens refreshed and transient failures on the way
@@ -113,24 +120,41 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(shared_af, pr
                 proxy.arm(fault, always=True, path=HEARTBEAT)
                 assert wait_for(lambda: len(events) >= count)
                 proxy.disarm()
-            texts += [repr(guard), str(guard), repr(session), str(session), repr(guard.settings),
-                      repr(guard._engine), repr(guard._engine.transport), repr(bare),
-                      repr(bare._live), repr(guard._entries[None].signed)]
-            tokens = {guard._entries[None].signed.session_token,
-                      bare.get_session_data()["sessionToken"]}
+            texts += [
+                repr(guard),
+                str(guard),
+                repr(session),
+                str(session),
+                repr(guard.settings),
+                repr(guard._engine),
+                repr(guard._engine.transport),
+                repr(bare),
+                repr(bare._live),
+                repr(guard._entries[None].signed),
+            ]
+            tokens = {
+                guard._entries[None].signed.session_token,
+                bare.get_session_data()["sessionToken"],
+            }
             bare.logout()  # with no on_failure, a revocation would exit the process
             shared_af.revoke(key)
             wait_for(lambda: False, timeout=10)
     texts += exception_texts(lost.value)
     assert wait_for(lambda: "a hook that fails" in debug_logs.text)
     texts += [repr(event) for event in events]
-    texts += [text for event in events if event.exception for text in
-              exception_texts(event.exception)]
+    texts += [
+        text for event in events if event.exception for text in exception_texts(event.exception)
+    ]
     texts += record_texts(debug_logs.records)
 
-    tokens |= {body["sessionToken"] for path, body in proxy.requests
-               if path == HEARTBEAT and body and "sessionToken" in body}
-    secrets = {shared_af.app_secret, key, WRONG_KEY} | tokens | {t.rsplit(".", 1)[1] for t in tokens}
+    tokens |= {
+        body["sessionToken"]
+        for path, body in proxy.requests
+        if path == HEARTBEAT and body and "sessionToken" in body
+    }
+    secrets = (
+        {shared_af.app_secret, key, WRONG_KEY} | tokens | {t.rsplit(".", 1)[1] for t in tokens}
+    )
     assert len(tokens) >= 4
     assert {r.name.split(".")[0] for r in debug_logs.records} >= {"authforge_guard", "urllib3"}
     assert any(r.name == "authforge_guard.server" for r in debug_logs.records)
@@ -139,10 +163,20 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(shared_af, pr
 
 
 def test_proxy_credentials_stay_out_of_repr(shared_af):
-    guard = Guard(app_id=shared_af.app_id, app_secret=shared_af.app_secret, public_key=shared_af.public_key,
-                  api_base_url=shared_af.url, proxy_url="http://user:hunter2@127.0.0.1:3128")
-    assert leaks([repr(guard), repr(guard.settings), repr(guard._engine),
-                  repr(guard._engine.transport)], {"hunter2"}) == []
+    guard = Guard(
+        app_id=shared_af.app_id,
+        app_secret=shared_af.app_secret,
+        public_key=shared_af.public_key,
+        api_base_url=shared_af.url,
+        proxy_url="http://user:hunter2@127.0.0.1:3128",
+    )
+    assert (
+        leaks(
+            [repr(guard), repr(guard.settings), repr(guard._engine), repr(guard._engine.transport)],
+            {"hunter2"},
+        )
+        == []
+    )
 
 
 # --- plain http to a remote host ------------------------------------------------
@@ -172,10 +206,17 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_byte(shared_af):
     url = f"http://{address}:{listener.getsockname()[1]}"
     try:
         with pytest.raises(ValueError, match="https"):
-            AuthForgeClient(shared_af.app_id, shared_af.app_secret, shared_af.public_key, api_base_url=url)
+            AuthForgeClient(
+                shared_af.app_id, shared_af.app_secret, shared_af.public_key, api_base_url=url
+            )
         with pytest.raises(ConfigurationError) as info:
-            Guard(app_id=shared_af.app_id, app_secret=shared_af.app_secret, public_key=shared_af.public_key,
-                  api_base_url=url, license_key="K")
+            Guard(
+                app_id=shared_af.app_id,
+                app_secret=shared_af.app_secret,
+                public_key=shared_af.public_key,
+                api_base_url=url,
+                license_key="K",
+            )
         assert info.value.env_var == "AUTHFORGE_API_URL"
         with pytest.raises(socket.timeout):
             listener.accept()  # nobody ever connected
@@ -205,8 +246,9 @@ def test_refusing_plain_http_opens_no_socket_at_all(shared_af):
                 sys.exit("guard accepted " + url)
         print(seen)
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
     assert (result.returncode, result.stderr, result.stdout.strip()) == (0, "", "[]")
 
 
@@ -242,8 +284,9 @@ def test_a_self_signed_server_fails_closed(shared_af, https, make_shared_client,
     assert shared_af.stats()["licenses"][key]["validates"] == 0
 
 
-def test_trusting_that_certificate_makes_it_work(shared_af, https, make_shared_client, make_shared_guard,
-                                                 certificates, monkeypatch):
+def test_trusting_that_certificate_makes_it_work(
+    shared_af, https, make_shared_client, make_shared_guard, certificates, monkeypatch
+):
     key = shared_af.create_license()
     ca = str(certificates["server"].cert_path)
     assert make_shared_client(api_base_url=https.url, ca_bundle=ca).validate_license(key)["valid"]
@@ -254,7 +297,9 @@ def test_trusting_that_certificate_makes_it_work(shared_af, https, make_shared_c
 
 
 @pytest.mark.parametrize("trusted", ["other", "wrong_host"])
-def test_trusting_another_certificate_still_fails(shared_af, https, make_shared_client, certificates, trusted):
+def test_trusting_another_certificate_still_fails(
+    shared_af, https, make_shared_client, certificates, trusted
+):
     # "other": a different self-signed CA; "wrong_host": the right kind of
     # certificate served for another name.
     key = shared_af.create_license()
@@ -268,12 +313,17 @@ def test_trusting_another_certificate_still_fails(shared_af, https, make_shared_
     assert result["code"] == "network_error"
 
 
-def test_an_explicit_proxy_is_used_for_an_https_target(shared_af, https, make_shared_client, certificates):
+def test_an_explicit_proxy_is_used_for_an_https_target(
+    shared_af, https, make_shared_client, certificates
+):
     key = shared_af.create_license()
     port = https.url.rsplit(":", 1)[1]
     with ConnectProxy() as tunnel:
-        client = make_shared_client(api_base_url=https.url, proxy_url=tunnel.url,
-                             ca_bundle=str(certificates["server"].cert_path))
+        client = make_shared_client(
+            api_base_url=https.url,
+            proxy_url=tunnel.url,
+            ca_bundle=str(certificates["server"].cert_path),
+        )
         assert client.validate_license(key)["valid"]
         assert tunnel.targets == [f"127.0.0.1:{port}"]
         relayed = tunnel.relayed
@@ -283,5 +333,9 @@ def test_an_explicit_proxy_is_used_for_an_https_target(shared_af, https, make_sh
 
 def test_a_bad_proxy_url_is_named_without_showing_it():
     with pytest.raises(ConfigurationError) as info:
-        Guard(app_id="a", public_key=SigningKey.generate().public_key_b64, proxy_url="socks5://user:hunter2@proxy")
+        Guard(
+            app_id="a",
+            public_key=SigningKey.generate().public_key_b64,
+            proxy_url="socks5://user:hunter2@proxy",
+        )
     assert info.value.env_var == "AUTHFORGE_PROXY_URL" and "hunter2" not in str(info.value)

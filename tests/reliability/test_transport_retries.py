@@ -50,8 +50,9 @@ def test_every_retry_carries_a_fresh_nonce(shared_af, proxy, make_shared_client)
 
 def test_a_heartbeat_retry_carries_a_fresh_nonce(shared_af, proxy, make_shared_client):
     key = shared_af.create_license()
-    client = make_shared_client(api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=3600,
-                         request_timeout=0.3)
+    client = make_shared_client(
+        api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=3600, request_timeout=0.3
+    )
     assert client.login(key)
     token = client.get_session_data()["sessionToken"]
     proxy.arm(Fault.delay(1.0), path=HEARTBEAT)  # reaches the server, but too late
@@ -67,7 +68,9 @@ def test_a_network_failure_is_retried_once(shared_af, proxy, make_shared_client)
     key = shared_af.create_license()
     proxy.arm(Fault.reset(), always=True, path=VALIDATE)
     since = len(proxy.requests)
-    assert make_shared_client(api_base_url=proxy.url).validate_license(key)["code"] == "network_error"
+    assert (
+        make_shared_client(api_base_url=proxy.url).validate_license(key)["code"] == "network_error"
+    )
     assert_fresh(nonces(proxy, since), 2)
 
 
@@ -76,7 +79,9 @@ def test_a_network_failure_is_retried_once(shared_af, proxy, make_shared_client)
     [(verdict("rate_limited"), "rate_limited"), (Fault.status(429), "http_error_429")],
     ids=["rate_limited", "bare_429"],
 )
-def test_a_rate_limit_is_retried_twice_then_reported(shared_af, proxy, make_shared_client, fault, code):
+def test_a_rate_limit_is_retried_twice_then_reported(
+    shared_af, proxy, make_shared_client, fault, code
+):
     key = shared_af.create_license()
     proxy.arm(fault, always=True, path=VALIDATE)
     since = len(proxy.requests)
@@ -98,8 +103,12 @@ def test_no_credits_from_the_real_server_is_not_retried(make_shared_client):
 
     with LocalAuthForge(credits=0) as broke:
         key = broke.create_license()
-        client = make_shared_client(api_base_url=broke.url, app_id=broke.app_id,
-                             app_secret=broke.app_secret, public_key=broke.public_key)
+        client = make_shared_client(
+            api_base_url=broke.url,
+            app_id=broke.app_id,
+            app_secret=broke.app_secret,
+            public_key=broke.public_key,
+        )
         assert client.validate_license(key)["code"] == "no_credits"
         assert broke.stats()["licenses"][key]["validates"] == 0
 
@@ -117,8 +126,9 @@ class RecordingSleep:
 
 def retry_after_transport(proxy, max_retry_after):
     sleep = RecordingSleep()
-    policy = RetryPolicy(rate_limit_delays=(0.01, 0.01), network_delays=(0.01,),
-                         max_retry_after=max_retry_after)
+    policy = RetryPolicy(
+        rate_limit_delays=(0.01, 0.01), network_delays=(0.01,), max_retry_after=max_retry_after
+    )
     return Transport(proxy.url, retry=policy, sleep=sleep), sleep
 
 
@@ -128,7 +138,10 @@ def test_retry_after_is_honoured(proxy):
     since = len(proxy.requests)
     started = time.monotonic()
     reply = transport.post(VALIDATE, {"nonce": "0" * 32})
-    assert reply.data == {"status": "failed", "error": "bad_request"}  # the server's word on a bare body
+    assert reply.data == {
+        "status": "failed",
+        "error": "bad_request",
+    }  # the server's word on a bare body
     assert sleep.delays == [0.3, 0.3]
     assert time.monotonic() - started >= 0.6
     assert attempts(proxy, since) == 3

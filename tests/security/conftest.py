@@ -63,8 +63,12 @@ def vendor_program(vendor, tmp_path):
         if before:
             settings = {"trust_environment": True, **code}
         else:
-            settings = {"app_id": vendor.app_id, "public_key": vendor.public_key,
-                        "api_base_url": vendor.url, **code}
+            settings = {
+                "app_id": vendor.app_id,
+                "public_key": vendor.public_key,
+                "api_base_url": vendor.url,
+                **code,
+            }
         path = tmp_path / ("before.py" if before else "program.py")
         path.write_text(PROGRAM.format(settings=repr(settings), wait=wait), encoding="utf-8")
         return path
@@ -74,16 +78,28 @@ def vendor_program(vendor, tmp_path):
 
 def run(program, env, *, stdin=None, timeout=60):
     """Run ``program``: ``(its JSON line, stderr)``."""
-    done = subprocess.run([sys.executable, str(program)], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, str(program)],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
 def shipped_cli(*args, env=None, cwd=None):
     """``python -m authforge_guard ARGS``, the CLI that ships in the same package."""
-    done = subprocess.run([sys.executable, "-m", "authforge_guard", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "authforge_guard", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -93,11 +109,14 @@ def fake_clock(tmp_path, shift_seconds):
     ``shift_seconds`` off: what a user does with ``date -s``, for one process."""
     folder = tmp_path / "fake-clock"
     folder.mkdir(exist_ok=True)
-    (folder / "sitecustomize.py").write_text(textwrap.dedent(f"""
+    (folder / "sitecustomize.py").write_text(
+        textwrap.dedent(f"""
         import time
         _real = time.time
         time.time = lambda: _real() + ({shift_seconds!r})
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     return str(folder)
 
 

@@ -15,15 +15,19 @@ DAY = 86400.0
 
 def test_the_code_is_one_of_the_file_codes_and_comes_before_expired():
     assert OFFLINE_LICENSE_ERRORS.index("issued_in_future") == (
-        OFFLINE_LICENSE_ERRORS.index("expired") - 1)
+        OFFLINE_LICENSE_ERRORS.index("expired") - 1
+    )
 
 
-@pytest.mark.parametrize(("shift", "verdict"), [
-    (-2 * DAY, "issued_in_future"),
-    (-(MAX_CLOCK_SKEW_SECONDS + 60), "issued_in_future"),
-    (-(MAX_CLOCK_SKEW_SECONDS - 60), None),
-    (30 * DAY, None),
-])
+@pytest.mark.parametrize(
+    ("shift", "verdict"),
+    [
+        (-2 * DAY, "issued_in_future"),
+        (-(MAX_CLOCK_SKEW_SECONDS + 60), "issued_in_future"),
+        (-(MAX_CLOCK_SKEW_SECONDS - 60), None),
+        (30 * DAY, None),
+    ],
+)
 def test_verify_license_file_against_a_moved_clock(af, shift, verdict):
     key = af.create_license()
     text = af.mint_offline_file(key)

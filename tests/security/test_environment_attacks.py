@@ -28,20 +28,26 @@ def test_a_swapped_app_id_and_public_key_with_a_minted_enterprise_file(
     # The attacker's own "AuthForge": the admin CLI that ships in the package.
     db = str(tmp_path / "attacker.sqlite3")
     app = json.loads(shipped_cli("admin", "--db", db, "--json", "app", "create", "--name", "x"))
-    key = json.loads(shipped_cli("admin", "--db", db, "--json", "license", "create",
-                                 "--var", "tier=enterprise"))["license_keys"][0]
+    key = json.loads(
+        shipped_cli("admin", "--db", db, "--json", "license", "create", "--var", "tier=enterprise")
+    )["license_keys"][0]
     forged = tmp_path / "enterprise.authforge"
     shipped_cli("admin", "--db", db, "mint", key, "--any-machine", "-o", str(forged))
-    attack = {"AUTHFORGE_APP_ID": app["app_id"], "AUTHFORGE_PUBLIC_KEY": app["public_key"],
-              "AUTHFORGE_LICENSE_FILE": str(forged)}
+    attack = {
+        "AUTHFORGE_APP_ID": app["app_id"],
+        "AUTHFORGE_PUBLIC_KEY": app["public_key"],
+        "AUTHFORGE_LICENSE_FILE": str(forged),
+    }
     # The vendor's program is installed with its own settings in its environment...
-    installed = {"AUTHFORGE_APP_ID": vendor.app_id, "AUTHFORGE_PUBLIC_KEY": vendor.public_key,
-                 "AUTHFORGE_API_URL": vendor.url}
+    installed = {
+        "AUTHFORGE_APP_ID": vendor.app_id,
+        "AUTHFORGE_PUBLIC_KEY": vendor.public_key,
+        "AUTHFORGE_API_URL": vendor.url,
+    }
     env = clean_environment(tmp_path, **{**installed, **attack})
 
     before, _ = run(vendor_program(before=True), env)
-    assert before == {"tier": "enterprise", "kind": "offline", "enterprise": True,
-                      "online": False}
+    assert before == {"tier": "enterprise", "kind": "offline", "enterprise": True, "online": False}
 
     after, stderr = run(vendor_program(), env)
     assert after == {"refused": "bad_signature"}  # checked with the vendor's key
@@ -53,8 +59,9 @@ def test_a_program_without_its_app_in_code_says_how_to_set_it(vendor, tmp_path):
     program = tmp_path / "unpinned.py"
     program.write_text("from authforge_guard import Guard\nGuard()\n", encoding="utf-8")
     env = clean_environment(tmp_path, **vendor.environ())
-    done = subprocess.run([sys.executable, str(program)], env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(program)], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]
     assert "ConfigurationError: app_id: missing from the program's code" in last
@@ -87,8 +94,9 @@ def test_an_hwid_override_moves_an_offline_file_to_another_machine(
     path = tmp_path / "bound.authforge"
     path.write_text(vendor.mint_offline_file(key, hwids=[hwid]), encoding="utf-8")
     # The HWID is in the file's payload for anyone to read; the attacker copies it.
-    env = clean_environment(tmp_path, **vendor.environ(), AUTHFORGE_LICENSE_FILE=str(path),
-                            AUTHFORGE_HWID_OVERRIDE=hwid)
+    env = clean_environment(
+        tmp_path, **vendor.environ(), AUTHFORGE_LICENSE_FILE=str(path), AUTHFORGE_HWID_OVERRIDE=hwid
+    )
 
     before, _ = run(vendor_program(before=True), env)
     assert before["kind"] == "offline" and before["enterprise"]
@@ -134,8 +142,12 @@ def test_grace_and_a_session_cache_from_the_environment_do_not_weaken_an_online_
     # Before: the first run stores a session; after the revocation the next runs resume
     # it in grace mode, with no network at all.
     before = vendor_program(before=True)
-    assert run(before, env)[0] == {"tier": "pro", "kind": "online", "enterprise": False,
-                                   "online": False}
+    assert run(before, env)[0] == {
+        "tier": "pro",
+        "kind": "online",
+        "enterprise": False,
+        "online": False,
+    }
     vendor.revoke(key)
     assert run(before, env)[0]["tier"] == "pro"
     assert run(before, env)[0]["tier"] == "pro"
@@ -146,8 +158,14 @@ def test_grace_and_a_session_cache_from_the_environment_do_not_weaken_an_online_
     key = vendor.create_license({"tier": "pro"})
     env = clean_environment(tmp_path, **{**vendor.environ(key), **attack})
     program = vendor_program(heartbeat="online", heartbeat_interval=0.2, wait=True)
-    child = subprocess.Popen([sys.executable, str(program)], env=env, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, str(program)],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = json.loads(child.stdout.readline())
         assert first == {"tier": "pro", "kind": "online", "enterprise": False, "online": True}

@@ -9,9 +9,35 @@ from hypothesis import strategies as st
 from authforge_guard import has_feature
 from authforge_guard._grants import is_truthy
 
-NOT_GRANTING = ["nan", "NaN", " -nan ", "inf", "-inf", "Infinity", "1e999", "", "   ", "0",
-                "0.0", "-0", "false", "no", "off", "maybe", float("nan"), float("inf"),
-                -float("inf"), 0, 0.0, False, None, [], {}, [1], "tru e"]
+NOT_GRANTING = [
+    "nan",
+    "NaN",
+    " -nan ",
+    "inf",
+    "-inf",
+    "Infinity",
+    "1e999",
+    "",
+    "   ",
+    "0",
+    "0.0",
+    "-0",
+    "false",
+    "no",
+    "off",
+    "maybe",
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    0,
+    0.0,
+    False,
+    None,
+    [],
+    {},
+    [1],
+    "tru e",
+]
 GRANTING = ["true", "TRUE", " Yes ", "1", "on", "On", "2", "0.5", "-3", True, 1, -1, 0.25, 1e308]
 
 
@@ -32,8 +58,15 @@ def _numeric_text_value(text):
         return None
 
 
-@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(),
-                 st.text(max_size=12), st.booleans(), st.none()))
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(),
+        st.text(max_size=12),
+        st.booleans(),
+        st.none(),
+    )
+)
 @example("nAn")
 @example(" INF ")
 @example("\u00a0nan")
@@ -45,7 +78,8 @@ def test_only_true_words_and_finite_non_zero_numbers_grant(value):
     elif isinstance(value, str):
         number = _numeric_text_value(value.strip())
         expected = value.strip().lower() in {"true", "yes", "1", "on"} or (
-            number is not None and math.isfinite(number) and number != 0)
+            number is not None and math.isfinite(number) and number != 0
+        )
     else:
         expected = False
     assert is_truthy(value) is expected
@@ -56,7 +90,8 @@ def test_a_nan_variable_grants_nothing_on_a_real_session(af):
     guard = af.guard(license_key=key, hwid_override="truthiness")
     try:
         guard.ensure()
-        assert [name for name in ("beta", "gamma", "delta", "sso")
-                if has_feature(name, guard=guard)] == ["sso"]
+        assert [
+            name for name in ("beta", "gamma", "delta", "sso") if has_feature(name, guard=guard)
+        ] == ["sso"]
     finally:
         guard.logout()

@@ -39,17 +39,36 @@ def admin_text(capsys, db, *args):
 def test_apps_licenses_and_credits(capsys, db):
     code, app, _ = admin(capsys, db, "app", "create", "--name", "shop", "--credits", "50")
     assert code == 0 and set(app) == {"app_id", "app_secret", "public_key"}
-    code, created, _ = admin(capsys, db, "license", "create", "--var", "tier=pro",
-                             "--vars-json", '{"seats": 5}', "--slots", "3",
-                             "--expires", "2031-01-01", "--label", "Alice", "--count", "2")
+    code, created, _ = admin(
+        capsys,
+        db,
+        "license",
+        "create",
+        "--var",
+        "tier=pro",
+        "--vars-json",
+        '{"seats": 5}',
+        "--slots",
+        "3",
+        "--expires",
+        "2031-01-01",
+        "--label",
+        "Alice",
+        "--count",
+        "2",
+    )
     assert code == 0 and len(created["license_keys"]) == 2
     key = created["license_keys"][0]
     code, shown, _ = admin(capsys, db, "license", "show", key)
     assert shown["variables"] == {"tier": "pro", "seats": 5}
     assert shown["slots"] == 3 and shown["label"] == "Alice"
     assert shown["expires_at"] == "2031-01-01T00:00:00.000Z"
-    assert [lic["license_key"] for lic in admin(capsys, db, "license", "list")[1]] == created["license_keys"]
-    assert admin(capsys, db, "license", "set-variables", key, "--var", "tier=max")[1]["variables"] == {"tier": "max"}
+    assert [lic["license_key"] for lic in admin(capsys, db, "license", "list")[1]] == created[
+        "license_keys"
+    ]
+    assert admin(capsys, db, "license", "set-variables", key, "--var", "tier=max")[1][
+        "variables"
+    ] == {"tier": "max"}
     assert admin(capsys, db, "license", "revoke", key)[1]["revoked"] is True
     assert admin(capsys, db, "license", "reset-hwids", key)[1]["hwids_freed"] == 0
     assert admin(capsys, db, "credits", "show")[1]["credits"] == 50
@@ -63,7 +82,9 @@ def test_apps_licenses_and_credits(capsys, db):
     assert back["public_keys"] == [app["public_key"], rotated["public_key"]]
     assert admin(capsys, db, "app", "show")[1]["key_id"] == key_id_for(app["public_key"])
     assert admin_text(capsys, db, "app", "activate-key", "k_nope")[0] == 1
-    assert admin(capsys, db, "app", "set-variables", "--var", "motd=hi")[1]["variables"] == {"motd": "hi"}
+    assert admin(capsys, db, "app", "set-variables", "--var", "motd=hi")[1]["variables"] == {
+        "motd": "hi"
+    }
 
 
 def test_the_secret_is_shown_only_when_asked(capsys, db):
@@ -95,27 +116,49 @@ def test_mint_for_machines_any_machine_and_an_activation_request(capsys, db, tmp
     app = admin(capsys, db, "app", "create")[1]
     key = admin(capsys, db, "license", "create", "--var", "tier=pro")[1]["license_keys"][0]
     out = tmp_path / "bound.authforge"
-    code, result, _ = admin(capsys, db, "mint", key, "--hwid", "box-1", "--hwid", "box-2",
-                            "-o", str(out), "--label", "Lab")
+    code, result, _ = admin(
+        capsys,
+        db,
+        "mint",
+        key,
+        "--hwid",
+        "box-1",
+        "--hwid",
+        "box-2",
+        "-o",
+        str(out),
+        "--label",
+        "Lab",
+    )
     assert code == 0 and result["output"] == str(out)
     check = verify_license_file(out.read_text(), app["app_id"], app["public_key"], "box-2")
     assert check["ok"] and check["license"]["label"] == "Lab"
 
     code, text, _ = admin_text(capsys, db, "mint", key, "--any-machine", "--expires", "2035-01-01")
     assert code == 0 and text.startswith("-----BEGIN AUTHFORGE LICENSE-----")
-    assert verify_license_file(text, app["app_id"], app["public_key"])["license"]["expires_at"].startswith("2035")
+    assert verify_license_file(text, app["app_id"], app["public_key"])["license"][
+        "expires_at"
+    ].startswith("2035")
 
     request = tmp_path / "box.authforge-request"
-    request.write_text(format_activation_request(app_id=app["app_id"], hwid="air-gapped-box",
-                                                 created_at="2030-01-01T00:00:00.000Z",
-                                                 license_key=key))
+    request.write_text(
+        format_activation_request(
+            app_id=app["app_id"],
+            hwid="air-gapped-box",
+            created_at="2030-01-01T00:00:00.000Z",
+            license_key=key,
+        )
+    )
     code, text, _ = admin_text(capsys, db, "mint", "--from-request", str(request))
     assert code == 0
     assert verify_license_file(text, app["app_id"], app["public_key"], "air-gapped-box")["ok"]
 
     other = admin(capsys, db, "app", "create")[1]
-    request.write_text(format_activation_request(app_id=other["app_id"], hwid="h",
-                                                 created_at="2030-01-01T00:00:00.000Z"))
+    request.write_text(
+        format_activation_request(
+            app_id=other["app_id"], hwid="h", created_at="2030-01-01T00:00:00.000Z"
+        )
+    )
     code, _, err = admin_text(capsys, db, "mint", key, "--from-request", str(request))
     assert code == 1 and "another app" in err
     request.write_text("not a request")
@@ -125,8 +168,9 @@ def test_mint_for_machines_any_machine_and_an_activation_request(capsys, db, tmp
 def test_sdk_activation_request_round_trip(capsys, db):
     app = admin(capsys, db, "app", "create")[1]
     key = admin(capsys, db, "license", "create")[1]["license_keys"][0]
-    client = authforge.AuthForgeClient(app["app_id"], None, app["public_key"],
-                                       hwid_override="sdk-box")
+    client = authforge.AuthForgeClient(
+        app["app_id"], None, app["public_key"], hwid_override="sdk-box"
+    )
     path = os.path.join(os.path.dirname(db), "sdk.authforge-request")
     client.write_activation_request(path, license_key=key)
     out = os.path.join(os.path.dirname(db), "sdk.authforge")
@@ -140,7 +184,9 @@ def test_sdk_activation_request_round_trip(capsys, db):
 def start_server(db, *extra):
     process = subprocess.Popen(
         [sys.executable, "-m", "authforge_guard", "server", "--db", db, "--port", "0", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines = []
     while not lines or not lines[-1].startswith("press Ctrl-C"):
@@ -152,9 +198,14 @@ def start_server(db, *extra):
 
 
 def sdk(url, app, hwid="box"):
-    return authforge.AuthForgeClient(app["app_id"], app["app_secret"], app["public_key"],
-                                     api_base_url=url, hwid_override=hwid,
-                                     on_failure=lambda reason, exc: None)
+    return authforge.AuthForgeClient(
+        app["app_id"],
+        app["app_secret"],
+        app["public_key"],
+        api_base_url=url,
+        hwid_override=hwid,
+        on_failure=lambda reason, exc: None,
+    )
 
 
 def test_server_survives_sigkill_without_losing_anything(capsys, db):
@@ -212,7 +263,9 @@ def test_server_refuses_a_taken_port(db):
         port = url.rsplit(":", 1)[1]
         taken = subprocess.run(
             [sys.executable, "-m", "authforge_guard", "server", "--db", db, "--port", port],
-            capture_output=True, text=True, timeout=30,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert taken.returncode == 2 and "cannot listen" in taken.stderr
     finally:

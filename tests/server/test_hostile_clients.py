@@ -39,8 +39,9 @@ class Clock:
 
 def serve(tmp_path, **options):
     """A started server with one app and one unlimited license: (server, app, key)."""
-    server = AuthForgeServer(tmp_path / "hostile.sqlite3", heartbeat_rate_limit=None,
-                             **options).start()
+    server = AuthForgeServer(
+        tmp_path / "hostile.sqlite3", heartbeat_rate_limit=None, **options
+    ).start()
     app = server.admin.create_app("hostile")
     key = server.admin.create_license(app.app_id, slots=0)
     return server, app, key
@@ -69,21 +70,31 @@ def answers_in(raw):
     while raw:
         head, _, rest = raw.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")
-        length = next(int(line.split(b":")[1]) for line in lines
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":")[1])
+            for line in lines
+            if line.lower().startswith(b"content-length:")
+        )
         found.append((int(lines[0].split()[1]), json.loads(rest[:length])))
         raw = rest[length:]
     return found
 
 
 def post_bytes(body, path=VALIDATE_PATH, extra=b""):
-    return (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n%s\r\n%s" % (path.encode(), len(body), extra, body))
+    return (
+        b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n%s\r\n%s" % (path.encode(), len(body), extra, body)
+    )
 
 
 def validate_json(app, key, **fields):
-    body = {"appId": app.app_id, "appSecret": app.app_secret, "licenseKey": key,
-            "hwid": "machine-1", "nonce": new_nonce()}
+    body = {
+        "appId": app.app_id,
+        "appSecret": app.app_secret,
+        "licenseKey": key,
+        "hwid": "machine-1",
+        "nonce": new_nonce(),
+    }
     body.update(fields)
     return json.dumps(body).encode()
 
@@ -106,7 +117,8 @@ def many_descriptors():
 
 
 def test_two_thousand_slow_clients_cost_no_thread_and_a_validate_still_answers(
-        tmp_path, many_descriptors):
+    tmp_path, many_descriptors
+):
     # Deadlines far off: the drippers must all still be open while we measure.
     server, app, key = serve(tmp_path, request_timeout=120, idle_timeout=120)
     slow = []
@@ -121,21 +133,32 @@ def test_two_thousand_slow_clients_cost_no_thread_and_a_validate_still_answers(
         assert wait_for(lambda: len(server._httpd.connections()) >= SLOW_CLIENTS, timeout=20)
         assert len(server_threads(server)) == threads_idle  # the loop and the workers, no more
 
-        client = AuthForgeClient(app.app_id, app.app_secret, app.public_key,
-                                 api_base_url=server.url, hwid_override="legit",
-                                 request_timeout=10)
+        client = AuthForgeClient(
+            app.app_id,
+            app.app_secret,
+            app.public_key,
+            api_base_url=server.url,
+            hwid_override="legit",
+            request_timeout=10,
+        )
         started = time.perf_counter()
         assert client.validate_license(key)["valid"]
         ours = time.perf_counter() - started
         pool = urllib3.PoolManager(retries=False, timeout=10)
         started = time.perf_counter()
-        answer = pool.request("POST", server.url + VALIDATE_PATH, body=validate_json(app, key),
-                              headers={"Content-Type": "application/json"})
+        answer = pool.request(
+            "POST",
+            server.url + VALIDATE_PATH,
+            body=validate_json(app, key),
+            headers={"Content-Type": "application/json"},
+        )
         plain = time.perf_counter() - started
         assert answer.status == 200 and answer.json()["status"] == "ok"
-        print(f"\nwith {SLOW_CLIENTS} slow clients open: our client's validate "
-              f"{ours * 1000:.1f} ms, a plain urllib3 POST {plain * 1000:.1f} ms, "
-              f"server threads {len(server_threads(server))}")
+        print(
+            f"\nwith {SLOW_CLIENTS} slow clients open: our client's validate "
+            f"{ours * 1000:.1f} ms, a plain urllib3 POST {plain * 1000:.1f} ms, "
+            f"server threads {len(server_threads(server))}"
+        )
         assert all(sock.fileno() != -1 for sock in slow)
         assert len(server._httpd.connections()) >= SLOW_CLIENTS  # none was dropped
     finally:
@@ -156,9 +179,15 @@ def test_stalled_tls_handshakes_cost_no_thread_either(tmp_path):
                 sock.sendall(b"\x16\x03\x01")  # the start of a ClientHello, then nothing
             stalled.append(sock)
         assert wait_for(lambda: len(server._httpd.connections()) >= 300, timeout=20)
-        client = AuthForgeClient(app.app_id, app.app_secret, app.public_key,
-                                 api_base_url=server.url, ca_bundle=cert, hwid_override="legit",
-                                 request_timeout=10)
+        client = AuthForgeClient(
+            app.app_id,
+            app.app_secret,
+            app.public_key,
+            api_base_url=server.url,
+            ca_bundle=cert,
+            hwid_override="legit",
+            request_timeout=10,
+        )
         assert client.validate_license(key)["valid"]
         assert len(server_threads(server)) == threads_idle
     finally:
@@ -174,7 +203,7 @@ def test_a_dripping_client_is_dropped_after_the_request_timeout_not_per_byte(tmp
             drip.settimeout(0.1)
             dripped = b""
             reply = None
-            for byte in (HEAD_START + b"X-Slow: " + b"x" * 200):  # 250 bytes, 0.1 s apart
+            for byte in HEAD_START + b"X-Slow: " + b"x" * 200:  # 250 bytes, 0.1 s apart
                 try:
                     drip.send(bytes([byte]))
                 except OSError:
@@ -215,8 +244,7 @@ def test_keep_alive_holds_for_a_client_that_plays_fair_and_idle_ones_are_closed(
 
 
 def test_past_the_connection_limit_the_longest_waiting_is_dropped(tmp_path):
-    server, app, key = serve(tmp_path, max_connections=50, request_timeout=120,
-                             idle_timeout=120)
+    server, app, key = serve(tmp_path, max_connections=50, request_timeout=120, idle_timeout=120)
     silent = []
     try:
         for _ in range(50):
@@ -237,18 +265,22 @@ def test_pipelined_requests_http_1_0_and_expect_100_continue(tmp_path):
     server, app, key = serve(tmp_path)
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as pipe:
-            pipe.sendall(post_bytes(validate_json(app, key)) + post_bytes(validate_json(app, key))
-                         + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            pipe.sendall(
+                post_bytes(validate_json(app, key))
+                + post_bytes(validate_json(app, key))
+                + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"
+            )
             statuses = [status for status, _ in answers_in(read_until_closed(pipe))]
             assert statuses == [200, 200, 405]
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as old:
             body = validate_json(app, key)
-            old.sendall(b"POST /auth/validate HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s"
-                        % (len(body), body))
+            old.sendall(
+                b"POST /auth/validate HTTP/1.0\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             assert [s for s, _ in answers_in(read_until_closed(old))] == [200]  # then closed
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as polite:
             body = validate_json(app, key)
-            head = post_bytes(body, extra=b"Expect: 100-continue\r\n")[:-len(body)]
+            head = post_bytes(body, extra=b"Expect: 100-continue\r\n")[: -len(body)]
             polite.sendall(head)
             assert polite.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
             polite.sendall(body)
@@ -266,11 +298,13 @@ def test_headers_past_the_limit_are_refused_and_the_connection_closed(tmp_path):
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             sock.sendall(HEAD_START + b"X-Big: " + b"x" * 20000 + b"\r\n")
             assert answers_in(read_until_closed(sock)) == [
-                (431, {"status": "failed", "error": "bad_request"})]
+                (431, {"status": "failed", "error": "bad_request"})
+            ]
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             sock.sendall(HEAD_START + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}")
             assert answers_in(read_until_closed(sock)) == [
-                (400, {"status": "failed", "error": "bad_request"})]
+                (400, {"status": "failed", "error": "bad_request"})
+            ]
     finally:
         server.stop()
 
@@ -308,7 +342,8 @@ def test_an_oversized_body_announced_with_expect_100_continue_is_refused_at_once
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
             sock.sendall(HEAD_START + b"Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n")
             assert answers_in(read_until_closed(sock)) == [
-                (413, {"status": "failed", "error": "malformed_request"})]
+                (413, {"status": "failed", "error": "malformed_request"})
+            ]
     finally:
         server.stop()
 
@@ -316,32 +351,70 @@ def test_an_oversized_body_announced_with_expect_100_continue_is_refused_at_once
 # --- paths and numbers ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [
-    "//auth/validate", "/auth//validate", "/auth/validate/", "/./auth/validate",
-    "/auth/../auth/validate", "/auth/%76alidate", "/AUTH/VALIDATE", "/auth/validate;x",
-    "http://127.0.0.1/auth/validate", "auth/validate", "*",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//auth/validate",
+        "/auth//validate",
+        "/auth/validate/",
+        "/./auth/validate",
+        "/auth/../auth/validate",
+        "/auth/%76alidate",
+        "/AUTH/VALIDATE",
+        "/auth/validate;x",
+        "http://127.0.0.1/auth/validate",
+        "auth/validate",
+        "*",
+    ],
+)
 def test_only_the_exact_path_is_the_endpoint(af, wire, path):
     key = af.create_license(slots=0)
-    answer = wire.send(path, {"appId": af.app_id, "appSecret": af.app_secret,
-                              "licenseKey": key, "hwid": "m", "nonce": new_nonce()})
+    answer = wire.send(
+        path,
+        {
+            "appId": af.app_id,
+            "appSecret": af.app_secret,
+            "licenseKey": key,
+            "hwid": "m",
+            "nonce": new_nonce(),
+        },
+    )
     assert (answer.status, answer.error) == (404, "not_found")
     assert af.stats()["licenses"][key]["validates"] == 0
     assert wire.validate(key, nonce=None).status == 200  # same connection, exact path
-    assert wire.send(VALIDATE_PATH + "?from=test", {
-        "appId": af.app_id, "appSecret": af.app_secret, "licenseKey": key, "hwid": "m",
-        "nonce": new_nonce()}).status == 200  # a query string does not change the path
+    assert (
+        wire.send(
+            VALIDATE_PATH + "?from=test",
+            {
+                "appId": af.app_id,
+                "appSecret": af.app_secret,
+                "licenseKey": key,
+                "hwid": "m",
+                "nonce": new_nonce(),
+            },
+        ).status
+        == 200
+    )  # a query string does not change the path
 
 
-@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999",
-                                    b"1" * 65])
+@pytest.mark.parametrize(
+    "number", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"-1e999", b"1" * 65]
+)
 @pytest.mark.parametrize("field", ["ttlSeconds", "extra"])
 def test_non_finite_or_absurd_numbers_are_malformed(af, wire, number, field):
     key = af.create_license()
-    body = (b'{"appId": "%s", "appSecret": "%s", "licenseKey": "%s", "hwid": "m",'
-            b' "nonce": "%s", "%s": %s}' % (af.app_id.encode(), af.app_secret.encode(),
-                                            key.encode(), new_nonce().encode(), field.encode(),
-                                            number))
+    body = (
+        b'{"appId": "%s", "appSecret": "%s", "licenseKey": "%s", "hwid": "m",'
+        b' "nonce": "%s", "%s": %s}'
+        % (
+            af.app_id.encode(),
+            af.app_secret.encode(),
+            key.encode(),
+            new_nonce().encode(),
+            field.encode(),
+            number,
+        )
+    )
     answer = wire.send(VALIDATE_PATH, raw=body)
     assert (answer.status, answer.error) == (400, "malformed_request")
     assert af.stats()["licenses"][key]["validates"] == 0
@@ -413,9 +486,12 @@ def test_a_flood_of_invalid_key_validates_stops_growing_the_database(tmp_path):
     def flood(count):
         nonlocal largest_wal
         for _ in range(count):
-            answer = pool.request("POST", server.url + VALIDATE_PATH,
-                                  body=validate_json(app, "NOPE-NOPE-NOPE-NOPE"),
-                                  headers={"Content-Type": "application/json"})
+            answer = pool.request(
+                "POST",
+                server.url + VALIDATE_PATH,
+                body=validate_json(app, "NOPE-NOPE-NOPE-NOPE"),
+                headers={"Content-Type": "application/json"},
+            )
             assert answer.json()["error"] == "invalid_key"
             largest_wal = max(largest_wal, os.path.getsize(wal))
         return os.path.getsize(server.db_path)
@@ -424,8 +500,10 @@ def test_a_flood_of_invalid_key_validates_stops_growing_the_database(tmp_path):
         start = os.path.getsize(server.db_path)
         filled = flood(600)  # three times the limit: the nonce table is as large as it gets
         flooded = flood(1200)
-        print(f"\nnonce_limit=200: database {start} -> {filled} bytes after 600 invalid-key "
-              f"validates, {flooded} after 1800; WAL at most {largest_wal} bytes")
+        print(
+            f"\nnonce_limit=200: database {start} -> {filled} bytes after 600 invalid-key "
+            f"validates, {flooded} after 1800; WAL at most {largest_wal} bytes"
+        )
         assert flooded <= filled + 8192  # freed pages are reused: no growth past the limit
         assert largest_wal < 1.2 * 1024 * 1024  # checkpointed at 1 MiB, not sqlite's 4 MiB
     finally:
@@ -442,7 +520,8 @@ def test_a_version_1_database_is_upgraded(tmp_path):
             " seen_at REAL NOT NULL, PRIMARY KEY (app_id, nonce)) WITHOUT ROWID;"
             "CREATE INDEX nonces_seen ON nonces(seen_at);"
             "INSERT INTO nonces VALUES ('x', 'y', 1.0);"
-            "PRAGMA user_version=1;")
+            "PRAGMA user_version=1;"
+        )
     upgraded = AuthForgeServer(server.db_path).start()
     try:
         wire = Wire(upgraded.url, app.app_id, app.app_secret)

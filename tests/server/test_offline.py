@@ -44,9 +44,15 @@ def test_minted_file_defaults_to_the_licenses_own_expiry(af):
     ends = time.time() + 86400
     key = af.create_license(expires_at=ends)
     result = verify_license_file(af.mint_offline_file(key), af.app_id, af.public_key)
-    assert result["ok"] and result["license"]["license_expires_at"] == result["license"]["expires_at"]
-    assert verify_license_file(af.mint_offline_file(key), af.app_id, af.public_key,
-                               now=ends + 1)["error"] == "expired"
+    assert (
+        result["ok"] and result["license"]["license_expires_at"] == result["license"]["expires_at"]
+    )
+    assert (
+        verify_license_file(af.mint_offline_file(key), af.app_id, af.public_key, now=ends + 1)[
+            "error"
+        ]
+        == "expired"
+    )
 
 
 def test_mint_refuses_revoked_and_unknown_licenses(af):

@@ -64,8 +64,13 @@ def post(connection, body):
 
 
 def validate_body(af, key):
-    return {"appId": af.app_id, "appSecret": af.app_secret, "licenseKey": key,
-            "hwid": "raw-machine", "nonce": os.urandom(16).hex()}
+    return {
+        "appId": af.app_id,
+        "appSecret": af.app_secret,
+        "licenseKey": key,
+        "hwid": "raw-machine",
+        "nonce": os.urandom(16).hex(),
+    }
 
 
 def closed_by_server(sock, timeout=5.0):
@@ -93,8 +98,12 @@ def test_the_server_serves_https_with_a_throwaway_certificate(af):
 
 def test_our_client_logs_in_and_heartbeats_over_https(af):
     key = af.create_license({"tier": "pro"})
-    client = af.client(hwid_override="machine", retry_policy=FAST_RETRY, online_heartbeat=True,
-                       heartbeat_interval=0.05)
+    client = af.client(
+        hwid_override="machine",
+        retry_policy=FAST_RETRY,
+        online_heartbeat=True,
+        heartbeat_interval=0.05,
+    )
     try:
         assert client.login(key)
         assert client.get_license_variables() == {"tier": "pro"}
@@ -106,8 +115,13 @@ def test_our_client_logs_in_and_heartbeats_over_https(af):
 
 def test_a_guard_with_the_ca_bundle_logs_in_and_heartbeats(af):
     key = af.create_license({"tier": "pro"})
-    guard = af.guard(license_key=key, hwid_override="machine", heartbeat="online",
-                     heartbeat_interval=0.05, retry_policy=FAST_RETRY)
+    guard = af.guard(
+        license_key=key,
+        hwid_override="machine",
+        heartbeat="online",
+        heartbeat_interval=0.05,
+        retry_policy=FAST_RETRY,
+    )
     try:
         assert guard.ensure().tier == "pro"
         assert wait_for(lambda: af.stats()["licenses"][key]["heartbeats"] >= 2)
@@ -119,8 +133,7 @@ def test_a_guard_with_the_ca_bundle_logs_in_and_heartbeats(af):
 def test_the_ca_bundle_can_also_come_from_the_environment(af, monkeypatch):
     key = af.create_license()
     monkeypatch.setenv("AUTHFORGE_CA_BUNDLE", af.ca_bundle)
-    guard = af.guard(license_key=key, hwid_override="machine", heartbeat="grace",
-                     ca_bundle=None)
+    guard = af.guard(license_key=key, hwid_override="machine", heartbeat="grace", ca_bundle=None)
     try:
         assert guard.ensure().license_variables == {}
     finally:
@@ -130,13 +143,18 @@ def test_the_ca_bundle_can_also_come_from_the_environment(af, monkeypatch):
 def test_without_the_ca_bundle_it_fails_closed(af):
     key = af.create_license()
     failures = []
-    client = af.client(hwid_override="machine", retry_policy=FAST_RETRY, ca_bundle=None,
-                       on_failure=lambda reason, exc: failures.append((reason, exc.code)))
+    client = af.client(
+        hwid_override="machine",
+        retry_policy=FAST_RETRY,
+        ca_bundle=None,
+        on_failure=lambda reason, exc: failures.append((reason, exc.code)),
+    )
     assert client.validate_license(key)["code"] == "network_error"
     assert client.login(key) is False
     assert failures == [("login_failed", "network_error")]
-    guard = af.guard(license_key=key, hwid_override="machine", retry_policy=FAST_RETRY,
-                     ca_bundle=None)
+    guard = af.guard(
+        license_key=key, hwid_override="machine", retry_policy=FAST_RETRY, ca_bundle=None
+    )
     with pytest.raises(LicenseError) as info:
         guard.ensure()
     assert info.value.code == "network_error"
@@ -145,8 +163,11 @@ def test_without_the_ca_bundle_it_fails_closed(af):
 
 def test_a_plain_http_client_gets_no_answer_and_no_session(af):
     key = af.create_license()
-    client = af.client(api_base_url=af.url.replace("https://", "http://"),
-                       hwid_override="machine", retry_policy=FAST_RETRY)
+    client = af.client(
+        api_base_url=af.url.replace("https://", "http://"),
+        hwid_override="machine",
+        retry_policy=FAST_RETRY,
+    )
     assert client.validate_license(key)["code"] == "network_error"
     assert af.stats()["licenses"][key]["validates"] == 0
 
@@ -178,7 +199,10 @@ def run_sdk(af, key, **env_overrides):
     env.update(env_overrides)
     result = subprocess.run(
         [sys.executable, "-c", SDK_SCRIPT, af.url, af.app_id, af.app_secret, af.public_key, key],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -189,7 +213,10 @@ def test_the_official_sdk_works_over_https_when_told_to_trust_the_certificate(af
     # SSL_CERT_FILE is the standard way to point it at a private CA.
     key = af.create_license({"tier": "pro"})
     assert run_sdk(af, key, SSL_CERT_FILE=af.ca_bundle) == {
-        "validate": True, "login": True, "heartbeat": True, "variables": {"tier": "pro"},
+        "validate": True,
+        "login": True,
+        "heartbeat": True,
+        "variables": {"tier": "pro"},
         "failures": [],
     }
     stats = af.stats()["licenses"][key]
@@ -221,11 +248,14 @@ def test_keep_alive_and_tcp_nodelay_hold_over_tls(af):
     assert af.stats()["licenses"][key]["validates"] == 3
 
 
-@pytest.mark.parametrize("first_bytes", [
-    b"POST /auth/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",  # plain HTTP
-    os.urandom(512),                                                         # garbage
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,              # a cut ClientHello
-])
+@pytest.mark.parametrize(
+    "first_bytes",
+    [
+        b"POST /auth/validate HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",  # plain HTTP
+        os.urandom(512),  # garbage
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # a cut ClientHello
+    ],
+)
 def test_a_broken_handshake_ends_that_connection_only(af, first_bytes):
     key = af.create_license(slots=None)
     with socket.create_connection(("127.0.0.1", port_of(af)), timeout=5) as bad:
@@ -241,8 +271,7 @@ def test_stalled_handshakes_do_not_hold_up_other_clients(af):
     key = af.create_license(slots=None)
     # Connections that never send a ClientHello: if the handshake ran on the
     # accept loop, the first one would stall every later client.
-    stalled = [socket.create_connection(("127.0.0.1", port_of(af)), timeout=5)
-               for _ in range(5)]
+    stalled = [socket.create_connection(("127.0.0.1", port_of(af)), timeout=5) for _ in range(5)]
     try:
         started = time.monotonic()
         client = af.client(hwid_override="machine", request_timeout=3)
@@ -255,8 +284,9 @@ def test_stalled_handshakes_do_not_hold_up_other_clients(af):
 
 def test_the_request_timeout_applies_to_the_handshake(tmp_path):
     cert, key_file = write_self_signed(tmp_path, "short")
-    with AuthForgeServer(tmp_path / "db.sqlite3", tls=(cert, key_file),
-                         request_timeout=0.3) as server:
+    with AuthForgeServer(
+        tmp_path / "db.sqlite3", tls=(cert, key_file), request_timeout=0.3
+    ) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as stalled:
             stalled.sendall(b"\x16\x03\x01")  # the start of a record, then nothing
             assert closed_by_server(stalled)
@@ -294,8 +324,14 @@ def test_an_authforge_server_takes_a_cert_and_key_pair_or_a_context(tmp_path):
         assert server.url.startswith("https://")
         app = server.admin.create_app("ctx")
         license_key = server.admin.create_license(app.app_id)
-        client = AuthForgeClient(app.app_id, app.app_secret, app.public_key,
-                                 api_base_url=server.url, ca_bundle=cert, hwid_override="m")
+        client = AuthForgeClient(
+            app.app_id,
+            app.app_secret,
+            app.public_key,
+            api_base_url=server.url,
+            ca_bundle=cert,
+            hwid_override="m",
+        )
         assert client.validate_license(license_key)["valid"]
     with pytest.raises(ValueError, match="server-side"):
         AuthForgeServer(tmp_path / "c.sqlite3", tls=ssl.create_default_context())
@@ -326,8 +362,9 @@ def test_the_certificate_goes_with_the_server(tmp_path):
 def test_the_cli_serves_https_with_tls_cert_and_key(tmp_path):
     cert, key_file = write_self_signed(tmp_path, "cli")
     db = str(tmp_path / "cli.sqlite3")
-    process, url, lines = start_server(db, "--tls-cert", cert, "--tls-key", key_file,
-                                       "--show-credentials")
+    process, url, lines = start_server(
+        db, "--tls-cert", cert, "--tls-key", key_file, "--show-credentials"
+    )
     try:
         assert url.startswith("https://127.0.0.1:")
         app_id = lines[2].split(": ", 1)[1]
@@ -338,8 +375,14 @@ def test_the_cli_serves_https_with_tls_cert_and_key(tmp_path):
             license_key = admin.create_license(app_id)
         finally:
             admin.close()
-        client = AuthForgeClient(app_id, secret, public_key, api_base_url=url, ca_bundle=cert,
-                                 hwid_override="cli-machine")
+        client = AuthForgeClient(
+            app_id,
+            secret,
+            public_key,
+            api_base_url=url,
+            ca_bundle=cert,
+            hwid_override="cli-machine",
+        )
         assert client.validate_license(license_key)["valid"]
     finally:
         process.terminate()
@@ -347,22 +390,40 @@ def test_the_cli_serves_https_with_tls_cert_and_key(tmp_path):
     assert process.returncode == 0, err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--tls-cert", "{cert}"], "give both or neither"),
-    (["--tls-key", "{key}"], "give both or neither"),
-    (["--tls-cert", "{missing}", "--tls-key", "{key}"], "no such file"),
-    (["--tls-cert", "{cert}", "--tls-key", "{other_key}"], "KEY_VALUES_MISMATCH"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tls-cert", "{cert}"], "give both or neither"),
+        (["--tls-key", "{key}"], "give both or neither"),
+        (["--tls-cert", "{missing}", "--tls-key", "{key}"], "no such file"),
+        (["--tls-cert", "{cert}", "--tls-key", "{other_key}"], "KEY_VALUES_MISMATCH"),
+    ],
+)
 def test_the_cli_refuses_an_incomplete_or_unusable_certificate(tmp_path, args, message):
     cert, key_file = write_self_signed(tmp_path, "one")
     _, other_key = write_self_signed(tmp_path, "two")
-    paths = {"cert": cert, "key": key_file, "other_key": other_key,
-             "missing": str(tmp_path / "missing.crt")}
+    paths = {
+        "cert": cert,
+        "key": key_file,
+        "other_key": other_key,
+        "missing": str(tmp_path / "missing.crt"),
+    }
     db = tmp_path / "never.sqlite3"
     result = subprocess.run(
-        [sys.executable, "-m", "authforge_guard", "server", "--db", str(db), "--port", "0",
-         *(arg.format(**paths) for arg in args)],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "authforge_guard",
+            "server",
+            "--db",
+            str(db),
+            "--port",
+            "0",
+            *(arg.format(**paths) for arg in args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: ") and message in result.stderr
@@ -395,11 +456,23 @@ def test_the_cli_makes_a_self_signed_certificate_and_says_how_to_trust_it(tmp_pa
         finally:
             admin.close()
         for base in (url, url.replace("127.0.0.1", "localhost")):
-            client = AuthForgeClient(app_id, secret, public_key, api_base_url=base,
-                                     ca_bundle=cert, hwid_override="cli-machine")
+            client = AuthForgeClient(
+                app_id,
+                secret,
+                public_key,
+                api_base_url=base,
+                ca_bundle=cert,
+                hwid_override="cli-machine",
+            )
             assert client.validate_license(license_key)["valid"], base
-        untrusting = AuthForgeClient(app_id, secret, public_key, api_base_url=url,
-                                     hwid_override="cli-machine", retry_policy=FAST_RETRY)
+        untrusting = AuthForgeClient(
+            app_id,
+            secret,
+            public_key,
+            api_base_url=url,
+            hwid_override="cli-machine",
+            retry_policy=FAST_RETRY,
+        )
         assert untrusting.validate_license(license_key)["code"] == "network_error"
         if shutil.which("node"):  # the official Node SDK's way in: https.request
             script = textwrap.dedent("""
@@ -412,12 +485,14 @@ def test_the_cli_makes_a_self_signed_certificate_and_says_how_to_trust_it(tmp_pa
                 request.end("{}");
             """)
             env = dict(os.environ, NODE_EXTRA_CA_CERTS=cert)
-            trusted = subprocess.run(["node", "-e", script, url], env=env, capture_output=True,
-                                     text=True, timeout=30)
+            trusted = subprocess.run(
+                ["node", "-e", script, url], env=env, capture_output=True, text=True, timeout=30
+            )
             assert trusted.stdout.strip() == '400 {"status":"failed","error":"bad_request"}'
             env.pop("NODE_EXTRA_CA_CERTS")
-            refused = subprocess.run(["node", "-e", script, url], env=env, capture_output=True,
-                                     text=True, timeout=30)
+            refused = subprocess.run(
+                ["node", "-e", script, url], env=env, capture_output=True, text=True, timeout=30
+            )
             assert refused.stdout.strip() == "error DEPTH_ZERO_SELF_SIGNED_CERT"
     finally:
         process.terminate()
@@ -450,18 +525,32 @@ def test_a_self_signed_certificate_is_made_anew_when_it_no_longer_fits(tmp_path)
     assert ensure_self_signed(tmp_path, "fit", ["box.lan"])[2] is True
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--tls", "self-signed", "--tls-cert", "{cert}", "--tls-key", "{key}"], "not both"),
-    (["--tls-dir", "{dir}"], "--tls-dir goes with --tls self-signed"),
-    (["--tls", "self-signed", "--tls-dir", "{file}"], "cannot make a self-signed certificate"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--tls", "self-signed", "--tls-cert", "{cert}", "--tls-key", "{key}"], "not both"),
+        (["--tls-dir", "{dir}"], "--tls-dir goes with --tls self-signed"),
+        (["--tls", "self-signed", "--tls-dir", "{file}"], "cannot make a self-signed certificate"),
+    ],
+)
 def test_the_cli_refuses_mixed_tls_options(tmp_path, args, message):
     cert, key_file = write_self_signed(tmp_path, "one")
     paths = {"cert": cert, "key": key_file, "dir": str(tmp_path), "file": cert}
     result = subprocess.run(
-        [sys.executable, "-m", "authforge_guard", "server", "--db", str(tmp_path / "x.sqlite3"),
-         "--port", "0", *(arg.format(**paths) for arg in args)],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "authforge_guard",
+            "server",
+            "--db",
+            str(tmp_path / "x.sqlite3"),
+            "--port",
+            "0",
+            *(arg.format(**paths) for arg in args),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: ") and message in result.stderr

@@ -59,11 +59,24 @@ def test_validate_answer_is_signed_by_the_active_key(af, wire):
     assert answer.headers["content-type"] == "application/json"
     assert answer.body["keyId"] == key_id_for(af.public_key)
     assert TrustList(af.public_key).verify(answer.body["payload"], answer.body["signature"])
-    session = judge_signed_response(answer.body, expected_nonce=nonce, trust=TrustList(af.public_key))
+    session = judge_signed_response(
+        answer.body, expected_nonce=nonce, trust=TrustList(af.public_key)
+    )
     payload = session.payload
-    for name in ("sessionToken", "timestamp", "expiresIn", "nonce", "requestId", "appVariables",
-                 "licenseVariables", "sessionExpiresAt", "licenseExpiresAt", "maxHwidSlots",
-                 "hwidCount", "licenseLabel"):
+    for name in (
+        "sessionToken",
+        "timestamp",
+        "expiresIn",
+        "nonce",
+        "requestId",
+        "appVariables",
+        "licenseVariables",
+        "sessionExpiresAt",
+        "licenseExpiresAt",
+        "maxHwidSlots",
+        "hwidCount",
+        "licenseLabel",
+    ):
         assert name in payload
     assert payload["nonce"] == nonce
     token = decode_token_body(payload["sessionToken"])
@@ -251,9 +264,17 @@ def test_bad_tokens_mean_session_expired(af, wire):
 def test_blacklisted_ip_blocks_every_license_of_that_app_only(af, wire):
     key = af.create_license()
     token = wire.validate(key).token
-    answer = wire.send(SELFBAN_PATH, selfban_session_body(
-        app_id=af.app_id, session_token=token, hwid="machine-1",
-        revoke_license=False, blacklist_hwid=False, blacklist_ip=True))
+    answer = wire.send(
+        SELFBAN_PATH,
+        selfban_session_body(
+            app_id=af.app_id,
+            session_token=token,
+            hwid="machine-1",
+            revoke_license=False,
+            blacklist_hwid=False,
+            blacklist_ip=True,
+        ),
+    )
     assert answer.status == 200 and answer.body == {"status": "ok"}
     assert failed(wire.validate(af.create_license(), hwid="machine-9")) == (403, "blocked")
     assert failed(wire.heartbeat(token)) == (403, "blocked")
@@ -264,9 +285,15 @@ def test_blacklisted_ip_blocks_every_license_of_that_app_only(af, wire):
 
 def test_presession_selfban_cannot_revoke(af, wire):
     key = af.create_license()
-    body = selfban_presession_body(app_id=af.app_id, app_secret=af.app_secret, license_key=key,
-                                   hwid="machine-1", nonce=new_nonce(), blacklist_hwid=True,
-                                   blacklist_ip=False)
+    body = selfban_presession_body(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        license_key=key,
+        hwid="machine-1",
+        nonce=new_nonce(),
+        blacklist_hwid=True,
+        blacklist_ip=False,
+    )
     body["revokeLicense"] = True
     assert failed(wire.send(SELFBAN_PATH, body)) == (400, "revoke_requires_session")
     body.update(revokeLicense=False, appSecret="wrong")
@@ -277,8 +304,14 @@ def test_presession_selfban_cannot_revoke(af, wire):
 
 
 def test_session_selfban_needs_a_live_token(af, wire):
-    body = selfban_session_body(app_id=af.app_id, session_token="x.y", hwid="machine-1",
-                                revoke_license=True, blacklist_hwid=True, blacklist_ip=True)
+    body = selfban_session_body(
+        app_id=af.app_id,
+        session_token="x.y",
+        hwid="machine-1",
+        revoke_license=True,
+        blacklist_hwid=True,
+        blacklist_ip=True,
+    )
     assert failed(wire.send(SELFBAN_PATH, body)) == (403, "session_expired")
 
 
@@ -287,14 +320,26 @@ def test_session_selfban_needs_a_live_token(af, wire):
 
 def test_missing_and_mistyped_fields_are_bad_requests(af, wire):
     key = af.create_license()
-    good = {"appId": af.app_id, "appSecret": af.app_secret, "licenseKey": key,
-            "hwid": "machine-1", "nonce": new_nonce()}
+    good = {
+        "appId": af.app_id,
+        "appSecret": af.app_secret,
+        "licenseKey": key,
+        "hwid": "machine-1",
+        "nonce": new_nonce(),
+    }
     for name in good:
         body = dict(good, nonce=new_nonce())
         del body[name]
         assert failed(wire.send(VALIDATE_PATH, body)) == (400, "bad_request"), name
-    for name, value in (("appId", 5), ("licenseKey", None), ("hwid", ["a"]), ("nonce", ""),
-                        ("ttlSeconds", "3600"), ("ttlSeconds", True), ("hwid", "x" * 300)):
+    for name, value in (
+        ("appId", 5),
+        ("licenseKey", None),
+        ("hwid", ["a"]),
+        ("nonce", ""),
+        ("ttlSeconds", "3600"),
+        ("ttlSeconds", True),
+        ("hwid", "x" * 300),
+    ):
         body = dict(good, nonce=new_nonce())
         body[name] = value
         assert failed(wire.send(VALIDATE_PATH, body)) == (400, "bad_request"), (name, value)
@@ -303,8 +348,18 @@ def test_missing_and_mistyped_fields_are_bad_requests(af, wire):
     assert failed(wire.send(SELFBAN_PATH, ban)) == (400, "bad_request")
 
 
-@pytest.mark.parametrize("raw", [b"not json", b"[1, 2]", b'"text"', b"", b"\xff\xfe{}", b"{" * 5000,
-                                 b'{"appId": "a", "nonce": "\\ud800"}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'"text"',
+        b"",
+        b"\xff\xfe{}",
+        b"{" * 5000,
+        b'{"appId": "a", "nonce": "\\ud800"}',
+    ],
+)
 def test_bodies_that_are_not_a_json_object_are_malformed(wire, raw):
     assert failed(wire.send(VALIDATE_PATH, raw=raw)) == (400, "malformed_request")
 

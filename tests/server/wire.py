@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 from authforge_guard._protocol import (
@@ -25,14 +25,14 @@ from authforge_guard._protocol import (
 class Answer:
     status: int
     body: Any
-    headers: Dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
-    def error(self) -> Optional[str]:
+    def error(self) -> str | None:
         return self.body.get("error") if isinstance(self.body, dict) else None
 
     @property
-    def payload(self) -> Dict[str, Any]:
+    def payload(self) -> dict[str, Any]:
         return decode_payload(self.body["payload"])
 
     @property
@@ -64,8 +64,15 @@ class Wire:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def send(self, path: str, body: Any = None, *, raw: Optional[bytes] = None,
-             method: str = "POST", headers: Optional[Dict[str, str]] = None) -> Answer:
+    def send(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        method: str = "POST",
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
         data = raw if raw is not None else json.dumps(body).encode("utf-8")
         sent = {"Content-Type": "application/json"}
         sent.update(headers or {})
@@ -78,16 +85,21 @@ class Wire:
             decoded = text
         return Answer(response.status, decoded, {k.lower(): v for k, v in response.getheaders()})
 
-    def validate(self, key: str, hwid: str = "machine-1", *, nonce: Optional[str] = None,
-                 **overrides: Any) -> Answer:
-        body = validate_body(app_id=self.app_id, app_secret=self.app_secret, license_key=key,
-                             hwid=hwid, nonce=nonce or new_nonce())
+    def validate(
+        self, key: str, hwid: str = "machine-1", *, nonce: str | None = None, **overrides: Any
+    ) -> Answer:
+        body = validate_body(
+            app_id=self.app_id,
+            app_secret=self.app_secret,
+            license_key=key,
+            hwid=hwid,
+            nonce=nonce or new_nonce(),
+        )
         body.update(overrides)
         return self.send(VALIDATE_PATH, body)
 
     def heartbeat(self, token: str, hwid: str = "machine-1", **overrides: Any) -> Answer:
-        body = heartbeat_body(app_id=self.app_id, session_token=token, hwid=hwid,
-                              nonce=new_nonce())
+        body = heartbeat_body(app_id=self.app_id, session_token=token, hwid=hwid, nonce=new_nonce())
         body.update(overrides)
         return self.send(HEARTBEAT_PATH, body)
 
@@ -95,7 +107,12 @@ class Wire:
         return self.send(SELFBAN_PATH, dict({"appId": self.app_id}, **body))
 
     def activate(self, key: str, hwid: str = "machine-1", **overrides: Any) -> Answer:
-        body = offline_activate_body(app_id=self.app_id, app_secret=self.app_secret,
-                                     license_key=key, hwid=hwid, nonce=new_nonce())
+        body = offline_activate_body(
+            app_id=self.app_id,
+            app_secret=self.app_secret,
+            license_key=key,
+            hwid=hwid,
+            nonce=new_nonce(),
+        )
         body.update(overrides)
         return self.send(OFFLINE_ACTIVATE_PATH, body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
-from typing import List
 
 
 class ConnectProxy:
@@ -17,8 +16,8 @@ class ConnectProxy:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.targets: List[str] = []
-        self._relayed: List[bytes] = []
+        self.targets: list[str] = []
+        self._relayed: list[bytes] = []
         self._server = _Server(self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -83,7 +82,9 @@ class _Tunnel(socketserver.StreamRequestHandler):
         self.wfile.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self.wfile.flush()
         with upstream:
-            pump = threading.Thread(target=self._pump, args=(upstream, self.connection), daemon=True)
+            pump = threading.Thread(
+                target=self._pump, args=(upstream, self.connection), daemon=True
+            )
             pump.start()
             self._pump(self.connection, upstream)
             pump.join(5)
@@ -103,5 +104,3 @@ class _Tunnel(socketserver.StreamRequestHandler):
                 sink.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
-
-

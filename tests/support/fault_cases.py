@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import Callable
 
 from authforge_guard._protocol import SigningKey
 from tests.support.fault_proxy import Answer, Fault
@@ -34,7 +34,7 @@ class FaultCase:
 
     name: str
     make: Callable[[], Fault]
-    code: Optional[str]
+    code: str | None
     fatal: bool = False
     needs_history: bool = False
 
@@ -76,14 +76,21 @@ CASES = [
     FaultCase("http_429_empty", lambda: Fault.status(429), "http_error_429"),
     FaultCase("http_500_empty", lambda: Fault.status(500), "http_error_500"),
     FaultCase("html_502", lambda: Fault.html(502), "http_error_502"),
-    FaultCase("html_200", lambda: Fault.status(200, "<html>hi</html>", "text/html"),
-              "invalid_json_response"),
+    FaultCase(
+        "html_200",
+        lambda: Fault.status(200, "<html>hi</html>", "text/html"),
+        "invalid_json_response",
+    ),
     FaultCase("truncated_json", Fault.truncated, "invalid_json_response"),
     FaultCase("json_array", lambda: Fault.json(["ok"]), "response_not_json_object"),
-    FaultCase("status_revoked_no_verdict", lambda: Fault.json({"status": "revoked"}),
-              "unexpected_response"),
-    FaultCase("failed_without_error", lambda: Fault.json({"status": "failed"}, 403),
-              "unexpected_response"),
+    FaultCase(
+        "status_revoked_no_verdict",
+        lambda: Fault.json({"status": "revoked"}),
+        "unexpected_response",
+    ),
+    FaultCase(
+        "failed_without_error", lambda: Fault.json({"status": "failed"}, 403), "unexpected_response"
+    ),
     FaultCase("wrong_content_type", Fault.wrong_content_type, None),
     # verdicts, as a real server or a middlebox copying one would send them
     FaultCase("verdict_revoked_403", lambda: _verdict("revoked", 403), "revoked", fatal=True),
@@ -92,14 +99,23 @@ CASES = [
     FaultCase("verdict_no_credits_429", lambda: _verdict("no_credits", 429), "no_credits"),
     # the real answer, damaged or forged
     FaultCase("tamper_payload", lambda: Fault.tamper(_upgrade), "signature_mismatch", fatal=True),
-    FaultCase("bad_signature_encoding",
-              lambda: _edit_body("bad_signature_encoding()", lambda b: b.update(signature="@@@")),
-              "signature_mismatch", fatal=True),
-    FaultCase("missing_signature",
-              lambda: _edit_body("missing_signature()", lambda b: b.pop("signature")),
-              "missing_signature"),
-    FaultCase("resign_foreign_key", lambda: Fault.resign(FOREIGN_KEY, _upgrade),
-              "signature_mismatch", fatal=True),
+    FaultCase(
+        "bad_signature_encoding",
+        lambda: _edit_body("bad_signature_encoding()", lambda b: b.update(signature="@@@")),
+        "signature_mismatch",
+        fatal=True,
+    ),
+    FaultCase(
+        "missing_signature",
+        lambda: _edit_body("missing_signature()", lambda b: b.pop("signature")),
+        "missing_signature",
+    ),
+    FaultCase(
+        "resign_foreign_key",
+        lambda: Fault.resign(FOREIGN_KEY, _upgrade),
+        "signature_mismatch",
+        fatal=True,
+    ),
     FaultCase("swap_nonce", Fault.swap_nonce, "nonce_mismatch"),
     FaultCase("replay_earlier_answer", Fault.replay, "nonce_mismatch", needs_history=True),
 ]

@@ -27,10 +27,11 @@ import ssl
 import struct
 import sys
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Callable, Optional
 from urllib.parse import urlsplit
 
 from authforge_guard._protocol import (
@@ -42,8 +43,8 @@ from authforge_guard._protocol import (
 )
 from authforge_guard._protocol._encoding import b64encode, compact_json
 
-Headers = Tuple[Tuple[str, str], ...]
-PayloadEdit = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
+Headers = tuple[tuple[str, str], ...]
+PayloadEdit = Callable[[dict[str, Any]], Optional[dict[str, Any]]]
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy writes itself.
 # Accept-Encoding is not passed on so the upstream answers uncompressed bytes
@@ -76,7 +77,7 @@ class Answer:
     headers: Headers = ()
     body: bytes = b""
 
-    def header(self, name: str) -> Optional[str]:
+    def header(self, name: str) -> str | None:
         """The value of header ``name`` (any case), or ``None``."""
         wanted = name.lower()
         return next((value for key, value in self.headers if key.lower() == wanted), None)
@@ -103,11 +104,11 @@ class Fault:
     """
 
     label: str
-    connection_action: Optional[str] = None
+    connection_action: str | None = None
     delay_seconds: float = 0.0
-    canned: Optional[Answer] = None
+    canned: Answer | None = None
     from_history: bool = False
-    rewrite: Optional[Callable[[Answer], Answer]] = field(default=None, compare=False)
+    rewrite: Callable[[Answer], Answer] | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return f"Fault.{self.label}"
@@ -139,8 +140,8 @@ class Fault:
         cls,
         code: int,
         body: Any = None,
-        content_type: Optional[str] = "application/json",
-        headers: Optional[Mapping[str, str]] = None,
+        content_type: str | None = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> Fault:
         """A canned answer: ``body`` is bytes, text, a JSON-able object, or ``None`` (empty)."""
         canned_headers: Headers = tuple((headers or {}).items())
@@ -187,7 +188,7 @@ class Fault:
         return cls("tamper()", rewrite=functools.partial(_tamper, fn))
 
     @classmethod
-    def resign(cls, signing_key: SigningKey, fn: Optional[PayloadEdit] = None) -> Fault:
+    def resign(cls, signing_key: SigningKey, fn: PayloadEdit | None = None) -> Fault:
         """Edit the payload with ``fn`` (if given) and sign it anew with ``signing_key``."""
         return cls(
             f"resign({signing_key.key_id})", rewrite=functools.partial(_resign, signing_key, fn)
@@ -220,7 +221,7 @@ class FaultProxy:
         upstream_url: str,
         *,
         upstream_timeout: float = 30.0,
-        tls: Optional[ssl.SSLContext] = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(upstream_url)
         if parts.scheme != "http" or not parts.hostname:
@@ -230,10 +231,10 @@ class FaultProxy:
         self._upstream_prefix = parts.path.rstrip("/")
         self._upstream_timeout = upstream_timeout
         self._lock = threading.Lock()
-        self._armed: List[_Armed] = []
-        self._requests: List[Tuple[str, Any]] = []
-        self._forwarded: List[str] = []
-        self._last_success: Dict[str, Answer] = {}
+        self._armed: list[_Armed] = []
+        self._requests: list[tuple[str, Any]] = []
+        self._forwarded: list[str] = []
+        self._last_success: dict[str, Answer] = {}
         self._closing = threading.Event()
         self._scheme = "https" if tls is not None else "http"
         self._server = _ProxyServer(self, tls)
@@ -252,7 +253,7 @@ class FaultProxy:
         return f"{self._scheme}://127.0.0.1:{self._server.server_port}"
 
     def arm(
-        self, fault: Fault, *, times: int = 1, always: bool = False, path: Optional[str] = None
+        self, fault: Fault, *, times: int = 1, always: bool = False, path: str | None = None
     ) -> None:
         """Apply ``fault`` to the next ``times`` requests for ``path`` (any path if ``None``).
 
@@ -269,7 +270,7 @@ class FaultProxy:
             self._armed.clear()
 
     @property
-    def requests(self) -> List[Tuple[str, Any]]:
+    def requests(self) -> list[tuple[str, Any]]:
         """``(path, parsed JSON body or None)`` of every request seen so far, in order."""
         with self._lock:
             return list(self._requests)
@@ -279,7 +280,7 @@ class FaultProxy:
         with self._lock:
             return path in self._last_success
 
-    def forwarded_count(self, path: Optional[str] = None) -> int:
+    def forwarded_count(self, path: str | None = None) -> int:
         """How many requests (for ``path``, or all) were sent on to the upstream."""
         with self._lock:
             return sum(1 for seen in self._forwarded if path is None or seen == path)
@@ -305,9 +306,7 @@ class FaultProxy:
 
     # --- called by the request handler, one thread per connection ------------
 
-    def _handle(
-        self, path: str, raw: bytes, headers: Iterable[Tuple[str, str]]
-    ) -> Union[Answer, str]:
+    def _handle(self, path: str, raw: bytes, headers: Iterable[tuple[str, str]]) -> Answer | str:
         """The answer for one request, or ``"drop"``/``"reset"`` for no answer at all.
 
         Bookkeeping and matching use the path without its query string.
@@ -339,7 +338,7 @@ class FaultProxy:
         with self._lock:
             self._requests.append((path, body))
 
-    def _take_fault(self, path: str) -> Optional[Fault]:
+    def _take_fault(self, path: str) -> Fault | None:
         with self._lock:
             for armed in self._armed:
                 if armed.path is None or armed.path == path:
@@ -350,7 +349,7 @@ class FaultProxy:
                     return armed.fault
         return None
 
-    def _forward(self, path: str, raw: bytes, headers: Iterable[Tuple[str, str]]) -> Answer:
+    def _forward(self, path: str, raw: bytes, headers: Iterable[tuple[str, str]]) -> Answer:
         route = urlsplit(path).path
         with self._lock:
             self._forwarded.append(route)
@@ -377,8 +376,8 @@ class FaultProxy:
 @dataclass
 class _Armed:
     fault: Fault
-    path: Optional[str]
-    remaining: Optional[int]  # None: until disarm()
+    path: str | None
+    remaining: int | None  # None: until disarm()
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -412,11 +411,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, proxy: FaultProxy, tls: Optional[ssl.SSLContext]) -> None:
+    def __init__(self, proxy: FaultProxy, tls: ssl.SSLContext | None) -> None:
         self.proxy = proxy
         self._connections_lock = threading.Lock()
-        self._open: Set[socket.socket] = set()
-        self._to_reset: Set[socket.socket] = set()
+        self._open: set[socket.socket] = set()
+        self._to_reset: set[socket.socket] = set()
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         if tls is not None:
             # The handshake then happens on the handler's first read, in its own
@@ -469,7 +468,7 @@ class _ProxyServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def _end_to_end(headers: Iterable[Tuple[str, str]]) -> Headers:
+def _end_to_end(headers: Iterable[tuple[str, str]]) -> Headers:
     return tuple((name, value) for name, value in headers if name.lower() not in _NOT_FORWARDED)
 
 
@@ -508,7 +507,7 @@ def _as_text_plain(answer: Answer) -> Answer:
     return answer.with_header("Content-Type", "text/plain")
 
 
-def _signed_parts(answer: Answer) -> Optional[Tuple[Dict[str, Any], Dict[str, Any]]]:
+def _signed_parts(answer: Answer) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The JSON body of a signed answer and its decoded payload, or ``None``."""
     try:
         body = json.loads(answer.body)
@@ -518,7 +517,7 @@ def _signed_parts(answer: Answer) -> Optional[Tuple[Dict[str, Any], Dict[str, An
     return body, payload
 
 
-def _edited(fn: PayloadEdit, payload: Dict[str, Any]) -> Dict[str, Any]:
+def _edited(fn: PayloadEdit, payload: dict[str, Any]) -> dict[str, Any]:
     result = fn(payload)
     return payload if result is None else result
 
@@ -532,7 +531,7 @@ def _tamper(fn: PayloadEdit, answer: Answer) -> Answer:
     return answer.with_json(body)
 
 
-def _resign(signing_key: SigningKey, fn: Optional[PayloadEdit], answer: Answer) -> Answer:
+def _resign(signing_key: SigningKey, fn: PayloadEdit | None, answer: Answer) -> Answer:
     parts = _signed_parts(answer)
     if parts is None:
         return answer
@@ -543,5 +542,5 @@ def _resign(signing_key: SigningKey, fn: Optional[PayloadEdit], answer: Answer) 
     return answer.with_json(body)
 
 
-def _new_nonce_in(payload: Dict[str, Any]) -> None:
+def _new_nonce_in(payload: dict[str, Any]) -> None:
     payload["nonce"] = new_nonce()

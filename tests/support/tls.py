@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from authforge_guard.server._tls import write_self_signed
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable
 
 HEARTBEAT_THREAD = "authforge-heartbeat"
 
@@ -19,7 +19,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, step: float = 0
     return value
 
 
-def heartbeat_threads() -> List[threading.Thread]:
+def heartbeat_threads() -> list[threading.Thread]:
     """The live background-check threads of every client in this process."""
     return [t for t in threading.enumerate() if t.name == HEARTBEAT_THREAD and t.is_alive()]
 
@@ -46,8 +46,8 @@ class HookLog:
 
     def __init__(self, guard: Any) -> None:
         self._lock = threading.Lock()
-        self.events: List[Tuple[str, Any, Any]] = []
-        self.sessions_active_in_hook: List[bool] = []
+        self.events: list[tuple[str, Any, Any]] = []
+        self.sessions_active_in_hook: list[bool] = []
         guard.on(*self.FATAL_CODES)(lambda event: self._add("code", event))
         guard.on_lost(lambda event: self._add("lost", event))
         guard.on_transient(lambda event: self._add("transient", event))
@@ -63,14 +63,14 @@ class HookLog:
         with self._lock:
             self.events.append(("cleanup", None, None))
 
-    def kinds(self) -> List[str]:
+    def kinds(self) -> list[str]:
         with self._lock:
             return [kind for kind, _code, _fatal in self.events]
 
-    def transient_codes(self) -> List[str]:
+    def transient_codes(self) -> list[str]:
         with self._lock:
             return [code for kind, code, _fatal in self.events if kind == "transient"]
 
-    def fatal_events(self) -> List[Tuple[str, Any, Any]]:
+    def fatal_events(self) -> list[tuple[str, Any, Any]]:
         with self._lock:
             return [event for event in self.events if event[0] != "transient"]

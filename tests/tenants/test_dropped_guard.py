@@ -14,9 +14,16 @@ def heartbeats(af, key):
 
 def test_a_dropped_guard_stops_heartbeating(af):
     key = af.create_license()
-    guard = Guard(app_id=af.app_id, app_secret=af.app_secret, public_key=af.public_key,
-                  api_base_url=af.url, license_key=key, heartbeat="online",
-                  heartbeat_interval=0.05, hwid_override="dropped")
+    guard = Guard(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url=af.url,
+        license_key=key,
+        heartbeat="online",
+        heartbeat_interval=0.05,
+        hwid_override="dropped",
+    )
     session = guard.ensure()
     deadline = time.monotonic() + 5
     while heartbeats(af, key) < 2 and time.monotonic() < deadline:

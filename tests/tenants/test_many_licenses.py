@@ -18,9 +18,13 @@ TENANTS = 200
 def ours():
     # The client's threads (the local server's own are not the client's cost, nor is the
     # transport's one I/O deadline thread per process, started by the first request).
-    return [t.name for t in threading.enumerate()
-            if t.name.startswith("authforge") and not t.name.startswith("authforge-server")
-            and t.name != "authforge-io-deadline"]
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith("authforge")
+        and not t.name.startswith("authforge-server")
+        and t.name != "authforge-io-deadline"
+    ]
 
 
 def test_200_tenants_over_16_threads_one_validate_each(af, make_guard):
@@ -222,6 +226,7 @@ def test_a_blocks_session_is_current_in_tasks_it_starts(af, make_guard):
 
     async def main():
         async with licensed(key, hwid_override="tg:ctx", guard=guard) as session:
+
             async def child():
                 return current_session()
 
