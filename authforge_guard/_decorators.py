@@ -166,7 +166,7 @@ def fast_check(guard: Guard | None, license_key: str | None) -> Callable[[], boo
                     return True
                 if block.owner is guard and license_key is None:
                     return False
-            return not guard._fast_ok
+            return not guard._fast_session
 
     else:
 
@@ -178,7 +178,7 @@ def fast_check(guard: Guard | None, license_key: str | None) -> Callable[[], boo
                 if license_key is None:
                     return False
             active = DEFAULT.guard
-            return active is None or not active._fast_ok
+            return active is None or not active._fast_session
 
     return needs_check
 

@@ -69,9 +69,7 @@ def _live_session(guard: Guard | None) -> Session | None:
             if (guard is None or b.owner is guard) and b.session.active:
                 return b.session
     active = guard if guard is not None else DEFAULT.guard
-    if active is None or not active._fast_ok:
-        return None
-    return active.session
+    return active._fast_session if active is not None else None
 
 
 def _pending_loss() -> LicenseLost | None:
@@ -113,8 +111,14 @@ def feature(
             return fallback(instance, *args, **kwargs)
         return fallback(*args, **kwargs)
 
+    current = _delivery._CURRENT.get
+
     def needs_gate() -> bool:
         # False (a live session that grants the feature) calls the function directly.
+        if current() is None:  # outside any block: the default license, one read
+            active = guard if guard is not None else DEFAULT.guard
+            session = active._fast_session if active is not None else None
+            return session is None or key not in session._state.grants
         if needs_session():
             return True
         session = _live_session(guard)

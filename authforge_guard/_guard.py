@@ -11,9 +11,9 @@ reaches running code in ``_delivery``; the hooks themselves in ``_hooks``; the
 AuthForge calls in ``_engine``; when checks and deadlines run in
 ``_scheduler`` (one timer thread for every session of the process).
 
-The guarded hot path reads one attribute, ``_fast_ok``: true while the default
-session is live. Everything else (logging in, delivering a loss, running
-hooks) happens off that path.
+The guarded hot path reads one attribute, ``_fast_session``: the default
+license's session while it is live, else ``None``. Everything else (logging
+in, delivering a loss, running hooks) happens off that path.
 """
 
 from __future__ import annotations
@@ -257,7 +257,8 @@ class Guard:
         self._entries: dict[Slot, _Entry] = {}
         self._flights: dict[Slot, _Flight] = {}
         self._failures: dict[Slot, tuple[float, LicenseError]] = {}
-        self._fast_ok = False
+        # The hot path's one read: the default license's live session, else None.
+        self._fast_session: Session | None = None
         # The default session's latest loss: guarded calls outside blocks wait for its
         # hooks, so a program sees the loss only after its cleanup ran.
         self._default_loss: Loss | None = None
@@ -616,7 +617,7 @@ class Guard:
                 evicted = self._make_room_locked()
             self._entries[entry.slot] = entry
             if entry.is_default:
-                self._fast_ok = True
+                self._fast_session = entry.session
             self._arm(entry)
             if not entry.is_default and self._idle_job is None:
                 self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle")
@@ -657,7 +658,7 @@ class Guard:
             del self._entries[entry.slot]
         entry.cancel_jobs()
         if entry.is_default:
-            self._fast_ok = False
+            self._fast_session = None
 
     def _state_for(
         self,
@@ -923,7 +924,7 @@ class Guard:
         weakref.finalize(self, _cancel_all, self._entries)
         self._flights = {}
         self._failures = {}
-        self._fast_ok = False
+        self._fast_session = None
         self._idle_job = None
         self._hooks.after_fork()
         self._policy.after_fork()

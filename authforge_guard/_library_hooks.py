@@ -41,7 +41,7 @@ class DeferredGuard(Guard):
         self._deferred_done = False
         self._hooks = HookRegistry(_DEFAULT_HOOK_TIMEOUT)
         self._entries: dict[Any, Any] = {}  # no session (``guard.session`` is None)
-        self._fast_ok = False  # guarded calls take the slow path, which builds the guard
+        self._fast_session = None  # guarded calls take the slow path, which builds the guard
 
     @property
     def configured(self) -> bool:

@@ -81,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     app.state.address = f"{host}:{port}"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     server.run(sockets=[sock])
-    return 0
+    # A start-up that failed (the license refused in the lifespan) is a failure, whatever
+    # this uvicorn version does about it (uvicorn.run exits 3; Server.run may not).
+    return 0 if server.started else 3
 
 
 if __name__ == "__main__":

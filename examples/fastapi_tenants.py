@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     sock.listen(128)  # connections wait in the backlog until uvicorn has started
     host, port = sock.getsockname()[:2]
     app.state.address = f"{host}:{port}"
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
-    return 0
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server.run(sockets=[sock])
+    return 0 if server.started else 3  # a failed start-up is a failure on every uvicorn
 
 
 if __name__ == "__main__":
