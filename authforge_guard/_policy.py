@@ -56,6 +56,16 @@ class LossPolicy:
     def check_call(self) -> None:
         """Called by every guarded call that takes the slow path."""
 
+    def close(self) -> None:
+        """Give back what this policy holds in the process: its signal handler and, once a
+        loss asked for it, the exit status at interpreter exit (tests; a discarded guard)."""
+        atexit.unregister(self._exit_at_shutdown)
+        self._for_life = False
+        self.session_ended()
+
+    def _exit_at_shutdown(self) -> None:
+        _exit_with(self.exit_code)
+
     def after_fork(self) -> None:
         """In a forked child."""
 
@@ -110,7 +120,7 @@ class ExitPolicy(LossPolicy):
                 pass
         # Whatever the main thread makes of the interruption (uvicorn and gunicorn
         # turn it into a clean shutdown with status 0), the process ends with ours.
-        atexit.register(_exit_with, self.exit_code)
+        atexit.register(self._exit_at_shutdown)
 
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
@@ -125,6 +135,16 @@ class ExitPolicy(LossPolicy):
     def check_call(self) -> None:
         if self._requested and threading.current_thread() is threading.main_thread():
             raise SystemExit(self.exit_code)
+
+    def close(self) -> None:
+        """Give back what this policy holds in the process: its signal handler and, once a
+        loss asked for it, the exit status at interpreter exit (tests; a discarded guard)."""
+        atexit.unregister(self._exit_at_shutdown)
+        self._for_life = False
+        self.session_ended()
+
+    def _exit_at_shutdown(self) -> None:
+        _exit_with(self.exit_code)
 
     def after_fork(self) -> None:
         self._handler = self._for_life = False

@@ -22,10 +22,27 @@ def settings(**kwargs):
 def test_each_setting_names_its_strategy(on_lost, kind):
     policy = policy_for(settings(on_lost=on_lost))
     assert type(policy) is kind
+    if isinstance(policy, ExitPolicy):
+        policy.close()
 
 
-def test_cooperative_exit_happens_in_the_main_thread_only_after_a_loss():
-    policy = ExitPolicy(settings(on_lost="exit", interrupt=False, exit_code=9))
+@pytest.fixture
+def exit_policies():
+    """ExitPolicy objects made by a test; closed afterwards, or the loss a test simulates
+    would end this very process with its exit code (the policy's promise)."""
+    made = []
+
+    def make(**kwargs):
+        made.append(ExitPolicy(settings(on_lost="exit", **kwargs)))
+        return made[-1]
+
+    yield make
+    for policy in made:
+        policy.close()
+
+
+def test_cooperative_exit_happens_in_the_main_thread_only_after_a_loss(exit_policies):
+    policy = exit_policies(interrupt=False, exit_code=9)
     policy.check_call()  # no loss yet: nothing happens
     policy.before_hooks("revoked")
     seen = []
@@ -38,7 +55,7 @@ def test_cooperative_exit_happens_in_the_main_thread_only_after_a_loss():
     assert info.value.code == 9
 
 
-def test_only_raise_makes_blocks_raise():
+def test_only_raise_makes_blocks_raise(exit_policies):
     assert RaisePolicy.raises
-    assert not ExitPolicy(settings(on_lost="exit")).raises
+    assert not exit_policies().raises
     assert not LossPolicy.raises
