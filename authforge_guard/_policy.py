@@ -57,14 +57,7 @@ class LossPolicy:
         """Called by every guarded call that takes the slow path."""
 
     def close(self) -> None:
-        """Give back what this policy holds in the process: its signal handler and, once a
-        loss asked for it, the exit status at interpreter exit (tests; a discarded guard)."""
-        atexit.unregister(self._exit_at_shutdown)
-        self._for_life = False
-        self.session_ended()
-
-    def _exit_at_shutdown(self) -> None:
-        _exit_with(self.exit_code)
+        """Give back what this policy holds in the process (tests; a discarded guard)."""
 
     def after_fork(self) -> None:
         """In a forked child."""
@@ -135,6 +128,16 @@ class ExitPolicy(LossPolicy):
     def check_call(self) -> None:
         if self._requested and threading.current_thread() is threading.main_thread():
             raise SystemExit(self.exit_code)
+
+    def close(self) -> None:
+        """Give back what this policy holds in the process: its signal handler and, once a
+        loss asked for it, the exit status at interpreter exit (tests; a discarded guard)."""
+        atexit.unregister(self._exit_at_shutdown)
+        self._for_life = False
+        self.session_ended()
+
+    def _exit_at_shutdown(self) -> None:
+        _exit_with(self.exit_code)
 
     def close(self) -> None:
         """Give back what this policy holds in the process: its signal handler and, once a
