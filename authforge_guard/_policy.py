@@ -139,16 +139,6 @@ class ExitPolicy(LossPolicy):
     def _exit_at_shutdown(self) -> None:
         _exit_with(self.exit_code)
 
-    def close(self) -> None:
-        """Give back what this policy holds in the process: its signal handler and, once a
-        loss asked for it, the exit status at interpreter exit (tests; a discarded guard)."""
-        atexit.unregister(self._exit_at_shutdown)
-        self._for_life = False
-        self.session_ended()
-
-    def _exit_at_shutdown(self) -> None:
-        _exit_with(self.exit_code)
-
     def after_fork(self) -> None:
         self._handler = self._for_life = False
 
