@@ -175,7 +175,7 @@ def enter_leave(af: LocalAuthForge, rounds: int, inner: int) -> list[tuple[str, 
     async def async_bare() -> float:
         started = time.perf_counter()
         for _ in range(inner):
-            async with contextlib.nullcontext():
+            async with _AsyncNoop():
                 pass
         return (time.perf_counter() - started) / inner
 
@@ -202,6 +202,16 @@ def enter_leave(af: LocalAuthForge, rounds: int, inner: int) -> list[tuple[str, 
             f"({med['ab'] * 1e6:.2f} us)",
         ),
     ]
+
+
+class _AsyncNoop:
+    """A bare async no-op block (``contextlib.nullcontext`` is async only from Python 3.10)."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        return None
 
 
 def outage(af: LocalAuthForge) -> list[tuple[str, str, str]]:
