@@ -30,7 +30,6 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Optional,
     TypeVar,
     overload,
 )
@@ -44,6 +43,7 @@ from ._hooks import _UNSET, HookRegistry, LicenseEvent, hook_session
 from ._policy import policy_for
 from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
 from ._session import Loss, Session, build_state
+from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot, copy_error
 
 if TYPE_CHECKING:
     import asyncio
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from ._engine import Answer, Engine
     from ._fleet import Fleet
     from ._licensed import licensed as _LicensedBlock
-    from ._protocol import SignedSession
     from ._retry import RetryPolicy
     from ._scheduler import Job
 
@@ -68,105 +67,6 @@ _REMEMBERED_CODES = frozenset({"invalid_key"})
 # with every caller that asks for the same session: during an outage a burst of
 # requests fails fast instead of each repeating the whole retry cycle.
 TRANSIENT_SHARE_SECONDS = 5.0
-
-# Which session: None for the default license, else (license key or file, hwid override).
-Slot = Optional[tuple[str, Optional[str]]]
-DEFAULT_SLOT: Slot = None
-
-
-class _Entry:
-    """One session of a Guard and what the Guard keeps about it."""
-
-    __slots__ = (
-        "blocks",
-        "close_when_unused",
-        "deadline",
-        "expiry_job",
-        "heartbeat_job",
-        "hwid",
-        "key",
-        "last_used",
-        "session",
-        "signed",
-        "slot",
-    )
-
-    def __init__(self, slot: Slot, key: str, hwid: str, session: Session) -> None:
-        self.slot = slot
-        self.key = key
-        self.hwid = hwid
-        self.session = session
-        self.signed: SignedSession | None = None
-        self.deadline: Deadline | None = None
-        self.blocks: list[Block] = []
-        self.close_when_unused = False
-        self.last_used = time.monotonic()
-        self.heartbeat_job: Job | None = None
-        self.expiry_job: Job | None = None
-
-    @property
-    def is_default(self) -> bool:
-        return self.slot is DEFAULT_SLOT
-
-    def cancel_jobs(self) -> None:
-        for job in (self.heartbeat_job, self.expiry_job):
-            if job is not None:
-                job.cancel()
-        self.heartbeat_job = self.expiry_job = None
-
-
-class _Flight:
-    """One login in progress, shared by every caller that wants the same session."""
-
-    __slots__ = ("_callbacks", "done", "entry", "error")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.entry: _Entry | None = None
-        self.error: BaseException | None = None
-        self._callbacks: list[Callable[[], None]] = []
-
-    def finish(self, entry: _Entry | None, error: BaseException | None) -> None:
-        self.entry, self.error = entry, error
-        self.done.set()
-        for callback in self._callbacks:
-            callback()
-
-    def result(self) -> _Entry:
-        self.done.wait()
-        if self.error is not None:
-            raise _copy_error(self.error)
-        assert self.entry is not None
-        return self.entry
-
-    async def wait_async(self) -> _Entry:
-        """``result()`` for a coroutine: the event loop is never blocked while waiting."""
-        if not self.done.is_set():
-            import asyncio
-
-            loop = asyncio.get_running_loop()
-            waiter: asyncio.Future[None] = loop.create_future()
-
-            def wake() -> None:
-                loop.call_soon_threadsafe(_set_once, waiter)
-
-            self._callbacks.append(wake)
-            if self.done.is_set():  # finished between the check and the registration
-                _set_once(waiter)
-            await waiter
-        return self.result()
-
-
-def _set_once(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _copy_error(error: BaseException) -> BaseException:
-    """A fresh exception like ``error`` for one more caller (threads never share one)."""
-    if type(error) is LicenseError:
-        return LicenseError(error.code, str(error))
-    return error
 
 
 class Guard:
@@ -254,8 +154,8 @@ class Guard:
         self._retry_policy = retry_policy
         self._engine_: Engine | None = None
         self._lock = threading.Lock()
-        self._entries: dict[Slot, _Entry] = {}
-        self._flights: dict[Slot, _Flight] = {}
+        self._entries: dict[Slot, Entry] = {}
+        self._flights: dict[Slot, Flight] = {}
         self._failures: dict[Slot, tuple[float, LicenseError]] = {}
         # The hot path's one read: the default license's live session, else None.
         self._fast_session: Session | None = None
@@ -427,7 +327,7 @@ class Guard:
             license_key = s.license_key
         return (license_key, hwid)
 
-    def _obtain(self, slot: Slot, license_file: Any = None, *, by_block: bool = False) -> _Entry:
+    def _obtain(self, slot: Slot, license_file: Any = None, *, by_block: bool = False) -> Entry:
         entry = self._entries.get(slot)
         if entry is not None and entry.session.active:
             entry.last_used = time.monotonic()
@@ -439,7 +339,7 @@ class Guard:
 
     async def _obtain_async(
         self, slot: Slot, license_file: Any = None, *, by_block: bool = False
-    ) -> _Entry:
+    ) -> Entry:
         entry = self._entries.get(slot)
         if entry is not None and entry.session.active:
             entry.last_used = time.monotonic()
@@ -456,29 +356,29 @@ class Guard:
             )
         return await flight.wait_async()
 
-    def _join_flight(self, slot: Slot) -> tuple[_Flight, bool]:
+    def _join_flight(self, slot: Slot) -> tuple[Flight, bool]:
         """The login in flight for ``slot`` and whether this caller leads it; raises a
         recently remembered failure instead."""
         with self._lock:
             entry = self._entries.get(slot)
             if entry is not None and entry.session.active:
-                landed = _Flight()
+                landed = Flight()
                 landed.finish(entry, None)
                 return landed, False
             remembered = self._failures.get(slot)
             if remembered is not None:
                 if time.monotonic() < remembered[0]:
-                    raise _copy_error(remembered[1])
+                    raise copy_error(remembered[1])
                 del self._failures[slot]
             in_flight = self._flights.get(slot)
             if in_flight is not None:
                 return in_flight, False
-            flight = self._flights[slot] = _Flight()
+            flight = self._flights[slot] = Flight()
             return flight, True
 
     def _lead_flight(
-        self, slot: Slot, flight: _Flight, license_file: Any, by_block: bool = False
-    ) -> _Entry:
+        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool = False
+    ) -> Entry:
         try:
             entry = self._login(slot, license_file)
             if by_block and entry.is_default:
@@ -499,7 +399,7 @@ class Guard:
         return entry
 
     def _lead_flight_quietly(
-        self, slot: Slot, flight: _Flight, license_file: Any, by_block: bool
+        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool
     ) -> None:
         with contextlib.suppress(BaseException):  # the waiters get it from the flight
             self._lead_flight(slot, flight, license_file, by_block)
@@ -510,7 +410,7 @@ class Guard:
         elif error.transient:
             self._failures[slot] = (time.monotonic() + TRANSIENT_SHARE_SECONDS, error)
 
-    def _login(self, slot: Slot, license_file: Any) -> _Entry:
+    def _login(self, slot: Slot, license_file: Any) -> Entry:
         s = self.settings
         hwid_override = slot[1] if slot is not None else None
         if slot is None:
@@ -542,7 +442,7 @@ class Guard:
         assert key is not None
         return self._login_online(slot, key, hwid)
 
-    def _login_offline(self, slot: Slot, path: Any, hwid: str) -> _Entry:
+    def _login_offline(self, slot: Slot, path: Any, hwid: str) -> Entry:
         from ._offline import accept_file
         from ._protocol import parse_iso_utc
 
@@ -565,7 +465,7 @@ class Guard:
             entry.deadline = Deadline(expires)
         return self._install(entry)
 
-    def _login_online(self, slot: Slot, key: str, hwid: str) -> _Entry:
+    def _login_online(self, slot: Slot, key: str, hwid: str) -> Entry:
         if not self.settings.app_secret:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
         try:
@@ -601,13 +501,13 @@ class Guard:
         license_variables: dict[str, Any] | None,
         app_variables: dict[str, Any] | None,
         expires: float | None,
-    ) -> _Entry:
+    ) -> Entry:
         session = Session(key, kind, self._state_for(license_variables, app_variables, expires))
-        return _Entry(slot, key, hwid, session)
+        return Entry(slot, key, hwid, session)
 
-    def _install(self, entry: _Entry) -> _Entry:
+    def _install(self, entry: Entry) -> Entry:
         """Make ``entry`` the live session of its slot and start its timers."""
-        evicted: list[_Entry] = []
+        evicted: list[Entry] = []
         with self._lock:
             previous = self._entries.get(entry.slot)
             if previous is not None and previous.session.active:  # cannot happen: one flight
@@ -636,7 +536,7 @@ class Guard:
         )
         return entry
 
-    def _make_room_locked(self) -> list[_Entry]:
+    def _make_room_locked(self) -> list[Entry]:
         """Sessions to log out so one more fits ``max_sessions`` (least recently used first,
         never one a block is using)."""
         tenants = [e for e in self._entries.values() if not e.is_default]
@@ -653,7 +553,7 @@ class Guard:
             )
         return evicted
 
-    def _drop_locked(self, entry: _Entry) -> None:
+    def _drop_locked(self, entry: Entry) -> None:
         if self._entries.get(entry.slot) is entry:
             del self._entries[entry.slot]
         entry.cancel_jobs()
@@ -710,14 +610,14 @@ class Guard:
     def _timers_call(self, delay: float, method: str, *args: Any, worker: bool = False) -> Job:
         return shared_timers().call_later(delay, _weak_call(self, method, args), worker=worker)
 
-    def _arm(self, entry: _Entry) -> None:
+    def _arm(self, entry: Entry) -> None:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
             delay = first_delay(self.settings.heartbeat_interval, self._rng)
             entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=self._online)
         self._arm_deadline(entry)
 
-    def _arm_deadline(self, entry: _Entry) -> None:
+    def _arm_deadline(self, entry: Entry) -> None:
         if entry.expiry_job is not None:
             entry.expiry_job.cancel()
             entry.expiry_job = None
@@ -726,7 +626,7 @@ class Guard:
                 entry.deadline.remaining() + END_MARGIN, "_deadline_due", entry
             )
 
-    def _deadline_due(self, entry: _Entry) -> None:
+    def _deadline_due(self, entry: Entry) -> None:
         """The session's signed end (timer thread): lost now, even if a check is stuck."""
         if not entry.session.active or entry.deadline is None:
             return
@@ -738,7 +638,7 @@ class Guard:
         code = "session_expired" if entry.session.kind == "online" else "expired"
         self._lose(entry, AuthForgeError(code))
 
-    def _check(self, entry: _Entry) -> None:
+    def _check(self, entry: Entry) -> None:
         """One background check of ``entry`` (a worker thread): heartbeat or grace check."""
         session = entry.session
         if not session.active:
@@ -764,7 +664,7 @@ class Guard:
                 delay = next_delay(self.settings.heartbeat_interval, self._rng)
                 entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=self._online)
 
-    def _check_once(self, entry: _Entry) -> Answer | None:
+    def _check_once(self, entry: Entry) -> Answer | None:
         signed = entry.signed
         assert signed is not None
         if self.settings.online:
@@ -790,7 +690,7 @@ class Guard:
             raise AuthForgeError("session_expired")
         return None
 
-    def _refresh(self, entry: _Entry, answer: Answer) -> None:
+    def _refresh(self, entry: Entry, answer: Answer) -> None:
         """A heartbeat was accepted: new variables (a tier change) and end time."""
         signed = answer.signed
         state = self._state_for(signed.license_variables, signed.app_variables, signed.expires_at)
@@ -825,7 +725,7 @@ class Guard:
 
     # ------------------------------------------------------------------ loss
 
-    def _lose(self, entry: _Entry, error: AuthForgeError) -> None:
+    def _lose(self, entry: Entry, error: AuthForgeError) -> None:
         """A fatal loss of ``entry``: end it and mark its blocks lost in one step, then run
         the hooks in order and apply ``on_lost`` (on a thread of its own)."""
         with self._lock:
@@ -845,7 +745,7 @@ class Guard:
             daemon=True,
         ).start()
 
-    def _after_loss(self, entry: _Entry, loss: Loss, blocks: list[Block]) -> None:
+    def _after_loss(self, entry: Entry, loss: Loss, blocks: list[Block]) -> None:
         session = entry.session
         error = loss.error
         policy = self._policy if entry.is_default else None
@@ -945,7 +845,7 @@ class Guard:
         hwid_override: str | None,
         license_file: Any,
         task: asyncio.Task[Any] | None,
-        entry: _Entry | None = None,
+        entry: Entry | None = None,
     ) -> Block:
         """Count a new ``licensed()`` block on its session (logging in first if needed)."""
         slot = self._slot(license_key, hwid_override, license_file)
@@ -962,7 +862,7 @@ class Guard:
 
     def _close_block(self, block: Block) -> None:
         """The block left: the last block out of a session it opened logs that session out."""
-        ended: _Entry | None = None
+        ended: Entry | None = None
         with self._lock:
             entry = self._entries.get(block.slot)
             if entry is None or entry.session is not block.session:
@@ -1120,7 +1020,7 @@ def _weak_lost_elsewhere(guard: Guard) -> Callable[[str, str, str], None]:
     return call
 
 
-def _cancel_all(entries: dict[Slot, _Entry]) -> None:
+def _cancel_all(entries: dict[Slot, Entry]) -> None:
     for entry in list(entries.values()):
         entry.cancel_jobs()
         entry.session._end("logout")

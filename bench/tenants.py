@@ -91,8 +91,8 @@ def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
     before = tracemalloc.take_snapshot()
     # Rebuild the same sessions from their signed answers, as a login would keep them.
     from authforge_guard._clock import Deadline
-    from authforge_guard._guard import _Entry
     from authforge_guard._protocol import verify_signed_payload
+    from authforge_guard._sessions import Entry
 
     trust = guard._engine.trust
     kept = []
@@ -122,7 +122,7 @@ def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
     tracemalloc.stop()
     total = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     count = max(1, len(kept))
-    assert all(isinstance(k, _Entry) for k in kept)
+    assert all(isinstance(k, Entry) for k in kept)
     per_session = total / count
     beyond = (total - payload_bytes) / count
     return [

@@ -1,0 +1,125 @@
+"""One session of a ``Guard`` as the Guard keeps it, and a login in flight.
+
+A Guard holds its sessions in a table keyed by ``Slot``: ``None`` for its
+default license, else ``(license key or file, hwid override)``. Each value is
+an ``Entry`` (the public ``Session``, the signed answer it rests on, its
+deadline, the blocks using it, its timer jobs). A ``Flight`` is one login in
+progress for a slot, shared by every caller that asks for that slot meanwhile,
+threads and coroutines alike, so concurrent first calls make one validate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Callable, Optional
+
+from ._exceptions import LicenseError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ._clock import Deadline
+    from ._delivery import Block
+    from ._protocol import SignedSession
+    from ._scheduler import Job
+    from ._session import Session
+
+# Which session: None for the default license, else (license key or file, hwid override).
+Slot = Optional[tuple[str, Optional[str]]]
+DEFAULT_SLOT: Slot = None
+
+
+class Entry:
+    """One session of a Guard and what the Guard keeps about it."""
+
+    __slots__ = (
+        "blocks",
+        "close_when_unused",
+        "deadline",
+        "expiry_job",
+        "heartbeat_job",
+        "hwid",
+        "key",
+        "last_used",
+        "session",
+        "signed",
+        "slot",
+    )
+
+    def __init__(self, slot: Slot, key: str, hwid: str, session: Session) -> None:
+        self.slot = slot
+        self.key = key
+        self.hwid = hwid
+        self.session = session
+        self.signed: SignedSession | None = None
+        self.deadline: Deadline | None = None
+        self.blocks: list[Block] = []
+        self.close_when_unused = False
+        self.last_used = time.monotonic()
+        self.heartbeat_job: Job | None = None
+        self.expiry_job: Job | None = None
+
+    @property
+    def is_default(self) -> bool:
+        return self.slot is DEFAULT_SLOT
+
+    def cancel_jobs(self) -> None:
+        for job in (self.heartbeat_job, self.expiry_job):
+            if job is not None:
+                job.cancel()
+        self.heartbeat_job = self.expiry_job = None
+
+
+class Flight:
+    """One login in progress, shared by every caller that wants the same session."""
+
+    __slots__ = ("_callbacks", "done", "entry", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.entry: Entry | None = None
+        self.error: BaseException | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    def finish(self, entry: Entry | None, error: BaseException | None) -> None:
+        self.entry, self.error = entry, error
+        self.done.set()
+        for callback in self._callbacks:
+            callback()
+
+    def result(self) -> Entry:
+        self.done.wait()
+        if self.error is not None:
+            raise copy_error(self.error)
+        assert self.entry is not None
+        return self.entry
+
+    async def wait_async(self) -> Entry:
+        """``result()`` for a coroutine: the event loop is never blocked while waiting."""
+        if not self.done.is_set():
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            waiter: asyncio.Future[None] = loop.create_future()
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(_set_once, waiter)
+
+            self._callbacks.append(wake)
+            if self.done.is_set():  # finished between the check and the registration
+                _set_once(waiter)
+            await waiter
+        return self.result()
+
+
+def _set_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def copy_error(error: BaseException) -> BaseException:
+    """A fresh exception like ``error`` for one more caller (threads never share one)."""
+    if type(error) is LicenseError:
+        return LicenseError(error.code, str(error))
+    return error
