@@ -15,12 +15,14 @@ import argparse
 import importlib
 import sys
 
+from .. import _refusal
 from .._version import __version__
 
+# One set of exit codes for our commands and for apps' customer-facing CLIs (_refusal).
 EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-EXIT_NETWORK = 3
+EXIT_REFUSED = _refusal.EXIT_REFUSED
+EXIT_USAGE = _refusal.EXIT_CONFIGURATION
+EXIT_NETWORK = _refusal.EXIT_UNREACHABLE
 
 # Subcommand modules, in the order ``--help`` lists them.
 _COMMAND_MODULES = (

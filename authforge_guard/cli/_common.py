@@ -15,23 +15,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from . import EXIT_NETWORK, EXIT_REFUSED
-
 if TYPE_CHECKING:
     from .._config import GuardSettings
 
-# Codes that mean "no AuthForge verdict came back": the network, not the license.
-_NETWORK_CODES = frozenset(
-    {
-        "network_error",
-        "timeout",
-        "invalid_json_response",
-        "response_not_json_object",
-        "unexpected_response",
-    }
-)
-
-# flag destination -> Guard keyword
 _FLAG_SETTINGS = {
     "app_id": "app_id",
     "public_key": "public_key",
@@ -41,11 +27,12 @@ _FLAG_SETTINGS = {
 
 
 def exit_code_for(code: str) -> int:
-    """3 when no answer from AuthForge came back (network, timeout, a proxy's error page),
-    1 for every verdict (revoked, expired, invalid_key, hwid_mismatch...)."""
-    if code in _NETWORK_CODES or code.startswith("http_error_"):
-        return EXIT_NETWORK
-    return EXIT_REFUSED
+    """The exit code an AuthForge code means: ``_refusal`` decides it for every CLI (ours and
+    the apps'), 1 for a verdict, 3 when no verdict came back (network, timeout, 5xx...)."""
+    from .._exceptions import LicenseError
+    from .._refusal import exit_code_for as for_error
+
+    return for_error(LicenseError(code))
 
 
 def add_app_options(
