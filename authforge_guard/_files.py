@@ -1,10 +1,13 @@
-"""Crash-safe file writes: readers see the old file or the new one, never a torn one."""
+"""Files: crash-safe writes (readers see the old file or the new one, never a torn one),
+bounded reads, and where a user's per-app cache and configuration live."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import secrets
+import sys
+from collections.abc import Mapping
 from typing import Union
 
 PathArg = Union[str, "os.PathLike[str]"]
@@ -59,3 +62,51 @@ def read_limited(path: PathArg, limit: int) -> bytes | None:
     with open(os.fspath(path), "rb") as handle:
         data = handle.read(limit + 1)
     return data if len(data) <= limit else None
+
+
+# kind -> (Windows variable, Windows fallback under home, macOS folder, XDG variable, XDG default)
+_USER_DIRECTORIES = {
+    "cache": (
+        "LOCALAPPDATA",
+        ("AppData", "Local"),
+        ("Library", "Caches"),
+        "XDG_CACHE_HOME",
+        ".cache",
+    ),
+    "config": (
+        "APPDATA",
+        ("AppData", "Roaming"),
+        ("Library", "Application Support"),
+        "XDG_CONFIG_HOME",
+        ".config",
+    ),
+}
+
+
+def user_directory(
+    kind: str, environ: Mapping[str, str] | None = None, platform: str = sys.platform
+) -> str | None:
+    """This user's ``"cache"`` or ``"config"`` directory on this platform, or ``None``.
+
+    Linux and other Unixes: ``$XDG_CACHE_HOME`` / ``$XDG_CONFIG_HOME`` (only if
+    absolute, as the XDG spec says) else ``~/.cache`` / ``~/.config``; macOS:
+    ``~/Library/Caches`` / ``~/Library/Application Support``; Windows:
+    ``%LOCALAPPDATA%`` / ``%APPDATA%``.
+    """
+    windows_var, windows_home, darwin, xdg_var, xdg_default = _USER_DIRECTORIES[kind]
+    env = os.environ if environ is None else environ
+    if platform.startswith("win"):
+        return env.get(windows_var, "").strip() or _under_home(*windows_home)
+    if platform == "darwin":
+        return _under_home(*darwin)
+    xdg = env.get(xdg_var, "").strip()
+    if xdg and os.path.isabs(xdg):
+        return xdg
+    return _under_home(xdg_default)
+
+
+def _under_home(*parts: str) -> str | None:
+    home = os.path.expanduser("~")
+    if home == "~" or not os.path.isabs(home):
+        return None
+    return os.path.join(home, *parts)

@@ -18,11 +18,11 @@ import hashlib
 import logging
 import os
 import re
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ._exceptions import ConfigurationError
+from ._files import user_directory
 
 if TYPE_CHECKING:
     from ._guard import Guard
@@ -35,32 +35,9 @@ MAX_KEY_BYTES = 4096
 _SAFE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def config_root(
-    environ: Mapping[str, str] | None = None, platform: str = sys.platform
-) -> str | None:
-    """The per-user configuration directory of this platform, or ``None`` when there is none."""
-    env = os.environ if environ is None else environ
-    if platform.startswith("win"):
-        roaming = env.get("APPDATA", "").strip()
-        return roaming or _under_home("AppData", "Roaming")
-    if platform == "darwin":
-        return _under_home("Library", "Application Support")
-    xdg = env.get("XDG_CONFIG_HOME", "").strip()
-    if xdg and os.path.isabs(xdg):
-        return xdg
-    return _under_home(".config")
-
-
-def _under_home(*parts: str) -> str | None:
-    home = os.path.expanduser("~")
-    if home == "~" or not os.path.isabs(home):
-        return None
-    return os.path.join(home, *parts)
-
-
 def key_path(app_id: str, environ: Mapping[str, str] | None = None) -> str | None:
     """Where the key for ``app_id`` is stored on this machine (``None``: no home directory)."""
-    root = config_root(environ)
+    root = user_directory("config", environ)
     if root is None:
         return None
     if _SAFE_NAME.fullmatch(app_id) and app_id not in (".", ".."):

@@ -27,13 +27,12 @@ import logging
 import os
 import re
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
-from .._files import read_limited, write_atomic
+from .._files import read_limited, user_directory, write_atomic
 from .._protocol import SignedSession, TrustList
 from ._entry import (
     MARK_STEP_SECONDS,
@@ -62,34 +61,6 @@ POLL_SECONDS = 0.2  # how often ``watch`` looks for new tombstones
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _LEASE_PURPOSE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-
-
-def default_cache_root(
-    environ: Mapping[str, str] | None = None, platform: str = sys.platform
-) -> str | None:
-    """The per-user cache directory of this platform, or ``None`` when there is none.
-
-    Linux and other Unixes: ``$XDG_CACHE_HOME`` (only if absolute, as the XDG
-    spec says) else ``~/.cache``; macOS: ``~/Library/Caches``; Windows:
-    ``%LOCALAPPDATA%``.
-    """
-    env = os.environ if environ is None else environ
-    if platform.startswith("win"):
-        local = env.get("LOCALAPPDATA", "").strip()
-        return local or _under_home("AppData", "Local")
-    if platform == "darwin":
-        return _under_home("Library", "Caches")
-    xdg = env.get("XDG_CACHE_HOME", "").strip()
-    if xdg and os.path.isabs(xdg):
-        return xdg
-    return _under_home(".cache")
-
-
-def _under_home(*parts: str) -> str | None:
-    home = os.path.expanduser("~")
-    if home == "~" or not os.path.isabs(home):
-        return None
-    return os.path.join(home, *parts)
 
 
 def app_component(app_id: str) -> str:
@@ -138,7 +109,7 @@ class FileStore:
     ) -> FileStore | None:
         """The per-user store ``<cache>/authforge-guard/<app id>/``, or ``None`` without a
         home directory (logged)."""
-        root = default_cache_root(environ)
+        root = user_directory("cache", environ)
         if root is None:
             logger.warning(
                 "authforge_guard: no per-user cache directory (no home directory); "
