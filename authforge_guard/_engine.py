@@ -11,7 +11,6 @@ return value, so the caller decides what a failure means.
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -60,23 +59,20 @@ class Engine:
         self.trust = trust
         self.transport = transport
         self.ttl_seconds = ttl_seconds
-        self._hwids: dict[str | None, str] = {}
-        self._hwid_lock = threading.Lock()
+        self._machine_hwid: str | None = None
 
     def hwid(self, override: str | None = None) -> str:
         """The HWID sent for ``override`` (the machine's when ``None`` or blank).
 
-        The machine's is computed once: it may read files or run a command.
+        The machine's is computed once (twice at worst): it may read files or run a command.
         """
         if isinstance(override, str) and override.strip():
             return override.strip()
-        found = self._hwids.get(None)
+        found = self._machine_hwid
         if found is None:
-            with self._hwid_lock:
-                found = self._hwids.get(None)
-                if found is None:
-                    found = resolve_hwid(self.app_id, None)
-                    self._hwids[None] = found
+            # No lock: two threads racing compute the same value, and a lock held at a
+            # fork would never be released in the child.
+            found = self._machine_hwid = resolve_hwid(self.app_id, None)
         return found
 
     def validate(self, license_key: str, hwid: str) -> Answer:

@@ -13,7 +13,9 @@ an outage a call costs nothing instead of a connect timeout each time.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from typing import Callable, TypeVar
 
 from .._clock import elapsed
@@ -42,6 +44,7 @@ class Fallback:
         self.warn_every = warn_every
         self._clock = clock
         self._lock = threading.Lock()
+        _LIVE.add(self)
         self._down_until: float | None = None
         self._last_warning: float | None = None
         self._unreported = 0
@@ -93,3 +96,17 @@ class Fallback:
             count,
             "" if count == 1 else "s",
         )
+
+
+# A forked child must not inherit a lock another thread held at the fork: every Fallback
+# gets a fresh one there (its counts carry on; they are only for the log).
+_LIVE: weakref.WeakSet[Fallback] = weakref.WeakSet()
+
+
+def _fresh_locks_in_child() -> None:
+    for bookkeeping in list(_LIVE):
+        bookkeeping._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_locks_in_child)

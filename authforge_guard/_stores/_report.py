@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+import weakref
 from typing import Callable
 
 from .._clock import elapsed
@@ -35,6 +37,7 @@ class RefusalLog:
         self.where = where
         self._every = every
         self._lock = threading.Lock()
+        _LIVE.add(self)
         self._last: dict[str, float] = {}
 
     def report(self, found: Found) -> None:
@@ -63,3 +66,17 @@ def deliver(on_tombstone: Callable[[str, str, str], None], *fields: str) -> None
         on_tombstone(*fields)
     except Exception:
         logger.exception("authforge_guard: a session-store tombstone handler raised")
+
+
+# A forked child must not inherit a lock another thread held at the fork: every RefusalLog
+# gets a fresh one there (its counts carry on; they are only for the log).
+_LIVE: weakref.WeakSet[RefusalLog] = weakref.WeakSet()
+
+
+def _fresh_locks_in_child() -> None:
+    for bookkeeping in list(_LIVE):
+        bookkeeping._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_locks_in_child)
