@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _delivery, _interrupts
 from ._exceptions import ConfigurationError, LicenseError, LicenseLost
@@ -74,11 +74,8 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
     def __enter__(self) -> Session:
         try:
             session: Session = self._enter()
-        except (LicenseError, ConfigurationError) as exc:
-            told = _told(exc, self._guard, self._on_refused)
-            if told is exc:
-                raise
-            raise told from None
+        except _TOLD as exc:
+            self._tell(exc, self._guard)
         return session
 
     @_interrupts.protect
@@ -91,24 +88,15 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         guard = self._block.owner if self._block is not None else self._guard
         try:
             self._exit(exc_type, exc, tb)
-        except (LicenseError, ConfigurationError) as raised:
-            told = _told(raised, guard, self._on_refused)
-            if told is raised:
-                raise
-            raise told from None
-        if isinstance(exc, (LicenseError, ConfigurationError)):
-            told = _told(exc, guard, self._on_refused)
-            if told is not exc:
-                raise told from None
+        except _TOLD as raised:
+            self._tell(raised, guard)
+        self._tell_passing(exc, guard)
 
     async def __aenter__(self) -> Session:
         try:
             return await self._aenter()
-        except (LicenseError, ConfigurationError) as exc:
-            told = _told(exc, self._guard, self._on_refused)
-            if told is exc:
-                raise
-            raise told from None
+        except _TOLD as exc:
+            self._tell(exc, self._guard)
 
     async def __aexit__(
         self,
@@ -119,12 +107,20 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         guard = self._block.owner if self._block is not None else self._guard
         try:
             await self._aexit(exc_type, exc, tb)
-        except (LicenseError, ConfigurationError) as raised:
-            told = _told(raised, guard, self._on_refused)
-            if told is raised:
-                raise
-            raise told from None
-        if isinstance(exc, (LicenseError, ConfigurationError)):
+        except _TOLD as raised:
+            self._tell(raised, guard)
+        self._tell_passing(exc, guard)
+
+    def _tell(self, raised: BaseException, guard: Guard | None) -> NoReturn:
+        """Raise ``raised`` on, or (``on_refused="exit"``) the customer's exit instead."""
+        told = _told(raised, guard, self._on_refused)
+        if told is raised:
+            raise raised
+        raise told from None
+
+    def _tell_passing(self, exc: BaseException | None, guard: Guard | None) -> None:
+        """A licensing error leaving the block from inside it is told the same way."""
+        if isinstance(exc, _TOLD):
             told = _told(exc, guard, self._on_refused)
             if told is not exc:
                 raise told from None
@@ -270,6 +266,9 @@ def current_session() -> Session | None:
     """The innermost ``licensed()`` block's ``Session`` in this thread or asyncio task
     (tasks inherit it from the block that started them), else ``None``."""
     return _delivery.current_session()
+
+
+_TOLD = (LicenseError, ConfigurationError)  # what on_refused="exit" tells the customer
 
 
 def _told(exc: BaseException, guard: Guard | None, on_refused: str | None) -> BaseException:
