@@ -5,6 +5,8 @@
   silent bypass is refused at decoration time.
 - click (and typer) run a group's callback before they parse the subcommand's
   arguments: a licensed group would demand a license for ``SUB --help``.
+- A multi-tenant web request names its license in a header: ``tenant_of`` reads
+  it the same way for FastAPI, Flask and Django.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import contextlib
 import sys
 import weakref
-from typing import Any
+from typing import Any, Callable, Optional
+
+# Where a per-tenant request's hwid comes from, besides a header: a callable of the request.
+HwidSource = Callable[[Any], Optional[str]]
 
 # Every function a gate was put on: served by a framework as it is, it is served ungated.
 _GATED: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -128,3 +133,30 @@ def skip_for_click_help() -> bool:
                 return any(arg in names for arg in before_separator)
         frame = frame.f_back  # type: ignore[assignment]
     return False
+
+
+def check_hwid_sources(hwid_header: str | None, hwid: HwidSource | None) -> None:
+    if hwid_header is not None and hwid is not None:
+        raise ValueError("give hwid_header= or hwid=, not both")
+
+
+def tenant_of(
+    headers: Any,
+    request: Any,
+    key_header: str,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
+) -> tuple[str, str | None]:
+    """The license key and hwid a request names; no key is ``missing_license_key`` (401).
+
+    ``headers`` is the framework's case-insensitive mapping (anything with ``.get``)."""
+    from ._exceptions import LicenseError
+    from ._refusal import MISSING_KEY_CODE
+
+    key = (headers.get(key_header) or "").strip()
+    if not key:
+        raise LicenseError(MISSING_KEY_CODE, f"Send your license key in the {key_header} header.")
+    machine = headers.get(hwid_header) if hwid_header is not None else None
+    if hwid is not None:
+        machine = hwid(request)
+    return key, (machine.strip() or None) if machine else None

@@ -34,8 +34,9 @@ from starlette.concurrency import run_in_threadpool
 from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
+from ._frameworks import check_hwid_sources, tenant_of
 from ._guard import Guard, aresolve_session, get_guard
-from ._refusal import DEFAULT_RETRY_AFTER, MISSING_KEY_CODE, http_answer
+from ._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._session import Session
 
 __all__ = ["install_handlers", "licensed_lifespan", "require_feature", "require_license"]
@@ -61,22 +62,14 @@ def require_license(
     request without the header is answered 401.
     """
     check_guard_argument(guard, "require_license")
-    if hwid_header is not None and hwid is not None:
-        raise ValueError("give hwid_header= or hwid=, not both")
+    check_hwid_sources(hwid_header, hwid)
 
     async def licensed_request(request: Request) -> Session:
         active = guard if guard is not None else get_guard()
         if key_header is None:
             return await _vendor_session(active, license_key)
-        key = (request.headers.get(key_header) or "").strip()
-        if not key:
-            raise LicenseError(
-                MISSING_KEY_CODE, f"Send your license key in the {key_header} header."
-            )
-        machine = request.headers.get(hwid_header) if hwid_header is not None else None
-        if hwid is not None:
-            machine = hwid(request)
-        return await _tenant_session(active, key, machine.strip() if machine else None)
+        key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
+        return await _tenant_session(active, key, machine)
 
     return licensed_request
 

@@ -35,9 +35,9 @@ from flask.typing import ResponseReturnValue
 from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
-from ._frameworks import refuse_registered_view, ungated_views
+from ._frameworks import check_hwid_sources, refuse_registered_view, tenant_of, ungated_views
 from ._guard import Guard, get_guard, resolve_session
-from ._refusal import DEFAULT_RETRY_AFTER, MISSING_KEY_CODE, http_answer
+from ._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._session import Session
 
 __all__ = ["AuthForge", "feature_required", "license_required"]
@@ -151,8 +151,7 @@ def _gate(
     hwid: HwidSource | None,
 ) -> Any:
     check_guard_argument(guard, "feature_required" if feature else "license_required")
-    if hwid_header is not None and hwid is not None:
-        raise ValueError("give hwid_header= or hwid=, not both")
+    check_hwid_sources(hwid_header, hwid)
     wanted = _normalise(feature) if feature is not None else None
 
     def check() -> Session:
@@ -204,17 +203,5 @@ def _session_for_request(
     active = guard if guard is not None else get_guard()
     if key_header is None:
         return resolve_session(active, license_key)
-    key, machine = _tenant(key_header, hwid_header, hwid)
+    key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
     return active.ensure(key, hwid_override=machine)
-
-
-def _tenant(
-    key_header: str, hwid_header: str | None, hwid: HwidSource | None
-) -> tuple[str, str | None]:
-    key = (request.headers.get(key_header) or "").strip()
-    if not key:
-        raise LicenseError(MISSING_KEY_CODE, f"Send your license key in the {key_header} header.")
-    machine = request.headers.get(hwid_header) if hwid_header is not None else None
-    if hwid is not None:
-        machine = hwid(request)
-    return key, (machine.strip() or None) if machine else None
