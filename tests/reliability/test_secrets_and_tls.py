@@ -36,6 +36,7 @@ from authforge_guard import (
 from authforge_guard._protocol import SigningKey
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.fault_proxy import Fault, FaultProxy
+from tests.support.network import non_loopback_address
 from tests.support.tls import self_signed
 from tests.support.waiting import wait_for
 
@@ -180,19 +181,6 @@ def test_proxy_credentials_stay_out_of_repr(shared_af):
 
 
 # --- plain http to a remote host ------------------------------------------------
-
-
-def non_loopback_address():
-    """This machine's address on its default route, if it has one that is not loopback."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("192.0.2.1", 9))  # UDP: picks a route, sends nothing
-        address = probe.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
 def test_plain_http_to_a_remote_host_is_refused_before_any_byte(shared_af):

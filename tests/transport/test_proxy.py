@@ -17,21 +17,8 @@ import pytest
 from authforge_guard._transport import Transport, _environment_proxies, choose_proxy
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.fault_proxy import FaultProxy
+from tests.support.network import non_loopback_address
 from tests.support.tls import self_signed
-
-
-def non_loopback_address():
-    """This machine's address on its default route, if it has one that is not loopback."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("192.0.2.1", 9))  # UDP: picks a route, sends nothing
-        address = probe.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        probe.close()
-    return None if address.startswith("127.") or address == "0.0.0.0" else address
-
 
 ADDRESS = non_loopback_address()
 needs_address = pytest.mark.skipif(ADDRESS is None, reason="no non-loopback address")
