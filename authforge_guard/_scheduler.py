@@ -15,6 +15,7 @@ not a whole interval later.
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import os
@@ -221,6 +222,12 @@ class Timers:
                 self._cond.notify()
         return job
 
+    def settle(self, timeout: float) -> bool:
+        """Wait until no background check (network I/O on the worker pool) is queued or
+        running: for a clean shutdown, and for tests that must know a late answer has been
+        dealt with. False if ``timeout`` passed first."""
+        return self._pool.settle(timeout)
+
     def pending(self) -> int:
         with self._cond:
             return sum(1 for job in self._heap if not job.cancelled)
@@ -258,10 +265,11 @@ class _WorkerPool:
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._queue: list[Callable[[], None]] = []
+        self._queue: collections.deque[Callable[[], None]] = collections.deque()
         self._cond = threading.Condition(threading.Lock())
         self._threads = 0
         self._idle = 0
+        self._busy = 0
 
     def submit(self, fn: Callable[[], None]) -> None:
         with self._cond:
@@ -272,6 +280,16 @@ class _WorkerPool:
             else:
                 self._cond.notify()
 
+    def settle(self, timeout: float) -> bool:
+        """Wait until no call is queued or running; False if ``timeout`` passed first."""
+        deadline = elapsed() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                remaining = deadline - elapsed()
+                if remaining <= 0 or not self._cond.wait(bounded_wait(remaining)):
+                    return not (self._queue or self._busy)
+        return True
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -279,8 +297,14 @@ class _WorkerPool:
                     self._idle += 1
                     self._cond.wait()
                     self._idle -= 1
-                fn = self._queue.pop(0)
-            _call_logged(fn)
+                fn = self._queue.popleft()
+                self._busy += 1
+            try:
+                _call_logged(fn)
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify_all()  # settle() waiters, and idle workers recheck
 
 
 _timers: Timers | None = None
