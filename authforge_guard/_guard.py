@@ -521,11 +521,11 @@ class Guard:
             self._arm(entry)
             if not entry.is_default and self._idle_job is None:
                 self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle")
-        for old in evicted:
+        if evicted:
             logger.info(
-                "authforge_guard: session limit reached; logged out the least recently used"
+                "authforge_guard: session limit reached; logged out the %d least recently used",
+                len(evicted),
             )
-            old.session._end("evicted")
         if entry.is_default:
             self._policy.session_started()
         logger.info(
@@ -546,19 +546,23 @@ class Guard:
         idle = sorted((e for e in tenants if not e.blocks), key=lambda e: e.last_used)
         evicted = idle[:excess]
         for old in evicted:
-            self._drop_locked(old)
+            self._drop_locked(old, "evicted")
         if len(evicted) < excess:
             logger.warning(
                 "authforge_guard: more sessions in use than max_sessions=%d", self._max_sessions
             )
         return evicted
 
-    def _drop_locked(self, entry: Entry) -> None:
+    def _drop_locked(self, entry: Entry, code: str) -> None:
+        """Take ``entry`` out of the table and end its session (``code``: why), in one step
+        under the lock: no thread sees the session live without its entry, or the reverse.
+        A session already ended (a loss) keeps its first code."""
         if self._entries.get(entry.slot) is entry:
             del self._entries[entry.slot]
         entry.cancel_jobs()
         if entry.is_default:
             self._fast_session = None
+        entry.session._end(code)
 
     def _state_for(
         self,
@@ -715,11 +719,9 @@ class Guard:
                 if not e.is_default and not e.blocks and now - e.last_used >= self._idle_timeout
             ]
             for entry in idle:
-                self._drop_locked(entry)
+                self._drop_locked(entry, "idle")
             more = any(not e.is_default for e in self._entries.values())
             self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
-        for entry in idle:
-            entry.session._end("idle")
         if idle:
             logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
 
@@ -733,7 +735,7 @@ class Guard:
             loss = Loss(error.code, error, raises=self._policy.raises or not entry.is_default)
             if not session._end(error.code, loss):
                 return  # already ended (logout, an earlier loss): nothing to report
-            self._drop_locked(entry)
+            self._drop_locked(entry, error.code)
             if entry.is_default:
                 self._default_loss = loss
             blocks = list(entry.blocks)
@@ -787,14 +789,12 @@ class Guard:
                 found = self._entries.get(self._slot(license_key, hwid_override, None))
                 ended = [found] if found is not None else []
             for entry in ended:
-                self._drop_locked(entry)
+                self._drop_locked(entry, "logout")
             if every:
                 self._failures.clear()
                 if self._idle_job is not None:
                     self._idle_job.cancel()
                     self._idle_job = None
-        for entry in ended:
-            entry.session._end("logout")
         fleet = self._fleet
         if fleet is not None:
             online = [e for e in ended if e.session.kind == "online"]
@@ -873,12 +873,10 @@ class Guard:
                 return
             entry.last_used = time.monotonic()
             if not entry.blocks and entry.close_when_unused and entry.session.active:
-                self._drop_locked(entry)
+                self._drop_locked(entry, "logout")
                 ended = entry
-        if ended is not None:
-            ended.session._end("logout")
-            if ended.is_default:
-                self._policy.session_ended()
+        if ended is not None and ended.is_default:
+            self._policy.session_ended()
 
     # --------------------------------------------------- background callbacks
 
