@@ -134,11 +134,6 @@ async def await_hooks(loss: Loss) -> None:
     await asyncio.get_running_loop().run_in_executor(None, loss.hooks_done.wait)
 
 
-def same_loss(exc: BaseException | None, session: Session) -> bool:
-    """True when ``exc`` is this session's loss already on its way out."""
-    return isinstance(exc, LicenseLost) and exc.lineage == session.lineage
-
-
 # -- entering and leaving ------------------------------------------------------
 
 

@@ -228,10 +228,6 @@ class Timers:
         dealt with. False if ``timeout`` passed first."""
         return self._pool.settle(timeout)
 
-    def pending(self) -> int:
-        with self._cond:
-            return sum(1 for job in self._heap if not job.cancelled)
-
     def _run(self) -> None:
         heap, heappop = self._heap, self._heapq.heappop
         while True:
