@@ -21,7 +21,6 @@ import logging
 import os
 import threading
 import weakref
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from ._clock import Deadline
@@ -40,6 +39,7 @@ from ._protocol import (
     selfban_presession_body,
     selfban_session_body,
 )
+from ._records import Record
 from ._retry import RetryPolicy
 from ._scheduler import HeartbeatScheduler
 from ._transport import Transport, is_loopback_host
@@ -52,22 +52,69 @@ MIN_REMOTE_HEARTBEAT_INTERVAL = 10.0
 FailureCallback = Callable[[str, Optional[Exception]], None]
 
 
-@dataclass(frozen=True)
-class _Live:
+class _Live(Record):
     """One authenticated session, replaced wholesale (never mutated) on every change."""
 
+    __slots__ = (
+        "app_variables",
+        "deadline",
+        "generation",
+        "key_id",
+        "kind",
+        "license_key",
+        "license_variables",
+        "offline_license",
+        "payload_b64",
+        "session_data",
+        "signature",
+        "signed",
+    )
+    # The payload carries the session token; the key and what was signed stay out of repr.
+    _hidden = frozenset(__slots__) - {"kind", "generation", "key_id", "deadline"}
+
     kind: str  # "online" | "offline"
-    license_key: str = field(repr=False)
+    license_key: str
     generation: int
-    payload_b64: str = field(repr=False)  # carries the session token
-    signature: str = field(repr=False)
+    payload_b64: str
+    signature: str
     key_id: str | None
-    session_data: dict[str, Any] = field(repr=False)
-    app_variables: dict[str, Any] | None = field(repr=False)
-    license_variables: dict[str, Any] | None = field(repr=False)
-    deadline: Deadline | None = None
-    signed: SignedSession | None = field(default=None, repr=False)
-    offline_license: dict[str, Any] | None = field(default=None, repr=False)
+    session_data: dict[str, Any]
+    app_variables: dict[str, Any] | None
+    license_variables: dict[str, Any] | None
+    deadline: Deadline | None
+    signed: SignedSession | None
+    offline_license: dict[str, Any] | None
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        license_key: str,
+        generation: int,
+        payload_b64: str,
+        signature: str,
+        key_id: str | None,
+        session_data: dict[str, Any],
+        app_variables: dict[str, Any] | None,
+        license_variables: dict[str, Any] | None,
+        deadline: Deadline | None = None,
+        signed: SignedSession | None = None,
+        offline_license: dict[str, Any] | None = None,
+    ) -> None:
+        self._assign(
+            kind=kind,
+            license_key=license_key,
+            generation=generation,
+            payload_b64=payload_b64,
+            signature=signature,
+            key_id=key_id,
+            session_data=session_data,
+            app_variables=app_variables,
+            license_variables=license_variables,
+            deadline=deadline,
+            signed=signed,
+            offline_license=offline_license,
+        )
 
 
 class AuthForgeClient:

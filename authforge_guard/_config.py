@@ -28,10 +28,10 @@ import os
 import signal
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ._exceptions import ConfigurationError
+from ._records import Record
 
 logger = logging.getLogger("authforge_guard")
 
@@ -55,27 +55,73 @@ CODE = "code"  # no environment variable at all
 Problem = Callable[[str], ConfigurationError]
 
 
-@dataclass(frozen=True)
-class Setting:
+def _identity(value: Any) -> Any:
+    return value
+
+
+class Setting(Record):
     """One row of the settings table."""
+
+    __slots__ = (
+        "aliases",
+        "at_least_as_strict",
+        "default",
+        "default_doc",
+        "doc",
+        "env_var",
+        "kind",
+        "name",
+        "none_is_a_value",
+        "parse",
+        "required",
+        "same",
+    )
 
     name: str
     kind: str
     parse: Callable[[Any, Problem], Any]  # a given value (never None) -> the checked value
     default: Any
     doc: str
-    default_doc: str = ""  # the README's "default" cell
-    env_var: str | None = None
+    default_doc: str  # the README's "default" cell
+    env_var: str | None
     # For enforcement rows: is ``value`` at least as strict as ``baseline``?
-    at_least_as_strict: Callable[[Any, Any], bool] | None = None
-    aliases: tuple[str, ...] = ()  # other keywords for the same setting
-    none_is_a_value: bool = False  # ``name=None`` means None, not "left out"
-    required: bool = False
-    same: Callable[[Any], Any] = lambda value: value  # what "equal values" compares
+    at_least_as_strict: Callable[[Any, Any], bool] | None
+    aliases: tuple[str, ...]  # other keywords for the same setting
+    none_is_a_value: bool  # ``name=None`` means None, not "left out"
+    required: bool
+    same: Callable[[Any], Any]  # what "equal values" compares
 
-    def __post_init__(self) -> None:
-        if self.kind == ENFORCEMENT and self.at_least_as_strict is None:
-            raise TypeError(f"enforcement setting {self.name} needs at_least_as_strict")
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        parse: Callable[[Any, Problem], Any],
+        default: Any,
+        doc: str,
+        default_doc: str = "",
+        env_var: str | None = None,
+        at_least_as_strict: Callable[[Any, Any], bool] | None = None,
+        aliases: tuple[str, ...] = (),
+        none_is_a_value: bool = False,
+        required: bool = False,
+        same: Callable[[Any], Any] = _identity,
+    ) -> None:
+        if kind == ENFORCEMENT and at_least_as_strict is None:
+            raise TypeError(f"enforcement setting {name} needs at_least_as_strict")
+        self._assign(
+            name=name,
+            kind=kind,
+            parse=parse,
+            default=default,
+            doc=doc,
+            default_doc=default_doc,
+            env_var=env_var,
+            at_least_as_strict=at_least_as_strict,
+            aliases=aliases,
+            none_is_a_value=none_is_a_value,
+            required=required,
+            same=same,
+        )
 
 
 # ------------------------------------------------------------------ parsers
@@ -527,28 +573,30 @@ def default_interrupt_signal() -> int | None:
     return getattr(signal, "SIGURG", None)
 
 
-@dataclass(frozen=True)
-class GuardSettings:
+class GuardSettings(Record):
     """Everything a Guard was configured with, resolved and checked once: one field per
-    row of ``SETTINGS`` (a test keeps them equal)."""
+    row of ``SETTINGS``; a test keeps these annotations equal to the table's rows."""
+
+    __slots__ = tuple(row.name for row in SETTINGS)
+    _hidden = frozenset({"app_secret", "public_key", "license_key", "hwid_override", "proxy_url"})
 
     app_id: str
-    app_secret: str | None = field(repr=False)
-    public_key: str | tuple[str, ...] = field(repr=False)
-    license_key: str | None = field(repr=False)
+    app_secret: str | None
+    public_key: str | tuple[str, ...]
+    license_key: str | None
     license_file: str | None
     api_base_url: str
     heartbeat: str  # "online" or "grace"
     heartbeat_interval: float
     ttl_seconds: int | None
-    hwid_override: str | None = field(repr=False)
+    hwid_override: str | None
     request_timeout: float
     session_cache: bool | str  # the file store (False when session_store is a URL)
     session_store: bool | str
     session_idle_timeout: float
     max_sessions: int
     ca_bundle: str | None
-    proxy_url: str | None = field(repr=False)  # may carry user:password
+    proxy_url: str | None  # may carry user:password
     interrupt_signal: int | None
     tiers: tuple[str, ...]
     tier_variable: str
@@ -561,6 +609,9 @@ class GuardSettings:
     on_refused: str
     support_hint: str | None
     trust_environment: bool
+
+    def __init__(self, **values: Any) -> None:
+        self._assign(**values)
 
     @property
     def online(self) -> bool:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import sys
+import types
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
@@ -253,17 +253,50 @@ def _request_timeout(guard: Guard) -> float | None:
     return getattr(settings, "request_timeout", None)
 
 
+# Code object flags, as ``inspect`` defines them. Decorators run while the
+# program's modules import, and ``inspect`` (with ``ast`` and ``dis``) costs a
+# few milliseconds of every start-up (issue 15), so a plain function's kind is
+# read from its code directly; anything else is asked of ``inspect``.
+_CO_GENERATOR = 0x20
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
+
+
 def is_coroutine_function(fn: Any) -> bool:
     """Also true for a ``classmethod``/``staticmethod`` wrapping a coroutine function."""
-    return inspect.iscoroutinefunction(_target(fn))
+    return _is_kind(fn, _CO_COROUTINE, "iscoroutinefunction")
 
 
 def _is_generator_function(fn: Any) -> bool:
-    return inspect.isgeneratorfunction(_target(fn))
+    return _is_kind(fn, _CO_GENERATOR, "isgeneratorfunction")
 
 
 def _is_async_generator_function(fn: Any) -> bool:
-    return inspect.isasyncgenfunction(_target(fn))
+    return _is_kind(fn, _CO_ASYNC_GENERATOR, "isasyncgenfunction")
+
+
+def _is_kind(fn: Any, flag: int, inspect_test: str) -> bool:
+    """What ``inspect.<inspect_test>`` says of ``fn``, unwrapped as ``inspect`` does.
+
+    A plain function answers from its code flags, which is all ``inspect``
+    reads for one, unless it was marked with ``inspect.markcoroutinefunction``
+    (Python 3.12+). Builtins are neither coroutines nor generators.
+    """
+    target = _target(fn)
+    while True:
+        if isinstance(target, types.MethodType):
+            target = target.__func__
+        elif isinstance(target, functools.partial):
+            target = target.func
+        else:
+            break
+    if isinstance(target, types.FunctionType) and "_is_coroutine_marker" not in vars(target):
+        return bool(target.__code__.co_flags & flag)
+    if isinstance(target, (types.BuiltinFunctionType, type)):
+        return False
+    import inspect
+
+    return bool(getattr(inspect, inspect_test)(target))
 
 
 def _target(fn: Any) -> Any:

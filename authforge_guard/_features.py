@@ -8,7 +8,6 @@ else the guard's default license.
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, cast
 
 from . import _delivery
@@ -162,6 +161,8 @@ async def _gate_async(
     if key in session.features:
         return await wrapped(*args, **kwargs)
     result = deny(session, instance, args, kwargs)
+    import inspect  # only here: a refusal's answer; inspect is not on the start-up path
+
     return await result if inspect.isawaitable(result) else result
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
+
+from ._records import Record
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -20,8 +21,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("authforge_guard")
 
 
-@dataclass(frozen=True)
-class LicenseEvent:
+class LicenseEvent(Record):
     """What happened to the license, handed to every hook.
 
     ``reason`` is ``"lost"`` (fatal) or ``"transient"``; ``code`` the AuthForge
@@ -29,19 +29,42 @@ class LicenseEvent:
     happened to (already ended when ``fatal``).
     """
 
+    __slots__ = ("code", "exception", "fatal", "reason", "session")
+    _hidden = frozenset({"exception"})
+
     reason: str
     code: str
     fatal: bool
-    exception: BaseException | None = field(default=None, repr=False)
-    session: Session | None = None
+    exception: BaseException | None
+    session: Session | None
+
+    def __init__(
+        self,
+        reason: str,
+        code: str,
+        fatal: bool,
+        exception: BaseException | None = None,
+        session: Session | None = None,
+    ) -> None:
+        self._assign(reason=reason, code=code, fatal=fatal, exception=exception, session=session)
 
 
-@dataclass(frozen=True)
-class _Hook:
+class _Hook(Record):
+    __slots__ = ("args", "call", "kwargs", "timeout")
+
     call: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    timeout: float | None = None
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    timeout: float | None
+
+    def __init__(
+        self,
+        call: Callable[..., Any],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self._assign(call=call, args=args, kwargs={} if kwargs is None else kwargs, timeout=timeout)
 
     @property
     def name(self) -> str:

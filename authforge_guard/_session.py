@@ -10,24 +10,42 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from ._exceptions import LicenseLost
 from ._grants import compute_grants, tier_of
 from ._protocol import mask_key
+from ._records import Record
 
 _lineages = itertools.count(1)
 
 
-@dataclass(frozen=True)
-class _State:
+class _State(Record):
+    __slots__ = ("app_variables", "expires_at", "grants", "license_variables", "tier")
+
     license_variables: dict[str, Any]
     app_variables: dict[str, Any]
     tier: str | None
     grants: frozenset[str]
     expires_at: datetime | None
+
+    def __init__(
+        self,
+        *,
+        license_variables: dict[str, Any],
+        app_variables: dict[str, Any],
+        tier: str | None,
+        grants: frozenset[str],
+        expires_at: datetime | None,
+    ) -> None:
+        self._assign(
+            license_variables=license_variables,
+            app_variables=app_variables,
+            tier=tier,
+            grants=grants,
+            expires_at=expires_at,
+        )
 
 
 class Loss:

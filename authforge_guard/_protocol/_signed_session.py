@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from .._exceptions import AuthForgeError
+from .._records import Record
 from ._codes import is_success_status, server_verdict_code
 from ._encoding import b64decode, b64encode, compact_json
 from ._keys import SigningKey, TrustList
@@ -33,8 +33,7 @@ def failure_from_body(body: Mapping[str, Any]) -> AuthForgeError:
     return AuthForgeError("unexpected_response", "unexpected_response: not an AuthForge verdict")
 
 
-@dataclass(frozen=True)
-class SignedSession:
+class SignedSession(Record):
     """A verified AuthForge session: the signed payload exactly as received, and what it says.
 
     ``payload_b64``/``signature``/``key_id`` are kept verbatim so the session
@@ -42,14 +41,36 @@ class SignedSession:
     anything that was not signed.
     """
 
+    __slots__ = ("expires_at", "key_id", "payload", "payload_b64", "session_token", "signature")
     # The payload carries the session token (and the token the license key):
     # never in repr, even base64-encoded.
-    payload_b64: str = field(repr=False)
-    signature: str = field(repr=False)
+    _hidden = frozenset({"payload_b64", "signature", "payload", "session_token"})
+
+    payload_b64: str
+    signature: str
     key_id: str | None
-    payload: Mapping[str, Any] = field(repr=False)
-    session_token: str = field(repr=False)
-    expires_at: int = 0
+    payload: Mapping[str, Any]
+    session_token: str
+    expires_at: int
+
+    def __init__(
+        self,
+        *,
+        payload_b64: str,
+        signature: str,
+        key_id: str | None,
+        payload: Mapping[str, Any],
+        session_token: str,
+        expires_at: int = 0,
+    ) -> None:
+        self._assign(
+            payload_b64=payload_b64,
+            signature=signature,
+            key_id=key_id,
+            payload=payload,
+            session_token=session_token,
+            expires_at=expires_at,
+        )
 
     @property
     def token_body(self) -> dict[str, Any]:

@@ -45,3 +45,37 @@ def test_public_names_are_listed_once_and_resolve():
     assert sorted(authforge_guard.__all__) == sorted([*authforge_guard._EXPORTS, "__version__"])
     for name in authforge_guard.__all__:
         assert getattr(authforge_guard, name) is not None
+
+
+def test_a_login_and_licensed_calls_load_neither_dataclasses_nor_inspect(af):
+    # Issue 15: ``dataclasses`` pulls in ``inspect``, ``ast`` and ``dis``, a few
+    # milliseconds of every start-up; nothing a login and a licensed call do needs them.
+    key = af.create_license({"tier": "pro"})
+    # (asyncio itself imports inspect: the coroutine function is decorated, not run.)
+    code = f"""
+from authforge_guard import Guard, feature, licensed, requires_license
+guard = Guard(app_id={af.app_id!r}, app_secret={af.app_secret!r},
+              public_key={af.public_key!r}, api_base_url={af.url!r}, license_key={key!r})
+
+@requires_license(guard=guard)
+def main():
+    return 1
+
+@requires_license(guard=guard)
+async def amain():
+    return 2
+
+@requires_license(guard=guard)
+def numbers():
+    yield 3
+
+@feature("pro", guard=guard)
+def export():
+    return 4
+
+with licensed(guard=guard):
+    assert main() + sum(numbers()) + export() == 8
+guard.logout()
+"""
+    loaded = modules_after(code)
+    assert not loaded & {"dataclasses", "inspect", "ast", "dis", "asyncio"}
