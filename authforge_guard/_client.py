@@ -41,13 +41,12 @@ from ._protocol import (
 )
 from ._records import Record
 from ._retry import RetryPolicy
-from ._scheduler import HeartbeatScheduler
-from ._transport import Transport, is_loopback_host
+from ._scheduler import HeartbeatScheduler, check_heartbeat_interval
+from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")
 
 DEFAULT_API_BASE_URL = "https://auth.authforge.cc"
-MIN_REMOTE_HEARTBEAT_INTERVAL = 10.0
 
 FailureCallback = Callable[[str, Optional[Exception]], None]
 
@@ -606,17 +605,6 @@ def _online_live(
 def _check_license_key(license_key: Any) -> None:
     if not isinstance(license_key, str) or not license_key:
         raise ValueError("license_key must be a non-empty string")
-
-
-def check_heartbeat_interval(interval: Any, host: str) -> float:
-    """``interval`` as seconds, or ``ValueError`` (also used to check a Guard's settings)."""
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
-        raise ValueError("heartbeat_interval must be a positive number of seconds")
-    # Loopback servers are ours (tests, the demo): any positive interval, so
-    # tests never sleep. The real service allows 6 heartbeats a minute.
-    if interval < MIN_REMOTE_HEARTBEAT_INTERVAL and not is_loopback_host(host):
-        raise ValueError("heartbeat_interval must be >= 10")
-    return float(interval)
 
 
 # A forked child must not believe it owns the parent's heartbeat: threads do

@@ -177,7 +177,7 @@ def _key_list(value: Any) -> Any:
 def _api_base_url(value: Any, problem: Problem) -> str:
     """Checked now by the transport's own rule (https, or http to loopback), so that a bad
     URL is named here rather than failing at first use."""
-    from ._transport import check_base_url
+    from ._addresses import check_base_url
 
     url = _text(value, problem)
     try:
@@ -643,7 +643,7 @@ def resolve_settings(
 
 
 def _host(url: str) -> str:
-    from ._transport import check_base_url
+    from ._addresses import check_base_url
 
     return check_base_url(url)[1]
 
@@ -797,7 +797,7 @@ class _Source:
 
     def interval(self, interval: float, host: str) -> float:
         """The interval, checked by the client's own rule for ``host`` (>= 10 s when remote)."""
-        from ._client import check_heartbeat_interval
+        from ._scheduler import check_heartbeat_interval
 
         try:
             return check_heartbeat_interval(interval, host)

@@ -12,7 +12,7 @@ return value, so the caller decides what a failure means.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from ._clock import server_time
 from ._exceptions import AuthForgeError
@@ -51,15 +51,36 @@ class Engine:
         app_id: str,
         app_secret: str,
         trust: TrustList,
-        transport: Transport,
+        transport: Transport | Callable[[], Transport],
         ttl_seconds: int | None,
     ) -> None:
+        """``transport`` is the transport, or a function that builds it at the first
+        request: a restart that resumes a cached session sends nothing, and need not
+        load the transport (or ``socket``) at all."""
         self.app_id = app_id
         self.app_secret = app_secret
         self.trust = trust
-        self.transport = transport
+        self._transport: Transport | None = None
+        self._build_transport: Callable[[], Transport] | None = None
+        if callable(transport):
+            self._build_transport = transport
+        else:
+            self._transport = transport
         self.ttl_seconds = ttl_seconds
         self._machine_hwid: str | None = None
+
+    @property
+    def transport(self) -> Transport:
+        found = self._transport
+        if found is None:
+            # No lock (a lock held at a fork is never released in the child): two
+            # threads racing each build one, and the one not kept has opened nothing.
+            assert self._build_transport is not None
+            built = self._build_transport()
+            if self._transport is None:
+                self._transport = built
+            found = self._transport
+        return found
 
     def hwid(self, override: str | None = None) -> str:
         """The HWID sent for ``override`` (the machine's when ``None`` or blank).

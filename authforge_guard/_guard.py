@@ -38,7 +38,6 @@ from . import _delivery
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
-from ._files import PathArg
 from ._hooks import _UNSET, HookRegistry, LicenseEvent, hook_session
 from ._policy import policy_for
 from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
@@ -50,10 +49,12 @@ if TYPE_CHECKING:
 
     from ._delivery import Block
     from ._engine import Answer, Engine
+    from ._files import PathArg
     from ._fleet import Fleet
     from ._licensed import licensed as _LicensedBlock
     from ._retry import RetryPolicy
     from ._scheduler import Job
+    from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")
 
@@ -225,17 +226,9 @@ class Guard:
     def _build_engine(self) -> Engine:
         from ._engine import Engine
         from ._protocol import TrustList
-        from ._transport import Transport
 
         s = self.settings
         try:
-            transport = Transport(
-                s.api_base_url,
-                timeout=s.request_timeout,
-                proxy_url=s.proxy_url,
-                ca_bundle=s.ca_bundle,
-                retry=self._retry_policy,
-            )
             trust = TrustList(
                 list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key
             )
@@ -246,9 +239,24 @@ class Guard:
             app_id=s.app_id,
             app_secret=s.app_secret or "",
             trust=trust,
-            transport=transport,
+            transport=self._build_transport,  # at the first request, not before
             ttl_seconds=ttl,
         )
+
+    def _build_transport(self) -> Transport:
+        from ._transport import Transport
+
+        s = self.settings
+        try:
+            return Transport(
+                s.api_base_url,
+                timeout=s.request_timeout,
+                proxy_url=s.proxy_url,
+                ca_bundle=s.ca_bundle,
+                retry=self._retry_policy,
+            )
+        except ValueError as exc:  # settings are checked at construction: a last guard
+            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
 
     def hwid(self, hwid_override: str | None = None) -> str:
         """The HWID this Guard sends for ``hwid_override`` (default: its configured one)."""

@@ -12,12 +12,10 @@ other's answers). Every transport gets a new, empty pool in the child.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 import urllib.parse
@@ -25,6 +23,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from . import _urllib3, _watchdog
+from ._addresses import check_base_url, choose_proxy
 from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
 from ._protocol import compact_json_bytes, new_nonce, server_verdict_code
@@ -49,129 +48,6 @@ class Reply(NamedTuple):
     status: int
     data: dict[str, Any]
     nonce: str | None
-
-
-def is_loopback_host(host: str | None) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if not host:
-        return False
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(url: Any) -> tuple[str, str]:
-    """``(normalised base url, host)``; ``ValueError`` for anything but https or loopback http.
-
-    Refusing plain http to a remote host here means not a byte is ever sent
-    in the clear, whatever the caller does next.
-    """
-    if not isinstance(url, str) or not url.strip():
-        raise ValueError("api_base_url must be a non-empty URL")
-    parts = urllib.parse.urlsplit(url.strip())
-    scheme, host = parts.scheme.lower(), parts.hostname
-    if scheme not in ("https", "http") or not host:
-        raise ValueError(f"api_base_url must be an https:// URL, got {url!r}")
-    if scheme == "http" and not is_loopback_host(host):
-        raise ValueError(
-            f"refusing plain http to {host!r}: AuthForge traffic must use https "
-            "(http is allowed only to a loopback address, for local testing)"
-        )
-    return url.strip().rstrip("/"), host
-
-
-# ------------------------------------------------------------------ proxies
-
-
-def choose_proxy(base_url: str, host: str, explicit: str | None) -> str | None:
-    """The proxy a request to ``base_url`` goes through, or ``None`` to go straight there.
-
-    - A host that ``NO_PROXY``/``no_proxy`` names is never proxied, whatever
-      proxy was configured (the user's own word on their network).
-    - A loopback target never leaves the machine: the environment's
-      ``HTTP(S)_PROXY`` is ignored for it, and an explicit ``proxy_url`` is
-      used only when that proxy is itself on loopback (a local debugging
-      proxy), never one on another address, where plain http would cross the
-      network in clear text.
-    - Otherwise the explicit ``proxy_url``, else the environment's proxy for
-      the scheme (on macOS and Windows, the system's settings, as urllib reads them).
-    """
-    if _bypasses_proxy(host):
-        return None
-    if explicit is not None:
-        proxy_host = urllib.parse.urlsplit(explicit).hostname
-        if is_loopback_host(host) and not is_loopback_host(proxy_host):
-            return None
-        return explicit
-    if is_loopback_host(host):
-        return None
-    return _system_proxies().get(urllib.parse.urlsplit(base_url).scheme)
-
-
-def _system_proxies() -> dict[str, str]:
-    if sys.platform in ("darwin", "win32"):
-        import urllib.request  # the system's proxy settings live outside the environment there
-
-        return urllib.request.getproxies()
-    return _environment_proxies()
-
-
-def _environment_proxies() -> dict[str, str]:
-    """``scheme -> proxy`` from ``*_proxy`` variables, as ``urllib.request`` reads them
-    (lowercase wins; ``HTTP_PROXY`` is ignored under CGI), without importing it."""
-    proxies: dict[str, str] = {}
-    for name, value in os.environ.items():
-        if value and name[-6:].lower() == "_proxy":
-            proxies[name[:-6].lower()] = value
-    if "REQUEST_METHOD" in os.environ:  # CVE-2016-1000110: a CGI request sets HTTP_PROXY
-        proxies.pop("http", None)
-    for name, value in os.environ.items():
-        if name[-6:] == "_proxy":
-            if value:
-                proxies[name[:-6]] = value
-            else:
-                proxies.pop(name[:-6], None)
-    return proxies
-
-
-def _bypasses_proxy(host: str) -> bool:
-    """True when ``NO_PROXY``/``no_proxy`` names ``host``.
-
-    Entries are ``*``, a host name (which also covers its subdomains, with or
-    without a leading dot), an IP address, or an IP network in CIDR form.
-    """
-    if sys.platform in ("darwin", "win32") and not _environment_proxies().get("no"):
-        import urllib.request
-
-        return bool(urllib.request.proxy_bypass(host))
-    no_proxy = _environment_proxies().get("no", "")
-    name = host.strip("[]").lower().rstrip(".")
-    try:
-        address: Any | None = ipaddress.ip_address(name)
-    except ValueError:
-        address = None
-    for entry in no_proxy.replace(" ", ",").split(","):
-        entry = entry.strip().lower().lstrip(".").rstrip(".")
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        entry_host = entry.strip("[]")
-        if address is not None and "/" in entry_host:
-            try:
-                if address in ipaddress.ip_network(entry_host, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        if address is None and ":" in entry_host and entry_host.count(":") == 1:
-            entry_host = entry_host.split(":", 1)[0]  # host:port: the port is not ours to judge
-        if name == entry_host or name.endswith("." + entry_host):
-            return True
-    return False
 
 
 # ------------------------------------------------------------------ fork safety

@@ -79,3 +79,30 @@ guard.logout()
 """
     loaded = modules_after(code)
     assert not loaded & {"dataclasses", "inspect", "ast", "dis", "asyncio"}
+
+
+def test_a_restart_that_resumes_a_cached_session_sends_nothing_and_loads_no_transport(
+    af, tmp_path
+):
+    # Issue 15: a grace-mode restart from the session cache is a signature check and
+    # a file read; the transport (urllib3, socket) is built at the first request.
+    key = af.create_license()
+    code = f"""
+from authforge_guard import Guard, requires_license
+guard = Guard(app_id={af.app_id!r}, app_secret={af.app_secret!r},
+              public_key={af.public_key!r}, api_base_url={af.url!r}, license_key={key!r},
+              session_cache={str(tmp_path)!r})
+
+@requires_license(guard=guard)
+def main():
+    return 42
+
+assert main() == 42
+"""
+    first = modules_after(code)
+    validates = af.stats()["licenses"][key]["validates"]
+    second = modules_after(code)
+    assert af.stats()["licenses"][key]["validates"] == validates == 1  # the second run resumed, it did not log in
+    assert "authforge_guard._transport" in first
+    assert not {m for m in second if m.split(".")[0] in {"urllib3", "socket"}}
+    assert "authforge_guard._transport" not in second
