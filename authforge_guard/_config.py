@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import signal
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -235,6 +234,8 @@ def _signal_number(value: Any, problem: Problem) -> int:
         return value
     name = str(value).strip().upper()
     name = name if name.startswith("SIG") else "SIG" + name
+    import signal  # only for a signal given by name: its enums cost start-up
+
     # Signals only: the signal module also has SIG_IGN, SIG_SETMASK, ... (0, 1, 2).
     number = signal.Signals.__members__.get(name)
     if number is None:
@@ -570,7 +571,9 @@ def configuration_table() -> str:
 def default_interrupt_signal() -> int | None:
     """SIGURG: ignored by default, so a stray delivery can never kill the process, and
     unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn."""
-    return getattr(signal, "SIGURG", None)
+    from ._interrupts import signal_number
+
+    return signal_number("SIGURG")
 
 
 class GuardSettings(Record):

@@ -28,7 +28,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import signal
 import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, TypeVar
@@ -36,10 +35,11 @@ from typing import Any, Callable, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 _sig: Any
-try:  # the C functions under ``signal``'s: no enum conversion on every block's entry
+try:  # the C functions under ``signal``'s: no enum conversion on every block's entry,
+    # and no enum classes built at import (``signal`` converts its constants to enums)
     import _signal as _sig  # type: ignore[import-not-found, no-redef, unused-ignore]
 except ImportError:  # pragma: no cover - another interpreter
-    _sig = signal
+    import signal as _sig  # type: ignore[no-redef, unused-ignore]
 
 logger = logging.getLogger("authforge_guard")
 
@@ -69,9 +69,15 @@ def protect(fn: F) -> F:
     return fn
 
 
+def signal_number(name: str) -> int | None:
+    """The number of the signal ``name`` (``"SIGURG"``) here, or None where it does not exist."""
+    number = getattr(_sig, name, None)
+    return int(number) if number is not None else None
+
+
 def can_interrupt(signum: int | None) -> bool:
     """True when ``signum`` can be delivered to the main thread on this platform."""
-    return signum is not None and hasattr(signal, "pthread_kill")
+    return signum is not None and hasattr(_sig, "pthread_kill")
 
 
 def acquire(signum: int) -> bool:
@@ -108,7 +114,7 @@ def release(signum: int) -> None:
             return  # cannot be restored from here; ours stays installed (it only chains)
         del _users[signum]
         previous = _previous.pop(signum, None)
-        current = _sig.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        current = _sig.signal(signum, previous if previous is not None else _sig.SIG_DFL)
         if current is not _handler:  # the program installed its own meanwhile: it stays
             _sig.signal(signum, current)
 
@@ -131,7 +137,7 @@ def interrupt_main(signum: int, request: Request) -> bool:
     if main.ident is None or not main.is_alive():
         return False
     _requests.append(request)
-    signal.pthread_kill(main.ident, signum)
+    _sig.pthread_kill(main.ident, signum)
     return True
 
 

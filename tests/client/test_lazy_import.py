@@ -48,8 +48,9 @@ def test_public_names_are_listed_once_and_resolve():
 
 
 def test_a_login_and_licensed_calls_load_neither_dataclasses_nor_inspect(af):
-    # Issue 15: ``dataclasses`` pulls in ``inspect``, ``ast`` and ``dis``, a few
-    # milliseconds of every start-up; nothing a login and a licensed call do needs them.
+    # Issue 15: ``dataclasses`` pulls in ``inspect``, ``ast`` and ``dis``, and
+    # ``signal`` builds enum classes: milliseconds of every start-up that nothing a
+    # login, a block (its interrupt handler included) and a licensed call need.
     key = af.create_license({"tier": "pro"})
     # (asyncio itself imports inspect: the coroutine function is decorated, not run.)
     code = f"""
@@ -78,7 +79,7 @@ with licensed(guard=guard):
 guard.logout()
 """
     loaded = modules_after(code)
-    assert not loaded & {"dataclasses", "inspect", "ast", "dis", "asyncio"}
+    assert not loaded & {"dataclasses", "inspect", "ast", "dis", "asyncio", "signal"}
 
 
 def test_a_restart_that_resumes_a_cached_session_sends_nothing_and_loads_no_transport(
