@@ -478,6 +478,14 @@ def _start_up(exe: str, server: Mapping[str, str], s: Settings) -> list[Row]:
         ),
         compare(
             "3 start-up",
+            FLOOR_LOGIN,
+            times["floor"],
+            "official SDK",
+            times["sdk"],
+            milliseconds,
+        ),
+        compare(
+            "3 start-up",
             "restart resuming a cached session (grace)",
             times["ours_cached"],
             "official SDK login",
