@@ -82,9 +82,7 @@ guard.logout()
     assert not loaded & {"dataclasses", "inspect", "ast", "dis", "asyncio", "signal"}
 
 
-def test_a_restart_that_resumes_a_cached_session_sends_nothing_and_loads_no_transport(
-    af, tmp_path
-):
+def test_a_restart_that_resumes_a_cached_session_sends_nothing_and_loads_no_transport(af, tmp_path):
     # Issue 15: a grace-mode restart from the session cache is a signature check and
     # a file read; the transport (urllib3, socket) is built at the first request.
     key = af.create_license()
@@ -103,7 +101,9 @@ assert main() == 42
     first = modules_after(code)
     validates = af.stats()["licenses"][key]["validates"]
     second = modules_after(code)
-    assert af.stats()["licenses"][key]["validates"] == validates == 1  # the second run resumed, it did not log in
+    assert (
+        af.stats()["licenses"][key]["validates"] == validates == 1
+    )  # the second run resumed, it did not log in
     assert "authforge_guard._transport" in first
     assert not {m for m in second if m.split(".")[0] in {"urllib3", "socket"}}
     assert "authforge_guard._transport" not in second
