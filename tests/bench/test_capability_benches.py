@@ -46,3 +46,23 @@ def test_fleet_bench_shares_one_login_per_tenant_through_a_store():
             ]
             assert validations.split()[-4] == "1.00", validations
     assert "revocation fan-out" in out
+
+
+def test_start_instructions_counts_what_a_program_executes():
+    # The counting itself, on two tiny programs (the whole script runs pip and four
+    # programs under valgrind: minutes, not for the suite).
+    import shutil
+
+    if shutil.which("valgrind") is None:
+        pytest.skip("valgrind is not installed")
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        from start_instructions import instructions
+    finally:
+        sys.path.remove(os.path.join(ROOT, "bench"))
+    env = dict(os.environ)
+    idle = instructions([sys.executable, "-S", "-c", "pass"], env)
+    busy = instructions([sys.executable, "-S", "-c", "sum(range(300000))"], env)
+    assert 1_000_000 < idle < busy
+    with pytest.raises(RuntimeError, match="failed under callgrind"):
+        instructions([sys.executable, "-S", "-c", "raise SystemExit(3)"], env)
