@@ -52,9 +52,10 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         license_file: str | os.PathLike[str] | None = None,
         on_refused: str | None = None,
     ) -> None:
-        from ._refusal import check_on_refused
+        if on_refused is not None:  # a block per request: no import when left out
+            from ._refusal import check_on_refused
 
-        check_on_refused(on_refused)
+            check_on_refused(on_refused)
         self._on_refused = on_refused
         if guard is not None and not isinstance(guard, Guard):
             raise TypeError(f"licensed(guard=...) takes a Guard, not {type(guard).__name__}")
