@@ -58,3 +58,27 @@ def http_get(url, headers=None):
             return answer.status, json.loads(answer.read()), dict(answer.headers)
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read()), dict(error.headers)
+
+
+@pytest.fixture
+def vendor(af):
+    """The default guard, configured with the vendor's own license (tier ``enterprise``) and
+    logged in: what a tenant's endpoint must never read instead of the tenant's license.
+    Tenants are other ``(key, hwid)`` sessions of this same guard."""
+    from authforge_guard import configure
+
+    from ..conftest import FAST_RETRY
+
+    guard = configure(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url=af.url,
+        license_key=af.create_license({"tier": "enterprise"}),
+        hwid_override="vendor",
+        heartbeat="grace",
+        retry_policy=FAST_RETRY,
+        hook_timeout=5.0,
+    )
+    assert guard.ensure().tier == "enterprise"
+    return guard  # logged out by the autouse _fresh_default_guard
