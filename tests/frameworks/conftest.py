@@ -60,6 +60,32 @@ def http_get(url, headers=None):
         return error.code, json.loads(error.read()), dict(error.headers)
 
 
+def in_a_thread(call):
+    """Run ``call`` (a request that waits inside its view) in a thread; ``result()`` waits,
+    bounded, for what it returned, or raises what it raised."""
+    import threading
+
+    box = []
+
+    def run():
+        try:
+            box.append(call())
+        except BaseException as exc:  # raised in the test's thread by result()
+            box.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def result():
+        thread.join(10)
+        assert box, "the request did not finish"
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    return result
+
+
 @pytest.fixture
 def vendor(af):
     """The default guard, configured with the vendor's own license (tier ``enterprise``) and

@@ -24,6 +24,7 @@ from authforge_guard.fastapi import (
 )
 
 from ..support.waiting import wait_for
+from .conftest import in_a_thread
 
 
 def vendor_app(guard):
@@ -408,29 +409,6 @@ def paused_app(dependency, paused):
         return {"tier": current_session().tier}
 
     return app
-
-
-def in_a_thread(call):
-    """Run ``call`` in a thread; ``result()`` waits (bounded) for what it returned."""
-    box = []
-
-    def run():
-        try:
-            box.append(call())
-        except BaseException as exc:  # raised in the test's thread by result()
-            box.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-
-    def result():
-        thread.join(10)
-        assert box, "the request did not finish"
-        if isinstance(box[0], BaseException):
-            raise box[0]
-        return box[0]
-
-    return result
 
 
 def test_a_loss_during_the_request_is_answered_403(af, make_guard):
