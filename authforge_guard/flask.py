@@ -13,6 +13,10 @@ Answers: 403 ``{"code", "detail"}`` for a refused license or a missing feature,
 401 when a request lacks its key (``key_header=``), 503 with ``Retry-After``
 when AuthForge cannot be reached, 500 for a server whose licensing is not set
 up; never key material. The license's ``Session`` is ``flask.g.license``.
+With ``key_header=`` (each request brings its own license) the view runs in a
+``licensed()`` block on that license: ``current_session()``, ``has_feature``
+and ``@feature`` inside it answer for the tenant, not the app's license, and
+the tenant's session is not logged out for idleness while the view runs.
 
 Decorator order: ``@license_required`` / ``@feature_required`` (and
 ``@requires_license`` / ``@feature``) go *below* ``@app.route`` /
