@@ -6,7 +6,8 @@
 - click (and typer) run a group's callback before they parse the subcommand's
   arguments: a licensed group would demand a license for ``SUB --help``.
 - A multi-tenant web request names its license in a header: ``tenant_of`` reads
-  it the same way for FastAPI, Flask and Django.
+  it the same way for FastAPI, Flask and Django, and ``TenantBlock`` runs the
+  request inside a ``licensed()`` block on that license.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from __future__ import annotations
 import contextlib
 import sys
 import weakref
-from typing import Any, Callable, Optional
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from ._guard import Guard
+    from ._session import Session
 
 # Where a per-tenant request's hwid comes from, besides a header: a callable of the request.
 HwidSource = Callable[[Any], Optional[str]]
@@ -160,3 +166,76 @@ def tenant_of(
     if hwid is not None:
         machine = hwid(request)
     return key, (machine.strip() or None) if machine else None
+
+
+class TenantBlock:
+    """``licensed(key, hwid_override=...)`` around one tenant's web request.
+
+    Inside it ``current_session()``, ``has_feature`` and ``@feature`` answer for
+    the tenant (in the view, the helpers it calls and the tasks it starts), not
+    for the guard's default license, and the session counts as in use, so it is
+    not logged out for idleness while the request runs.
+
+    Leaving differs from a bare ``licensed()`` in one way: a loss is raised at
+    the exit only as the interruption ``licensed()`` pushed into an async view
+    (it cancels the view's task and turns that into ``LicenseLost``, a 403).
+    A loss the view met itself (a guarded call raised ``LicenseLost``) leaves as
+    that exception; a loss it did not meet does not replace its answer or its
+    own exception, which pass through unchanged: the tenant's next request is
+    refused. FastAPI leaves a request-scoped dependency after the response is
+    sent, where a raise could no longer become a 403; the three frameworks
+    behave alike.
+    """
+
+    __slots__ = ("_licensed",)
+
+    def __init__(self, guard: Guard, key: str, machine: str | None) -> None:
+        from ._licensed import licensed
+
+        # "raise" whatever the guard's on_refused says: a setting meant for a CLI must not
+        # end a server because one tenant's license was refused.
+        self._licensed = licensed(key, hwid_override=machine, guard=guard, on_refused="raise")
+
+    def __enter__(self) -> Session:
+        return self._licensed.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        from ._exceptions import LicenseLost
+
+        interrupted = self._interrupted(exc)
+        try:
+            self._licensed.__exit__(exc_type, exc, tb)
+        except LicenseLost:
+            if interrupted:
+                raise
+
+    async def __aenter__(self) -> Session:
+        return await self._licensed.__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        from ._exceptions import LicenseLost
+
+        interrupted = self._interrupted(exc)
+        try:
+            await self._licensed.__aexit__(exc_type, exc, tb)
+        except LicenseLost:
+            if interrupted:
+                raise
+
+    def _interrupted(self, exc: BaseException | None) -> bool:
+        """Whether ``exc`` is the cancellation the block pushed into the view for a loss."""
+        block = self._licensed._block
+        if block is None or not block.cancelled_by_us:
+            return False
+        asyncio = sys.modules.get("asyncio")
+        return asyncio is not None and isinstance(exc, asyncio.CancelledError)

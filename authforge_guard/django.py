@@ -18,6 +18,11 @@ The decorators answer their own refusals, so they need no middleware; the
 middleware answers errors raised anywhere in a view (a ``@feature`` gate deep
 inside, a ``LicenseLost``).
 
+With ``key_header=`` (each request brings its own license) the view runs in a
+``licensed()`` block on that license: ``current_session()``, ``has_feature``
+and ``@feature`` inside it answer for the tenant, not the site's license, and
+the tenant's session is not logged out for idleness while the view runs.
+
 Decorator order: Django registers views by reference in ``urls.py``, so a
 gate cannot be bypassed by ordering; put ours nearest the view function, under
 ``@require_GET``, ``@csrf_exempt`` and the like, so they see its answer.
@@ -26,6 +31,7 @@ Async views are supported: the check runs in a worker thread.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from typing import Any, Callable, Optional, TypeVar, overload
@@ -35,7 +41,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
-from ._frameworks import check_hwid_sources, tenant_of
+from ._frameworks import TenantBlock, check_hwid_sources, tenant_of
 from ._guard import Guard, get_guard, resolve_session
 from ._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._session import Session
@@ -131,11 +137,11 @@ def _gate(
     check_hwid_sources(hwid_header, hwid)
     wanted = _normalise(feature) if feature is not None else None
 
-    def check(request: HttpRequest) -> Session:
-        session = _session_for(request, guard, license_key, key_header, hwid_header, hwid)
+    def check(request: HttpRequest) -> tuple[Session, TenantBlock | None]:
+        session, tenant = _session_for(request, guard, license_key, key_header, hwid_header, hwid)
         if wanted is not None and wanted not in session.features:
             raise FeatureNotLicensed(feature or wanted, session.tier)
-        return session
+        return session, tenant
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
@@ -143,23 +149,31 @@ def _gate(
 
             @functools.wraps(fn)
             async def gated_async(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    session = await sync_to_async(check, thread_sensitive=False)(request)
-                except (LicenseError, ConfigurationError) as exc:
-                    return answer(exc)
-                request.license = session
-                return await fn(request, *args, **kwargs)
+                async with contextlib.AsyncExitStack() as stack:
+                    try:
+                        session, tenant = await sync_to_async(check, thread_sensitive=False)(
+                            request
+                        )
+                        if tenant is not None:
+                            session = await stack.enter_async_context(tenant)
+                    except (LicenseError, ConfigurationError) as exc:
+                        return answer(exc)
+                    request.license = session
+                    return await fn(request, *args, **kwargs)
 
             return gated_async  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def gated(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            try:
-                session = check(request)
-            except (LicenseError, ConfigurationError) as exc:
-                return answer(exc)
-            request.license = session
-            return fn(request, *args, **kwargs)
+            with contextlib.ExitStack() as stack:
+                try:
+                    session, tenant = check(request)
+                    if tenant is not None:
+                        session = stack.enter_context(tenant)
+                except (LicenseError, ConfigurationError) as exc:
+                    return answer(exc)
+                request.license = session
+                return fn(request, *args, **kwargs)
 
         return gated  # type: ignore[return-value]
 
@@ -173,9 +187,14 @@ def _session_for(
     key_header: str | None,
     hwid_header: str | None,
     hwid: HwidSource | None,
-) -> Session:
+) -> tuple[Session, TenantBlock | None]:
+    """The request's session, and for a tenant's (``key_header=``) the block its view runs in:
+    ``current_session()``, ``has_feature`` and ``@feature`` in the view then answer for the
+    tenant, and its session is in use until the view is done (see ``TenantBlock``)."""
     active = guard if guard is not None else get_guard()
     if key_header is None:
-        return resolve_session(active, license_key)
+        return resolve_session(active, license_key), None
     key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
-    return active.ensure(key, hwid_override=machine)
+    # Logged in here, not by the block: a block's login of the default license ends with it.
+    session = active.ensure(key, hwid_override=machine)
+    return session, TenantBlock(active, key, machine)

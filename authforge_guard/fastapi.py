@@ -19,13 +19,22 @@ a function FastAPI has already registered, and they refuse that with a
 
 The event loop is never blocked: a live license costs a flag read, and a
 login runs in the thread pool.
+
+A tenant's dependency (``key_header=``) is a yield dependency: the request runs
+inside ``licensed(key, hwid_override=...)``, so ``current_session()``,
+``has_feature`` and ``@feature`` answer for the tenant and the session is not
+logged out for idleness mid-request. FastAPI throws what the endpoint raised
+into it at the ``yield``; it goes on unchanged. By default (the dependency's
+``"request"`` scope, FastAPI 0.118+) FastAPI leaves it after the response is
+sent, so a loss the endpoint did not meet is not raised there: the tenant's next
+request is answered 403 (see ``_frameworks.TenantBlock``).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -34,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
-from ._frameworks import check_hwid_sources, tenant_of
+from ._frameworks import TenantBlock, check_hwid_sources, tenant_of
 from ._guard import Guard, aresolve_session, get_guard
 from ._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._session import Session
@@ -43,6 +52,9 @@ __all__ = ["install_handlers", "licensed_lifespan", "require_feature", "require_
 
 # The HWID of a tenant: a header name, or a callable reading it from the request.
 HwidSource = Callable[[Request], Optional[str]]
+# A coroutine for the guard's own license; an async generator (a yield dependency, the
+# request inside a licensed() block) for a tenant's.
+Dependency = Callable[[Request], Union[Awaitable[Session], AsyncIterator[Session]]]
 Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[Any]]
 
 
@@ -53,25 +65,20 @@ def require_license(
     key_header: str | None = None,
     hwid_header: str | None = None,
     hwid: HwidSource | None = None,
-) -> Callable[[Request], Awaitable[Session]]:
+) -> Dependency:
     """A dependency that yields the ``Session``: ``Depends(require_license())``.
 
     Without ``key_header``: the guard's own license (the vendor's). With
     ``key_header="X-License-Key"``: each request's own license (multi-tenant),
     its HWID from ``hwid_header`` or ``hwid(request)`` (else the guard's); a
-    request without the header is answered 401.
+    request without the header is answered 401. The tenant's request then runs
+    in a ``licensed()`` block on that license (see ``_frameworks.TenantBlock``):
+    ``current_session()``, ``has_feature`` and ``@feature`` in the endpoint, the
+    helpers it calls and the tasks it starts answer for the tenant.
     """
     check_guard_argument(guard, "require_license")
     check_hwid_sources(hwid_header, hwid)
-
-    async def licensed_request(request: Request) -> Session:
-        active = guard if guard is not None else get_guard()
-        if key_header is None:
-            return await _vendor_session(active, license_key)
-        key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
-        return await _tenant_session(active, key, machine)
-
-    return licensed_request
+    return _dependency(None, guard, license_key, key_header, hwid_header, hwid)
 
 
 def require_feature(
@@ -82,31 +89,52 @@ def require_feature(
     key_header: str | None = None,
     hwid_header: str | None = None,
     hwid: HwidSource | None = None,
-) -> Callable[[Request], Awaitable[Session]]:
+) -> Dependency:
     """``Depends(require_feature("pro"))``: as ``require_license``, and the license must grant
     ``name`` (else 403 ``feature_not_licensed``)."""
-    wanted = _normalise(name)
-    licensed_request = require_license(
-        guard=guard, license_key=license_key, key_header=key_header,
-        hwid_header=hwid_header, hwid=hwid,
-    )  # fmt: skip
+    _normalise(name)
+    check_guard_argument(guard, "require_license")
+    check_hwid_sources(hwid_header, hwid)
+    return _dependency(name, guard, license_key, key_header, hwid_header, hwid)
 
-    async def feature_request(request: Request) -> Session:
-        session = await licensed_request(request)
-        if wanted not in session.features:
-            raise FeatureNotLicensed(name, session.tier)
+
+def _dependency(
+    feature: str | None,
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
+) -> Dependency:
+    wanted = _normalise(feature) if feature is not None else None
+
+    def check(session: Session) -> Session:
+        if wanted is not None and wanted not in session.features:
+            raise FeatureNotLicensed(feature or wanted, session.tier)
         return session
 
-    return feature_request
+    if key_header is None:
 
+        async def licensed_request(request: Request) -> Session:
+            active = guard if guard is not None else get_guard()
+            # A live session is returned at once; a login runs in a worker thread. The
+            # default license needs no block: has_feature and @feature read it anyway.
+            return check(await aresolve_session(active, license_key))
 
-async def _vendor_session(guard: Guard, license_key: str | None) -> Session:
-    # A live session is returned at once; a login runs in a worker thread.
-    return await aresolve_session(guard, license_key)
+        return licensed_request
 
+    async def tenant_request(request: Request) -> AsyncIterator[Session]:
+        active = guard if guard is not None else get_guard()
+        key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
+        # A live session is returned at once; a login runs in a worker thread. Logged in
+        # here, not by the block: a block's login of the default license ends with it.
+        check(await active.aensure(key, hwid_override=machine))
+        # FastAPI throws what the endpoint raised into this generator at the yield:
+        # TenantBlock passes it on unchanged (a cancellation for a loss as LicenseLost).
+        async with TenantBlock(active, key, machine) as session:
+            yield session
 
-async def _tenant_session(guard: Guard, key: str, machine: str | None) -> Session:
-    return await guard.aensure(key, hwid_override=machine)
+    return tenant_request
 
 
 def install_handlers(app: FastAPI, *, retry_after: int = DEFAULT_RETRY_AFTER) -> None:

@@ -13,6 +13,10 @@ Answers: 403 ``{"code", "detail"}`` for a refused license or a missing feature,
 401 when a request lacks its key (``key_header=``), 503 with ``Retry-After``
 when AuthForge cannot be reached, 500 for a server whose licensing is not set
 up; never key material. The license's ``Session`` is ``flask.g.license``.
+With ``key_header=`` (each request brings its own license) the view runs in a
+``licensed()`` block on that license: ``current_session()``, ``has_feature``
+and ``@feature`` inside it answer for the tenant, not the app's license, and
+the tenant's session is not logged out for idleness while the view runs.
 
 Decorator order: ``@license_required`` / ``@feature_required`` (and
 ``@requires_license`` / ``@feature``) go *below* ``@app.route`` /
@@ -24,6 +28,7 @@ is fixed).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from contextvars import copy_context
@@ -35,7 +40,13 @@ from flask.typing import ResponseReturnValue
 from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
-from ._frameworks import check_hwid_sources, refuse_registered_view, tenant_of, ungated_views
+from ._frameworks import (
+    TenantBlock,
+    check_hwid_sources,
+    refuse_registered_view,
+    tenant_of,
+    ungated_views,
+)
 from ._guard import Guard, get_guard, resolve_session
 from ._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._session import Session
@@ -154,11 +165,11 @@ def _gate(
     check_hwid_sources(hwid_header, hwid)
     wanted = _normalise(feature) if feature is not None else None
 
-    def check() -> Session:
-        session = _session_for_request(guard, license_key, key_header, hwid_header, hwid)
+    def check() -> tuple[Session, TenantBlock | None]:
+        session, tenant = _session_for_request(guard, license_key, key_header, hwid_header, hwid)
         if wanted is not None and wanted not in session.features:
             raise FeatureNotLicensed(feature or wanted, session.tier)
-        return session
+        return session, tenant
 
     def decorate(fn: F) -> F:
         refuse_registered_view(fn, "@feature_required" if feature else "@license_required")
@@ -168,25 +179,31 @@ def _gate(
             async def gated_async(*args: Any, **kwargs: Any) -> Any:
                 import asyncio
 
-                try:  # a login is network I/O: not on the view's event loop
-                    session = await asyncio.get_running_loop().run_in_executor(
-                        None, copy_context().run, check
-                    )
-                except (LicenseError, ConfigurationError) as exc:
-                    return _answer(exc)
-                g.license = session
-                return await fn(*args, **kwargs)
+                async with contextlib.AsyncExitStack() as stack:
+                    try:  # a login is network I/O: not on the view's event loop
+                        session, tenant = await asyncio.get_running_loop().run_in_executor(
+                            None, copy_context().run, check
+                        )
+                        if tenant is not None:
+                            session = await stack.enter_async_context(tenant)
+                    except (LicenseError, ConfigurationError) as exc:
+                        return _answer(exc)
+                    g.license = session
+                    return await fn(*args, **kwargs)
 
             return gated_async  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def gated(*args: Any, **kwargs: Any) -> Any:
-            try:
-                session = check()
-            except (LicenseError, ConfigurationError) as exc:
-                return _answer(exc)  # answered here: no 500 even without the extension
-            g.license = session
-            return fn(*args, **kwargs)
+            with contextlib.ExitStack() as stack:
+                try:
+                    session, tenant = check()
+                    if tenant is not None:
+                        session = stack.enter_context(tenant)
+                except (LicenseError, ConfigurationError) as exc:
+                    return _answer(exc)  # answered here: no 500 even without the extension
+                g.license = session
+                return fn(*args, **kwargs)
 
         return gated  # type: ignore[return-value]
 
@@ -199,9 +216,14 @@ def _session_for_request(
     key_header: str | None,
     hwid_header: str | None,
     hwid: HwidSource | None,
-) -> Session:
+) -> tuple[Session, TenantBlock | None]:
+    """The request's session, and for a tenant's (``key_header=``) the block its view runs in:
+    ``current_session()``, ``has_feature`` and ``@feature`` in the view then answer for the
+    tenant, and its session is in use until the view is done (see ``TenantBlock``)."""
     active = guard if guard is not None else get_guard()
     if key_header is None:
-        return resolve_session(active, license_key)
+        return resolve_session(active, license_key), None
     key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
-    return active.ensure(key, hwid_override=machine)
+    # Logged in here, not by the block: a block's login of the default license ends with it.
+    session = active.ensure(key, hwid_override=machine)
+    return session, TenantBlock(active, key, machine)

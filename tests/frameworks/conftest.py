@@ -58,3 +58,53 @@ def http_get(url, headers=None):
             return answer.status, json.loads(answer.read()), dict(answer.headers)
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read()), dict(error.headers)
+
+
+def in_a_thread(call):
+    """Run ``call`` (a request that waits inside its view) in a thread; ``result()`` waits,
+    bounded, for what it returned, or raises what it raised."""
+    import threading
+
+    box = []
+
+    def run():
+        try:
+            box.append(call())
+        except BaseException as exc:  # raised in the test's thread by result()
+            box.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def result():
+        thread.join(10)
+        assert box, "the request did not finish"
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    return result
+
+
+@pytest.fixture
+def vendor(af):
+    """The default guard, configured with the vendor's own license (tier ``enterprise``) and
+    logged in: what a tenant's endpoint must never read instead of the tenant's license.
+    Tenants are other ``(key, hwid)`` sessions of this same guard."""
+    from authforge_guard import configure
+
+    from ..conftest import FAST_RETRY
+
+    guard = configure(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url=af.url,
+        license_key=af.create_license({"tier": "enterprise"}),
+        hwid_override="vendor",
+        heartbeat="grace",
+        retry_policy=FAST_RETRY,
+        hook_timeout=5.0,
+    )
+    assert guard.ensure().tier == "enterprise"
+    return guard  # logged out by the autouse _fresh_default_guard

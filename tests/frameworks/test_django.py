@@ -23,8 +23,11 @@ from django.http import JsonResponse
 from django.test import Client
 from django.urls import path
 
-from authforge_guard import feature
+from authforge_guard import current_session, feature, has_feature
 from authforge_guard.django import feature_required, license_required
+
+from ..support.waiting import wait_for
+from .conftest import in_a_thread
 
 GUARD = {}  # the test's guard, read by the views at request time
 
@@ -73,12 +76,79 @@ def async_view(fn):
     return dispatch
 
 
+# -- tenants' views: a licensed() block on the tenant's session --------------------------------
+
+
+@feature("pro", fallback=lambda: "denied")
+def pro_helper():
+    """A helper a view calls, gated without naming a session or a guard."""
+    return "granted"
+
+
+def what_the_code_sees(request):
+    session = current_session()
+    return {
+        "license": request.license.tier,
+        "tier": session.tier if session is not None else None,
+        "pro": has_feature("pro"),
+        "helper": pro_helper(),
+    }
+
+
+def tenant(request):
+    return JsonResponse(what_the_code_sees(request))
+
+
+async def async_tenant(request):
+    return JsonResponse(what_the_code_sees(request))
+
+
+def bug(request):
+    SEEN.append(current_session())
+    raise ValueError("the view's own bug")
+
+
+PAUSE = {}  # the test's events, read by the waiting views
+SEEN = []  # what current_session() was in the views that raise
+
+
+def wait(request):
+    PAUSE["sessions"]["waiting"] = request.license
+    PAUSE["entered"].set()
+    assert PAUSE["release"].wait(10)
+    return JsonResponse(what_the_code_sees(request))
+
+
+def quiet(request):  # calls nothing guarded after it waited (current_session() only reads)
+    PAUSE["entered"].set()
+    assert PAUSE["release"].wait(10)
+    return JsonResponse({"done": current_session().tier})
+
+
+def quick(request):
+    PAUSE["sessions"]["quick"] = request.license
+    return JsonResponse({"tier": current_session().tier})
+
+
+def tenant_view(fn):
+    return view(lambda guard: license_required(guard=guard, key_header="X-Key"), fn)
+
+
 urlpatterns = [
     path("report", view(license_required, report)),
     path("export", view(lambda guard: feature_required("pro", guard=guard), export)),
     path("async", async_view(async_report)),
     path("inner", view(license_required, inner)),
     path("me", view(lambda guard: license_required(guard=guard, key_header="X-License-Key"), me)),
+    # the default guard's (the vendor fixture's) tenants
+    path("tenant", license_required(key_header="X-License-Key")(tenant)),
+    path("async-tenant", license_required(key_header="X-License-Key")(async_tenant)),
+    path("pro-tenant", feature_required("pro", key_header="X-License-Key")(tenant)),
+    # the test's guard's tenants
+    path("bug", tenant_view(bug)),
+    path("wait", tenant_view(wait)),
+    path("quiet", tenant_view(quiet)),
+    path("quick", tenant_view(quick)),
 ]
 
 
@@ -90,6 +160,8 @@ def client(make_guard):
 
     yield make
     GUARD.clear()
+    PAUSE.clear()
+    SEEN.clear()
 
 
 def test_views_serve_gate_and_answer_403(af, client):
@@ -138,3 +210,80 @@ def test_tenant_key_from_a_header(af, client):
 def test_guard_argument_is_checked_at_decoration():
     with pytest.raises(TypeError, match=r"feature_required\(guard=\.\.\.\) takes a Guard"):
         feature_required("pro", guard="default")
+
+
+def test_a_tenant_view_reads_the_tenants_license_never_the_vendors(af, vendor):
+    pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    web = Client()
+    for url in ("/tenant", "/async-tenant"):
+        assert web.get(url, headers={"X-License-Key": pro}).json() == {
+            "license": "pro",
+            "tier": "pro",
+            "pro": True,
+            "helper": "granted",
+        }
+        assert web.get(url, headers={"X-License-Key": free}).json() == {
+            "license": "free",
+            "tier": "free",
+            "pro": False,  # the vendor's enterprise license would say True
+            "helper": "denied",
+        }
+    assert web.get("/pro-tenant", headers={"X-License-Key": pro}).json()["tier"] == "pro"
+    answer = web.get("/pro-tenant", headers={"X-License-Key": free})
+    assert (answer.status_code, answer.json()["code"]) == (403, "feature_not_licensed")
+    assert vendor.session.tier == "enterprise" and current_session() is None
+    assert af.stats()["licenses"][pro]["validates"] == 1  # a live session costs no login
+
+
+def test_the_views_own_errors_pass_through_unchanged(af, client):
+    web, _ = client(heartbeat="grace")
+    key = {"X-Key": af.create_license({"tier": "pro"})}
+    with pytest.raises(ValueError, match="the view's own bug"):
+        web.get("/bug", headers=key)
+    assert Client(raise_request_exception=False).get("/bug", headers=key).status_code == 500
+    assert [s.tier if s is not None else None for s in SEEN] == ["pro"] * 2
+    assert SEEN[0] is SEEN[1] and SEEN[0].active
+
+
+@pytest.mark.parametrize("url", ["/wait", "/quiet"])
+def test_a_loss_during_the_request(af, client, url):
+    """A view that meets the loss (a gate after it) is answered 403; one that does not keeps
+    its answer; the next request is refused either way."""
+    web, guard = client()
+    lost = threading.Event()
+    guard.on_lost(lambda event: lost.set())
+    PAUSE.update(entered=threading.Event(), release=threading.Event(), sessions={})
+    key = af.create_license({"tier": "pro"})
+    answer = in_a_thread(lambda: web.get(url, headers={"X-Key": key}))
+    try:
+        assert PAUSE["entered"].wait(10)
+        af.revoke(key)
+        assert lost.wait(10)
+    finally:
+        PAUSE["release"].set()
+    answer = answer()
+    if url == "/wait":
+        assert answer.status_code == 403
+        assert answer.json() == {"code": "revoked", "detail": "This license was revoked."}
+    else:
+        assert (answer.status_code, answer.json()) == (200, {"done": "pro"})
+    answer = web.get("/quick", headers={"X-Key": key})
+    assert (answer.status_code, answer.json()["code"]) == (403, "revoked")
+
+
+def test_a_tenant_session_is_in_use_while_its_request_runs(af, client):
+    web, _ = client(heartbeat="grace", session_idle_timeout=0.2)
+    PAUSE.update(entered=threading.Event(), release=threading.Event(), sessions={})
+    sessions = PAUSE["sessions"]
+    busy, idle = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    answer = in_a_thread(lambda: web.get("/wait", headers={"X-Key": busy}))
+    try:
+        assert PAUSE["entered"].wait(10)
+        # Used after the busy one: once it is logged out for idleness, so would the busy one be.
+        assert web.get("/quick", headers={"X-Key": idle}).json() == {"tier": "free"}
+        assert wait_for(lambda: sessions["quick"].lost_code == "idle", timeout=10)
+        assert sessions["waiting"].active
+    finally:
+        PAUSE["release"].set()
+    assert answer().json()["tier"] == "pro"
+    assert wait_for(lambda: sessions["waiting"].lost_code == "idle", timeout=10)

@@ -2,6 +2,7 @@
 JSON answers of every error, the multi-tenant form, the lifespan and the decorator order."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -11,15 +12,19 @@ pytest.importorskip("httpx")
 import threading
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
-from authforge_guard import Session, feature
+from authforge_guard import Session, current_session, feature, has_feature
 from authforge_guard.fastapi import (
     install_handlers,
     licensed_lifespan,
     require_feature,
     require_license,
 )
+
+from ..support.waiting import wait_for
+from .conftest import in_a_thread
 
 
 def vendor_app(guard):
@@ -232,3 +237,209 @@ def test_dependencies_never_block_the_event_loop(af, make_guard):
 def test_guard_argument_is_checked_when_the_dependency_is_made():
     with pytest.raises(TypeError, match=r"require_license\(guard=\.\.\.\) takes a Guard"):
         require_license(guard="default")
+
+
+# -- a tenant's request runs in a licensed() block on the tenant's session -------------------
+
+
+@feature("pro", fallback=lambda: "denied")
+def pro_helper():
+    """A helper an endpoint calls, gated without naming a session or a guard."""
+    return "granted"
+
+
+@feature("pro", fallback=lambda: "denied")
+async def pro_async_helper():
+    return "granted"
+
+
+def what_the_code_sees():
+    """What code inside the request reads when it names no session."""
+    session = current_session()
+    return {
+        "tier": session.tier if session is not None else None,
+        "pro": has_feature("pro"),
+        "helper": pro_helper(),
+    }
+
+
+def tenant_app(dependency):
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.get("/async")
+    async def in_a_coroutine(session: Session = Depends(dependency)):
+        async def in_a_task():
+            return {**what_the_code_sees(), "async helper": await pro_async_helper()}
+
+        return {"session": session.tier, **await asyncio.create_task(in_a_task())}
+
+    @app.get("/sync")
+    def in_the_thread_pool(session: Session = Depends(dependency)):
+        return {"session": session.tier, **what_the_code_sees()}
+
+    return app
+
+
+def test_a_tenant_endpoint_reads_the_tenants_license_never_the_vendors(af, vendor):
+    pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    client = TestClient(tenant_app(require_license(key_header="X-License-Key")))
+    for path in ("/async", "/sync"):
+        answer = client.get(path, headers={"X-License-Key": pro})
+        assert answer.json() == {
+            "session": "pro",
+            "tier": "pro",
+            "pro": True,
+            "helper": "granted",
+            **({"async helper": "granted"} if path == "/async" else {}),
+        }
+        answer = client.get(path, headers={"X-License-Key": free})
+        assert answer.json() == {
+            "session": "free",
+            "tier": "free",
+            "pro": False,  # the vendor's enterprise license would say True
+            "helper": "denied",
+            **({"async helper": "denied"} if path == "/async" else {}),
+        }
+    assert vendor.session.tier == "enterprise" and current_session() is None
+    assert {s.tier for s in vendor.sessions} == {"enterprise", "pro", "free"}
+    assert af.stats()["licenses"][pro]["validates"] == 1  # a live session costs no login
+
+
+def test_a_tenant_feature_dependency_reads_the_tenants_license(af, vendor):
+    pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    client = TestClient(tenant_app(require_feature("pro", key_header="X-License-Key")))
+    assert client.get("/async", headers={"X-License-Key": pro}).json()["tier"] == "pro"
+    answer = client.get("/sync", headers={"X-License-Key": free})
+    assert answer.status_code == 403
+    assert answer.json() == {
+        "code": "feature_not_licensed",
+        "detail": "This needs a pro license (yours: free).",
+    }
+
+
+class Teapot(Exception):
+    pass
+
+
+def test_the_endpoints_own_errors_pass_through_unchanged(af, make_guard):
+    guard = make_guard(heartbeat="grace")
+    tenant = require_license(guard=guard, key_header="X-License-Key")
+    app = FastAPI()
+    install_handlers(app)
+    app.add_exception_handler(Teapot, lambda request, exc: JSONResponse({}, status_code=418))
+    seen = []
+
+    @app.get("/teapot")
+    async def teapot(session: Session = Depends(tenant)):
+        seen.append(current_session())
+        raise Teapot
+
+    @app.get("/bug")
+    async def bug(session: Session = Depends(tenant)):
+        seen.append(current_session())
+        raise ValueError("the endpoint's own bug")
+
+    @app.get("/sync-bug")
+    def sync_bug(session: Session = Depends(tenant)):
+        seen.append(current_session())
+        raise ValueError("the endpoint's own bug")
+
+    key = {"X-License-Key": af.create_license({"tier": "pro"})}
+    client = TestClient(app)
+    assert client.get("/teapot", headers=key).status_code == 418
+    for path in ("/bug", "/sync-bug"):
+        with pytest.raises(ValueError, match="the endpoint's own bug"):
+            client.get(path, headers=key)
+    quiet = TestClient(app, raise_server_exceptions=False)
+    assert quiet.get("/bug", headers=key).status_code == 500
+    assert [s.tier if s is not None else None for s in seen] == ["pro"] * 4
+    assert all(s is seen[0] for s in seen) and seen[0].active  # one session, still live
+
+
+def test_a_revocation_between_requests_is_403_on_the_next(af, make_guard):
+    guard = make_guard()
+    lost = threading.Event()
+    guard.on_lost(lambda event: lost.set())
+    client = TestClient(tenant_app(require_license(guard=guard, key_header="X-License-Key")))
+    revoked, other = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    assert client.get("/async", headers={"X-License-Key": revoked}).json()["tier"] == "pro"
+    af.revoke(revoked)
+    assert lost.wait(10)
+    for path in ("/async", "/sync"):
+        answer = client.get(path, headers={"X-License-Key": revoked})
+        assert answer.status_code == 403
+        assert answer.json() == {"code": "revoked", "detail": "This license was revoked."}
+        assert client.get(path, headers={"X-License-Key": other}).json()["tier"] == "free"
+
+
+class Paused:
+    """An endpoint that waits, inside its request, until the test lets it go."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+        self.sessions = {}
+        self._release = None
+
+    async def wait(self, name, session):
+        self.sessions[name] = session
+        loop, release = asyncio.get_running_loop(), asyncio.Event()
+        self._release = lambda: loop.call_soon_threadsafe(release.set)
+        self.entered.set()
+        await release.wait()
+
+    def release(self):
+        if self._release is not None:
+            with contextlib.suppress(RuntimeError):  # the request ended and its loop closed
+                self._release()
+
+
+def paused_app(dependency, paused):
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.get("/wait")
+    async def wait(session: Session = Depends(dependency)):
+        await paused.wait("waiting", session)
+        return {"tier": current_session().tier}
+
+    @app.get("/quick")
+    async def quick(session: Session = Depends(dependency)):
+        paused.sessions["quick"] = session
+        return {"tier": current_session().tier}
+
+    return app
+
+
+def test_a_loss_during_the_request_is_answered_403(af, make_guard):
+    guard = make_guard()
+    paused = Paused()
+    client = TestClient(paused_app(require_license(guard=guard, key_header="X-Key"), paused))
+    key = af.create_license({"tier": "pro"})
+    answer = in_a_thread(lambda: client.get("/wait", headers={"X-Key": key}))
+    try:
+        assert paused.entered.wait(10)
+        af.revoke(key)  # the next heartbeat loses it: the waiting endpoint is interrupted
+        answer = answer()
+    finally:
+        paused.release()
+    assert answer.status_code == 403
+    assert answer.json() == {"code": "revoked", "detail": "This license was revoked."}
+
+
+def test_a_tenant_session_is_in_use_while_its_request_runs(af, make_guard):
+    guard = make_guard(heartbeat="grace", session_idle_timeout=0.2)
+    paused = Paused()
+    client = TestClient(paused_app(require_license(guard=guard, key_header="X-Key"), paused))
+    busy, idle = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    answer = in_a_thread(lambda: client.get("/wait", headers={"X-Key": busy}))
+    try:
+        assert paused.entered.wait(10)
+        # Used after the busy one: once it is logged out for idleness, so would the busy one be.
+        assert client.get("/quick", headers={"X-Key": idle}).json() == {"tier": "free"}
+        assert wait_for(lambda: paused.sessions["quick"].lost_code == "idle", timeout=10)
+        assert paused.sessions["waiting"].active
+    finally:
+        paused.release()
+    assert answer().json() == {"tier": "pro"}
+    assert wait_for(lambda: paused.sessions["waiting"].lost_code == "idle", timeout=10)

@@ -8,8 +8,11 @@ pytest.importorskip("flask")
 
 from flask import Blueprint, Flask, g
 
-from authforge_guard import feature
+from authforge_guard import current_session, feature, has_feature
 from authforge_guard.flask import AuthForge, feature_required, license_required
+
+from ..support.waiting import wait_for
+from .conftest import in_a_thread
 
 
 def make_app(guard, *, extension=True):
@@ -169,3 +172,162 @@ def test_async_views(af, make_guard):
     assert client.get("/a").json == {"tier": "free"}
     answer = client.get("/b")
     assert (answer.status_code, answer.json["code"]) == (403, "feature_not_licensed")
+
+
+# -- a tenant's request runs in a licensed() block on the tenant's session -------------------
+
+
+@feature("pro", fallback=lambda: "denied")
+def pro_helper():
+    """A helper a view calls, gated without naming a session or a guard."""
+    return "granted"
+
+
+def what_the_code_sees():
+    session = current_session()
+    return {
+        "license": g.license.tier,
+        "tier": session.tier if session is not None else None,
+        "pro": has_feature("pro"),
+        "helper": pro_helper(),
+    }
+
+
+def test_a_tenant_view_reads_the_tenants_license_never_the_vendors(af, vendor):
+    pytest.importorskip("asgiref")
+    app = Flask(__name__)
+    AuthForge(app)
+
+    @app.get("/sync")
+    @license_required(key_header="X-License-Key")
+    def sync_view():
+        return what_the_code_sees()
+
+    @app.get("/async")
+    @license_required(key_header="X-License-Key")
+    async def async_view():
+        return what_the_code_sees()
+
+    pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    client = app.test_client()
+    for path in ("/sync", "/async"):
+        assert client.get(path, headers={"X-License-Key": pro}).json == {
+            "license": "pro",
+            "tier": "pro",
+            "pro": True,
+            "helper": "granted",
+        }
+        assert client.get(path, headers={"X-License-Key": free}).json == {
+            "license": "free",
+            "tier": "free",
+            "pro": False,  # the vendor's enterprise license would say True
+            "helper": "denied",
+        }
+    assert vendor.session.tier == "enterprise" and current_session() is None
+    assert af.stats()["licenses"][pro]["validates"] == 1  # a live session costs no login
+
+
+class Teapot(Exception):
+    pass
+
+
+def test_the_views_own_errors_pass_through_unchanged(af, make_guard):
+    guard = make_guard(heartbeat="grace")
+    app = Flask(__name__)
+    AuthForge(app, guard=guard)
+    app.register_error_handler(Teapot, lambda exc: ({}, 418))
+    seen = []
+
+    @app.get("/teapot")
+    @license_required(guard=guard, key_header="X-Key")
+    def teapot():
+        seen.append(current_session())
+        raise Teapot
+
+    @app.get("/bug")
+    @feature_required("pro", guard=guard, key_header="X-Key")
+    def bug():
+        seen.append(current_session())
+        raise ValueError("the view's own bug")
+
+    key = {"X-Key": af.create_license({"tier": "pro"})}
+    assert app.test_client().get("/teapot", headers=key).status_code == 418
+    assert app.test_client().get("/bug", headers=key).status_code == 500
+    app.testing = True  # Flask re-raises it to the test
+    with pytest.raises(ValueError, match="the view's own bug"):
+        app.test_client().get("/bug", headers=key)
+    assert [s.tier if s is not None else None for s in seen] == ["pro"] * 3
+    assert all(s is seen[0] for s in seen) and seen[0].active
+
+
+def paused_app(guard, release, entered, sessions):
+    app = Flask(__name__)
+    AuthForge(app, guard=guard)
+
+    @app.get("/wait")
+    @license_required(guard=guard, key_header="X-Key")
+    def wait():
+        sessions["waiting"] = g.license
+        entered.set()
+        assert release.wait(10)
+        return what_the_code_sees()
+
+    @app.get("/quiet")
+    @license_required(guard=guard, key_header="X-Key")
+    def quiet():  # calls nothing guarded after it waited (current_session() only reads)
+        entered.set()
+        assert release.wait(10)
+        return {"done": current_session().tier}
+
+    @app.get("/quick")
+    @license_required(guard=guard, key_header="X-Key")
+    def quick():
+        sessions["quick"] = g.license
+        return {"tier": current_session().tier}
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/wait", "/quiet"])
+def test_a_loss_during_the_request(af, make_guard, path):
+    """A view that meets the loss (a gate after it) is answered 403; one that does not keeps
+    its answer; the next request is refused either way."""
+    guard = make_guard()
+    lost = threading.Event()
+    guard.on_lost(lambda event: lost.set())
+    release, entered = threading.Event(), threading.Event()
+    client = paused_app(guard, release, entered, {}).test_client()
+    key = af.create_license({"tier": "pro"})
+    answer = in_a_thread(lambda: client.get(path, headers={"X-Key": key}))
+    try:
+        assert entered.wait(10)
+        af.revoke(key)
+        assert lost.wait(10)
+    finally:
+        release.set()
+    answer = answer()
+    if path == "/wait":
+        assert answer.status_code == 403
+        assert answer.json == {"code": "revoked", "detail": "This license was revoked."}
+    else:
+        assert (answer.status_code, answer.json) == (200, {"done": "pro"})
+    answer = client.get("/quick", headers={"X-Key": key})
+    assert (answer.status_code, answer.json["code"]) == (403, "revoked")
+
+
+def test_a_tenant_session_is_in_use_while_its_request_runs(af, make_guard):
+    guard = make_guard(heartbeat="grace", session_idle_timeout=0.2)
+    release, entered, sessions = threading.Event(), threading.Event(), {}
+    client = paused_app(guard, release, entered, sessions).test_client()
+    busy, idle = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
+    answer = in_a_thread(lambda: client.get("/wait", headers={"X-Key": busy}))
+    try:
+        assert entered.wait(10)
+        # Used after the busy one: once it is logged out for idleness, so would the busy one be.
+        assert client.get("/quick", headers={"X-Key": idle}).json == {"tier": "free"}
+        assert wait_for(lambda: sessions["quick"].lost_code == "idle", timeout=10)
+        assert sessions["waiting"].active
+    finally:
+        release.set()
+    assert answer().json["tier"] == "pro"
+    assert wait_for(lambda: sessions["waiting"].lost_code == "idle", timeout=10)
