@@ -216,3 +216,29 @@ def test_a_forked_childs_first_request_starts_its_timer_thread_and_keeps_its_dea
     finally:
         slow.close()
         thread.join(30)
+
+
+STEADY = textwrap.dedent("""
+    import sys
+
+    from authforge_guard._retry import NO_RETRY
+    from authforge_guard._scheduler import shared_timers
+    from authforge_guard._transport import Transport
+
+    transport = Transport(sys.argv[1], timeout=60, retry=NO_RETRY)
+    for _ in range(200):
+        transport.post("/auth/validate", {"nonce": "0" * 32})
+    print(shared_timers()._seq)  # every call_later of this process so far
+""")
+
+
+def test_steady_traffic_schedules_the_deadline_job_once(af):
+    """Deadlines of steady traffic are "now + the same timeout", each later than the one
+    the job is scheduled for: after the first, a request arms and disarms in the watchdog's
+    table alone and never touches the timer heap (so never wakes the timer thread). A fresh
+    process, so that nothing else schedules."""
+    result = subprocess.run(
+        [sys.executable, "-c", STEADY, af.url], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["1"]
