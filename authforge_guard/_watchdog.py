@@ -106,12 +106,14 @@ class _Watchdog:
         """The job (timer thread): cut every request past its deadline, then schedule
         the job again for the earliest deadline left."""
         with self._lock:
-            now = time.monotonic()
-            for watch in [w for w in self._armed if w.deadline <= now]:
-                del self._armed[watch]
-                watch.expired = True
-                _cut(watch.connection)
-            self._schedule(min((w.deadline for w in self._armed), default=math.inf))
+            try:
+                now = time.monotonic()
+                for watch in [w for w in self._armed if w.deadline <= now]:
+                    del self._armed[watch]
+                    watch.expired = True
+                    _cut(watch.connection)
+            finally:  # whatever happened, the deadlines left keep a job
+                self._schedule(min((w.deadline for w in self._armed), default=math.inf))
 
 
 def _cut(connection: Any) -> None:
