@@ -30,9 +30,9 @@ What the transport relies on:
 - The job does no I/O and takes no lock that is held across I/O:
   ``socket.shutdown`` returns at once. The lock order is this module's lock,
   then the timers' (``call_later``), never the reverse: the timer thread runs
-  a job without holding its own lock. (The very first ``call_later`` of a
-  process starts the timer thread while this lock is held, as the old
-  deadline thread was started; that is a thread start, not I/O.)
+  a job without holding its own lock. (The first ``call_later`` of a process
+  starts the timer thread while this lock is held: a thread start, once, not
+  I/O.)
 - A request is never sent from the timer thread itself: its deadline would
   wait behind it. Online checks run on the timers' worker pool for that reason.
 - Deadlines are ``time.monotonic()`` values (the transport's); the timers wait
