@@ -175,7 +175,8 @@ class HeartbeatScheduler:
 
 
 # ---------------------------------------------------------------------------
-# One timer thread for every session of every Guard in the process.
+# One timer thread for every session of every Guard in the process, and for the
+# transport's request deadlines (``_watchdog``).
 
 
 class Job:
@@ -211,6 +212,14 @@ class Timers:
     deadline: deadlines run on the timer thread itself and take no I/O.
     Callers hold their owner weakly (see ``Guard``): a program that drops a
     Guard stops its heartbeats.
+
+    The transport's request deadlines are one job here too (``_watchdog``: it
+    cuts the sockets of requests past their deadline, then schedules itself for
+    the next one), so a process has one thread of ours, whether it runs Guards,
+    drop-in clients or both. Hence the rule for a call that is not ``worker``:
+    it never sends a request or waits on I/O (a request's deadline would wait
+    behind it). The thread starts at the first ``call_later`` (a Guard's first
+    session or the first request) and again in a forked child.
     """
 
     def __init__(self, *, workers: int = 4) -> None:
@@ -324,7 +333,10 @@ _timers_lock = threading.Lock()
 
 
 def shared_timers() -> Timers:
-    """The process's timer thread (made on first use; a forked child gets its own)."""
+    """The process's timers (made on first use; a forked child gets its own).
+
+    Look it up at each use rather than keeping it: after a fork this returns the
+    child's, whatever order the modules' at-fork hooks ran in."""
     global _timers
     timers = _timers
     if timers is None:
@@ -337,7 +349,8 @@ def shared_timers() -> Timers:
 
 def _reset_after_fork() -> None:
     # The timer and worker threads did not survive the fork; their jobs belong to
-    # the parent's sessions, which the child's Guards forget (see _guard).
+    # the parent's sessions, which the child's Guards forget (see _guard), and to
+    # the parent's requests, which _watchdog forgets.
     global _timers, _timers_lock
     _timers = None
     _timers_lock = threading.Lock()

@@ -16,14 +16,12 @@ TENANTS = 200
 
 
 def ours():
-    # The client's threads (the local server's own are not the client's cost, nor is the
-    # transport's one I/O deadline thread per process, started by the first request).
+    # The client's threads, all of them (the local server's own are not the client's cost):
+    # the request deadlines are a job on the timer thread, not a thread of their own.
     return [
         t.name
         for t in threading.enumerate()
-        if t.name.startswith("authforge")
-        and not t.name.startswith("authforge-server")
-        and t.name != "authforge-io-deadline"
+        if t.name.startswith("authforge") and not t.name.startswith("authforge-server")
     ]
 
 
@@ -43,7 +41,12 @@ def test_200_tenants_over_16_threads_one_validate_each(af, make_guard):
     assert all(granted for _, granted in results)
     assert {validates(af, key) for key in keys} == {1}
     assert len(guard.sessions) == TENANTS
-    assert len(ours()) <= len(threads_before) + 1  # one timer thread, not one per tenant
+    threads_after = ours()
+    # One timer thread for every tenant's checks and every request's deadline, not one per
+    # tenant and no deadline thread besides it (grace checks use no worker pool).
+    assert len(threads_after) <= len(threads_before) + 1
+    assert threads_after.count("authforge-timers") == 1
+    assert "authforge-io-deadline" not in threads_after
 
 
 def test_200_tenants_over_asyncio_one_validate_each(af, make_guard):
