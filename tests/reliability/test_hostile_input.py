@@ -209,8 +209,14 @@ error_codes = st.sampled_from(sorted(SERVER_ERROR_CODES)) | st.from_regex(CODE_R
 # --- judge_signed_response ----------------------------------------------------------
 
 
+# What ``judge`` returns for an accepted answer: not a code (codes match CODE_RE), so a
+# server verdict such as {"status": "failed", "error": "OK"} (refused, code "ok") is
+# never mistaken for an acceptance.
+ACCEPTED = "<accepted>"
+
+
 def judge(body, trust=TRUST):
-    """``"ok"`` or the refusal code; fails the test on any other exception or bad result."""
+    """``ACCEPTED`` or the refusal code; fails the test on any other exception or bad result."""
     try:
         session = judge_signed_response(body, expected_nonce=NONCE, trust=trust)
     except AuthForgeError as exc:
@@ -226,7 +232,7 @@ def judge(body, trust=TRUST):
     assert isinstance(session.validate_result(), dict)
     assert isinstance(session.token_body, dict)
     outcome("accepted")
-    return "ok"
+    return ACCEPTED
 
 
 field_names = st.sampled_from(["status", "error", "payload", "signature", "keyId"])
@@ -245,9 +251,10 @@ verdict_bodies = st.fixed_dictionaries(
 @example({"status": 10**5000})
 @example({"status": "ok", "payload": _b64_of_text("[" * 100_000), "signature": "AA=="})
 @example({"status": "ok", "payload": "\ud800", "signature": "\udfff"})
+@example({"status": "failed", "error": "OK"})  # refused with the code "ok": not an acceptance
 def test_judge_signed_response_on_hostile_bodies(body):
     code = judge(body)
-    assert code != "ok"  # nothing unsigned by the trusted key is ever believed
+    assert code != ACCEPTED  # nothing unsigned by the trusted key is ever believed
 
 
 def _with_valid_mac(head):
@@ -302,7 +309,7 @@ def test_judge_signed_response_on_signed_hostile_payloads(payload, key_id, signe
     code = judge(body)
     if signer is FOREIGN_KEY:
         assert code in {"nonce_mismatch", "signature_mismatch"}
-    elif code == "ok":
+    elif code == ACCEPTED:
         assert payload["nonce"].strip() == NONCE
     else:
         assert code in PAYLOAD_SHAPE_CODES
