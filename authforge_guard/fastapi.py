@@ -93,7 +93,7 @@ def require_feature(
     """``Depends(require_feature("pro"))``: as ``require_license``, and the license must grant
     ``name`` (else 403 ``feature_not_licensed``)."""
     _normalise(name)
-    check_guard_argument(guard, "require_license")
+    check_guard_argument(guard, "require_feature")
     check_hwid_sources(hwid_header, hwid)
     return _dependency(name, guard, license_key, key_header, hwid_header, hwid)
 

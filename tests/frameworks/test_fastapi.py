@@ -237,6 +237,8 @@ def test_dependencies_never_block_the_event_loop(af, make_guard):
 def test_guard_argument_is_checked_when_the_dependency_is_made():
     with pytest.raises(TypeError, match=r"require_license\(guard=\.\.\.\) takes a Guard"):
         require_license(guard="default")
+    with pytest.raises(TypeError, match=r"require_feature\(guard=\.\.\.\) takes a Guard"):
+        require_feature("pro", guard="default")
 
 
 # -- a tenant's request runs in a licensed() block on the tenant's session -------------------
