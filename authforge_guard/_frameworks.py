@@ -168,6 +168,29 @@ def tenant_of(
     return key, (machine.strip() or None) if machine else None
 
 
+def request_session(
+    request: Any,
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
+) -> tuple[Session, TenantBlock | None]:
+    """A sync framework's request (Flask, Django): its session, and for a tenant's
+    (``key_header=``) the block its view runs in, so ``current_session()``,
+    ``has_feature`` and ``@feature`` in the view answer for the tenant and its
+    session is in use until the view is done (see ``TenantBlock``)."""
+    from ._guard import get_guard, resolve_session
+
+    active = guard if guard is not None else get_guard()
+    if key_header is None:
+        return resolve_session(active, license_key), None
+    key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
+    # Logged in here, not by the block: a block's login of the default license ends with it.
+    session = active.ensure(key, hwid_override=machine)
+    return session, TenantBlock(active, key, machine)
+
+
 class TenantBlock:
     """``licensed(key, hwid_override=...)`` around one tenant's web request.
 

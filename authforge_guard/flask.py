@@ -44,10 +44,10 @@ from ._frameworks import (
     TenantBlock,
     check_hwid_sources,
     refuse_registered_view,
-    tenant_of,
+    request_session,
     ungated_views,
 )
-from ._guard import Guard, get_guard, resolve_session
+from ._guard import Guard
 from ._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._session import Session
 
@@ -166,7 +166,9 @@ def _gate(
     wanted = _normalise(feature) if feature is not None else None
 
     def check() -> tuple[Session, TenantBlock | None]:
-        session, tenant = _session_for_request(guard, license_key, key_header, hwid_header, hwid)
+        session, tenant = request_session(
+            request, guard, license_key, key_header, hwid_header, hwid
+        )
         if wanted is not None and wanted not in session.features:
             raise FeatureNotLicensed(feature or wanted, session.tier)
         return session, tenant
@@ -208,22 +210,3 @@ def _gate(
         return gated  # type: ignore[return-value]
 
     return decorate(view) if view is not None else decorate
-
-
-def _session_for_request(
-    guard: Guard | None,
-    license_key: str | None,
-    key_header: str | None,
-    hwid_header: str | None,
-    hwid: HwidSource | None,
-) -> tuple[Session, TenantBlock | None]:
-    """The request's session, and for a tenant's (``key_header=``) the block its view runs in:
-    ``current_session()``, ``has_feature`` and ``@feature`` in the view then answer for the
-    tenant, and its session is in use until the view is done (see ``TenantBlock``)."""
-    active = guard if guard is not None else get_guard()
-    if key_header is None:
-        return resolve_session(active, license_key), None
-    key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
-    # Logged in here, not by the block: a block's login of the default license ends with it.
-    session = active.ensure(key, hwid_override=machine)
-    return session, TenantBlock(active, key, machine)
