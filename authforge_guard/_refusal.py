@@ -52,6 +52,7 @@ _WHAT_HAPPENED = {
     "app_disabled": "Licensing for this program is disabled by its vendor.",
     "invalid_app": "This program's licensing is not set up correctly.",
     "signature_mismatch": "The license server's answer could not be verified.",
+    "session_mismatch": "The license server's answer was not for this license and computer.",
     "offline_file_rejected": "The license file is not valid on this computer.",
 }
 
