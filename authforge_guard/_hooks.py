@@ -48,6 +48,14 @@ class LicenseEvent(Record):
     ) -> None:
         self._assign(reason=reason, code=code, fatal=fatal, exception=exception, session=session)
 
+    @property
+    def hwid(self) -> str | None:
+        """Whose license it was: the session's HWID (``tg:<user id>`` for a chat user's
+        session), so one hook serving many users can tell them apart; ``None`` without a
+        session."""
+        session = self.session
+        return session.hwid if session is not None else None
+
 
 class _Hook(Record):
     __slots__ = ("args", "call", "kwargs", "timeout")
