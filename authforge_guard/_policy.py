@@ -25,7 +25,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from . import _console, _delivery, _interrupts
+from . import _console, _delivery, _interrupts, _loops
 from ._config import GuardSettings
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ class RaisePolicy(LossPolicy):
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
         _delivery.interrupt(blocks, loss)
         main = [b for b in blocks if b.is_main and b.interrupts and b.active]
-        if main:
+        if main and _loops.loop_of(main[0].thread_ident) is None:
+            # (A GUI loop in the main thread has its own reaction and fallback: _loops.)
             threading.Thread(
                 target=self._escalate, args=(main, loss), name="authforge-escalate", daemon=True
             ).start()
@@ -155,6 +156,8 @@ class ExitPolicy(LossPolicy):
         atexit.register(self._exit_at_shutdown)
 
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
+        if _loops.exit_through_loop(loss, self.exit_code, self.grace):
+            return  # a GUI loop in the main thread closes the app itself (see _loops)
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
         if self.cooperative:
             return
