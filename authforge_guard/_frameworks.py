@@ -4,7 +4,8 @@
   applied *above* it wraps a function the framework already serves ungated. That
   silent bypass is refused at decoration time.
 - click (and typer) run a group's callback before they parse the subcommand's
-  arguments: a licensed group would demand a license for ``SUB --help``.
+  arguments: a licensed group would demand a license for ``SUB --help``, so its
+  call is deferred until the subcommand has parsed them.
 - A multi-tenant web request names its license in a header: ``tenant_of`` reads
   it the same way for FastAPI, Flask and Django, and ``TenantBlock`` runs the
   request inside a ``licensed()`` block on that license.
@@ -25,8 +26,23 @@ if TYPE_CHECKING:
 # Where a per-tenant request's hwid comes from, besides a header: a callable of the request.
 HwidSource = Callable[[Any], Optional[str]]
 
-# Every function a gate was put on: served by a framework as it is, it is served ungated.
-_GATED: weakref.WeakSet[Any] = weakref.WeakSet()
+# Every function a gate was put on (served by a framework as it is, it is served ungated),
+# by identity: id -> a weak reference. Not a WeakSet: a wrapt wrapper hashes and compares
+# as the function it wraps, so ``wrapper in WeakSet([fn])`` is True and a correctly gated
+# view would look ungated.
+_GATED: dict[int, weakref.ref[Any]] = {}
+
+
+def _remember_gated(fn: Any) -> None:
+    key = id(fn)
+
+    def forget(ref: weakref.ref[Any]) -> None:
+        if _GATED.get(key) is ref:  # not a newer function that reuses the id
+            del _GATED[key]
+
+    # Not weak-referenceable: nothing registers those as views either.
+    with contextlib.suppress(TypeError):
+        _GATED[key] = weakref.ref(fn, forget)
 
 
 def refuse_registered_view(fn: Any, decorator: str) -> None:
@@ -38,9 +54,7 @@ def refuse_registered_view(fn: Any, decorator: str) -> None:
     decorator found them) are looked through; that costs a pass over the
     module's names and their routes, and only when a framework is imported.
     """
-    # Not weak-referenceable: nothing registers those as views either.
-    with contextlib.suppress(TypeError):
-        _GATED.add(fn)
+    _remember_gated(fn)
     kinds = _framework_types()
     if not kinds:
         return
