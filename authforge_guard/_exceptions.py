@@ -58,6 +58,19 @@ class _UserMessage:
 
     # Set by the integration that caught the error, from the guard's ``support_hint``.
     support_hint: str | None = None
+    # True when the license is one person's (a chat user's, a tenant's), not this machine's:
+    # the words then never speak of "this computer" or of environment variables.
+    per_user: bool = False
+
+    @property
+    def kind(self) -> str:
+        """What the failure means to a person: ``"refused"`` (a verdict: revoked, expired,
+        a wrong key...), ``"unreachable"`` (no verdict came back: try again later),
+        ``"not_set_up"`` (no key yet, or the vendor's setup is incomplete) or ``"feature"``
+        (the license does not grant this)."""
+        from ._refusal import public_kind
+
+        return public_kind(self)  # type: ignore[arg-type]
 
     @property
     def user_message(self) -> str:

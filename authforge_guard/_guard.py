@@ -26,6 +26,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -38,10 +39,10 @@ from . import _delivery
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
-from ._hooks import _UNSET, HookRegistry, LicenseEvent, hook_session
+from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
 from ._policy import policy_for
 from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
-from ._session import Loss, Session, build_state
+from ._session import Loss, Session, build_state, license_end
 from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot, copy_error
 
 if TYPE_CHECKING:
@@ -394,6 +395,8 @@ class Guard:
                 # logged it in: one opened by ensure() or a guarded call lives on.
                 entry.close_when_unused = True
         except BaseException as exc:
+            if isinstance(exc, LicenseError) and _is_per_user(slot):
+                exc.per_user = True  # a person's license: no "this computer" in its words
             with self._lock:
                 self._flights.pop(slot, None)
                 if isinstance(exc, LicenseError):
@@ -468,6 +471,7 @@ class Guard:
             lic["license_variables"],
             lic["app_variables"],
             expires,
+            _utc(expires),
         )
         if expires is not None:
             entry.deadline = Deadline(expires)
@@ -492,6 +496,7 @@ class Guard:
             signed.license_variables,
             signed.app_variables,
             signed.expires_at,
+            license_end(signed.payload),
         )
         entry.signed = signed
         entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
@@ -509,9 +514,10 @@ class Guard:
         license_variables: dict[str, Any] | None,
         app_variables: dict[str, Any] | None,
         expires: float | None,
+        license_expires: datetime | None,
     ) -> Entry:
-        session = Session(key, kind, self._state_for(license_variables, app_variables, expires))
-        return Entry(slot, key, hwid, session)
+        state = self._state_for(license_variables, app_variables, expires, license_expires)
+        return Entry(slot, key, hwid, Session(key, kind, state, hwid))
 
     def _install(self, entry: Entry) -> Entry:
         """Make ``entry`` the live session of its slot and start its timers."""
@@ -577,12 +583,14 @@ class Guard:
         license_variables: dict[str, Any] | None,
         app_variables: dict[str, Any] | None,
         expires: float | None,
+        license_expires: datetime | None,
     ) -> Any:
         s = self.settings
         return build_state(
             license_variables,
             app_variables,
             expires,
+            license_expires_at=license_expires,
             tiers=s.tiers,
             tier_variable=s.tier_variable,
             features_variable=s.features_variable,
@@ -705,14 +713,22 @@ class Guard:
     def _refresh(self, entry: Entry, answer: Answer) -> None:
         """A heartbeat was accepted: new variables (a tier change) and end time."""
         signed = answer.signed
-        state = self._state_for(signed.license_variables, signed.app_variables, signed.expires_at)
+        state = self._state_for(
+            signed.license_variables,
+            signed.app_variables,
+            signed.expires_at,
+            license_end(signed.payload),
+        )
         with self._lock:
             if not entry.session.active:
                 return  # ended while the check was in flight: this answer belongs to no one
+            changed = _variables_changed(entry.session._state, state)
             entry.signed = signed
             entry.session._state = state
             entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
             self._arm_deadline(entry)
+        if changed:  # after the swap: a hook reads the new tier from the session
+            self._hooks.run_changed(LicenseEvent("changed", CHANGED, False, None, entry.session))
 
     def _idle_period(self) -> float:
         return max(0.05, min(self._idle_timeout / 4.0, 60.0))
@@ -908,7 +924,9 @@ class Guard:
     # ------------------------------------------------------------------ hooks
 
     def on(self, *codes: str, timeout: Any = _UNSET) -> Callable[[F], F]:
-        """``@guard.on("revoked", "expired")``: run for a fatal loss with one of these codes."""
+        """``@guard.on("revoked", "expired")``: run for a fatal loss with one of these codes.
+        ``@guard.on("changed")``: run (on a worker thread, not fatal) when a heartbeat brings
+        new license variables; ``event.session`` already reads them (``session.tier``)."""
         if not codes or not all(isinstance(c, str) and c for c in codes):
             raise ValueError("guard.on() needs at least one error code, e.g. 'revoked'")
 
@@ -993,6 +1011,15 @@ class Guard:
         return has_feature(name, guard=self)
 
 
+def _variables_changed(old: Any, new: Any) -> bool:
+    """True when a heartbeat's state grants or says something new (a tier change)."""
+    return bool(
+        old.license_variables != new.license_variables
+        or old.app_variables != new.app_variables
+        or old.grants != new.grants
+    )
+
+
 async def _await_loss(block: Block) -> None:
     """Raise the loss of ``block``'s chain, if any, after its hooks (without blocking)."""
     for b in block.chain():
@@ -1000,6 +1027,15 @@ async def _await_loss(block: Block) -> None:
         if loss is not None:
             await _delivery.await_hooks(loss)
             raise loss.exception(b.session.lineage)
+
+
+def _is_per_user(slot: Slot) -> bool:
+    """A session for someone other than this machine: a user's or tenant's HWID."""
+    return slot is not None and slot[1] is not None and not slot[0].startswith("\0file:")
+
+
+def _utc(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch is not None else None
 
 
 def _weak_call(guard: Guard, method: str, args: tuple[Any, ...]) -> Callable[[], None]:

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from . import _delivery, _interrupts
+from . import _delivery, _interrupts, _loops
 from ._config import GuardSettings
 
 if TYPE_CHECKING:
@@ -116,6 +116,8 @@ class ExitPolicy(LossPolicy):
         atexit.register(self._exit_at_shutdown)
 
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
+        if _loops.exit_through_loop(loss, self.exit_code, self.grace):
+            return  # a GUI loop in the main thread closes the app itself (see _loops)
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
         if self.cooperative:
             return

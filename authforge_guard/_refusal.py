@@ -52,6 +52,7 @@ _WHAT_HAPPENED = {
     "app_disabled": "Licensing for this program is disabled by its vendor.",
     "invalid_app": "This program's licensing is not set up correctly.",
     "signature_mismatch": "The license server's answer could not be verified.",
+    "session_mismatch": "The license server's answer was not for this license and computer.",
     "offline_file_rejected": "The license file is not valid on this computer.",
 }
 
@@ -82,6 +83,22 @@ def kind_of(exc: BaseException) -> str:
     if isinstance(exc, LicenseError) and (exc.fatal or code in _VERDICT_CODES):
         return REFUSED
     return UNREACHABLE
+
+
+# ``LicenseError.kind``: the four public words for what a failure means to a person.
+_PUBLIC_KINDS = {
+    REFUSED: "refused",
+    UNREACHABLE: "unreachable",
+    MISSING_KEY: "not_set_up",
+    CONFIGURATION: "not_set_up",
+}
+
+
+def public_kind(exc: BaseException) -> str:
+    """``LicenseError.kind``: ``"refused"``, ``"unreachable"``, ``"not_set_up"``, ``"feature"``."""
+    if isinstance(exc, FeatureNotLicensed):
+        return "feature"
+    return _PUBLIC_KINDS[kind_of(exc)]
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -134,6 +151,34 @@ def _contact(support_hint: str | None) -> str:
     return f"contact {support_hint}" if support_hint else "contact the vendor of this program"
 
 
+# A person's own license (a chat user's, a tenant's): no "computer", no setting names.
+_PER_USER_WHAT = {
+    "hwid_mismatch": "This license is already in use by another account.",
+    "offline_file_rejected": "This license file is not valid for your account.",
+    "invalid_app": "Licensing is not set up correctly here.",
+    "app_disabled": "Licensing is disabled by the vendor.",
+}
+_PER_USER_TODO = {"hwid_mismatch": "Use your own license key"}
+
+
+def _per_user_lines(kind: str, code: str, hint: str | None) -> list[str]:
+    if kind == MISSING_KEY:
+        return [
+            "You have no license yet.",
+            f"Activate with your license key. If you have no key, {_contact(hint)}.",
+        ]
+    if kind == CONFIGURATION:
+        return ["Licensing is not set up correctly here.", f"Please {_contact(hint)}."]
+    if kind == UNREACHABLE:
+        what = _NO_VERDICT.get(code, "The license server cannot be reached right now")
+        later = f"Try again in a few minutes; if this keeps happening, {_contact(hint)}."
+        return [f"{what} ({code}).", later]
+    refused = f"This license was refused ({code})."
+    what = _PER_USER_WHAT.get(code) or _WHAT_HAPPENED.get(code, refused)
+    todo = _PER_USER_TODO.get(code) or _WHAT_TO_DO.get(code)
+    return [what, f"{todo}, or {_contact(hint)}." if todo else f"Please {_contact(hint)}."]
+
+
 def _lines(exc: BaseException, hint: str | None) -> list[str]:
     kind = kind_of(exc)
     code = getattr(exc, "code", "unknown_error")
@@ -144,6 +189,8 @@ def _lines(exc: BaseException, hint: str | None) -> list[str]:
             f"This needs {article} {exc.feature} license{yours}.",
             f"To upgrade, {_contact(hint)}.",
         ]
+    if getattr(exc, "per_user", False):
+        return _per_user_lines(kind, code, hint)
     if kind == MISSING_KEY:
         return [
             "No license key is set up on this computer.",

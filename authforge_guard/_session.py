@@ -15,20 +15,28 @@ from typing import Any
 
 from ._exceptions import LicenseLost
 from ._grants import compute_grants, tier_of
-from ._protocol import mask_key
+from ._protocol import mask_key, parse_iso_utc
 from ._records import Record
 
 _lineages = itertools.count(1)
 
 
 class _State(Record):
-    __slots__ = ("app_variables", "expires_at", "grants", "license_variables", "tier")
+    __slots__ = (
+        "app_variables",
+        "expires_at",
+        "grants",
+        "license_expires_at",
+        "license_variables",
+        "tier",
+    )
 
     license_variables: dict[str, Any]
     app_variables: dict[str, Any]
     tier: str | None
     grants: frozenset[str]
     expires_at: datetime | None
+    license_expires_at: datetime | None
 
     def __init__(
         self,
@@ -38,6 +46,7 @@ class _State(Record):
         tier: str | None,
         grants: frozenset[str],
         expires_at: datetime | None,
+        license_expires_at: datetime | None = None,
     ) -> None:
         self._assign(
             license_variables=license_variables,
@@ -45,6 +54,7 @@ class _State(Record):
             tier=tier,
             grants=grants,
             expires_at=expires_at,
+            license_expires_at=license_expires_at,
         )
 
 
@@ -77,9 +87,9 @@ class Session:
 
     Attributes read the newest state: ``license_variables``, ``app_variables``,
     ``tier``, ``features``, ``expires_at`` (UTC, ``None`` for a lifetime
-    offline file), ``kind`` (``"online"``/``"offline"``). ``license_key`` is
-    masked; ``reveal_license_key()`` returns it whole for the rare caller that
-    needs it.
+    offline file), ``license_expires_at``, ``kind`` (``"online"``/``"offline"``),
+    ``hwid`` (whom the session is for). ``license_key`` is masked;
+    ``reveal_license_key()`` returns it whole for the rare caller that needs it.
 
     A session ends in one step: ``_end`` sets ``_ending``, which every block on
     the session reads. So "the session ended" and "its blocks are lost" can
@@ -87,11 +97,14 @@ class Session:
     thread switch to fall into).
     """
 
-    __slots__ = ("__weakref__", "_ending", "_key", "_state", "kind", "lineage")
+    __slots__ = ("__weakref__", "_ending", "_key", "_state", "hwid", "kind", "lineage")
 
-    def __init__(self, license_key: str, kind: str, state: _State) -> None:
+    def __init__(self, license_key: str, kind: str, state: _State, hwid: str = "") -> None:
         self._key = license_key
         self.kind = kind
+        # The HWID the session was issued to: a machine's, or a chat user's subject
+        # (``tg:<id>``), so a hook can tell whose license it was.
+        self.hwid = hwid
         self._state = state
         # None while live; then (code, Loss or None for an end that is not a loss).
         self._ending: tuple[str, Loss | None] | None = None
@@ -125,7 +138,15 @@ class Session:
 
     @property
     def expires_at(self) -> datetime | None:
+        """When this *session* ends (UTC): the signed session's end, renewed by every
+        heartbeat. Not the subscription's end: that is ``license_expires_at``."""
         return self._state.expires_at
+
+    @property
+    def license_expires_at(self) -> datetime | None:
+        """When the *license* ends (UTC, from the signed ``licenseExpiresAt``); ``None`` for
+        a lifetime license. What a ``/status`` command shows a subscriber."""
+        return self._state.license_expires_at
 
     # -- lifecycle ----------------------------------------------------------
     @property
@@ -174,6 +195,7 @@ def build_state(
     tiers: Any,
     tier_variable: str,
     features_variable: str,
+    license_expires_at: datetime | None = None,
 ) -> _State:
     variables = dict(license_variables or {})
     return _State(
@@ -188,4 +210,20 @@ def build_state(
             if expires_at_epoch is not None
             else None
         ),
+        license_expires_at=license_expires_at,
     )
+
+
+def license_end(payload: Mapping[str, Any] | None) -> datetime | None:
+    """The signed ``licenseExpiresAt`` of an answer as an aware UTC datetime; ``None`` for a
+    lifetime license, or when the field is absent or not a time (never raises)."""
+    value = payload.get("licenseExpiresAt") if isinstance(payload, Mapping) else None
+    if not isinstance(value, str) or not value:
+        return None
+    epoch = parse_iso_utc(value)
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None

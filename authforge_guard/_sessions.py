@@ -121,5 +121,7 @@ def _set_once(future: asyncio.Future[None]) -> None:
 def copy_error(error: BaseException) -> BaseException:
     """A fresh exception like ``error`` for one more caller (threads never share one)."""
     if type(error) is LicenseError:
-        return LicenseError(error.code, str(error))
+        copy = LicenseError(error.code, str(error))
+        copy.per_user = error.per_user
+        return copy
     return error

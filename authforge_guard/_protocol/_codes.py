@@ -49,6 +49,7 @@ CLIENT_ERROR_CODES = frozenset(
         "unexpected_response",
         "signature_mismatch",
         "nonce_mismatch",
+        "session_mismatch",
         "offline_file_rejected",
         "file_write_failed",
     }
@@ -66,6 +67,7 @@ DEFINITIVE_ERROR_CODES = frozenset(
         "app_disabled",
         "invalid_app",
         "signature_mismatch",
+        "session_mismatch",
         "offline_activation_disabled",
         "offline_activation_requires_perpetual",
         "offline_activation_requires_seats",
@@ -82,6 +84,14 @@ _SERVER_CODE_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 def is_transient_error(error: Any) -> bool:
     """True unless ``error`` (a code string or an exception with ``.code``) is definitive.
+
+    This is the protocol's meaning, as in the official SDK: whether a *session*
+    must end now (definitive) or may live on and try again (transient). It is
+    not what to tell a person: ``invalid_key`` is transient here (the server may
+    learn of the key later, and a retry cannot hurt), yet for someone who typed
+    a key it is a verdict. For words and for "refused or unreachable?", read
+    ``LicenseError.kind`` (``"refused"``, ``"unreachable"``, ``"not_set_up"``,
+    ``"feature"``) and ``LicenseError.user_message``.
 
     ``None``, non-strings and exceptions without an AuthForge code carry no
     verdict, so they are transient: retrying can only help.
