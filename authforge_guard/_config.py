@@ -240,6 +240,8 @@ def _signal_number(value: Any, problem: Problem) -> int:
     number = signal.Signals.__members__.get(name)
     if number is None:
         raise problem(f"unknown signal {value!r}")
+    if name in ("SIGKILL", "SIGSTOP"):
+        raise problem(f"{name} cannot be caught, so it cannot deliver a loss")
     return int(number)
 
 
@@ -504,7 +506,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "interrupt_signal",
-        ENVIRONMENT,
+        TRUST,  # the environment could name one that never arrives (SIGKILL, a blocked one)
         _signal_number,
         None,  # resolved to default_interrupt_signal()
         "the signal that delivers a loss to the main thread (see "
@@ -570,10 +572,12 @@ def configuration_table() -> str:
 
 def default_interrupt_signal() -> int | None:
     """SIGURG: ignored by default, so a stray delivery can never kill the process, and
-    unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn."""
-    from ._interrupts import signal_number
+    unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn. Where signals cannot
+    be sent to a thread (Windows: no SIGURG, no ``pthread_kill``), SIGINT, delivered by
+    ``_thread.interrupt_main`` (see ``_interrupts``)."""
+    from ._interrupts import signal_number, threads_take_signals
 
-    return signal_number("SIGURG")
+    return signal_number("SIGURG" if threads_take_signals() else "SIGINT")
 
 
 class GuardSettings(Record):

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+from . import _console
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 
 logger = logging.getLogger("authforge_guard")
@@ -240,11 +240,9 @@ def exit_for(exc: BaseException, support_hint: str | None = None) -> SystemExit:
     """Print the customer's lines to stderr and return the ``SystemExit`` to raise (no
     traceback: ``SystemExit`` is how a program ends on purpose)."""
     logger.info("authforge_guard: exiting: %s", getattr(exc, "code", type(exc).__name__))
-    try:
-        sys.stderr.write(user_message(exc, support_hint) + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed: the exit code still says it
-        pass
+    # No console (a windowed build): the log and the GUI's notifier get it; the exit
+    # code still says it.
+    _console.say(user_message(exc, support_hint))
     return SystemExit(exit_code_for(exc))
 
 
@@ -281,12 +279,9 @@ def customer_check(timeout: float | None) -> Iterator[None]:
 
     def progress() -> None:
         with lock:
-            if not done.is_set():
-                try:
-                    sys.stderr.write(PROGRESS_LINE + "\n")
-                    sys.stderr.flush()
-                except (OSError, ValueError):
-                    pass
+            if not done.is_set() and _console.console_usable():
+                # Only to a console: a progress line is not worth a dialog or an ERROR.
+                _console.say(PROGRESS_LINE)
 
     def expire() -> None:
         if not done.is_set() and signum is not None:
