@@ -9,12 +9,11 @@ import sys
 import threading
 import time
 
-from app_events import MODE, configure_from_environment, install_options, say
+from app_events import MODE, configure_from_environment, install_options, qt_answer_dialog, say
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QApplication,
     QInputDialog,
-    QMessageBox,
     QPushButton,
     QTextEdit,
     QVBoxLayout,
@@ -67,17 +66,8 @@ driver.setInterval(50)
 
 
 def drive() -> None:
+    qt_answer_dialog()
     modal = QApplication.activeModalWidget()
-    if isinstance(modal, QMessageBox) and modal.isVisible():
-        say("dialog", text=modal.text())
-        wanted = os.environ.get("APP_DIALOG_BUTTON", "ok")
-        buttons = {
-            "ok": QMessageBox.StandardButton.Ok,
-            "retry": QMessageBox.StandardButton.Retry,
-            "cancel": QMessageBox.StandardButton.Close,
-        }
-        button = modal.button(buttons[wanted]) or modal.buttons()[0]
-        button.click()
     if isinstance(modal, QInputDialog) and modal.objectName() == ACTIVATE_NAME:
         say("activation_dialog", label=modal.labelText())
         modal.setTextValue(os.environ["APP_KEY"])

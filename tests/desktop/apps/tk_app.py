@@ -18,7 +18,7 @@ import threading
 import time
 import tkinter
 
-from app_events import MODE, configure_from_environment, install_options, say
+from app_events import MODE, configure_from_environment, install_options, say, tk_answer_dialog
 
 from authforge_guard.tk import ACTIVATE_NAME, install
 
@@ -60,23 +60,9 @@ compute_button.pack()
 state = {"ready": False, "last": time.monotonic(), "gap": 0.0, "changed": None}
 
 
-def find_messagebox(widget: tkinter.Misc) -> str | None:
-    for child in root.tk.splitlist(root.tk.call("winfo", "children", widget)):
-        if str(child).endswith("__tk__messagebox"):
-            return str(child)
-        found = find_messagebox(str(child))
-        if found is not None:
-            return found
-    return None
-
-
 def drive() -> None:
     """The test's hands: look at the GUI, answer what it shows."""
-    box = find_messagebox(".")
-    if box is not None and root.tk.call("winfo", "ismapped", box):
-        message = root.tk.call(f"{box}.msg", "cget", "-text")
-        say("dialog", text=str(message))
-        root.tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    tk_answer_dialog(root)
     activation = f".{ACTIVATE_NAME}"
     if root.tk.call("winfo", "exists", activation) and root.tk.call(
         "winfo", "ismapped", activation
