@@ -191,15 +191,16 @@ class RedisStore:
             now=now,
             seen=fields.get(b"seen", b""),
         )
+        # Whatever the verdict: this time was seen, and no later load may go back before it.
+        seen = mark_of(fields.get(b"seen"))
+        if seen is None or now - seen >= MARK_STEP_SECONDS:
+            self._call("mark", lambda: self._raise_mark(keys=[entry_name], args=[now, raw]), None)
         if found.session is None:
             return found
         tombstone = _json_object(replies[1])
         ended = ended_by(tombstone, found.session, now) if tombstone is not None else ""
         if ended:
             return Found(None, ended)
-        seen = mark_of(fields.get(b"seen"))
-        if seen is None or now - seen >= MARK_STEP_SECONDS:
-            self._call("mark", lambda: self._raise_mark(keys=[entry_name], args=[now, raw]), None)
         return found
 
     # ----------------------------------------------------------- save, forget
