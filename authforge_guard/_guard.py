@@ -748,6 +748,10 @@ class Guard:
                 self._drop_locked(entry, "idle")
             more = any(not e.is_default for e in self._entries.values())
             self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
+        fleet = self._fleet
+        if fleet is not None:  # as a logout does, without its I/O (this is the timer thread)
+            for entry in idle:
+                fleet.unfollow(entry.key, entry.hwid)
         if idle:
             logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
 

@@ -157,7 +157,10 @@ class ExitPolicy(LossPolicy):
 
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
         if _loops.exit_through_loop(loss, self.exit_code, self.grace):
-            return  # a GUI loop in the main thread closes the app itself (see _loops)
+            # A GUI loop in the main thread closes the app and exits with our code itself
+            # (see _loops): no forced status at exit, so every atexit handler runs.
+            atexit.unregister(self._exit_at_shutdown)
+            return
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
         if self.cooperative:
             return

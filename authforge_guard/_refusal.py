@@ -268,10 +268,12 @@ class _Check:
 
 @contextlib.contextmanager
 def customer_check(timeout: float | None) -> Iterator[None]:
-    """Around a license check a person waits for: a progress line after a second, and, in
-    the main thread, an end after ``timeout`` seconds (a port that never answers becomes
-    "could not reach the license server", exit 3, instead of minutes of silence)."""
-    from . import _interrupts
+    """Around a license check a person waits for: a progress line after a second, and an
+    end after ``timeout`` seconds, retries included (a port that never answers becomes
+    "could not reach the license server", exit 3, instead of minutes of silence). The
+    requests stop by their own deadline in any thread and on every platform
+    (``_watchdog.within``); in the main thread a signal also ends what is not a request."""
+    from . import _interrupts, _watchdog
     from ._config import default_interrupt_signal
 
     done = threading.Event()
@@ -303,7 +305,10 @@ def customer_check(timeout: float | None) -> Iterator[None]:
         timer.daemon = True
         timer.start()
     try:
-        yield
+        # The requests stop at the deadline on every platform; the signal above also ends
+        # what is not a request (a slow DNS lookup), where signals can reach the main thread.
+        with _watchdog.within(timeout):
+            yield
     except _CheckDeadline:
         raise LicenseError(
             "timeout", f"timeout: no answer from AuthForge within {timeout:g}s"

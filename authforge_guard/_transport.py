@@ -204,6 +204,7 @@ class Transport:
         would reach it, and the last failure is reported instead.
         """
         policy = retry if retry is not None else self.retry
+        deadline = _watchdog.overall_deadline(deadline)  # a person's check: _watchdog.within
         sent = dict(body)
         rate_attempt = network_attempt = 0
         while True:

@@ -97,3 +97,67 @@ PINNED_BLOCK = textwrap.dedent("""
         (out / "finally").write_text("ran")
     (out / "end").write_text("reached its own end")
 """)
+
+# Before anything imports the package: the POSIX pieces Windows lacks are taken away
+# (no SIGURG, no pthread_kill, no signal masks, no fcntl).
+WITHOUT_POSIX = textwrap.dedent("""
+    import signal, _signal, sys
+    for module in (signal, _signal):
+        for name in ("SIGURG", "pthread_kill", "pthread_sigmask"):
+            if hasattr(module, name):
+                delattr(module, name)
+    sys.modules["fcntl"] = None  # import fcntl -> ImportError, as on Windows
+""")
+
+# A worker whose main thread runs Python code in a licensed block (a loop of short
+# sleeps: without pthread_kill a signal lands at the next bytecode, as on Windows).
+BUSY_BLOCK = textwrap.dedent("""
+    import json, pathlib, sys, time
+    pinned, out, on_lost = json.loads(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+    import authforge_guard as ag
+    from authforge_guard import _interrupts
+    (out / "signal").write_text(str(ag.get_guard().settings.interrupt_signal)
+                                if ag.configure(**pinned, on_lost=on_lost, exit_code=6,
+                                                heartbeat="online", heartbeat_interval=0.2)
+                                else "")
+    try:
+        with ag.licensed():
+            (out / "ready").write_text("in the block")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+    except ag.LicenseLost as exc:
+        (out / "lost").write_text(exc.code)
+        raise
+    finally:
+        (out / "finally").write_text("ran")
+    (out / "end").write_text("reached its own end")
+""")
+
+# A customer command against a server that accepts and never answers.
+CHECK_HANGING = textwrap.dedent("""
+    import json, sys
+    pinned = json.loads(sys.argv[1])
+    import authforge_guard as ag
+    ag.configure(**pinned, on_refused="exit", request_timeout=float(sys.argv[2]))
+
+    @ag.requires_license
+    def main():
+        print("licensed")
+
+    if sys.argv[3] == "thread":  # checked from a worker thread: no signal can end it
+        import threading
+        codes = []
+
+        def run():
+            try:
+                main()
+            except SystemExit as exc:
+                codes.append(exc.code)
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+        sys.exit(codes[0] if codes else 0)
+    main()
+""")

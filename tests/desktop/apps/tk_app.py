@@ -3,7 +3,8 @@ runs it. It prints one JSON line per event (``ready``, ``busy``, ``saved``, ``di
 APP_* variables choose what its built-in driver does (the test's hands on the GUI):
 
 APP_MODE: ``idle`` (wait), ``busy`` (click Compute: 10 s of work in the click handler),
-``tick`` (a 20 ms timer records its longest gap until the app is licensed or quits);
+``tick`` (a 20 ms timer records its longest gap until the app is licensed or quits),
+``changes`` (the driver keeps watching: bound widgets, dialogs);
 APP_KEY: the key to type into the activation dialog; APP_DIALOG_BUTTON: the button to
 press in a message box (``ok``, ``retry``, ``cancel``).
 """
@@ -11,23 +12,17 @@ press in a message box (``ok``, ``retry``, ``cancel``).
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import sys
+import threading
 import time
 import tkinter
 
-from authforge_guard import configure
+from app_events import MODE, configure_from_environment, install_options, say, tk_answer_dialog
+
 from authforge_guard.tk import ACTIVATE_NAME, install
 
-MODE = os.environ.get("APP_MODE", "idle")
-
-
-def say(event: str, **fields: object) -> None:
-    print(json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
-
-
-configure(trust_environment=True, on_lost=os.environ.get("APP_ON_LOST", "raise"))
+configure_from_environment()
 root = tkinter.Tk()
 text = tkinter.Text(root, width=40, height=5)
 text.pack()
@@ -38,15 +33,14 @@ def save() -> str:
     path = os.environ["APP_SAVE_PATH"]
     with open(path, "w") as f:
         f.write(text.get("1.0", "end"))
-    say("saved", path=path)
+    say("saved", path=path, thread=threading.current_thread().name)
     return path
 
 
 app = install(
     root,
     save=save,
-    exit_code=int(os.environ.get("APP_EXIT_CODE", "1")),
-    dialog=os.environ.get("APP_SHOW_DIALOG", "1") == "1",
+    **install_options(),  # type: ignore[arg-type]
 )
 export = app.bind_feature(tkinter.Button(root, text="Export (pro)", name="export"), "enterprise")
 export.pack()
@@ -66,23 +60,9 @@ compute_button.pack()
 state = {"ready": False, "last": time.monotonic(), "gap": 0.0, "changed": None}
 
 
-def find_messagebox(widget: tkinter.Misc) -> str | None:
-    for child in root.tk.splitlist(root.tk.call("winfo", "children", widget)):
-        if str(child).endswith("__tk__messagebox"):
-            return str(child)
-        found = find_messagebox(str(child))
-        if found is not None:
-            return found
-    return None
-
-
 def drive() -> None:
     """The test's hands: look at the GUI, answer what it shows."""
-    box = find_messagebox(".")
-    if box is not None and root.tk.call("winfo", "ismapped", box):
-        message = root.tk.call(f"{box}.msg", "cget", "-text")
-        say("dialog", text=str(message))
-        root.tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    tk_answer_dialog(root)
     activation = f".{ACTIVATE_NAME}"
     if root.tk.call("winfo", "exists", activation) and root.tk.call(
         "winfo", "ismapped", activation
@@ -100,7 +80,8 @@ def drive() -> None:
             return  # idle from here: nothing of ours runs until the license reacts
     if state["ready"] and str(export["state"]) != state["changed"]:
         state["changed"] = str(export["state"])
-        say("export_state", state=state["changed"], tier=app.session.tier)
+        if state["changed"] == "normal":
+            say("export_state_enabled", tier=app.session.tier)
     root.after(50, drive)
 
 
@@ -110,13 +91,11 @@ def tick() -> None:
     state["last"] = now
     if app.session is None:
         root.after(20, tick)
-    else:
-        say("ticks", longest_gap=state["gap"])
 
 
 @app.on_lost
 def lost(exc: BaseException) -> None:
-    say("on_lost", code=getattr(exc, "code", None))
+    say("on_lost", code=getattr(exc, "code", None), thread=threading.current_thread().name)
     root.after(50, drive)  # the dialog comes next: look for it
 
 
@@ -128,4 +107,6 @@ try:
     root.mainloop()
     say("mainloop_returned")
 finally:
+    if MODE == "tick":
+        say("ticks", longest_gap=state["gap"])
     say("finally", exc=repr(sys.exc_info()[1]))
