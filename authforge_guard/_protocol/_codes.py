@@ -50,6 +50,7 @@ CLIENT_ERROR_CODES = frozenset(
         "signature_mismatch",
         "nonce_mismatch",
         "session_mismatch",
+        "server_unreachable",
         "offline_file_rejected",
         "file_write_failed",
     }
@@ -68,6 +69,7 @@ DEFINITIVE_ERROR_CODES = frozenset(
         "invalid_app",
         "signature_mismatch",
         "session_mismatch",
+        "server_unreachable",
         "offline_activation_disabled",
         "offline_activation_requires_perpetual",
         "offline_activation_requires_seats",
