@@ -4,6 +4,7 @@ The window appears once the license is checked (a small "Checking your license..
 window meanwhile; an activation dialog when no key is set up). If the license is
 revoked while it runs, it saves the text, says so in a dialog and exits with code 3.
 "Export" needs a "pro" license and follows tier changes while the editor runs.
+Set up the environment as in examples/README.md, then:
 
     pip install "authforge-guard[qt]"
     python examples/qt_editor.py

@@ -4,6 +4,7 @@ The editor starts once its license is checked (a small "Checking your license...
 window meanwhile; an activation dialog when no key is set up). If the license is
 revoked while it runs, it saves the text, says so in a dialog and exits with code 3.
 "Export" needs a "pro" license and follows tier changes while the editor runs.
+Set up the environment as in examples/README.md, then:
 
     python examples/tk_editor.py
 """
