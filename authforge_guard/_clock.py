@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
-from ._protocol._encoding import parse_iso_utc
+from ._protocol._encoding import server_time as server_time  # the layer-3 name of it
 
 # The longest single wait a lock, an event or a socket accepts (about 292
 # years); asking for more raises OverflowError in the thread that waits.
@@ -39,15 +39,6 @@ def _pick_elapsed_clock() -> Callable[[], float]:
 
 
 elapsed = _pick_elapsed_clock()
-
-
-def server_time(value: Any) -> float | None:
-    """A payload ``timestamp`` (epoch seconds or ms, or ISO-8601) as epoch seconds."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)) and value == value:
-        return float(value) / 1000.0 if value > 1e11 else float(value)
-    return parse_iso_utc(value)
 
 
 class Deadline:

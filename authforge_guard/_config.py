@@ -240,6 +240,8 @@ def _signal_number(value: Any, problem: Problem) -> int:
     number = signal.Signals.__members__.get(name)
     if number is None:
         raise problem(f"unknown signal {value!r}")
+    if name in ("SIGKILL", "SIGSTOP"):
+        raise problem(f"{name} cannot be caught, so it cannot deliver a loss")
     return int(number)
 
 
@@ -377,7 +379,8 @@ SETTINGS: tuple[Setting, ...] = (
         ENVIRONMENT,
         _path,
         None,
-        "an offline `.authforge` file; tried before the key when both are set",
+        "an offline `.authforge` file; tried before the key when both are set; the variable "
+        "is read only when the code says `offline=True`",
         "",
         "AUTHFORGE_LICENSE_FILE",
     ),
@@ -513,7 +516,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "interrupt_signal",
-        ENVIRONMENT,
+        TRUST,  # the environment could name one that never arrives (SIGKILL, a blocked one)
         _signal_number,
         None,  # resolved to default_interrupt_signal()
         "the signal that delivers a loss to the main thread (see "
@@ -548,6 +551,14 @@ SETTINGS: tuple[Setting, ...] = (
         "read trust settings from the environment and let it loosen enforcement "
         "(development, tests, CI)",
     ),
+    Setting(
+        "offline",
+        CODE,
+        _bool,
+        False,
+        "accept an offline `.authforge` file named by `AUTHFORGE_LICENSE_FILE` (a "
+        "`license_file=` in code is always accepted)",
+    ),
 )
 
 ROWS: dict[str, Setting] = {row.name: row for row in SETTINGS}
@@ -579,10 +590,12 @@ def configuration_table() -> str:
 
 def default_interrupt_signal() -> int | None:
     """SIGURG: ignored by default, so a stray delivery can never kill the process, and
-    unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn."""
-    from ._interrupts import signal_number
+    unlike SIGUSR1/SIGUSR2 not claimed by servers such as gunicorn. Where signals cannot
+    be sent to a thread (Windows: no SIGURG, no ``pthread_kill``), SIGINT, delivered by
+    ``_thread.interrupt_main`` (see ``_interrupts``)."""
+    from ._interrupts import signal_number, threads_take_signals
 
-    return signal_number("SIGURG")
+    return signal_number("SIGURG" if threads_take_signals() else "SIGINT")
 
 
 class GuardSettings(Record):
@@ -622,6 +635,7 @@ class GuardSettings(Record):
     on_refused: str
     support_hint: str | None
     trust_environment: bool
+    offline: bool
 
     def __init__(self, **values: Any) -> None:
         self._assign(**values)
@@ -642,6 +656,7 @@ def resolve_settings(
     every value. ``given`` holds keywords (``None``: left out)."""
     source = _Source(given, os.environ if environ is None else environ)
     values = {row.name: source.value(row) for row in SETTINGS}
+    values["license_file"] = source.offline_file(values["license_file"], values["offline"])
     for row in SETTINGS:
         if row.required and values[row.name] is None:
             raise source.missing(row)
@@ -807,6 +822,21 @@ class _Source:
             row.env_var,
             why,
         )
+
+    def offline_file(self, found: str | None, allowed: bool) -> str | None:
+        """``license_file`` as the code allows it. An offline file works with no network
+        at all, so a program pinned to online checks would stop checking if the
+        environment could name one: the variable counts only with ``offline=True`` in
+        code (or ``trust_environment=True``); a ``license_file=`` keyword always does."""
+        row = ROWS["license_file"]
+        if found is None or allowed or self.trusted or self.keyword(row)[1]:
+            return found
+        logger.warning(
+            "authforge_guard: environment variable %s is ignored: this program does not "
+            "accept offline license files (offline=True in its code allows them)",
+            row.env_var,
+        )
+        return None
 
     def interval(self, interval: float, host: str) -> float:
         """The interval, checked by the client's own rule for ``host`` (>= 10 s when remote)."""

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar, overload
 
 from . import _delivery
 from ._exceptions import ConfigurationError, LicenseError
-from ._frameworks import refuse_registered_view, skip_for_click_help
+from ._frameworks import defer_to_click_subcommand, refuse_registered_view
 
 # A cycle: Guard.requires_license imports this module lazily, at call time.
 from ._guard import DEFAULT, Guard, aresolve_session, get_guard, resolve_session
@@ -91,8 +91,6 @@ def requires_license(
         return await aresolve_session(guard, license_key)
 
     def check() -> Any:
-        if skip_for_click_help():
-            return None
         return _check_for_a_person(guard, resolve, on_refused)
 
     async def acheck() -> Any:
@@ -130,6 +128,11 @@ def requires_license(
         return wrapper_type(fn, guarded_gen, None)
 
     def guarded(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if defer_to_click_subcommand(wrapped, lambda: checked_call(wrapped, args, kwargs)):
+            return None  # a click group's callback: run once its subcommand's --help is past
+        return checked_call(wrapped, args, kwargs)
+
+    def checked_call(wrapped: Any, args: Any, kwargs: Any) -> Any:
         check()
         if on_refused == "raise" or (on_refused is None and not _exits_on_refusal(guard)):
             return wrapped(*args, **kwargs)

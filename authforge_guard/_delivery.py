@@ -13,6 +13,8 @@ inside it raises again, and entering a new block inside it raises. Catching
 pushed into blocks that are busy or blocked, after the hooks ran:
 - in the main thread, at once, even while it sleeps or waits on input, by a
   signal whose handler raises (see ``_interrupts``);
+- in a thread that runs a registered GUI event loop (Tk, Qt), by posting it to
+  that loop, which reacts on its own thread (see ``_loops``);
 - in an asyncio task, by cancelling that task; the block turns the
   ``CancelledError`` into ``LicenseLost``;
 - any other thread meets it at its next guarded call and at the block's exit.
@@ -32,7 +34,7 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import _interrupts
+from . import _interrupts, _loops
 from ._exceptions import LicenseLost
 from ._hooks import running_hook
 
@@ -171,10 +173,17 @@ def leave(block: Block) -> None:
 def interrupt(blocks: Iterable[Block], loss: Loss) -> None:
     """Raise ``loss`` inside each of ``blocks`` that can be reached now."""
     signalled_main = False
+    posted: set[int] = set()
     for block in blocks:
         if not block.active:
             continue
-        if block.task is not None and block.loop is not None:
+        if block.task is None and block.thread_ident in posted:
+            continue
+        if block.task is None and _loops.deliver(
+            block.thread_ident, loss.exception(block.session.lineage)
+        ):
+            posted.add(block.thread_ident)  # one reaction per loop, never a signal first
+        elif block.task is not None and block.loop is not None:
             with contextlib.suppress(RuntimeError):  # a closed loop: the block went with it
                 block.loop.call_soon_threadsafe(_cancel_task, block)
         elif block.interrupts and block.signum is not None and not signalled_main:

@@ -5,7 +5,8 @@ and its connection pool). It is stateless about sessions: the Guard keeps any
 number of ``(license key, hwid)`` sessions and the drop-in ``AuthForgeClient``
 keeps one, and both ask the engine to validate, heartbeat and re-verify them.
 Every answer is judged by ``_protocol.judge_signed_response`` (signature,
-nonce, app, shape); a failure is an ``AuthForgeError`` with its code, never a
+nonce, shape, and the binding to its request: app, license key, HWID,
+lifetime); a failure is an ``AuthForgeError`` with its code, never a
 return value, so the caller decides what a failure means.
 """
 
@@ -18,10 +19,13 @@ from ._clock import server_time
 from ._exceptions import AuthForgeError
 from ._protocol import (
     HEARTBEAT_PATH,
+    TTL_DEFAULT_SECONDS,
     VALIDATE_PATH,
     SignedSession,
     TrustList,
     failure_from_body,
+    for_heartbeat,
+    for_validate,
     heartbeat_body,
     is_success_status,
     judge_signed_response,
@@ -66,7 +70,9 @@ class Engine:
             self._build_transport = transport
         else:
             self._transport = transport
-        self.ttl_seconds = ttl_seconds
+        # Always asked for explicitly: the answer's signed end is checked against it, and
+        # "the server's default" is not something a rewritten request can be held to.
+        self.ttl_seconds: int = ttl_seconds if ttl_seconds is not None else TTL_DEFAULT_SECONDS
         self._machine_hwid: str | None = None
 
     @property
@@ -107,8 +113,11 @@ class Engine:
             ttl_seconds=self.ttl_seconds,
         )
         reply = self.transport.post(VALIDATE_PATH, body)
+        asked = for_validate(
+            app_id=self.app_id, license_key=license_key, hwid=hwid, ttl_seconds=self.ttl_seconds
+        )
         signed = judge_signed_response(
-            reply.data, expected_nonce=reply.nonce or "", trust=self.trust
+            reply.data, expected_nonce=reply.nonce or "", trust=self.trust, asked=asked
         )
         return Answer(signed, server_time(signed.payload.get("timestamp")))
 
@@ -135,8 +144,13 @@ class Engine:
         reply = self.transport.post(HEARTBEAT_PATH, body, retry=retry, deadline=deadline)
         if not is_success_status(reply.data.get("status")):
             raise failure_from_body(reply.data)
+        # The refreshed answer belongs to the same session: same app, key (bound at
+        # login) and HWID, and an end no later than the one it had.
+        asked = for_heartbeat(
+            app_id=self.app_id, hwid=hwid, token_claims=signed.token_body, ends_by=signed.expires_at
+        )
         fresh = judge_signed_response(
-            reply.data, expected_nonce=reply.nonce or "", trust=self.trust
+            reply.data, expected_nonce=reply.nonce or "", trust=self.trust, asked=asked
         )
         return Answer(fresh, server_time(fresh.payload.get("timestamp")))
 

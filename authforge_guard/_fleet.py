@@ -16,7 +16,8 @@ check, loss, logout) and knows nothing of leases or tombstones:
   the others read it from the store, and check in themselves only when the
   store has nothing. With the store down every instance checks in itself, as
   without a store.
-- ``lost``: a definitive verdict (revoked, expired, blocked...) is tombstoned,
+- ``lost``, and a login or confirmation refused for good: a definitive verdict
+  (revoked, expired, blocked...) is tombstoned,
   and ``follow`` hands other instances' tombstones to the code that ends the
   matching session here, with no call to AuthForge.
 
@@ -156,14 +157,21 @@ class Fleet:
         except AuthForgeError as refusal:
             logger.info("authforge_guard: cached session refused (%s); logging in", refusal.code)
             if refusal.fatal:
-                self.store.forget(key, hwid)
+                self._drop(key, hwid, refusal.code)
             return None
         self.store.save(key, hwid, fresh.signed)
         logger.info("authforge_guard: resumed the cached session (online: one heartbeat)")
         return fresh
 
     def _login(self, key: str, hwid: str, validate: Callable[[], Answer]) -> Answer:
-        answer = validate()
+        try:
+            answer = validate()
+        except AuthForgeError as refusal:
+            # A definitive verdict seen online: no start, here or on another instance,
+            # may resume the stored copy (a clock set back would make it look alive).
+            if refusal.fatal:
+                self._drop(key, hwid, refusal.code)
+            raise
         self.logins += 1
         self.store.save(key, hwid, answer.signed)
         return answer
@@ -230,6 +238,11 @@ class Fleet:
         if relayed:
             return
         self.store.release_lease(key, hwid, HEARTBEAT)
+        self._drop(key, hwid, code)
+
+    def _drop(self, key: str, hwid: str, code: str) -> None:
+        """Remove the stored session for good: tombstoned (every instance refuses older
+        copies and ends its own) for a verdict about the license, else just deleted."""
         if code in FANOUT_CODES:
             self.store.tombstone(key, hwid, code)
         else:
@@ -243,6 +256,12 @@ class Fleet:
             start, self._watching = not self._watching, True
         if start:
             self.store.watch(self._on_tombstone)
+
+    def unfollow(self, key: str, hwid: str) -> None:
+        """Stop following ``(key, hwid)`` without I/O (an idle logout on the timer thread);
+        its heartbeat lease, if held here, expires on its own."""
+        with self._lock:
+            self._followed.pop((key_hash(key), hwid), None)
 
     def _on_tombstone(self, hashed: str, hwid: str, code: str) -> None:
         with self._lock:

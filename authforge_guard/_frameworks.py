@@ -4,7 +4,8 @@
   applied *above* it wraps a function the framework already serves ungated. That
   silent bypass is refused at decoration time.
 - click (and typer) run a group's callback before they parse the subcommand's
-  arguments: a licensed group would demand a license for ``SUB --help``.
+  arguments: a licensed group would demand a license for ``SUB --help``, so its
+  call is deferred until the subcommand has parsed them.
 - A multi-tenant web request names its license in a header: ``tenant_of`` reads
   it the same way for FastAPI, Flask and Django, and ``TenantBlock`` runs the
   request inside a ``licensed()`` block on that license.
@@ -25,8 +26,23 @@ if TYPE_CHECKING:
 # Where a per-tenant request's hwid comes from, besides a header: a callable of the request.
 HwidSource = Callable[[Any], Optional[str]]
 
-# Every function a gate was put on: served by a framework as it is, it is served ungated.
-_GATED: weakref.WeakSet[Any] = weakref.WeakSet()
+# Every function a gate was put on (served by a framework as it is, it is served ungated),
+# by identity: id -> a weak reference. Not a WeakSet: a wrapt wrapper hashes and compares
+# as the function it wraps, so ``wrapper in WeakSet([fn])`` is True and a correctly gated
+# view would look ungated.
+_GATED: dict[int, weakref.ref[Any]] = {}
+
+
+def _remember_gated(fn: Any) -> None:
+    key = id(fn)
+
+    def forget(ref: weakref.ref[Any]) -> None:
+        if _GATED.get(key) is ref:  # not a newer function that reuses the id
+            del _GATED[key]
+
+    # Not weak-referenceable: nothing registers those as views either.
+    with contextlib.suppress(TypeError):
+        _GATED[key] = weakref.ref(fn, forget)
 
 
 def refuse_registered_view(fn: Any, decorator: str) -> None:
@@ -38,9 +54,7 @@ def refuse_registered_view(fn: Any, decorator: str) -> None:
     decorator found them) are looked through; that costs a pass over the
     module's names and their routes, and only when a framework is imported.
     """
-    # Not weak-referenceable: nothing registers those as views either.
-    with contextlib.suppress(TypeError):
-        _GATED.add(fn)
+    _remember_gated(fn)
     kinds = _framework_types()
     if not kinds:
         return
@@ -105,40 +119,86 @@ def ungated_views(views: dict[str, Any]) -> list[str]:
 
 
 def _is_gated(view: Any) -> bool:
-    try:
-        return view in _GATED
-    except TypeError:
-        return False
+    ref = _GATED.get(id(view))
+    return ref is not None and ref() is view
 
 
-def skip_for_click_help() -> bool:
-    """True when a click/typer group's callback runs only to reach ``SUB --help`` (or shell
-    completion): showing help never needs a license.
+# The click packages a group's callback may run under: click itself, and the copy of click
+# that typer (0.22 and later) carries inside it.
+_CLICKS = ("click", "typer._click.globals")
+# A group context -> the licensed callback call deferred to its subcommand (see below).
+_DEFERRED: weakref.WeakKeyDictionary[Any, Callable[[], Any]] = weakref.WeakKeyDictionary()
+_DEFERRING = "_authforge_guard_defers"  # marks a subcommand whose invoke runs the deferred call
 
-    click runs a group's callback before it parses the subcommand's arguments,
-    so the subcommand's ``--help`` has not been seen yet; the arguments it is
-    about to parse are found in ``Group.invoke``'s frame.
+
+def defer_to_click_subcommand(fn: Any, call: Callable[[], Any]) -> bool:
+    """Defer a licensed click/typer group callback ``fn`` (``call``: the check, then ``fn``)
+    until its subcommand has parsed its arguments; True when it was deferred.
+
+    click runs a group's callback *before* it parses the subcommand's arguments,
+    so at that point nobody knows whether ``SUB --help`` was asked for, and
+    showing help must never need a license. So the call runs right before the
+    subcommand does, in the group's context, after the subcommand's ``--help``
+    (handled while its arguments are parsed) has printed and exited. Fail closed:
+    the subcommand cannot run without the call running first; the group's
+    return value is unused in that form (click passes on the subcommand's).
+    Only click's public context is read (``get_current_context``,
+    ``invoked_subcommand``, ``get_command``, ``scope``); a chained group
+    (``invoked_subcommand == "*"``) is checked at once, help included.
     """
-    click = sys.modules.get("click")
-    if click is None:
+    ctx = _click_context()
+    if ctx is None or ctx.invoked_subcommand in (None, "*") or not _is_callback(ctx, fn):
         return False
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
+    get_command = getattr(ctx.command, "get_command", None)
+    sub = get_command(ctx, ctx.invoked_subcommand) if get_command is not None else None
+    if sub is None:
         return False
-    if ctx.resilient_parsing:
-        return True
-    if getattr(ctx, "invoked_subcommand", None) is None:
-        return False
-    names = set(ctx.help_option_names)
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "invoke" and frame.f_locals.get("self") is ctx.command:
-            rest = frame.f_locals.get("args")
-            if isinstance(rest, list):
-                before_separator = rest[: rest.index("--")] if "--" in rest else rest
-                return any(arg in names for arg in before_separator)
-        frame = frame.f_back  # type: ignore[assignment]
+    _DEFERRED[ctx] = call
+    if not getattr(sub, _DEFERRING, False):
+        _run_deferred_first(sub)
+    return True
+
+
+def _click_context() -> Any:
+    for name in _CLICKS:
+        module = sys.modules.get(name)
+        current = getattr(module, "get_current_context", None)
+        ctx = current(silent=True) if current is not None else None
+        if ctx is not None:
+            return ctx
+    return None
+
+
+def _is_callback(ctx: Any, fn: Any) -> bool:
+    """Whether ``fn`` is the group's own callback (through decorators that keep
+    ``__wrapped__``: ours, ``click.pass_context``, typer's), not a licensed helper it calls."""
+    callback = getattr(ctx.command, "callback", None)
+    for _ in range(32):  # a decorator chain, not a cycle
+        if callback is None:
+            return False
+        if callback is fn:
+            return True
+        callback = getattr(callback, "__wrapped__", None)
     return False
+
+
+def _run_deferred_first(sub: Any) -> None:
+    """Make ``sub.invoke`` run its group's deferred call first (once per subcommand object;
+    what to run is looked up per invocation, so concurrent runs do not mix)."""
+    invoke = sub.invoke
+
+    def invoke_after_the_group(sub_ctx: Any) -> Any:
+        parent = sub_ctx.parent
+        call = _DEFERRED.pop(parent, None) if parent is not None else None
+        if call is not None:
+            with parent.scope(cleanup=False):  # the group's callback sees the group's context
+                call()
+            if sub_ctx.obj is None:  # what the callback set up (ctx.obj), as click passes it on
+                sub_ctx.obj = parent.obj
+        return invoke(sub_ctx)
+
+    sub.invoke = invoke_after_the_group
+    setattr(sub, _DEFERRING, True)
 
 
 def check_hwid_sources(hwid_header: str | None, hwid: HwidSource | None) -> None:

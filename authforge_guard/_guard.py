@@ -39,7 +39,7 @@ from . import _delivery
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
-from ._hooks import _UNSET, HookRegistry, LicenseEvent, hook_session
+from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
 from ._logins import LoginPool, Reachability
 from ._policy import policy_for
 from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
@@ -115,6 +115,7 @@ class Guard:
         on_refused: str = "raise",
         support_hint: str | None = None,
         trust_environment: bool = False,
+        offline: bool = False,
         retry_policy: RetryPolicy | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -152,6 +153,7 @@ class Guard:
                 on_refused=on_refused,
                 support_hint=support_hint,
                 trust_environment=trust_environment,
+                offline=offline,
             ).items()
             if value is not None or key == "hook_timeout"
         }
@@ -456,7 +458,7 @@ class Guard:
             raise missing_setting(
                 "license_key",
                 "argument license_key=",
-                "or license_file= / AUTHFORGE_LICENSE_FILE for an offline file",
+                "or license_file= (AUTHFORGE_LICENSE_FILE with offline=True) for an offline file",
             )
         hwid = self.hwid(hwid_override)
         if path is not None:
@@ -766,10 +768,13 @@ class Guard:
         with self._lock:
             if not entry.session.active:
                 return  # ended while the check was in flight: this answer belongs to no one
+            changed = _variables_changed(entry.session._state, state)
             entry.signed = signed
             entry.session._state = state
             entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
             self._arm_deadline(entry)
+        if changed:  # after the swap: a hook reads the new tier from the session
+            self._hooks.run_changed(LicenseEvent("changed", CHANGED, False, None, entry.session))
 
     def _idle_period(self) -> float:
         return max(0.05, min(self._idle_timeout / 4.0, 60.0))
@@ -787,6 +792,10 @@ class Guard:
                 self._drop_locked(entry, "idle")
             more = any(not e.is_default for e in self._entries.values())
             self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
+        fleet = self._fleet
+        if fleet is not None:  # as a logout does, without its I/O (this is the timer thread)
+            for entry in idle:
+                fleet.unfollow(entry.key, entry.hwid)
         if idle:
             logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
 
@@ -967,7 +976,9 @@ class Guard:
     # ------------------------------------------------------------------ hooks
 
     def on(self, *codes: str, timeout: Any = _UNSET) -> Callable[[F], F]:
-        """``@guard.on("revoked", "expired")``: run for a fatal loss with one of these codes."""
+        """``@guard.on("revoked", "expired")``: run for a fatal loss with one of these codes.
+        ``@guard.on("changed")``: run (on a worker thread, not fatal) when a heartbeat brings
+        new license variables; ``event.session`` already reads them (``session.tier``)."""
         if not codes or not all(isinstance(c, str) and c for c in codes):
             raise ValueError("guard.on() needs at least one error code, e.g. 'revoked'")
 
@@ -1050,6 +1061,15 @@ class Guard:
         from ._features import has_feature
 
         return has_feature(name, guard=self)
+
+
+def _variables_changed(old: Any, new: Any) -> bool:
+    """True when a heartbeat's state grants or says something new (a tier change)."""
+    return bool(
+        old.license_variables != new.license_variables
+        or old.app_variables != new.app_variables
+        or old.grants != new.grants
+    )
 
 
 async def _await_loss(block: Block) -> None:

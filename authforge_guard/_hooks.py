@@ -24,9 +24,11 @@ logger = logging.getLogger("authforge_guard")
 class LicenseEvent(Record):
     """What happened to the license, handed to every hook.
 
-    ``reason`` is ``"lost"`` (fatal) or ``"transient"``; ``code`` the AuthForge
-    code (``revoked``, ``network_error``, ...); ``session`` the session it
-    happened to (already ended when ``fatal``).
+    ``reason`` is ``"lost"`` (fatal), ``"transient"``, or ``"changed"`` (a
+    heartbeat brought new license variables, a tier change: ``code`` is
+    ``"changed"`` too, and ``session`` already reads the new values); ``code``
+    the AuthForge code (``revoked``, ``network_error``, ...); ``session`` the
+    session it happened to (already ended when ``fatal``).
     """
 
     __slots__ = ("code", "exception", "fatal", "reason", "session")
@@ -81,6 +83,9 @@ class _Hook(Record):
 
 _UNSET: Any = object()
 
+#: The code of the event a heartbeat with new license variables raises: ``guard.on("changed")``.
+CHANGED = "changed"
+
 
 class HookRegistry:
     """The hooks of one Guard. Registration is thread-safe; running takes a snapshot."""
@@ -131,6 +136,13 @@ class HookRegistry:
             _run(hook, (event,), {}, event.session)
         for hook in cleanups:
             _run(hook, hook.args, hook.kwargs, event.session)
+
+    def run_changed(self, event: LicenseEvent) -> None:
+        """The hooks registered with ``guard.on("changed")``, in order."""
+        with self._lock:
+            hooks = list(self._by_code.get(CHANGED, ()))
+        for hook in hooks:
+            _run(hook, (event,), {}, None)
 
     def run_transient(self, event: LicenseEvent) -> None:
         with self._lock:

@@ -4,6 +4,21 @@
 signal sent to the main thread with ``pthread_kill`` interrupts the call, and a
 Python handler that raises ends it.
 
+Per platform (``wake``):
+- POSIX (Linux, macOS): ``pthread_kill(main, SIGURG)``; a blocking system call
+  (sleep, ``select``, a read) returns with EINTR and our handler raises.
+- No ``pthread_kill`` (Windows): the signal is SIGINT (``default_interrupt_signal``)
+  and ``_thread.interrupt_main(SIGINT)`` runs our handler at the main thread's
+  next bytecode boundary (on Windows a main thread in ``time.sleep`` also wakes
+  for SIGINT). Our handler chains to the program's for a real Ctrl-C, so
+  ``KeyboardInterrupt`` still works. Python 3.9's ``interrupt_main()`` takes no
+  number and always means SIGINT, which is the signal used there.
+
+Nobody outside the code can switch delivery off: the signal is a code-only
+setting (``_config``), and ``acquire`` unblocks it in the main thread (a
+launcher can block a signal before ``exec``, and a blocked signal would stay
+pending for as long as the block runs).
+
 The handler is built like Trio's ``KeyboardInterrupt`` delivery
 (``trio/_core/_ki.py``): it takes no lock and decides nothing. Whoever asks
 for an interrupt works out beforehand what to raise and where it may land (a
@@ -25,9 +40,11 @@ installed: a handler the program installed in the meantime is the program's.
 
 from __future__ import annotations
 
+import _thread
 import collections
 import logging
 import os
+import sys
 import threading
 from types import CodeType, FrameType
 from typing import Any, Callable, TypeVar
@@ -75,9 +92,51 @@ def signal_number(name: str) -> int | None:
     return int(number) if number is not None else None
 
 
+def threads_take_signals() -> bool:
+    """True where a signal can be sent to one thread (``pthread_kill``: POSIX)."""
+    return hasattr(_sig, "pthread_kill") and hasattr(_sig, "SIGURG")
+
+
 def can_interrupt(signum: int | None) -> bool:
-    """True when ``signum`` can be delivered to the main thread on this platform."""
-    return signum is not None and hasattr(_sig, "pthread_kill")
+    """True when ``signum`` can be delivered to the main thread on this platform: by
+    ``pthread_kill``, else by ``_thread.interrupt_main`` (any signal on 3.10+, SIGINT on 3.9)."""
+    if signum is None:
+        return False
+    if hasattr(_sig, "pthread_kill") or sys.version_info >= (3, 10):
+        return True
+    return signum == getattr(_sig, "SIGINT", None)
+
+
+def wake(ident: int, signum: int) -> None:
+    """Make the main thread (``ident``) run the handler of ``signum`` as soon as it can."""
+    kill = getattr(_sig, "pthread_kill", None)
+    if kill is not None:
+        kill(ident, signum)
+    elif sys.version_info >= (3, 10):
+        _thread.interrupt_main(signum)  # type: ignore[arg-type, unused-ignore]
+    else:  # pragma: no cover - 3.9 without pthread_kill (Windows): SIGINT, see can_interrupt
+        _thread.interrupt_main()
+
+
+def _unblock(signum: int) -> None:
+    """Unblock ``signum`` in this (the main) thread where the platform has signal masks.
+
+    A launcher may block it before ``exec`` (the mask is inherited): our
+    ``pthread_kill`` would then stay pending until the block ends by itself.
+    """
+    mask = getattr(_sig, "pthread_sigmask", None)
+    if mask is None:
+        return
+    try:
+        before = mask(_sig.SIG_UNBLOCK, (signum,))
+    except (OSError, ValueError):  # pragma: no cover - a signal the OS will not unblock
+        return
+    if signum in before:
+        logger.warning(
+            "authforge_guard: signal %s was blocked in the main thread (by whatever "
+            "started the program); it is unblocked so that a lost license reaches the program",
+            signum,
+        )
 
 
 def acquire(signum: int) -> bool:
@@ -86,6 +145,7 @@ def acquire(signum: int) -> bool:
         return False
     with _lock:
         users = _users.get(signum, 0)
+        _unblock(signum)
         if users == 0:
             try:
                 previous = _sig.signal(signum, _handler)
@@ -137,7 +197,7 @@ def interrupt_main(signum: int, request: Request) -> bool:
     if main.ident is None or not main.is_alive():
         return False
     _requests.append(request)
-    _sig.pthread_kill(main.ident, signum)
+    wake(main.ident, signum)
     return True
 
 

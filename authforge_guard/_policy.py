@@ -25,7 +25,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from . import _delivery, _interrupts
+from . import _console, _delivery, _interrupts, _loops
 from ._config import GuardSettings
 
 if TYPE_CHECKING:
@@ -64,12 +64,55 @@ class LossPolicy:
 
 
 class RaisePolicy(LossPolicy):
-    """``LicenseLost`` inside the blocks of the lost session (see ``_delivery``)."""
+    """``LicenseLost`` inside the blocks of the lost session (see ``_delivery``).
+
+    Escalation (fail closed): a block in the main thread that the signal should
+    have ended but that is still running ``exit_grace`` seconds later, outside
+    ``shield()`` (the signal blocked or ignored again after the block opened, a
+    C call that never returns to Python, a ``LicenseLost`` caught and ignored),
+    gets the loss delivered once more; if it is still running after another
+    ``exit_grace``, the process ends with ``exit_code`` (logged CRITICAL and told
+    to the customer through ``_console``). Work that must finish after a loss
+    belongs in a hook or in ``shield()``, which the escalation waits for.
+    """
 
     raises = True
 
+    def __init__(self, settings: GuardSettings | None = None) -> None:
+        self.exit_code = settings.exit_code if settings is not None else 1
+        self.grace = settings.exit_grace if settings is not None else 10.0
+
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
         _delivery.interrupt(blocks, loss)
+        main = [b for b in blocks if b.is_main and b.interrupts and b.active]
+        if main and _loops.loop_of(main[0].thread_ident) is None:
+            # (A GUI loop in the main thread has its own reaction and fallback: _loops.)
+            threading.Thread(
+                target=self._escalate, args=(main, loss), name="authforge-escalate", daemon=True
+            ).start()
+
+    def _escalate(self, blocks: list[Block], loss: Loss) -> None:
+        """The escalation described in the class docstring (a thread of its own)."""
+        for last in (False, True):
+            time.sleep(self.grace)
+            while any(b.active and b.shield_depth for b in blocks):
+                time.sleep(min(self.grace, 1.0))  # a shield defers; it ends by itself
+            if not any(b.active for b in blocks):
+                return
+            if not last:
+                logger.warning(
+                    "authforge_guard: the main thread has not taken the loss of its license "
+                    "within %.1fs; delivering it again",
+                    self.grace,
+                )
+                _delivery.interrupt([b for b in blocks if b.active], loss)
+        message = (
+            f"license lost ({loss.code}) and the program did not stop; "
+            f"exiting with code {self.exit_code}"
+        )
+        logger.critical("authforge_guard: %s", message)
+        _console.say(f"authforge_guard: {message}", logged=True)
+        _exit_with(self.exit_code)
 
 
 class ExitPolicy(LossPolicy):
@@ -104,18 +147,20 @@ class ExitPolicy(LossPolicy):
         self._requested = True  # a guarded call during the hooks waits, then exits
         message = f"license lost ({code}); exiting with code {self.exit_code}"
         logger.error("authforge_guard: %s", message)
-        if not _logging_configured():
-            # A supervisor (systemd, Kubernetes, uvicorn's parent) must see why.
-            try:
-                sys.stderr.write(f"authforge_guard: {message}\n")
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
+        if not _logging_configured() or not _console.console_usable():
+            # A supervisor (systemd, Kubernetes, uvicorn's parent) must see why; with no
+            # console at all (a windowed build), the GUI's notifier shows it.
+            _console.say(f"authforge_guard: {message}", logged=True)
         # Whatever the main thread makes of the interruption (uvicorn and gunicorn
         # turn it into a clean shutdown with status 0), the process ends with ours.
         atexit.register(self._exit_at_shutdown)
 
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
+        if _loops.exit_through_loop(loss, self.exit_code, self.grace):
+            # A GUI loop in the main thread closes the app and exits with our code itself
+            # (see _loops): no forced status at exit, so every atexit handler runs.
+            atexit.unregister(self._exit_at_shutdown)
+            return
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
         if self.cooperative:
             return
@@ -150,7 +195,7 @@ class ExitPolicy(LossPolicy):
 
 def _exit_with(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+        with contextlib.suppress(Exception):  # None, closed, or broken: the exit comes first
             stream.flush()
     logging.shutdown()
     os._exit(code)
@@ -171,7 +216,7 @@ def _logging_configured() -> bool:
 def policy_for(settings: GuardSettings) -> LossPolicy:
     """The strategy ``settings.on_lost`` names."""
     if settings.on_lost == "raise":
-        return RaisePolicy()
+        return RaisePolicy(settings)
     if settings.on_lost == "exit":
         return ExitPolicy(settings)
     return LossPolicy()

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+from . import _console
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 
 logger = logging.getLogger("authforge_guard")
@@ -52,6 +52,7 @@ _WHAT_HAPPENED = {
     "app_disabled": "Licensing for this program is disabled by its vendor.",
     "invalid_app": "This program's licensing is not set up correctly.",
     "signature_mismatch": "The license server's answer could not be verified.",
+    "session_mismatch": "The license server's answer was not for this license and computer.",
     "offline_file_rejected": "The license file is not valid on this computer.",
 }
 
@@ -239,11 +240,9 @@ def exit_for(exc: BaseException, support_hint: str | None = None) -> SystemExit:
     """Print the customer's lines to stderr and return the ``SystemExit`` to raise (no
     traceback: ``SystemExit`` is how a program ends on purpose)."""
     logger.info("authforge_guard: exiting: %s", getattr(exc, "code", type(exc).__name__))
-    try:
-        sys.stderr.write(user_message(exc, support_hint) + "\n")
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed: the exit code still says it
-        pass
+    # No console (a windowed build): the log and the GUI's notifier get it; the exit
+    # code still says it.
+    _console.say(user_message(exc, support_hint))
     return SystemExit(exit_code_for(exc))
 
 
@@ -269,10 +268,12 @@ class _Check:
 
 @contextlib.contextmanager
 def customer_check(timeout: float | None) -> Iterator[None]:
-    """Around a license check a person waits for: a progress line after a second, and, in
-    the main thread, an end after ``timeout`` seconds (a port that never answers becomes
-    "could not reach the license server", exit 3, instead of minutes of silence)."""
-    from . import _interrupts
+    """Around a license check a person waits for: a progress line after a second, and an
+    end after ``timeout`` seconds, retries included (a port that never answers becomes
+    "could not reach the license server", exit 3, instead of minutes of silence). The
+    requests stop by their own deadline in any thread and on every platform
+    (``_watchdog.within``); in the main thread a signal also ends what is not a request."""
+    from . import _interrupts, _watchdog
     from ._config import default_interrupt_signal
 
     done = threading.Event()
@@ -280,12 +281,9 @@ def customer_check(timeout: float | None) -> Iterator[None]:
 
     def progress() -> None:
         with lock:
-            if not done.is_set():
-                try:
-                    sys.stderr.write(PROGRESS_LINE + "\n")
-                    sys.stderr.flush()
-                except (OSError, ValueError):
-                    pass
+            if not done.is_set() and _console.console_usable():
+                # Only to a console: a progress line is not worth a dialog or an ERROR.
+                _console.say(PROGRESS_LINE)
 
     def expire() -> None:
         if not done.is_set() and signum is not None:
@@ -307,7 +305,10 @@ def customer_check(timeout: float | None) -> Iterator[None]:
         timer.daemon = True
         timer.start()
     try:
-        yield
+        # The requests stop at the deadline on every platform; the signal above also ends
+        # what is not a request (a slow DNS lookup), where signals can reach the main thread.
+        with _watchdog.within(timeout):
+            yield
     except _CheckDeadline:
         raise LicenseError(
             "timeout", f"timeout: no answer from AuthForge within {timeout:g}s"

@@ -49,11 +49,13 @@ What the transport relies on:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ._scheduler import Job, shared_timers
@@ -153,6 +155,40 @@ def attach(connection: Any) -> None:
     watch: Watch | None = getattr(_current, "watch", None)
     if watch is not None:
         watch.connection = connection
+
+
+# A deadline for every request the calling code makes, retries included (see ``within``).
+_overall: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "authforge_guard_overall_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def within(seconds: float | None) -> Iterator[None]:
+    """Every request made inside (in this thread or task) ends within ``seconds`` from now,
+    its retries and their waits included (``None``: no such bound).
+
+    This is how a license check a person waits for keeps its total deadline on
+    every platform: the requests themselves stop, through this module's
+    ``shutdown`` of their socket, instead of relying on a signal that interrupts
+    the waiting main thread (POSIX only).
+    """
+    if seconds is None:
+        yield
+        return
+    token = _overall.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _overall.reset(token)
+
+
+def overall_deadline(deadline: float | None) -> float | None:
+    """The earlier of ``deadline`` and the one ``within`` set around the caller."""
+    ambient = _overall.get()
+    if ambient is None:
+        return deadline
+    return ambient if deadline is None else min(ambient, deadline)
 
 
 def _reset_in_child() -> None:

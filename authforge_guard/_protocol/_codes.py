@@ -49,6 +49,7 @@ CLIENT_ERROR_CODES = frozenset(
         "unexpected_response",
         "signature_mismatch",
         "nonce_mismatch",
+        "session_mismatch",
         "offline_file_rejected",
         "file_write_failed",
     }
@@ -66,6 +67,7 @@ DEFINITIVE_ERROR_CODES = frozenset(
         "app_disabled",
         "invalid_app",
         "signature_mismatch",
+        "session_mismatch",
         "offline_activation_disabled",
         "offline_activation_requires_perpetual",
         "offline_activation_requires_seats",

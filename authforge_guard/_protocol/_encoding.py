@@ -109,6 +109,15 @@ def parse_iso_utc(text: Any) -> float | None:
     return moment.timestamp()
 
 
+def server_time(value: Any) -> float | None:
+    """A payload ``timestamp`` (epoch seconds or ms, or ISO-8601) as epoch seconds."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)) and value == value:
+        return float(value) / 1000.0 if value > 1e11 else float(value)
+    return parse_iso_utc(value)
+
+
 def _parse_iso_fallback(value: str) -> datetime | None:
     # Python 3.9/3.10 fromisoformat only takes 0, 3 or 6 fraction digits;
     # AuthForge and other SDKs may send any count. Normalise to 6.

@@ -3,7 +3,8 @@
 The checks run in the documented order, and nothing in a response is believed
 before its signature has been verified against the trust list:
 status, payload and signature present, payload is a JSON object, echoed nonce,
-signature, non-empty session token, session expiry.
+signature, non-empty session token, session expiry, then the binding to the
+request (``_binding``: app, license key, HWID, lifetime).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from .._exceptions import AuthForgeError
 from .._records import Record
+from ._binding import Asked, check_binding
 from ._codes import is_success_status, server_verdict_code
 from ._encoding import b64decode, b64encode, compact_json
 from ._keys import SigningKey, TrustList
@@ -118,18 +120,28 @@ class SignedSession(Record):
 
 
 def judge_signed_response(
-    body: Mapping[str, Any], *, expected_nonce: str, trust: TrustList
+    body: Mapping[str, Any], *, expected_nonce: str, trust: TrustList, asked: Asked | None
 ) -> SignedSession:
-    """Accept a validate/heartbeat answer or raise ``AuthForgeError`` at the first failed check."""
+    """Accept a validate/heartbeat answer or raise ``AuthForgeError`` at the first failed check.
+
+    Last of all the answer must be bound to its request (``_binding``): the
+    signed claims are the app, license key and HWID sent, and the signed end is
+    within the lifetime asked for (``session_mismatch`` otherwise). ``asked`` has
+    no default so no caller can forget it; ``None`` (tests of the other checks
+    only) skips the binding.
+    """
     if not is_success_status(body.get("status")):
         raise failure_from_body(body)
-    return verify_signed_payload(
+    signed = verify_signed_payload(
         body.get("payload"),
         body.get("signature"),
         body.get("keyId"),
         trust=trust,
         expected_nonce=expected_nonce,
     )
+    if asked is not None:
+        check_binding(signed.token_body, signed.expires_at, signed.payload, asked)
+    return signed
 
 
 def verify_signed_payload(

@@ -15,11 +15,13 @@ a store can deny service but never grant a license or raise a tier.
 
 The high-water mark is the latest wall-clock time known to have passed for
 the entry: the signed server time of the answer and the local time of every
-save and load. A load at a local time earlier than the mark (beyond a small
-skew) means the clock was set back to stretch a cached session: refused as
-``clock_rollback``, so the caller logs in online and sees a revocation. The
-mark itself is not signed: it stops a clock turned back, not a user who also
-edits the entry (the signed server time still bounds what an edit can gain).
+save and of every load, whatever the load decided (a start 25 h ahead that
+found the entry expired still moves the mark). A load at a local time earlier
+than the mark (beyond a small skew) means the clock was set back to stretch a
+cached session: refused as ``clock_rollback``, so the caller logs in online
+and sees a revocation. The mark itself is not signed: it stops a clock turned
+back, not a user who also edits the entry (the signed server time still
+bounds what an edit can gain).
 """
 
 from __future__ import annotations

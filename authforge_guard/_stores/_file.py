@@ -165,14 +165,16 @@ class FileStore:
         found = verify_entry(
             entry, app_id=self.app_id, license_key=license_key, hwid=hwid, trust=trust, now=now
         )
+        # Whatever the verdict: a start that saw this time (an entry expired there,
+        # say) must keep any later start at an earlier time from resuming the entry.
+        seen = mark_of(entry.get("seen"))
+        if seen is None or now - seen >= MARK_STEP_SECONDS:
+            self._raise_mark(path, entry, now)
         if found.session is None:
             return found
         ended = self._ended_since(license_key, hwid, found.session)
         if ended:
             return Found(None, ended)
-        seen = mark_of(entry.get("seen"))
-        if seen is None or now - seen >= MARK_STEP_SECONDS:
-            self._raise_mark(path, entry, now)
         return found
 
     def _read_json(self, path: str) -> tuple[dict[str, Any] | None, str]:

@@ -191,15 +191,16 @@ class RedisStore:
             now=now,
             seen=fields.get(b"seen", b""),
         )
+        # Whatever the verdict: this time was seen, and no later load may go back before it.
+        seen = mark_of(fields.get(b"seen"))
+        if seen is None or now - seen >= MARK_STEP_SECONDS:
+            self._call("mark", lambda: self._raise_mark(keys=[entry_name], args=[now, raw]), None)
         if found.session is None:
             return found
         tombstone = _json_object(replies[1])
         ended = ended_by(tombstone, found.session, now) if tombstone is not None else ""
         if ended:
             return Found(None, ended)
-        seen = mark_of(fields.get(b"seen"))
-        if seen is None or now - seen >= MARK_STEP_SECONDS:
-            self._call("mark", lambda: self._raise_mark(keys=[entry_name], args=[now, raw]), None)
         return found
 
     # ----------------------------------------------------------- save, forget
@@ -301,7 +302,7 @@ class RedisStore:
     ) -> None:
         delay = 0.1
         while not self._stop.is_set():
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
             try:
                 pubsub.subscribe(self.channel)
                 subscribed.set()

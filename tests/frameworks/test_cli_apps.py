@@ -227,3 +227,84 @@ def test_licensed_block_with_on_refused_exit(af, customer_env, tmp_path):
             process.kill()
     assert process.returncode == 1
     assert err == "This license was revoked.\nPlease contact help@vendor.example.\n"
+
+
+TYPER_CALLBACK = """
+import contextlib
+
+import typer
+
+from authforge_guard import ConfigurationError, configure, requires_license
+
+app = typer.Typer(add_completion=False)
+
+
+@requires_license
+def helper():
+    return "helper"
+
+
+@app.callback()
+@requires_license(on_refused="exit")
+def main(ctx: typer.Context, verbose: bool = False):
+    \"\"\"Reports, licensed once for every subcommand.\"\"\"
+    ctx.obj = {"verbose": verbose, "helper": helper(), "group": ctx.info_name}
+    print("group ran")
+
+
+@app.command()
+def report(ctx: typer.Context, days: int = 1):
+    \"\"\"Make a report.\"\"\"
+    print("report", days, ctx.obj)
+
+
+@app.command()
+def other():
+    \"\"\"Something else.\"\"\"
+
+
+with contextlib.suppress(ConfigurationError):
+    configure(trust_environment=True, support_hint="help@vendor.example")
+app()
+"""
+
+
+def test_typer_callback_gate_lets_subcommand_help_through(af, customer_env, tmp_path):
+    """Issue 26, defect 2: ``@requires_license(on_refused="exit")`` on ``@app.callback()``:
+    ``app SUB --help`` shows help without a license (typer carries its own copy of click);
+    every subcommand still needs one, and the group's callback runs first, in its context."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "reports.py"
+    script.write_text(TYPER_CALLBACK)
+
+    def run(*args, env):
+        return subprocess.run(
+            [sys.executable, str(script), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    bare = {k: v for k, v in customer_env().items() if not k.startswith("AUTHFORGE_")}
+    for args in (["--help"], ["report", "--help"], ["report", "--days", "3", "--help"]):
+        result = run(*args, env=bare)
+        assert result.returncode == 0, result.stderr
+        assert "Usage:" in result.stdout and "group ran" not in result.stdout
+    result = run("report", env=bare)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("This program's licensing is not set up correctly")
+
+    revoked = af.create_license()
+    af.revoke(revoked)
+    result = run("report", env=customer_env(revoked))
+    assert (result.returncode, result.stdout) == (1, "")
+    assert without_progress(result.stderr).startswith("This license was revoked.\n")
+
+    result = run("--verbose", "report", "--days", "3", env=customer_env(af.create_license()))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        "group ran\nreport 3 {'verbose': True, 'helper': 'helper', 'group': 'reports.py'}\n"
+    )

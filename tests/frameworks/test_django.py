@@ -23,7 +23,7 @@ from django.http import JsonResponse
 from django.test import Client
 from django.urls import path
 
-from authforge_guard import current_session, feature, has_feature
+from authforge_guard import configure, current_session, feature, has_feature, requires_license
 from authforge_guard.django import feature_required, license_required
 
 from ..support.waiting import wait_for
@@ -130,6 +130,23 @@ def quick(request):
     return JsonResponse({"tier": current_session().tier})
 
 
+# -- the core decorators straight on a view, the default guard's license (issue 26, defect 1) --
+
+
+@feature("enterprise")
+def core_enterprise(request):
+    return JsonResponse({"enterprise": True})
+
+
+@requires_license
+def core_licensed(request):
+    return JsonResponse({"licensed": True})
+
+
+def open_view(request):
+    return JsonResponse({"open": True})
+
+
 def tenant_view(fn):
     return view(lambda guard: license_required(guard=guard, key_header="X-Key"), fn)
 
@@ -149,6 +166,9 @@ urlpatterns = [
     path("wait", tenant_view(wait)),
     path("quiet", tenant_view(quiet)),
     path("quick", tenant_view(quick)),
+    path("core-enterprise", core_enterprise),
+    path("core-licensed", core_licensed),
+    path("open", open_view),
 ]
 
 
@@ -287,3 +307,29 @@ def test_a_tenant_session_is_in_use_while_its_request_runs(af, client):
         PAUSE["release"].set()
     assert answer().json()["tier"] == "pro"
     assert wait_for(lambda: sessions["waiting"].lost_code == "idle", timeout=10)
+
+
+@pytest.mark.parametrize("tier", ["pro", "enterprise"])
+def test_a_core_gate_on_a_view_leaves_every_other_view_up(af, tier):
+    """Issue 26, defect 1 in Django's shape: the core ``@feature`` / ``@requires_license``
+    on views of the site's license, the middleware installed."""
+    from ..conftest import FAST_RETRY
+
+    configure(
+        app_id=af.app_id,
+        app_secret=af.app_secret,
+        public_key=af.public_key,
+        api_base_url=af.url,
+        license_key=af.create_license({"tier": tier}),
+        heartbeat="grace",
+        retry_policy=FAST_RETRY,
+    )
+    client = Client()
+    assert client.get("/open").json() == {"open": True}
+    assert client.get("/core-licensed").json() == {"licensed": True}
+    answer = client.get("/core-enterprise")
+    if tier == "enterprise":
+        assert answer.json() == {"enterprise": True}
+    else:
+        assert answer.status_code == 403
+        assert answer.json()["code"] == "feature_not_licensed"

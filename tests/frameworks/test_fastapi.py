@@ -445,3 +445,38 @@ def test_a_tenant_session_is_in_use_while_its_request_runs(af, make_guard):
         paused.release()
     assert answer().json() == {"tier": "pro"}
     assert wait_for(lambda: paused.sessions["waiting"].lost_code == "idle", timeout=10)
+
+
+@pytest.mark.parametrize("tier", ["pro", "enterprise"])
+def test_a_core_gate_below_the_route_leaves_every_other_route_up(af, make_guard, tier):
+    """Issue 26, defect 1 in FastAPI's shape: ``@app.get`` over the core ``@feature`` and
+    ``@requires_license``, the handlers installed."""
+    from authforge_guard import requires_license
+
+    guard = make_guard(license_key=af.create_license({"tier": tier}), heartbeat="grace")
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.get("/ent")
+    @feature("enterprise", guard=guard)
+    async def ent_view():
+        return {"enterprise": True}
+
+    @app.get("/licensed")
+    @requires_license(guard=guard)
+    def licensed_view():
+        return {"licensed": True}
+
+    @app.get("/open")
+    def open_view():
+        return {"open": True}
+
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/open").json() == {"open": True}
+    assert client.get("/licensed").json() == {"licensed": True}
+    answer = client.get("/ent")
+    if tier == "enterprise":
+        assert answer.json() == {"enterprise": True}
+    else:
+        assert answer.status_code == 403
+        assert answer.json()["code"] == "feature_not_licensed"

@@ -331,3 +331,40 @@ def test_a_tenant_session_is_in_use_while_its_request_runs(af, make_guard):
         release.set()
     assert answer().json["tier"] == "pro"
     assert wait_for(lambda: sessions["waiting"].lost_code == "idle", timeout=10)
+
+
+@pytest.mark.parametrize("tier", ["pro", "enterprise"])
+def test_a_core_gate_below_the_route_leaves_every_other_route_up(af, make_guard, tier):
+    """Issue 26, defect 1: ``@app.get`` over the core ``@feature("enterprise")`` under
+    ``AuthForge(app)``. A wrapt wrapper hashes and compares as the function it wraps, so the
+    ungated-view check took the correctly gated view for an ungated one and every request to
+    every route answered 500."""
+    from authforge_guard import requires_license
+
+    guard = make_guard(license_key=af.create_license({"tier": tier}), heartbeat="grace")
+    app = Flask(__name__)
+    AuthForge(app)
+
+    @app.get("/ent")
+    @feature("enterprise", guard=guard)
+    def ent_view():
+        return {"enterprise": True}
+
+    @app.get("/licensed")
+    @requires_license(guard=guard)
+    def licensed_view():
+        return {"licensed": True}
+
+    @app.get("/open")
+    def open_view():
+        return {"open": True}
+
+    client = app.test_client()
+    assert client.get("/open").json == {"open": True}
+    assert client.get("/licensed").json == {"licensed": True}
+    answer = client.get("/ent")
+    if tier == "enterprise":
+        assert answer.json == {"enterprise": True}
+    else:
+        assert answer.status_code == 403
+        assert answer.json["code"] == "feature_not_licensed"

@@ -242,6 +242,7 @@ def test_environment_variables_come_from_the_table():
         "public_key",
         "api_base_url",
         "hwid_override",
+        "interrupt_signal",  # issue 25: the environment could switch delivery off
     }
     assert {n for n, k in kinds.items() if k == ENFORCEMENT} == {
         "heartbeat",

@@ -15,6 +15,7 @@ FATAL = {
     "app_disabled",
     "invalid_app",
     "signature_mismatch",
+    "session_mismatch",
     "offline_activation_disabled",
     "offline_activation_requires_perpetual",
     "offline_activation_requires_seats",

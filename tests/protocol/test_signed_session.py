@@ -43,13 +43,13 @@ def payload(**overrides):
 
 def code_of(body, nonce=NONCE):
     with pytest.raises(AuthForgeError) as info:
-        judge_signed_response(body, expected_nonce=nonce, trust=TRUST)
+        judge_signed_response(body, expected_nonce=nonce, trust=TRUST, asked=None)
     return info.value.code
 
 
 def test_good_answer_yields_session_with_official_result_keys():
     answer = signed_response(payload(), KEY)
-    session = judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST)
+    session = judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST, asked=None)
     assert session.expires_at == session.token_body["exp"]  # token exp wins over expiresIn
     assert session.key_id == KEY.key_id
     result = session.validate_result()
@@ -63,7 +63,10 @@ def test_good_answer_yields_session_with_official_result_keys():
 
 def test_expiry_falls_back_to_expires_in_when_token_has_no_exp():
     answer = signed_response(payload(sessionToken="opaque-token", expiresIn=1900000000), KEY)
-    assert judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST).expires_at == 1900000000
+    assert (
+        judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST, asked=None).expires_at
+        == 1900000000
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +105,7 @@ def test_nonce_is_checked_before_the_signature():
 def test_foreign_key_is_signature_mismatch_and_fatal():
     answer = signed_response(payload(), SigningKey.generate())
     with pytest.raises(AuthForgeError) as info:
-        judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST)
+        judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST, asked=None)
     assert info.value.code == "signature_mismatch" and info.value.fatal
 
 
@@ -125,7 +128,7 @@ def test_success_spellings():
     for status in ("OK", "success", "Valid", "true", "1", True):
         answer = signed_response(payload(), KEY)
         answer["status"] = status
-        assert judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST)
+        assert judge_signed_response(answer, expected_nonce=NONCE, trust=TRUST, asked=None)
     for status in (False, None, "no", 0, {}):
         answer = signed_response(payload(), KEY)
         answer["status"] = status

@@ -37,7 +37,7 @@ def test_a_huge_integer_status_is_not_success():
     assert is_success_status(10**5000) is False
     assert is_success_status(1) is True
     with pytest.raises(AuthForgeError) as info:
-        judge_signed_response({"status": 10**5000}, expected_nonce="n", trust=None)
+        judge_signed_response({"status": 10**5000}, expected_nonce="n", trust=None, asked=None)
     assert info.value.code == "unexpected_response"
 
 

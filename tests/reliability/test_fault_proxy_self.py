@@ -107,7 +107,7 @@ def connect(proxy):
 
 
 def judged(response, nonce, trust=TRUST):
-    return judge_signed_response(response.json(), expected_nonce=nonce, trust=trust)
+    return judge_signed_response(response.json(), expected_nonce=nonce, trust=trust, asked=None)
 
 
 def refusal(response, nonce, trust=TRUST):
@@ -136,7 +136,9 @@ def test_forwards_untouched_over_one_kept_alive_connection(proxy):
             assert response.status == 200
             assert response.getheader("X-Upstream-Saw-Agent") == "t/1"  # request headers forwarded
             assert response.getheader("Content-Type") == "application/json"  # answer headers back
-            judge_signed_response(json.loads(raw), expected_nonce=body["nonce"], trust=TRUST)
+            judge_signed_response(
+                json.loads(raw), expected_nonce=body["nonce"], trust=TRUST, asked=None
+            )
             bodies.append((path, body))
             sockets.append(connection.sock)
     finally:

@@ -60,7 +60,7 @@ def test_validate_answer_is_signed_by_the_active_key(af, wire):
     assert answer.body["keyId"] == key_id_for(af.public_key)
     assert TrustList(af.public_key).verify(answer.body["payload"], answer.body["signature"])
     session = judge_signed_response(
-        answer.body, expected_nonce=nonce, trust=TrustList(af.public_key)
+        answer.body, expected_nonce=nonce, trust=TrustList(af.public_key), asked=None
     )
     payload = session.payload
     for name in (

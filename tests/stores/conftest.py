@@ -74,7 +74,10 @@ def login(af):
             headers={"Content-Type": "application/json"},
         )
         return judge_signed_response(
-            json.loads(response.data), expected_nonce=nonce, trust=TrustList(af.public_key)
+            json.loads(response.data),
+            expected_nonce=nonce,
+            trust=TrustList(af.public_key),
+            asked=None,
         )
 
     yield run

@@ -33,7 +33,7 @@ class Wire:
             headers={"Content-Type": "application/json"},
         )
         return judge_signed_response(
-            json.loads(response.data), expected_nonce=nonce, trust=self.trust
+            json.loads(response.data), expected_nonce=nonce, trust=self.trust, asked=None
         )
 
     def validate(self, key, hwid):

@@ -1,0 +1,217 @@
+"""Posting a loss to the program's own event loop (Tk, Qt): the one place that knows how.
+
+A loss reaches running code in one of three ways, one per kind of runtime:
+
+- a plain main thread (a script, a CLI, a server's main thread): a signal whose
+  handler raises ``LicenseLost`` (``_interrupts``), even while it sleeps;
+- an asyncio task: the task is cancelled through ``loop.call_soon_threadsafe``
+  (``_delivery``), and the block turns the ``CancelledError`` into the loss;
+- a thread that runs a registered event loop (this module): the loss is
+  *posted* to that loop, which runs the program's reaction (save, a dialog,
+  closing the windows) on its own thread, as Trio's
+  ``TrioToken.run_sync_soon`` runs a callable inside Trio.
+
+Why not a signal for a GUI loop: a Python signal handler runs only when the
+interpreter runs Python code, and an idle ``mainloop()``/``app.exec()`` runs
+none, so the loss waits for the next mouse move (or forever); and when the
+handler does run, it raises inside whatever toolkit callback was running,
+where Tk and Qt print the exception and carry on. A posted callable wakes the
+idle loop (the integration's ``post`` must: a self-pipe the toolkit watches, a
+queued Qt signal) and never lands inside someone else's callback.
+
+Why asyncio keeps its own way: asyncio already has the right tool for "stop
+this piece of work", task cancellation, which lands at an ``await`` inside the
+block and unwinds it with ``finally``; a GUI callback has no such point, so the
+only safe reaction there is a new callable on the loop. Both post through the
+loop's thread-safe entry; they differ in what is posted.
+
+A posted loss the loop does not take within ``TAKE_WITHIN`` seconds means the
+loop's thread is busy (a long computation inside a click handler). Then, in
+the main thread, the signal interrupt is the fallback: ``LicenseLost`` is
+raised inside that callback, and the integration's toolkit exception hook
+(Tk's ``report_callback_exception``, ``sys.excepthook`` for Qt slots) hands it
+to ``Loop.receive``, which runs the same reaction. The interrupt is dropped by
+the handler once the loop has taken the loss (``Delivery.active``), so a late
+signal never lands in the reaction itself (the save, the dialog).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Callable
+
+from . import _interrupts
+
+if TYPE_CHECKING:
+    from ._exceptions import LicenseLost
+    from ._session import Loss
+
+logger = logging.getLogger("authforge_guard")
+
+#: How long a loop may take to run a posted loss before its callback is interrupted.
+TAKE_WITHIN = 0.5
+
+
+class Delivery:
+    """One loss on its way to a loop: what was lost and the exit code to end with
+    (``None``: the integration's own). ``taken`` is set once the loop runs it.
+
+    It has the ``active``/``shield_depth`` of a block, so the signal fallback
+    raises only while the loss is still waiting for the loop.
+    """
+
+    __slots__ = ("exc", "exit_code", "taken")
+
+    shield_depth = 0
+
+    def __init__(self, exc: LicenseLost, exit_code: int | None) -> None:
+        self.exc = exc
+        self.exit_code = exit_code
+        self.taken = threading.Event()
+
+    @property
+    def active(self) -> bool:
+        return not self.taken.is_set()
+
+
+Reaction = Callable[[Delivery], None]
+
+
+class Loop:
+    """A registered event loop: ``post`` (thread-safe, wakes an idle loop) and the
+    thread that runs it. ``react`` is the integration's reaction to a loss, run on
+    that thread once per loss."""
+
+    __slots__ = ("_lock", "pending", "post", "react", "signum", "thread_ident")
+
+    def __init__(
+        self,
+        post: Callable[[Callable[[], None]], None],
+        react: Reaction,
+        thread_ident: int,
+        signum: int | None,
+    ) -> None:
+        self.post = post
+        self.react = react
+        self.thread_ident = thread_ident
+        self.signum = signum  # held while registered (main thread only), for the fallback
+        self.pending: Delivery | None = None
+        self._lock = threading.Lock()
+
+    def take(self, delivery: Delivery) -> None:
+        """On the loop's thread: run the reaction to ``delivery`` unless it ran already."""
+        with self._lock:
+            if delivery.taken.is_set():
+                return
+            delivery.taken.set()
+            if self.pending is delivery:
+                self.pending = None
+        self.react(delivery)
+
+    def receive(self, exc: LicenseLost) -> None:
+        """On the loop's thread, from the toolkit's exception hook: ``LicenseLost`` came out
+        of a callback. It is the waiting loss (the fallback interrupt), or a guarded call
+        that met a loss: either way the program reacts, nothing is printed."""
+        with self._lock:
+            delivery = self.pending
+        self.take(delivery if delivery is not None else Delivery(exc, None))
+
+    def deliver(self, exc: LicenseLost, exit_code: int | None) -> Delivery:
+        """From any thread: post ``exc``; interrupt the loop's callback if it is not taken
+        within ``TAKE_WITHIN`` seconds."""
+        delivery = Delivery(exc, exit_code)
+        with self._lock:
+            if self.pending is None:
+                self.pending = delivery
+        try:
+            self.post(lambda: self.take(delivery))
+        except Exception:  # a closed loop: the interrupt (or the block's exit) remains
+            logger.warning("authforge_guard: could not post the loss to the event loop")
+        timer = threading.Timer(TAKE_WITHIN, self._interrupt, (delivery,))
+        timer.daemon = True
+        timer.name = "authforge-loop-fallback"
+        timer.start()
+        return delivery
+
+    def _interrupt(self, delivery: Delivery) -> None:
+        if delivery.taken.is_set() or self.signum is None:
+            return
+        logger.info("authforge_guard: the event loop is busy; interrupting its callback")
+        _interrupts.interrupt_main(self.signum, _interrupts.Request(delivery.exc, delivery))
+
+
+_registry: dict[int, Loop] = {}
+_registry_lock = threading.Lock()
+
+
+def register(
+    post: Callable[[Callable[[], None]], None],
+    react: Reaction,
+    *,
+    signum: int | None,
+) -> Loop:
+    """Register the loop the calling thread runs (call it on that thread). ``signum`` is
+    the interrupt signal for the busy-loop fallback (main thread only; ``None``: none)."""
+    ident = threading.get_ident()
+    held = signum if signum is not None and _interrupts.acquire(signum) else None
+    loop = Loop(post, react, ident, held)
+    with _registry_lock:
+        previous = _registry.get(ident)
+        _registry[ident] = loop
+    if previous is not None and previous.signum is not None:
+        _interrupts.release(previous.signum)
+    return loop
+
+
+def unregister(loop: Loop) -> None:
+    """The loop ended: losses go the ordinary way again."""
+    with _registry_lock:
+        if _registry.get(loop.thread_ident) is not loop:
+            return
+        del _registry[loop.thread_ident]
+    if loop.signum is not None:
+        signum, loop.signum = loop.signum, None
+        _interrupts.release(signum)
+
+
+def loop_of(thread_ident: int) -> Loop | None:
+    """The loop registered for that thread, if any."""
+    return _registry.get(thread_ident)
+
+
+def deliver(thread_ident: int, exc: LicenseLost) -> bool:
+    """Post ``exc`` to the loop run by ``thread_ident``; False when that thread runs none."""
+    loop = _registry.get(thread_ident)
+    if loop is None:
+        return False
+    loop.deliver(exc, None)
+    return True
+
+
+def exit_through_loop(loss: Loss, exit_code: int, grace: float) -> bool:
+    """``on_lost="exit"`` with a loop in the main thread: the loop closes the app (its
+    reaction ends with ``exit_code``), so ``finally`` and ``atexit`` run. False without one.
+
+    If the loop never takes the loss (its thread stuck outside Python), the process
+    ends with ``os._exit(exit_code)`` after ``grace`` seconds, the last resort."""
+    main = threading.main_thread().ident
+    loop = _registry.get(main) if main is not None else None
+    if loop is None:
+        return False
+    delivery = loop.deliver(loss.exception(0), exit_code)
+
+    def last_resort() -> None:
+        if not delivery.taken.wait(grace):
+            logger.critical("authforge_guard: the event loop did not react; exiting now")
+            exit_now(exit_code)
+
+    threading.Thread(target=last_resort, name="authforge-exit-watchdog", daemon=True).start()
+    return True
+
+
+def exit_now(code: int) -> None:
+    """``os._exit(code)`` after flushing what can be flushed: the last resort only."""
+    from ._policy import _exit_with
+
+    _exit_with(code)

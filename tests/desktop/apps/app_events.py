@@ -1,0 +1,69 @@
+"""What the test apps share: their JSON event lines and their licensing set-up from APP_*."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from authforge_guard import configure
+
+MODE = os.environ.get("APP_MODE", "idle")
+
+
+def say(event: str, **fields: object) -> None:
+    print(json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
+
+
+def configure_from_environment() -> None:
+    configure(
+        trust_environment=True,
+        on_lost=os.environ.get("APP_ON_LOST", "raise"),
+        exit_code=int(os.environ.get("APP_GUARD_EXIT_CODE", "1")),
+    )
+
+
+def install_options() -> dict[str, object]:
+    return {
+        "exit_code": int(os.environ.get("APP_EXIT_CODE", "1")),
+        "dialog": os.environ.get("APP_SHOW_DIALOG", "1") == "1",
+    }
+
+
+def tk_answer_dialog(root: object) -> bool:
+    """If a Tk message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
+    tk = root.tk  # type: ignore[attr-defined]
+
+    def find(widget: str) -> str | None:
+        for child in tk.splitlist(tk.call("winfo", "children", widget)):
+            if str(child).endswith("__tk__messagebox"):
+                return str(child)
+            found = find(str(child))
+            if found is not None:
+                return found
+        return None
+
+    box = find(".")
+    if box is None or not tk.call("winfo", "ismapped", box):
+        return False
+    say("dialog", text=str(tk.call(f"{box}.msg", "cget", "-text")))
+    tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    return True
+
+
+def qt_answer_dialog() -> bool:
+    """If a Qt message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    modal = QApplication.activeModalWidget()
+    if not isinstance(modal, QMessageBox) or not modal.isVisible():
+        return False
+    say("dialog", text=modal.text())
+    buttons = {
+        "ok": QMessageBox.StandardButton.Ok,
+        "retry": QMessageBox.StandardButton.Retry,
+        "cancel": QMessageBox.StandardButton.Close,
+    }
+    wanted = modal.button(buttons[os.environ.get("APP_DIALOG_BUTTON", "ok")])
+    (wanted or modal.buttons()[0]).click()
+    return True

@@ -1,0 +1,118 @@
+"""A small Qt editor licensed with ``authforge_guard.qt.install``, run by the tests as a user
+runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lines)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import time
+
+from app_events import MODE, configure_from_environment, install_options, qt_answer_dialog, say
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QApplication,
+    QInputDialog,
+    QPushButton,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from authforge_guard.qt import ACTIVATE_NAME, install
+
+configure_from_environment()
+app = QApplication(sys.argv)
+window = QWidget()
+layout = QVBoxLayout(window)
+text = QTextEdit("the user's work")
+layout.addWidget(text)
+export = QPushButton("Export (enterprise)")
+layout.addWidget(export)
+compute_button = QPushButton("Compute")
+layout.addWidget(compute_button)
+
+
+def save() -> str:
+    path = os.environ["APP_SAVE_PATH"]
+    with open(path, "w") as f:
+        f.write(text.toPlainText())
+    say("saved", path=path, thread=threading.current_thread().name)
+    return path
+
+
+lic = install(
+    app,
+    window=window,
+    save=save,
+    **install_options(),  # type: ignore[arg-type]
+)
+lic.bind_feature(export, "enterprise")
+
+
+def compute() -> None:
+    say("busy")
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        sum(range(1000))
+    say("computed")
+
+
+compute_button.clicked.connect(compute)
+state = {"ready": False, "last": time.monotonic(), "gap": 0.0, "changed": None}
+driver = QTimer()
+driver.setInterval(50)
+
+
+def drive() -> None:
+    qt_answer_dialog()
+    modal = QApplication.activeModalWidget()
+    if isinstance(modal, QInputDialog) and modal.objectName() == ACTIVATE_NAME:
+        say("activation_dialog", label=modal.labelText())
+        modal.setTextValue(os.environ["APP_KEY"])
+        modal.accept()
+    if not state["ready"] and lic.session is not None and window.isVisible():
+        state["ready"] = True
+        say("ready", tier=lic.session.tier, export=export.isEnabled())
+        if MODE == "busy":
+            QTimer.singleShot(100, compute_button.click)
+        if MODE in ("idle", "busy"):
+            driver.stop()  # idle from here: nothing of ours runs until the license reacts
+            return
+    if state["ready"] and export.isEnabled() != state["changed"]:
+        state["changed"] = export.isEnabled()
+        if state["changed"]:
+            say("export_state_enabled", tier=lic.session.tier)
+
+
+def tick() -> None:
+    now = time.monotonic()
+    state["gap"] = max(state["gap"], now - state["last"])
+    state["last"] = now
+    if lic.session is not None:
+        ticker.stop()
+
+
+@lic.on_lost
+def lost(exc: BaseException) -> None:
+    say("on_lost", code=getattr(exc, "code", None), thread=threading.current_thread().name)
+    driver.start()  # the dialog comes next: look for it
+
+
+driver.timeout.connect(drive)
+driver.start()
+ticker = QTimer()
+ticker.setInterval(20)
+ticker.timeout.connect(tick)
+if MODE == "tick":
+    ticker.start()
+atexit.register(lambda: say("atexit"))
+try:
+    code = app.exec()
+    say("exec_returned", code=code)
+    sys.exit(code)
+finally:
+    if MODE == "tick":
+        say("ticks", longest_gap=state["gap"])
+    say("finally", exc=repr(sys.exc_info()[1]))

@@ -1,0 +1,87 @@
+"""The core pieces the desktop integrations stand on, against the local server:
+a loss posted to a registered loop (run on the loop's thread, no signal), and the
+"changed" event when a heartbeat brings new license variables."""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from authforge_guard import LicenseLost, licensed
+from authforge_guard._loops import Delivery, register, unregister
+from tests.support.waiting import wait_for
+
+
+def test_a_loss_is_posted_to_the_loop_of_the_blocks_thread(af, make_guard):
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=key)
+    reactions: list[tuple[str, int, str]] = []
+    ready = threading.Event()
+    done = threading.Event()
+    posted: queue.Queue = queue.Queue()
+
+    def run_loop() -> None:
+        def react(delivery: Delivery) -> None:
+            reactions.append((delivery.exc.code, threading.get_ident(), "reacted"))
+            done.set()
+
+        loop = register(posted.put, react, signum=None)
+        try:
+            with licensed(guard=guard):
+                ready.set()
+                while not done.is_set():  # the loop: run what was posted, nothing else
+                    posted.get(timeout=30)()
+        except LicenseLost as exc:  # the block still ends with the loss: fail closed
+            reactions.append((exc.code, threading.get_ident(), "block exit"))
+        finally:
+            unregister(loop)
+
+    thread = threading.Thread(target=run_loop)
+    try:
+        thread.start()
+        assert ready.wait(30)
+        af.revoke(key)
+        thread.join(30)
+    finally:
+        done.set()
+        posted.put(lambda: None)
+        thread.join(30)
+    assert not thread.is_alive()
+    assert reactions == [
+        ("revoked", thread.ident, "reacted"),
+        ("revoked", thread.ident, "block exit"),
+    ]
+
+
+def test_a_heartbeat_with_new_variables_refreshes_the_session_and_runs_changed_hooks(
+    af, make_guard
+):
+    key = af.create_license({"tier": "free"})
+    guard = make_guard(license_key=key)
+    events = []
+    seen = threading.Event()
+
+    @guard.on("changed")
+    def changed(event):
+        events.append((event.reason, event.code, event.fatal, event.session.tier))
+        seen.set()
+
+    session = guard.ensure()
+    assert session.tier == "free"
+    assert not guard.has_feature("pro")
+    af.set_variables(key, {"tier": "pro"})
+    assert seen.wait(30)
+    assert events[0] == ("changed", "changed", False, "pro")
+    assert session.tier == "pro"
+    assert guard.has_feature("pro")
+    assert session.active
+
+
+def test_an_unchanged_heartbeat_runs_no_changed_hook(af, make_guard):
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=key)
+    events = []
+    guard.on("changed")(events.append)
+    guard.ensure()
+    wait_for(lambda: af.stats()["licenses"][key]["heartbeats"] >= 3, timeout=30)
+    assert events == []
