@@ -113,6 +113,7 @@ class Guard:
         on_refused: str = "raise",
         support_hint: str | None = None,
         trust_environment: bool = False,
+        offline: bool = False,
         retry_policy: RetryPolicy | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -149,6 +150,7 @@ class Guard:
                 on_refused=on_refused,
                 support_hint=support_hint,
                 trust_environment=trust_environment,
+                offline=offline,
             ).items()
             if value is not None or key == "hook_timeout"
         }
@@ -438,7 +440,7 @@ class Guard:
             raise missing_setting(
                 "license_key",
                 "argument license_key=",
-                "or license_file= / AUTHFORGE_LICENSE_FILE for an offline file",
+                "or license_file= (AUTHFORGE_LICENSE_FILE with offline=True) for an offline file",
             )
         hwid = self.hwid(hwid_override)
         if path is not None:
