@@ -379,7 +379,8 @@ SETTINGS: tuple[Setting, ...] = (
         ENVIRONMENT,
         _path,
         None,
-        "an offline `.authforge` file; tried before the key when both are set",
+        "an offline `.authforge` file; tried before the key when both are set; the variable "
+        "is read only when the code says `offline=True`",
         "",
         "AUTHFORGE_LICENSE_FILE",
     ),
@@ -541,6 +542,14 @@ SETTINGS: tuple[Setting, ...] = (
         "read trust settings from the environment and let it loosen enforcement "
         "(development, tests, CI)",
     ),
+    Setting(
+        "offline",
+        CODE,
+        _bool,
+        False,
+        "accept an offline `.authforge` file named by `AUTHFORGE_LICENSE_FILE` (a "
+        "`license_file=` in code is always accepted)",
+    ),
 )
 
 ROWS: dict[str, Setting] = {row.name: row for row in SETTINGS}
@@ -616,6 +625,7 @@ class GuardSettings(Record):
     on_refused: str
     support_hint: str | None
     trust_environment: bool
+    offline: bool
 
     def __init__(self, **values: Any) -> None:
         self._assign(**values)
@@ -636,6 +646,7 @@ def resolve_settings(
     every value. ``given`` holds keywords (``None``: left out)."""
     source = _Source(given, os.environ if environ is None else environ)
     values = {row.name: source.value(row) for row in SETTINGS}
+    values["license_file"] = source.offline_file(values["license_file"], values["offline"])
     for row in SETTINGS:
         if row.required and values[row.name] is None:
             raise source.missing(row)
@@ -801,6 +812,21 @@ class _Source:
             row.env_var,
             why,
         )
+
+    def offline_file(self, found: str | None, allowed: bool) -> str | None:
+        """``license_file`` as the code allows it. An offline file works with no network
+        at all, so a program pinned to online checks would stop checking if the
+        environment could name one: the variable counts only with ``offline=True`` in
+        code (or ``trust_environment=True``); a ``license_file=`` keyword always does."""
+        row = ROWS["license_file"]
+        if found is None or allowed or self.trusted or self.keyword(row)[1]:
+            return found
+        logger.warning(
+            "authforge_guard: environment variable %s is ignored: this program does not "
+            "accept offline license files (offline=True in its code allows them)",
+            row.env_var,
+        )
+        return None
 
     def interval(self, interval: float, host: str) -> float:
         """The interval, checked by the client's own rule for ``host`` (>= 10 s when remote)."""

@@ -257,6 +257,12 @@ class Fleet:
         if start:
             self.store.watch(self._on_tombstone)
 
+    def unfollow(self, key: str, hwid: str) -> None:
+        """Stop following ``(key, hwid)`` without I/O (an idle logout on the timer thread);
+        its heartbeat lease, if held here, expires on its own."""
+        with self._lock:
+            self._followed.pop((key_hash(key), hwid), None)
+
     def _on_tombstone(self, hashed: str, hwid: str, code: str) -> None:
         with self._lock:
             followed = self._followed.pop((hashed, hwid), None)

@@ -113,6 +113,7 @@ class Guard:
         on_refused: str = "raise",
         support_hint: str | None = None,
         trust_environment: bool = False,
+        offline: bool = False,
         retry_policy: RetryPolicy | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -149,6 +150,7 @@ class Guard:
                 on_refused=on_refused,
                 support_hint=support_hint,
                 trust_environment=trust_environment,
+                offline=offline,
             ).items()
             if value is not None or key == "hook_timeout"
         }
@@ -438,7 +440,7 @@ class Guard:
             raise missing_setting(
                 "license_key",
                 "argument license_key=",
-                "or license_file= / AUTHFORGE_LICENSE_FILE for an offline file",
+                "or license_file= (AUTHFORGE_LICENSE_FILE with offline=True) for an offline file",
             )
         hwid = self.hwid(hwid_override)
         if path is not None:
@@ -747,6 +749,10 @@ class Guard:
                 self._drop_locked(entry, "idle")
             more = any(not e.is_default for e in self._entries.values())
             self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
+        fleet = self._fleet
+        if fleet is not None:  # as a logout does, without its I/O (this is the timer thread)
+            for entry in idle:
+                fleet.unfollow(entry.key, entry.hwid)
         if idle:
             logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
 

@@ -182,21 +182,42 @@ class HeartbeatScheduler:
 class Job:
     """A call scheduled on the shared timer; ``cancel()`` before it runs drops it."""
 
-    __slots__ = ("cancelled", "due", "fn", "seq", "worker")
+    __slots__ = ("cancelled", "due", "fn", "seq", "state", "timers", "worker")
 
-    def __init__(self, due: float, seq: int, fn: Callable[[], None], worker: bool) -> None:
+    def __init__(
+        self,
+        due: float,
+        seq: int,
+        fn: Callable[[], None],
+        worker: bool,
+        timers: Timers | None = None,
+    ) -> None:
         self.due = due
         self.seq = seq
         self.fn = fn
         self.worker = worker
         self.cancelled = False
+        self.timers = timers  # the heap it waits in, told of a cancel so it can shrink
+        self.state = _QUEUED  # changed under the timers' lock only
 
     def cancel(self) -> None:
         self.cancelled = True
         self.fn = _nothing  # drop what the call holds (a session, a guard's weak reference)
+        timers, self.timers = self.timers, None
+        if timers is not None:
+            timers._cancelled(self)
 
     def __lt__(self, other: Job) -> bool:
         return (self.due, self.seq) < (other.due, other.seq)
+
+
+# Threads running background checks (network I/O) for every session of the process.
+CHECK_WORKERS = 4
+
+# Job.state: in the heap; in the heap and counted as cancelled; out of the heap.
+_QUEUED, _COUNTED, _OUT = 0, 1, 2
+# The heap is rebuilt without its cancelled jobs once they are this many and half of it.
+COMPACT_AT = 64
 
 
 def _nothing() -> None:
@@ -220,15 +241,23 @@ class Timers:
     it never sends a request or waits on I/O (a request's deadline would wait
     behind it). The thread starts at the first ``call_later`` (a Guard's first
     session or the first request) and again in a forked child.
+
+    A cancelled job leaves the heap soon, not at its due time: a logout cancels
+    a deadline a day away, and a server's tenants log in and out all day. Once
+    cancelled jobs are ``COMPACT_AT`` and half the heap, the heap is rebuilt
+    without them (amortised O(1) per cancel), so it holds at most about twice
+    the live jobs.
     """
 
-    def __init__(self, *, workers: int = 4) -> None:
+    def __init__(self, *, workers: int = CHECK_WORKERS) -> None:
         import heapq
 
         self._heapq = heapq
         self._heap: list[Job] = []
         self._cond = threading.Condition(threading.Lock())
         self._seq = 0
+        self._cancelled_jobs = 0  # jobs in the heap whose cancel() was counted
+        self._pid = os.getpid()
         self._thread: threading.Thread | None = None
         self._pool = _WorkerPool(workers)
 
@@ -236,7 +265,7 @@ class Timers:
         """Run ``fn`` after ``delay`` seconds of session-clock time (suspend included)."""
         with self._cond:
             self._seq += 1
-            job = Job(elapsed() + max(0.0, delay), self._seq, fn, worker)
+            job = Job(elapsed() + max(0.0, delay), self._seq, fn, worker, self)
             self._heapq.heappush(self._heap, job)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -245,6 +274,40 @@ class Timers:
                 self._thread.start()
             elif self._heap[0] is job:
                 self._cond.notify()
+        return job
+
+    def queued(self) -> int:
+        """How many jobs the heap holds, cancelled ones not yet dropped included."""
+        with self._cond:
+            return len(self._heap)
+
+    def _cancelled(self, job: Job) -> None:
+        """``job`` was cancelled: count it, and drop the cancelled jobs once they are many."""
+        if os.getpid() != self._pid:
+            return  # a forked child: these timers (and maybe their lock) are the parent's
+        with self._cond:
+            if job.state != _QUEUED:
+                return  # already run, or dropped
+            job.state = _COUNTED
+            self._cancelled_jobs += 1
+            heap = self._heap
+            if self._cancelled_jobs >= COMPACT_AT and 2 * self._cancelled_jobs >= len(heap):
+                kept = []
+                for queued in heap:
+                    if queued.cancelled:
+                        queued.state = _OUT
+                    else:
+                        kept.append(queued)
+                heap[:] = kept  # the same list: the timer thread holds it
+                self._heapq.heapify(heap)
+                self._cancelled_jobs = 0
+
+    def _popped(self, job: Job) -> Job:
+        """Under the lock: ``job`` left the heap."""
+        if job.state == _COUNTED:
+            self._cancelled_jobs -= 1
+        job.state = _OUT
+        job.timers = None
         return job
 
     def settle(self, timeout: float) -> bool:
@@ -259,13 +322,13 @@ class Timers:
             with self._cond:
                 while True:
                     while heap and heap[0].cancelled:
-                        heappop(heap)
+                        self._popped(heappop(heap))
                     if not heap:
                         self._cond.wait(WAIT_SLICE)
                         continue
                     wait = heap[0].due - elapsed()
                     if wait <= 0:
-                        job = heappop(heap)
+                        job = self._popped(heappop(heap))
                         break
                     self._cond.wait(min(wait, WAIT_SLICE))
             if job.worker:

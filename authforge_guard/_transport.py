@@ -29,6 +29,7 @@ from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
 from ._protocol import compact_json_bytes, new_nonce, server_verdict_code
 from ._retry import RetryPolicy
+from ._scheduler import CHECK_WORKERS
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -40,6 +41,12 @@ logger = logging.getLogger("authforge_guard")
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = f"authforge-guard/{__version__} (python)"
 _HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+# Connections kept per pool: at least as many as the threads that send requests at once,
+# or each extra one is opened, used once and thrown away (a TLS handshake wasted, and
+# urllib3's "Connection pool is full" warning). Those threads: the background checks'
+# workers, and the callers' logins, e.g. an asyncio or concurrent.futures default
+# executor's at most 32 threads. Connections are only opened as they are needed.
+POOL_SIZE = CHECK_WORKERS + 32
 _DEBUG = logging.DEBUG
 
 
@@ -153,7 +160,7 @@ class Transport:
         self._timeout = u3.Timeout(connect=wait, read=wait)
         options: dict[str, Any] = {
             "num_pools": 2,
-            "maxsize": 4,
+            "maxsize": POOL_SIZE,
             "retries": False,
             "timeout": self._timeout,
             "cert_reqs": "CERT_REQUIRED",  # there is deliberately no way to turn this off

@@ -133,7 +133,9 @@ def run_app(af, display, tmp_path):
     the AUTHFORGE_* variables of ``af``, its own config folder, on the test's X server."""
     started: list[App] = []
 
-    def run(script: str | Path, license_key: str | None, *, environ=None, **app_vars) -> App:
+    def run(
+        script: str | Path, license_key: str | None, *, environ=None, args=(), **app_vars
+    ) -> App:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHFORGE_", "APP_"))}
         env.update(af.environ(license_key))
         env.update(
@@ -150,7 +152,7 @@ def run_app(af, display, tmp_path):
         if environ:
             env.update(environ)
         path = Path(script) if Path(script).is_absolute() else APPS / script
-        app = App([sys.executable, str(path)], env)
+        app = App([sys.executable, str(path), *args], env)
         started.append(app)
         return app
 

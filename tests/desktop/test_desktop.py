@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ QT = pytest.param(
     marks=pytest.mark.skipif(importlib.util.find_spec("PySide6") is None, reason="no PySide6"),
 )
 APPS = [TK, QT]
+APPS_DIR = Path(__file__).resolve().parent / "apps"
 
 
 def check_loss_reaction(app, tmp_path, *, exit_code, dialog=True):
@@ -155,3 +157,60 @@ def test_a_hanging_server_at_start_never_blocks_the_gui(af, run_app, silent_serv
     assert app.finish() == 3
     gap = app.wait_event("ticks")["longest_gap"]
     print(f"\n[{script}] longest GUI timer gap while the server hung: {gap * 1000:.0f} ms")
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.mark.parametrize(
+    "example",
+    [
+        pytest.param("tk_editor.py", id="tk", marks=TK.marks),
+        pytest.param("qt_editor.py", id="qt", marks=QT.marks),
+    ],
+)
+def test_the_editor_examples_run_licensed_and_close_on_a_revocation(af, run_app, tmp_path, example):
+    key = af.create_license({"tier": "pro"})
+    saved = tmp_path / "recovered.txt"
+    app = run_app(
+        APPS_DIR / "run_example.py",
+        key,
+        environ={"EDITOR_SAVE_PATH": str(saved)},
+        args=[str(EXAMPLES / example)],
+    )
+    ready = app.wait_event("ready")
+    assert ready["tier"] == "pro" and ready["export"] in (True, "normal")
+    af.revoke(key)
+    assert app.finish() == 3, (app.names(), app.stderr)
+    text = app.wait_event("dialog")["text"]
+    assert "This license was revoked." in text and str(saved) in text
+    assert saved.exists()
+    assert "Traceback" not in app.stderr
+    lines = [ln for ln in (EXAMPLES / example).read_text().splitlines() if "licensing line" in ln]
+    print(f"\n[{example}] licensing lines: {len(lines)} (+ the import and configure())")
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_a_loss_raised_by_a_guarded_call_inside_a_callback_is_the_loss(
+    af, run_app, tmp_path, script
+):
+    # A timer calls licensed work every 10 ms: after the revocation that call raises
+    # LicenseLost inside a Tk callback / Qt slot. It is the loss, never a printed traceback.
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, key, mode="guarded", exit_code=8)
+    app.wait_event("ready")
+    af.revoke(key)
+    check_loss_reaction(app, tmp_path, exit_code=8)
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_a_save_that_hangs_is_stopped_and_the_app_still_closes(af, run_app, tmp_path, script):
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, key, mode="idle", exit_code=9, save_hangs=1, hook_timeout=1)
+    app.wait_event("ready")
+    af.revoke(key)
+    assert app.finish() == 9, (app.names(), app.stderr)
+    names = app.names()
+    assert names.index("save_hangs") < names.index("on_lost") < names.index("dialog"), names
+    assert "Saving your work took too long and was stopped." in app.wait_event("dialog")["text"]
+    assert "saved" not in names and "finally" in names and "atexit" in names

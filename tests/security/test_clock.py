@@ -42,7 +42,7 @@ def test_a_program_on_a_clock_set_back_refuses_the_file(vendor, vendor_program, 
     path = tmp_path / "app.authforge"
     path.write_text(vendor.mint_offline_file(key), encoding="utf-8")
     env = clean_environment(tmp_path, AUTHFORGE_LICENSE_FILE=str(path))
-    program = vendor_program()
+    program = vendor_program(offline=True)
 
     assert run(program, env)[0]["kind"] == "offline"
     set_back = with_pythonpath(env, fake_clock(tmp_path, -2 * DAY))

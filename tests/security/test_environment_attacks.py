@@ -49,7 +49,7 @@ def test_a_swapped_app_id_and_public_key_with_a_minted_enterprise_file(
     before, _ = run(vendor_program(before=True), env)
     assert before == {"tier": "enterprise", "kind": "offline", "enterprise": True, "online": False}
 
-    after, stderr = run(vendor_program(), env)
+    after, stderr = run(vendor_program(offline=True), env)  # a program that takes files
     assert after == {"refused": "bad_signature"}  # checked with the vendor's key
     assert ignored(stderr, "AUTHFORGE_APP_ID", "AUTHFORGE_PUBLIC_KEY")
     assert app["app_id"] not in stderr and app["public_key"] not in stderr
@@ -101,7 +101,7 @@ def test_an_hwid_override_moves_an_offline_file_to_another_machine(
     before, _ = run(vendor_program(before=True), env)
     assert before["kind"] == "offline" and before["enterprise"]
 
-    after, stderr = run(vendor_program(), env)
+    after, stderr = run(vendor_program(offline=True), env)
     assert after == {"refused": "hwid_mismatch"}
     assert ignored(stderr, "AUTHFORGE_HWID_OVERRIDE")
 

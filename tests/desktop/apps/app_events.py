@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from authforge_guard import configure
+from authforge_guard import configure, requires_license
 
 MODE = os.environ.get("APP_MODE", "idle")
 
@@ -20,7 +20,29 @@ def configure_from_environment() -> None:
         trust_environment=True,
         on_lost=os.environ.get("APP_ON_LOST", "raise"),
         exit_code=int(os.environ.get("APP_GUARD_EXIT_CODE", "1")),
+        hook_timeout=float(os.environ.get("APP_HOOK_TIMEOUT", "30")),
     )
+
+
+def save_text(text: str) -> str:
+    """The app's ``save``: write the work where APP_SAVE_PATH says (APP_SAVE_HANGS: then
+    hang, as a save to a dead network drive does)."""
+    import threading
+
+    path = os.environ["APP_SAVE_PATH"]
+    with open(path, "w") as f:
+        f.write(text)
+    if os.environ.get("APP_SAVE_HANGS"):
+        say("save_hangs")
+        time.sleep(600)
+    say("saved", path=path, thread=threading.current_thread().name)
+    return path
+
+
+@requires_license
+def guarded_work() -> str:
+    """Licensed work a timer calls every few milliseconds (APP_MODE=guarded)."""
+    return "done"
 
 
 def install_options() -> dict[str, object]:
@@ -28,3 +50,42 @@ def install_options() -> dict[str, object]:
         "exit_code": int(os.environ.get("APP_EXIT_CODE", "1")),
         "dialog": os.environ.get("APP_SHOW_DIALOG", "1") == "1",
     }
+
+
+def tk_answer_dialog(root: object) -> bool:
+    """If a Tk message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
+    tk = root.tk  # type: ignore[attr-defined]
+
+    def find(widget: str) -> str | None:
+        for child in tk.splitlist(tk.call("winfo", "children", widget)):
+            if str(child).endswith("__tk__messagebox"):
+                return str(child)
+            found = find(str(child))
+            if found is not None:
+                return found
+        return None
+
+    box = find(".")
+    if box is None or not tk.call("winfo", "ismapped", box):
+        return False
+    say("dialog", text=str(tk.call(f"{box}.msg", "cget", "-text")))
+    tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    return True
+
+
+def qt_answer_dialog() -> bool:
+    """If a Qt message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    modal = QApplication.activeModalWidget()
+    if not isinstance(modal, QMessageBox) or not modal.isVisible():
+        return False
+    say("dialog", text=modal.text())
+    buttons = {
+        "ok": QMessageBox.StandardButton.Ok,
+        "retry": QMessageBox.StandardButton.Retry,
+        "cancel": QMessageBox.StandardButton.Close,
+    }
+    wanted = modal.button(buttons[os.environ.get("APP_DIALOG_BUTTON", "ok")])
+    (wanted or modal.buttons()[0]).click()
+    return True
