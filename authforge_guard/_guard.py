@@ -509,7 +509,8 @@ class Guard:
                 answer = self._engine.validate(key, hwid)
         except AuthForgeError as exc:
             self._reach.leave(probe, exc.code)
-            raise LicenseError(exc.code, f"license refused: {exc.code}") from None
+            # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
+            raise LicenseError(exc.code, f"license refused: {exc.code}") from exc
         except BaseException:
             self._reach.abandon(probe)  # no news about the server either way
             raise

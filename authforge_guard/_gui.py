@@ -140,6 +140,10 @@ class Desktop:
         """Run ``fn`` on the GUI thread soon (thread-safe; wakes an idle loop)."""
         raise NotImplementedError
 
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        """On the GUI thread: run ``fn`` in a callback of its own, as soon as this one ends."""
+        raise NotImplementedError
+
     def _set_enabled(self, widget: Any, enabled: bool) -> None:
         raise NotImplementedError
 
@@ -252,10 +256,15 @@ class Desktop:
             self._react(_loops.Delivery(exc, None))
 
     def _react(self, delivery: _loops.Delivery) -> None:
-        """The reaction to a loss, once, on the GUI thread."""
+        """A loss reached the GUI thread (``Loop.take``): react once, in a callback of its
+        own. ``take`` runs where the busy-loop interrupt is held off; the save must not be
+        (its timeout is that interrupt), nor must the callback the loss interrupted."""
         if self._lost or self._closed:
             return
         self._lost = True
+        self._call_soon(lambda: self._react_now(delivery))
+
+    def _react_now(self, delivery: _loops.Delivery) -> None:
         exc = delivery.exc
         code = delivery.exit_code if delivery.exit_code is not None else self.exit_code
         for widget, _ in self._bound:

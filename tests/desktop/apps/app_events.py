@@ -6,7 +6,7 @@ import json
 import os
 import time
 
-from authforge_guard import configure
+from authforge_guard import configure, requires_license
 
 MODE = os.environ.get("APP_MODE", "idle")
 
@@ -20,7 +20,29 @@ def configure_from_environment() -> None:
         trust_environment=True,
         on_lost=os.environ.get("APP_ON_LOST", "raise"),
         exit_code=int(os.environ.get("APP_GUARD_EXIT_CODE", "1")),
+        hook_timeout=float(os.environ.get("APP_HOOK_TIMEOUT", "30")),
     )
+
+
+def save_text(text: str) -> str:
+    """The app's ``save``: write the work where APP_SAVE_PATH says (APP_SAVE_HANGS: then
+    hang, as a save to a dead network drive does)."""
+    import threading
+
+    path = os.environ["APP_SAVE_PATH"]
+    with open(path, "w") as f:
+        f.write(text)
+    if os.environ.get("APP_SAVE_HANGS"):
+        say("save_hangs")
+        time.sleep(600)
+    say("saved", path=path, thread=threading.current_thread().name)
+    return path
+
+
+@requires_license
+def guarded_work() -> str:
+    """Licensed work a timer calls every few milliseconds (APP_MODE=guarded)."""
+    return "done"
 
 
 def install_options() -> dict[str, object]:
