@@ -214,3 +214,17 @@ def test_a_save_that_hangs_is_stopped_and_the_app_still_closes(af, run_app, tmp_
     assert names.index("save_hangs") < names.index("on_lost") < names.index("dialog"), names
     assert "Saving your work took too long and was stopped." in app.wait_event("dialog")["text"]
     assert "saved" not in names and "finally" in names and "atexit" in names
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_without_a_console_the_customers_words_come_in_a_dialog(af, run_app, script):
+    # A windowed build has no stderr: a refusal told "on the console" (on_refused="exit")
+    # reaches the customer through the integration's dialog, then the program exits 1.
+    key = af.create_license({"tier": "pro"})
+    other = af.create_license({"tier": "pro"})
+    af.revoke(other)
+    app = run_app(script, key, mode="refused_call", no_console=1, other_key=other)
+    app.wait_event("ready")
+    assert "This license was revoked." in app.wait_event("dialog")["text"]
+    assert app.finish() == 1
+    assert "not_refused" not in app.names()

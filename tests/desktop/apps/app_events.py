@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
-from authforge_guard import configure, requires_license
+from authforge_guard import configure, licensed, requires_license
 
 MODE = os.environ.get("APP_MODE", "idle")
 
@@ -16,6 +17,8 @@ def say(event: str, **fields: object) -> None:
 
 
 def configure_from_environment() -> None:
+    if os.environ.get("APP_NO_CONSOLE"):
+        sys.stderr = None  # type: ignore[assignment]  # a windowed build (pythonw, .app)
     configure(
         trust_environment=True,
         on_lost=os.environ.get("APP_ON_LOST", "raise"),
@@ -89,3 +92,10 @@ def qt_answer_dialog() -> bool:
     wanted = modal.button(buttons[os.environ.get("APP_DIALOG_BUTTON", "ok")])
     (wanted or modal.buttons()[0]).click()
     return True
+
+
+def refused_call() -> None:
+    """A click handler that opens a customer-facing block on a refused key
+    (``on_refused="exit"``): its words go to the customer, then the program exits 1."""
+    with licensed(os.environ["APP_OTHER_KEY"], on_refused="exit"):
+        say("not_refused")

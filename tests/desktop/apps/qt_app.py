@@ -15,6 +15,7 @@ from app_events import (
     guarded_work,
     install_options,
     qt_answer_dialog,
+    refused_call,
     save_text,
     say,
 )
@@ -81,6 +82,8 @@ def drive() -> None:
         say("ready", tier=lic.session.tier, export=export.isEnabled())
         if MODE == "busy":
             QTimer.singleShot(100, compute_button.click)
+        if MODE == "refused_call":
+            QTimer.singleShot(100, refused_call)
         if MODE == "guarded":
             guarded_timer.start()
         if MODE in ("idle", "busy", "guarded"):

@@ -23,6 +23,7 @@ from app_events import (
     configure_from_environment,
     guarded_work,
     install_options,
+    refused_call,
     save_text,
     say,
     tk_answer_dialog,
@@ -80,6 +81,8 @@ def drive() -> None:
         say("ready", tier=app.session.tier, export=str(export["state"]))
         if MODE == "busy":
             root.after(100, compute_button.invoke)
+        if MODE == "refused_call":
+            root.after(100, refused_call)
         if MODE == "guarded":
             root.after(10, guarded_timer)
         if MODE in ("idle", "busy", "guarded"):
