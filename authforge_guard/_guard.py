@@ -488,7 +488,8 @@ class Guard:
             else:
                 answer = self._engine.validate(key, hwid)
         except AuthForgeError as exc:
-            raise LicenseError(exc.code, f"license refused: {exc.code}") from None
+            # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
+            raise LicenseError(exc.code, f"license refused: {exc.code}") from exc
         signed = answer.signed
         entry = self._new_entry(
             slot,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
-from authforge_guard import configure
+from authforge_guard import configure, licensed, requires_license
 
 MODE = os.environ.get("APP_MODE", "idle")
 
@@ -16,11 +17,35 @@ def say(event: str, **fields: object) -> None:
 
 
 def configure_from_environment() -> None:
+    if os.environ.get("APP_NO_CONSOLE"):
+        sys.stderr = None  # type: ignore[assignment]  # a windowed build (pythonw, .app)
     configure(
         trust_environment=True,
         on_lost=os.environ.get("APP_ON_LOST", "raise"),
         exit_code=int(os.environ.get("APP_GUARD_EXIT_CODE", "1")),
+        hook_timeout=float(os.environ.get("APP_HOOK_TIMEOUT", "30")),
     )
+
+
+def save_text(text: str) -> str:
+    """The app's ``save``: write the work where APP_SAVE_PATH says (APP_SAVE_HANGS: then
+    hang, as a save to a dead network drive does)."""
+    import threading
+
+    path = os.environ["APP_SAVE_PATH"]
+    with open(path, "w") as f:
+        f.write(text)
+    if os.environ.get("APP_SAVE_HANGS"):
+        say("save_hangs")
+        time.sleep(600)
+    say("saved", path=path, thread=threading.current_thread().name)
+    return path
+
+
+@requires_license
+def guarded_work() -> str:
+    """Licensed work a timer calls every few milliseconds (APP_MODE=guarded)."""
+    return "done"
 
 
 def install_options() -> dict[str, object]:
@@ -67,3 +92,10 @@ def qt_answer_dialog() -> bool:
     wanted = modal.button(buttons[os.environ.get("APP_DIALOG_BUTTON", "ok")])
     (wanted or modal.buttons()[0]).click()
     return True
+
+
+def refused_call() -> None:
+    """A click handler that opens a customer-facing block on a refused key
+    (``on_refused="exit"``): its words go to the customer, then the program exits 1."""
+    with licensed(os.environ["APP_OTHER_KEY"], on_refused="exit"):
+        say("not_refused")

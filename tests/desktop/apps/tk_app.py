@@ -18,7 +18,16 @@ import threading
 import time
 import tkinter
 
-from app_events import MODE, configure_from_environment, install_options, say, tk_answer_dialog
+from app_events import (
+    MODE,
+    configure_from_environment,
+    guarded_work,
+    install_options,
+    refused_call,
+    save_text,
+    say,
+    tk_answer_dialog,
+)
 
 from authforge_guard.tk import ACTIVATE_NAME, install
 
@@ -30,11 +39,7 @@ text.insert("1.0", "the user's work")
 
 
 def save() -> str:
-    path = os.environ["APP_SAVE_PATH"]
-    with open(path, "w") as f:
-        f.write(text.get("1.0", "end"))
-    say("saved", path=path, thread=threading.current_thread().name)
-    return path
+    return save_text(text.get("1.0", "end"))
 
 
 app = install(
@@ -76,13 +81,22 @@ def drive() -> None:
         say("ready", tier=app.session.tier, export=str(export["state"]))
         if MODE == "busy":
             root.after(100, compute_button.invoke)
-        if MODE in ("idle", "busy"):
+        if MODE == "refused_call":
+            root.after(100, refused_call)
+        if MODE == "guarded":
+            root.after(10, guarded_timer)
+        if MODE in ("idle", "busy", "guarded"):
             return  # idle from here: nothing of ours runs until the license reacts
     if state["ready"] and str(export["state"]) != state["changed"]:
         state["changed"] = str(export["state"])
         if state["changed"] == "normal":
             say("export_state_enabled", tier=app.session.tier)
     root.after(50, drive)
+
+
+def guarded_timer() -> None:
+    guarded_work()  # after the loss: LicenseLost inside a Tk callback
+    root.after(10, guarded_timer)
 
 
 def tick() -> None:
