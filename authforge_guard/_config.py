@@ -487,6 +487,15 @@ SETTINGS: tuple[Setting, ...] = (
         "AUTHFORGE_MAX_SESSIONS",
     ),
     Setting(
+        "login_workers",
+        ENVIRONMENT,
+        _positive_integer,
+        4,
+        "threads of its own on which a Guard runs logins asked for by coroutines (aensure)",
+        "`4`",
+        "AUTHFORGE_LOGIN_WORKERS",
+    ),
+    Setting(
         "ca_bundle",
         ENVIRONMENT,
         _existing_file,
@@ -612,6 +621,7 @@ class GuardSettings(Record):
     session_store: bool | str
     session_idle_timeout: float
     max_sessions: int
+    login_workers: int
     ca_bundle: str | None
     proxy_url: str | None  # may carry user:password
     interrupt_signal: int | None
