@@ -139,6 +139,9 @@ def activate(license_key: str, *, guard: Guard | None = None) -> Session:
     if current is not None and current.reveal_license_key() != key:
         active.logout()  # the program was running on another key: switch
     store_key(s.app_id, key)
+    from ._sessions import DEFAULT_SLOT
+
+    active._forget_failure(DEFAULT_SLOT)  # a key typed again after a refusal is a new question
     try:
         session = active.ensure()
     except BaseException:
