@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         verify_license_file,
     )
     from ._session import Session
+    from ._users import UserLicenses
 
 # public name -> the private module that defines it
 _EXPORTS: dict[str, str] = {
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "get_guard": "._guard",
     "LicenseEvent": "._hooks",
     "Session": "._session",
+    "UserLicenses": "._users",
     "requires_license": "._decorators",
     "licensed": "._licensed",
     "activate": "._keystore",
@@ -87,6 +89,7 @@ __all__ = [
     "LicenseEvent",
     "LicenseLost",
     "Session",
+    "UserLicenses",
     "__version__",
     "activate",
     "add_cleanup",

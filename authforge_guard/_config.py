@@ -451,7 +451,7 @@ SETTINGS: tuple[Setting, ...] = (
         ENFORCEMENT,
         _file_store,
         False,
-        "reuse a session across restarts (see *Session reuse across restarts* at the end); "
+        "reuse a session across restarts (see [Fleets](../how-to/fleets.md)); "
         "the older name of `session_store` for a directory; the environment may only turn it off",
         "off",
         "AUTHFORGE_SESSION_CACHE",
@@ -487,6 +487,15 @@ SETTINGS: tuple[Setting, ...] = (
         "AUTHFORGE_MAX_SESSIONS",
     ),
     Setting(
+        "login_workers",
+        ENVIRONMENT,
+        _positive_integer,
+        4,
+        "threads of its own on which a Guard runs logins asked for by coroutines (aensure)",
+        "`4`",
+        "AUTHFORGE_LOGIN_WORKERS",
+    ),
+    Setting(
         "ca_bundle",
         ENVIRONMENT,
         _existing_file,
@@ -510,8 +519,8 @@ SETTINGS: tuple[Setting, ...] = (
         TRUST,  # the environment could name one that never arrives (SIGKILL, a blocked one)
         _signal_number,
         None,  # resolved to default_interrupt_signal()
-        "the signal that delivers a loss to the main thread (see "
-        "[below](#where-licenselost-is-raised))",
+        "the signal that delivers a loss to the main thread (see [where `LicenseLost` is "
+        "raised](../explanation/losses.md#where-licenselost-is-raised))",
         "`SIGURG`",
         "AUTHFORGE_INTERRUPT_SIGNAL",
     ),
@@ -565,7 +574,8 @@ _FROM_ENVIRONMENT = {
 
 
 def configuration_table() -> str:
-    """The README's table of environment variables, made from ``SETTINGS``."""
+    """The table of environment variables on docs/reference/configuration.md, made from
+    ``SETTINGS`` (its links are relative to that page)."""
     lines = [
         "| environment variable | `Guard` keyword | default | from the environment | meaning |",
         "|---|---|---|---|---|",
@@ -611,6 +621,7 @@ class GuardSettings(Record):
     session_store: bool | str
     session_idle_timeout: float
     max_sessions: int
+    login_workers: int
     ca_bundle: str | None
     proxy_url: str | None  # may carry user:password
     interrupt_signal: int | None

@@ -4,7 +4,6 @@ runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lin
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
@@ -14,7 +13,9 @@ from app_events import (
     configure_from_environment,
     guarded_work,
     install_options,
+    next_key,
     qt_answer_dialog,
+    refused_call,
     save_text,
     say,
 )
@@ -74,13 +75,15 @@ def drive() -> None:
     modal = QApplication.activeModalWidget()
     if isinstance(modal, QInputDialog) and modal.objectName() == ACTIVATE_NAME:
         say("activation_dialog", label=modal.labelText())
-        modal.setTextValue(os.environ["APP_KEY"])
+        modal.setTextValue(next_key())
         modal.accept()
     if not state["ready"] and lic.session is not None and window.isVisible():
         state["ready"] = True
         say("ready", tier=lic.session.tier, export=export.isEnabled())
         if MODE == "busy":
             QTimer.singleShot(100, compute_button.click)
+        if MODE == "refused_call":
+            QTimer.singleShot(100, refused_call)
         if MODE == "guarded":
             guarded_timer.start()
         if MODE in ("idle", "busy", "guarded"):
