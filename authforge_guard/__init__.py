@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         verify_license_file,
     )
     from ._session import Session
+    from ._stores import SessionStore
     from ._users import UserLicenses
 
 # public name -> the private module that defines it
@@ -62,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "get_guard": "._guard",
     "LicenseEvent": "._hooks",
     "Session": "._session",
+    "SessionStore": "._stores",
     "UserLicenses": "._users",
     "requires_license": "._decorators",
     "licensed": "._licensed",
@@ -89,6 +91,7 @@ __all__ = [
     "LicenseEvent",
     "LicenseLost",
     "Session",
+    "SessionStore",
     "UserLicenses",
     "__version__",
     "activate",
