@@ -436,6 +436,12 @@ class Guard:
         with contextlib.suppress(BaseException):  # the waiters get it from the flight
             self._lead_flight(slot, flight, license_file, by_block)
 
+    def _forget_failure(self, slot: Slot) -> None:
+        """The next login of ``slot`` asks AuthForge again: the stored key changed (an
+        activation), so a refusal remembered for the old key says nothing about it."""
+        with self._lock:
+            self._failures.pop(slot, None)
+
     def _remember_failure(self, slot: Slot, error: LicenseError) -> None:
         if error.fatal or error.code in _REMEMBERED_CODES:
             self._failures[slot] = (time.monotonic() + REFUSAL_MEMORY_SECONDS, error)

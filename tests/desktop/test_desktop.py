@@ -228,3 +228,42 @@ def test_without_a_console_the_customers_words_come_in_a_dialog(af, run_app, scr
     assert "This license was revoked." in app.wait_event("dialog")["text"]
     assert app.finish() == 1
     assert "not_refused" not in app.names()
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_a_wrong_key_in_the_activation_dialog_is_told_and_asked_again(
+    af, run_app, tmp_path, script
+):
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, None, mode="changes", key=f"NOT-A-REAL-KEY,{key}")
+    app.wait_event("ready")
+    asked = [e for e in app.events if e["event"] == "activation_dialog"]
+    assert len(asked) == 2, app.names()
+    if script == "qt_app.py":  # the Tk driver does not read the label
+        assert "not valid" in asked[1]["label"]
+    stored = list((tmp_path / "config" / "authforge").glob("*/license-key"))
+    assert [p.read_text().strip() for p in stored] == [key]
+    app.kill()
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_unreachable_at_start_offers_retry_and_retry_starts_the_app(af, run_app, tmp_path, script):
+    from tests.support.fault_proxy import Fault, FaultProxy
+
+    key = af.create_license({"tier": "pro"})
+    go = tmp_path / "retry-now"
+    with FaultProxy(af.url) as proxy:
+        proxy.arm(Fault.status(503), always=True)
+        app = run_app(
+            script,
+            key,
+            mode="changes",
+            dialog_button="retry",
+            press_when=go,
+            environ={"AUTHFORGE_API_URL": proxy.url},
+        )
+        assert "Could not reach the license server" in app.wait_event("dialog")["text"]
+        proxy.disarm()
+        go.touch()
+        assert app.wait_event("ready")["tier"] == "pro"
+        app.kill()

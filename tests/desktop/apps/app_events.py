@@ -71,8 +71,24 @@ def tk_answer_dialog(root: object) -> bool:
     box = find(".")
     if box is None or not tk.call("winfo", "ismapped", box):
         return False
-    say("dialog", text=str(tk.call(f"{box}.msg", "cget", "-text")))
-    tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    if _report_dialog(box, str(tk.call(f"{box}.msg", "cget", "-text"))):
+        tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    return True
+
+
+_reported: list[object] = []
+
+
+def _report_dialog(box: object, text: str) -> bool:
+    """Say ``dialog`` once per dialog; True when its button may be pressed now (at once,
+    or once the file APP_PRESS_WHEN names exists: the test's signal)."""
+    if box not in _reported:
+        _reported.append(box)
+        say("dialog", text=text)
+    gate = os.environ.get("APP_PRESS_WHEN")
+    if gate and not os.path.exists(gate):
+        return False
+    _reported.remove(box)
     return True
 
 
@@ -83,7 +99,8 @@ def qt_answer_dialog() -> bool:
     modal = QApplication.activeModalWidget()
     if not isinstance(modal, QMessageBox) or not modal.isVisible():
         return False
-    say("dialog", text=modal.text())
+    if not _report_dialog(modal, modal.text()):
+        return True
     buttons = {
         "ok": QMessageBox.StandardButton.Ok,
         "retry": QMessageBox.StandardButton.Retry,
@@ -99,3 +116,14 @@ def refused_call() -> None:
     (``on_refused="exit"``): its words go to the customer, then the program exits 1."""
     with licensed(os.environ["APP_OTHER_KEY"], on_refused="exit"):
         say("not_refused")
+
+
+_typed: list[str] = []
+
+
+def next_key() -> str:
+    """The key to type into the activation dialog: APP_KEY's comma-separated keys in turn."""
+    keys = os.environ["APP_KEY"].split(",")
+    key = keys[min(len(_typed), len(keys) - 1)]
+    _typed.append(key)
+    return key

@@ -4,7 +4,6 @@ runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lin
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ from app_events import (
     configure_from_environment,
     guarded_work,
     install_options,
+    next_key,
     qt_answer_dialog,
     refused_call,
     save_text,
@@ -75,7 +75,7 @@ def drive() -> None:
     modal = QApplication.activeModalWidget()
     if isinstance(modal, QInputDialog) and modal.objectName() == ACTIVATE_NAME:
         say("activation_dialog", label=modal.labelText())
-        modal.setTextValue(os.environ["APP_KEY"])
+        modal.setTextValue(next_key())
         modal.accept()
     if not state["ready"] and lic.session is not None and window.isVisible():
         state["ready"] = True

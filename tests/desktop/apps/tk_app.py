@@ -5,14 +5,13 @@ APP_* variables choose what its built-in driver does (the test's hands on the GU
 APP_MODE: ``idle`` (wait), ``busy`` (click Compute: 10 s of work in the click handler),
 ``tick`` (a 20 ms timer records its longest gap until the app is licensed or quits),
 ``changes`` (the driver keeps watching: bound widgets, dialogs);
-APP_KEY: the key to type into the activation dialog; APP_DIALOG_BUTTON: the button to
+APP_KEY: the keys to type into the activation dialog, in turn; APP_DIALOG_BUTTON: the button to
 press in a message box (``ok``, ``retry``, ``cancel``).
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from app_events import (
     configure_from_environment,
     guarded_work,
     install_options,
+    next_key,
     refused_call,
     save_text,
     say,
@@ -74,7 +74,7 @@ def drive() -> None:
     ):
         say("activation_dialog")
         entry = root.nametowidget(f"{activation}.key")
-        entry.insert(0, os.environ["APP_KEY"])
+        entry.insert(0, next_key())
         root.nametowidget(activation).nametowidget("!frame.ok").invoke()
     if not state["ready"] and app.session is not None and root.state() == "normal":
         state["ready"] = True
