@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._delivery import shield
     from ._exceptions import (
         AuthForgeError,
+        AuthForgeGuardError,
         ConfigurationError,
         FeatureNotLicensed,
         LicenseError,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "AuthForgeClient": "._client",
     "AuthForgeError": "._exceptions",
+    "AuthForgeGuardError": "._exceptions",
     "ConfigurationError": "._exceptions",
     "FeatureNotLicensed": "._exceptions",
     "LicenseError": "._exceptions",
@@ -84,6 +86,7 @@ __all__ = [
     "DEFINITIVE_ERROR_CODES",
     "AuthForgeClient",
     "AuthForgeError",
+    "AuthForgeGuardError",
     "ConfigurationError",
     "FeatureNotLicensed",
     "Guard",
@@ -183,6 +186,10 @@ def _load(module: str) -> Any:
         from . import _session
 
         return _session
+    if module == "_stores":
+        from . import _stores
+
+        return _stores
     if module == "_users":
         from . import _users
 

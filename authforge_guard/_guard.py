@@ -487,7 +487,7 @@ class Guard:
         try:
             result = accept_file(self._engine, path, hwid)
         except AuthForgeError as exc:
-            raise LicenseError(exc.code, f"license file refused: {exc.code}") from None
+            raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
         expires = parse_iso_utc(lic["expires_at"])
         entry = self._new_entry(
