@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from ._licensed import licensed as _LicensedBlock
     from ._retry import RetryPolicy
     from ._scheduler import Job
+    from ._stores import SessionStore
     from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")
@@ -108,7 +109,7 @@ class Guard:
         session_cache: bool | PathArg | None = None,
         ca_bundle: str | None = None,
         proxy_url: str | None = None,
-        session_store: bool | PathArg | None = None,
+        session_store: bool | PathArg | SessionStore | None = None,
         session_idle_timeout: float | None = None,
         max_sessions: int | None = None,
         login_workers: int | None = None,
@@ -486,7 +487,7 @@ class Guard:
         try:
             result = accept_file(self._engine, path, hwid)
         except AuthForgeError as exc:
-            raise LicenseError(exc.code, f"license file refused: {exc.code}") from None
+            raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
         expires = parse_iso_utc(lic["expires_at"])
         entry = self._new_entry(
