@@ -40,6 +40,7 @@ from ._clock import Deadline, elapsed
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
+from ._logins import LoginPool, Reachability
 from ._policy import policy_for
 from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
 from ._session import Loss, Session, build_state, license_end
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from ._licensed import licensed as _LicensedBlock
     from ._retry import RetryPolicy
     from ._scheduler import Job
+    from ._stores import SessionStore
     from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")
@@ -110,9 +112,10 @@ class Guard:
         session_cache: bool | PathArg | None = None,
         ca_bundle: str | None = None,
         proxy_url: str | None = None,
-        session_store: bool | PathArg | None = None,
+        session_store: bool | PathArg | SessionStore | None = None,
         session_idle_timeout: float | None = None,
         max_sessions: int | None = None,
+        login_workers: int | None = None,
         on_refused: str = "raise",
         support_hint: str | None = None,
         trust_environment: bool = False,
@@ -151,6 +154,7 @@ class Guard:
                 session_store=session_store,
                 session_idle_timeout=session_idle_timeout,
                 max_sessions=max_sessions,
+                login_workers=login_workers,
                 on_refused=on_refused,
                 support_hint=support_hint,
                 trust_environment=trust_environment,
@@ -181,6 +185,10 @@ class Guard:
         self._online = self.settings.online
         self._idle_timeout = self.settings.session_idle_timeout
         self._max_sessions = self.settings.max_sessions
+        # Logins asked for by coroutines run on threads of our own, never the loop's default
+        # executor; a server found unreachable fails the other logins fast (``_logins``).
+        self._logins = LoginPool(self.settings.login_workers)
+        self._reach = Reachability()
         # Session reuse across restarts and replicas (opt-in): the session store, and the
         # protocol over it (one login, one heartbeat per session, losses fanned out).
         self._fleet: Fleet | None = None
@@ -196,6 +204,9 @@ class Guard:
             )
             if self._fleet is not None:
                 weakref.finalize(self, self._fleet.close)
+        # Per-user licensing (``UserLicenses``) keeps its users' sessions in a store of its
+        # own and has them checked online whatever this guard's mode: {hwid: its fleet}.
+        self._served: dict[str, Fleet] = {}
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
         weakref.finalize(self, _cancel_all, self._entries)
@@ -362,15 +373,23 @@ class Guard:
             return entry
         flight, lead = self._join_flight(slot)
         if lead:
-            import asyncio
-
-            loop = asyncio.get_running_loop()
-            # The login is network I/O: a worker thread does it; this coroutine and any
-            # other caller of the same session wait on its flight.
-            loop.run_in_executor(
-                None, self._lead_flight_quietly, slot, flight, license_file, by_block
+            # The login is network I/O: one of our login threads does it (never the loop's
+            # default executor, which the application's own jobs share); this coroutine and
+            # any other caller of the same session wait on its flight. A login no thread
+            # took within the request timeout is not started: its callers get ``timeout``.
+            self._logins.submit(
+                lambda: self._lead_flight_quietly(slot, flight, license_file, by_block),
+                lambda: self._fail_flight(slot, flight, LicenseError("timeout")),
+                self.settings.request_timeout,
             )
         return await flight.wait_async()
+
+    def _fail_flight(self, slot: Slot, flight: Flight, error: LicenseError) -> None:
+        if _is_per_user(slot):
+            error.per_user = True
+        with self._lock:
+            self._flights.pop(slot, None)
+        flight.finish(None, error)
 
     def _join_flight(self, slot: Slot) -> tuple[Flight, bool]:
         """The login in flight for ``slot`` and whether this caller leads it; raises a
@@ -422,6 +441,12 @@ class Guard:
         with contextlib.suppress(BaseException):  # the waiters get it from the flight
             self._lead_flight(slot, flight, license_file, by_block)
 
+    def _forget_failure(self, slot: Slot) -> None:
+        """The next login of ``slot`` asks AuthForge again: the stored key changed (an
+        activation), so a refusal remembered for the old key says nothing about it."""
+        with self._lock:
+            self._failures.pop(slot, None)
+
     def _remember_failure(self, slot: Slot, error: LicenseError) -> None:
         if error.fatal or error.code in _REMEMBERED_CODES:
             self._failures[slot] = (time.monotonic() + REFUSAL_MEMORY_SECONDS, error)
@@ -467,7 +492,7 @@ class Guard:
         try:
             result = accept_file(self._engine, path, hwid)
         except AuthForgeError as exc:
-            raise LicenseError(exc.code, f"license file refused: {exc.code}") from None
+            raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
         expires = parse_iso_utc(lic["expires_at"])
         entry = self._new_entry(
@@ -487,13 +512,21 @@ class Guard:
     def _login_online(self, slot: Slot, key: str, hwid: str) -> Entry:
         if not self.settings.app_secret:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
+        probe = self._reach.enter()  # raises at once while another login probes an outage
         try:
-            if self._fleet is not None:
-                answer = self._fleet_obtain(key, hwid)
+            fleet = self._fleet_for(hwid)
+            if fleet is not None:
+                answer = self._fleet_obtain(key, hwid, fleet)
             else:
                 answer = self._engine.validate(key, hwid)
         except AuthForgeError as exc:
-            raise LicenseError(exc.code, f"license refused: {exc.code}") from None
+            self._reach.leave(probe, exc.code)
+            # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
+            raise LicenseError(exc.code, f"license refused: {exc.code}") from exc
+        except BaseException:
+            self._reach.abandon(probe)  # no news about the server either way
+            raise
+        self._reach.leave(probe, None)
         signed = answer.signed
         entry = self._new_entry(
             slot,
@@ -508,8 +541,8 @@ class Guard:
         entry.signed = signed
         entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
         entry = self._install(entry)
-        if self._fleet is not None:
-            self._fleet.follow(key, hwid, _weak_lost_elsewhere(self))
+        if fleet is not None:
+            fleet.follow(key, hwid, _weak_lost_elsewhere(self))
         return entry
 
     def _new_entry(
@@ -605,15 +638,29 @@ class Guard:
 
     # ---------------------------------------------------------- session store
 
-    def _fleet_obtain(self, key: str, hwid: str) -> Answer:
+    def _serve(self, hwid: str, fleet: Fleet | None) -> None:
+        """Sessions for ``hwid`` (a chat user's subject) live in ``fleet``'s store and are
+        checked online every interval, whatever this guard's mode; ``None`` undoes it."""
+        if fleet is None:
+            self._served.pop(hwid, None)
+        else:
+            self._served[hwid] = fleet
+
+    def _fleet_for(self, hwid: str) -> Fleet | None:
+        return self._served.get(hwid, self._fleet) if self._served else self._fleet
+
+    def _online_for(self, entry: Entry) -> bool:
+        """Whether ``entry``'s checks ask the server (a served user's always do)."""
+        return self._online or entry.hwid in self._served
+
+    def _fleet_obtain(self, key: str, hwid: str, fleet: Fleet) -> Answer:
         """A session from the store, from another instance's login, or a login here
         (``_fleet.py``). Online, a stored session is confirmed by one heartbeat without
         retries: a refusal just means a normal login is cheaper than waiting."""
         from ._retry import NO_RETRY
 
-        assert self._fleet is not None
         engine = self._engine
-        return self._fleet.obtain(
+        return fleet.obtain(
             key,
             hwid,
             engine.trust,
@@ -641,7 +688,9 @@ class Guard:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
             delay = first_delay(self.settings.heartbeat_interval, self._rng)
-            entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=self._online)
+            entry.heartbeat_job = self._timers_call(
+                delay, "_check", entry, worker=self._online_for(entry)
+            )
         self._arm_deadline(entry)
 
     def _arm_deadline(self, entry: Entry) -> None:
@@ -691,12 +740,14 @@ class Guard:
         with self._lock:
             if entry.session.active and self._entries.get(entry.slot) is entry:
                 delay = next_delay(self.settings.heartbeat_interval, self._rng)
-                entry.heartbeat_job = self._timers_call(delay, "_check", entry, worker=self._online)
+                entry.heartbeat_job = self._timers_call(
+                    delay, "_check", entry, worker=self._online_for(entry)
+                )
 
     def _check_once(self, entry: Entry) -> Answer | None:
         signed = entry.signed
         assert signed is not None
-        if self.settings.online:
+        if self._online_for(entry):
             engine = self._engine
             deadline = entry.deadline
 
@@ -705,8 +756,9 @@ class Guard:
                 ends_in = deadline.remaining() if deadline is not None else None
                 return engine.heartbeat(signed, entry.hwid, ends_in=ends_in)
 
-            if self._fleet is not None:  # one instance checks in, the others read its answer
-                return self._fleet.check_in(
+            fleet = self._fleet_for(entry.hwid)
+            if fleet is not None:  # one instance checks in, the others read its answer
+                return fleet.check_in(
                     entry.key,
                     entry.hwid,
                     engine.trust,
@@ -814,8 +866,9 @@ class Guard:
                 loss.code,
                 "" if entry.is_default else " for a per-user session",
             )
-            if session.kind == "online" and self._fleet is not None:
-                self._fleet.lost(entry.key, entry.hwid, loss.code)
+            fleet = self._fleet_for(entry.hwid)
+            if session.kind == "online" and fleet is not None:
+                fleet.lost(entry.key, entry.hwid, loss.code)
             if policy is not None:
                 policy.before_hooks(loss.code)
             self._hooks.run_fatal(LicenseEvent("lost", loss.code, True, error, session))
@@ -852,19 +905,20 @@ class Guard:
                 if self._idle_job is not None:
                     self._idle_job.cancel()
                     self._idle_job = None
-        fleet = self._fleet
-        if fleet is not None:
-            online = [e for e in ended if e.session.kind == "online"]
-            for entry in online:
-                fleet.release(entry.key, entry.hwid)  # another instance checks it in now
+        online = [e for e in ended if e.session.kind == "online"]
+        for entry in online:
+            served = self._fleet_for(entry.hwid)
+            if served is not None:
+                served.release(entry.key, entry.hwid)  # another instance checks it in now
                 if forget:
-                    fleet.forget(entry.key, entry.hwid)
-            if forget:
-                # With no session in this process (a "sign out" command), the
-                # configured key still names the entries to delete.
-                key = self.settings.license_key if every else license_key
-                if key and not any(e.key == key for e in online):
-                    fleet.forget(key)
+                    served.forget(entry.key, entry.hwid)
+        fleet = self._fleet
+        if fleet is not None and forget:
+            # With no session in this process (a "sign out" command), the
+            # configured key still names the entries to delete.
+            key = self.settings.license_key if every else license_key
+            if key and not any(e.key == key for e in online):
+                fleet.forget(key)
         if every or any(e.is_default for e in ended):
             self._policy.session_ended()
 

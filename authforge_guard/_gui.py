@@ -7,7 +7,11 @@ Which thread runs what (the rule both toolkits keep):
 - a worker thread runs every network call (the login, ``activate``): the GUI
   thread never waits for the license server;
 - the library's own threads (hooks, heartbeats) only *post* to the GUI loop
-  (``Toolkit.post``), never touch a widget.
+  (``Desktop.post``), never touch a widget.
+
+Where the program has no console (a windowed build: ``sys.stderr`` is
+``None``), the lines the library writes for the customer (``_console.say``)
+come to ``Desktop._notify`` and show in a dialog.
 
 A loss reaches the GUI thread through ``_loops``: posted to the loop (no signal
 while the loop is idle), and the toolkit's exception hook hands a
@@ -28,7 +32,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import _interrupts, _loops
+from . import _console, _interrupts, _loops
 from ._exceptions import ConfigurationError, LicenseError, LicenseLost
 from ._guard import Guard, get_guard
 from ._hooks import CHANGED
@@ -140,6 +144,10 @@ class Desktop:
         """Run ``fn`` on the GUI thread soon (thread-safe; wakes an idle loop)."""
         raise NotImplementedError
 
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        """On the GUI thread: run ``fn`` in a callback of its own, as soon as this one ends."""
+        raise NotImplementedError
+
     def _set_enabled(self, widget: Any, enabled: bool) -> None:
         raise NotImplementedError
 
@@ -243,6 +251,27 @@ class Desktop:
         signum = self.guard.settings.interrupt_signal if self.guard.settings.interrupt else None
         self._loop = _loops.register(self.post, self._react, signum=signum)
         self.guard.on(CHANGED)(self._changed_hook)
+        _console.set_notifier(self._notify)
+
+    def _notify(self, message: str) -> None:
+        """``_console``'s notifier: a line for a customer who has no console (a windowed
+        build), shown in a dialog. Any thread: on the GUI thread at once (an exit may
+        follow the line), from elsewhere posted."""
+        loop = self._loop
+        if loop is not None and loop.thread_ident == threading.get_ident():
+            self._show_notice(message)
+        elif not self._closed:
+            self.post(lambda: self._show_notice(message))
+
+    def _show_notice(self, message: str) -> None:
+        from ._refusal import PROGRESS_LINE
+
+        session = self._session
+        if self._closed or self._lost or message == PROGRESS_LINE:
+            return  # our own window says "checking"; a loss has its own dialog
+        if session is not None and not session.active:
+            return  # the loss's line ("exiting with code N"): the loss dialog tells it
+        self._tell(message)
 
     def _receive(self, exc: LicenseLost) -> None:
         """From the toolkit's exception hook (GUI thread): a callback raised ``LicenseLost``."""
@@ -252,10 +281,15 @@ class Desktop:
             self._react(_loops.Delivery(exc, None))
 
     def _react(self, delivery: _loops.Delivery) -> None:
-        """The reaction to a loss, once, on the GUI thread."""
+        """A loss reached the GUI thread (``Loop.take``): react once, in a callback of its
+        own. ``take`` runs where the busy-loop interrupt is held off; the save must not be
+        (its timeout is that interrupt), nor must the callback the loss interrupted."""
         if self._lost or self._closed:
             return
         self._lost = True
+        self._call_soon(lambda: self._react_now(delivery))
+
+    def _react_now(self, delivery: _loops.Delivery) -> None:
         exc = delivery.exc
         code = delivery.exit_code if delivery.exit_code is not None else self.exit_code
         for widget, _ in self._bound:
@@ -341,6 +375,8 @@ class Desktop:
         loop, self._loop = self._loop, None
         if loop is not None:
             _loops.unregister(loop)
+        if _console._notifier == self._notify:
+            _console.set_notifier(None)
 
     # -- live features --------------------------------------------------------
     def _changed_hook(self, event: Any) -> None:

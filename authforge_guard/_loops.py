@@ -31,8 +31,10 @@ the main thread, the signal interrupt is the fallback: ``LicenseLost`` is
 raised inside that callback, and the integration's toolkit exception hook
 (Tk's ``report_callback_exception``, ``sys.excepthook`` for Qt slots) hands it
 to ``Loop.receive``, which runs the same reaction. The interrupt is dropped by
-the handler once the loop has taken the loss (``Delivery.active``), so a late
-signal never lands in the reaction itself (the save, the dialog).
+the handler once the loop has taken the loss (``Delivery.active``), and while
+the integration's own dispatch of posted calls runs (its frames are
+``_interrupts.protect``-ed), so a late or early signal never lands in the
+reaction itself (the save, the dialog) nor in the call that is about to run it.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class Loop:
         self.pending: Delivery | None = None
         self._lock = threading.Lock()
 
+    @_interrupts.protect  # a fallback interrupt arriving now is dropped: this is the loss
     def take(self, delivery: Delivery) -> None:
         """On the loop's thread: run the reaction to ``delivery`` unless it ran already."""
         with self._lock:

@@ -64,6 +64,12 @@ _NO_VERDICT = {
     "app_burn_cap_reached": "The license server is not accepting checks for this program right now",
 }
 _NETWORK_ADVICE = "Check your internet connection and try again"
+# The connection worked; this computer does not trust the server's certificate.
+_TLS_WHAT = "The license server's certificate could not be verified on this computer"
+_TLS_ADVICE = (
+    "Check that this computer's date and time are right; on a company network, its IT "
+    "department may need to allow the license server"
+)
 
 _WHAT_TO_DO = {
     "invalid_key": "Check the key you entered",
@@ -210,6 +216,8 @@ def _lines(exc: BaseException, hint: str | None) -> list[str]:
     if kind == UNREACHABLE:
         what = _NO_VERDICT.get(code, "Could not reach the license server to check your license")
         advice = "Try again later" if code in _NO_VERDICT else _NETWORK_ADVICE
+        if code == "tls_error":
+            what, advice = _TLS_WHAT, _TLS_ADVICE
         return [f"{what} ({code}).", f"{advice}; if this keeps happening, {_contact(hint)}."]
     what = _WHAT_HAPPENED.get(code, f"This license was refused ({code}).")
     todo = _WHAT_TO_DO.get(code)

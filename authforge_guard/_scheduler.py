@@ -211,6 +211,9 @@ class Job:
         return (self.due, self.seq) < (other.due, other.seq)
 
 
+# Threads running background checks (network I/O) for every session of the process.
+CHECK_WORKERS = 4
+
 # Job.state: in the heap; in the heap and counted as cancelled; out of the heap.
 _QUEUED, _COUNTED, _OUT = 0, 1, 2
 # The heap is rebuilt without its cancelled jobs once they are this many and half of it.
@@ -246,7 +249,7 @@ class Timers:
     the live jobs.
     """
 
-    def __init__(self, *, workers: int = 4) -> None:
+    def __init__(self, *, workers: int = CHECK_WORKERS) -> None:
         import heapq
 
         self._heapq = heapq

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -28,6 +29,7 @@ from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
 from ._protocol import compact_json_bytes, new_nonce, server_verdict_code
 from ._retry import RetryPolicy
+from ._scheduler import CHECK_WORKERS
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -39,6 +41,12 @@ logger = logging.getLogger("authforge_guard")
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 USER_AGENT = f"authforge-guard/{__version__} (python)"
 _HEADERS = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+# Connections kept per pool: at least as many as the threads that send requests at once,
+# or each extra one is opened, used once and thrown away (a TLS handshake wasted, and
+# urllib3's "Connection pool is full" warning). Those threads: the background checks'
+# workers, and the callers' logins, e.g. an asyncio or concurrent.futures default
+# executor's at most 32 threads. Connections are only opened as they are needed.
+POOL_SIZE = CHECK_WORKERS + 32
 _DEBUG = logging.DEBUG
 
 
@@ -152,7 +160,7 @@ class Transport:
         self._timeout = u3.Timeout(connect=wait, read=wait)
         options: dict[str, Any] = {
             "num_pools": 2,
-            "maxsize": 4,
+            "maxsize": POOL_SIZE,
             "retries": False,
             "timeout": self._timeout,
             "cert_reqs": "CERT_REQUIRED",  # there is deliberately no way to turn this off
@@ -164,7 +172,11 @@ class Transport:
             "headers": _HEADERS,
         }
         if self.ca_bundle:
-            options["ca_certs"] = self.ca_bundle
+            options["ca_certs"] = self.ca_bundle  # replaces every other trust source
+        elif self.base_url.startswith("https:"):
+            context = _os_trust_store_context()
+            if context is not None:
+                options["ssl_context"] = context
         manager: urllib3.PoolManager
         if self.proxy_url:
             manager = u3.ProxyManager(self.proxy_url, **options)
@@ -331,9 +343,14 @@ def _transport_error(exc: Exception, base_url: str, expired: bool) -> Exception 
     if isinstance(exc, AuthForgeError):
         return None
     u3 = _u3().exceptions
-    if isinstance(exc, u3.SSLError):
-        # A certificate problem does not go away in 2 s: fail closed, no retry.
-        return AuthForgeError("network_error", f"network_error: TLS failure for {base_url}")
+    tls = _tls_failure(exc, u3)
+    if tls is not None:
+        # A certificate problem does not go away in 2 s: fail closed, no retry. Its own
+        # code: the customer's connection works, this computer does not trust the server.
+        logger.warning(
+            "authforge_guard: TLS to %s failed: %s (trust: %s)", base_url, tls, trust_source()
+        )
+        return AuthForgeError("tls_error", f"tls_error: cannot verify {base_url}: {tls}")
     if isinstance(exc, u3.NewConnectionError):
         # Checked before timeouts: urllib3 makes it a ConnectTimeoutError subclass.
         return _RetryableNetworkError(
@@ -349,6 +366,74 @@ def _transport_error(exc: Exception, base_url: str, expired: bool) -> Exception 
             AuthForgeError("network_error", f"network_error: cannot reach {base_url}")
         )
     return None
+
+
+def _tls_failure(exc: BaseException, u3: Any) -> str | None:
+    """OpenSSL's reason when ``exc`` is a TLS failure (``"CERTIFICATE_VERIFY_FAILED:
+    self-signed certificate"``), else ``None``. urllib3 wraps the ``ssl`` error once or
+    twice (``SSLError``, ``MaxRetryError.reason``); the chain is walked to find it."""
+    import ssl
+
+    seen: set[int] = set()
+    found = False
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return f"{current.reason}: {current.verify_message}"
+        if isinstance(current, (ssl.SSLError, u3.SSLError)):
+            found = True
+            reason = getattr(current, "reason", None)
+            if isinstance(reason, str) and reason:
+                return reason
+        current = _inner(current)
+    return "TLS handshake failed" if found else None
+
+
+def _inner(exc: BaseException) -> BaseException | None:
+    """The error ``exc`` wraps: urllib3's ``reason``, its first argument, or the cause."""
+    for nested in (getattr(exc, "reason", None), exc.args[0] if exc.args else None):
+        if isinstance(nested, BaseException):
+            return nested
+    return exc.__cause__ or exc.__context__
+
+
+# ------------------------------------------------------------------ trust
+
+
+def trust_source() -> str:
+    """Where certificates are trusted from when no ``ca_bundle`` is given (for logs)."""
+    return "the OS trust store (truststore)" if _truststore() is not None else "OpenSSL's paths"
+
+
+def _truststore() -> Any:
+    """The ``truststore`` module (the ``tls`` extra), or ``None``: it needs Python 3.10+."""
+    if sys.version_info < (3, 10):
+        return None
+    try:
+        import truststore
+    except ImportError:
+        return None
+    return truststore
+
+
+def _os_trust_store_context() -> Any:
+    """An ``SSLContext`` that verifies against the operating system's trust store
+    (Keychain on macOS, the Windows certificate store, the distribution's bundle on
+    Linux), when ``truststore`` is installed; else ``None`` (OpenSSL's default paths).
+
+    Why: a frozen program carries the build machine's OpenSSL paths, and a macOS
+    ``.app`` has no usable default store at all; the OS store is what the
+    customer's browser trusts, including a company's inspecting proxy.
+    """
+    truststore = _truststore()
+    if truststore is None:
+        return None
+    import ssl
+
+    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 def _decode_object(status: int, raw: bytes) -> dict[str, Any] | None:

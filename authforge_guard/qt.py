@@ -26,6 +26,7 @@ import sys
 import threading
 from typing import Any, Callable
 
+from . import _interrupts
 from ._exceptions import LicenseLost
 from ._guard import Guard
 from ._gui import CHECKING, TITLE, Desktop, check_install_arguments
@@ -83,6 +84,7 @@ class QtLicense(Desktop):
     def post(self, fn: Callable[[], None]) -> None:
         self._poster.posted.emit(fn)
 
+    @_interrupts.protect  # see _loops: the fallback never lands in our own dispatch
     def _run(self, fn: Callable[[], None]) -> None:
         try:
             fn()
@@ -103,6 +105,9 @@ class QtLicense(Desktop):
         self._shutdown()
         if sys.excepthook == self._excepthook:
             sys.excepthook = self._previous_hook
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        self._core.QTimer.singleShot(0, fn)
 
     # -- widgets --------------------------------------------------------------
     def _set_enabled(self, widget: Any, enabled: bool) -> None:

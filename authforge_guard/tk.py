@@ -27,6 +27,7 @@ import tkinter
 from tkinter import messagebox, ttk
 from typing import Any, Callable
 
+from . import _interrupts
 from ._exceptions import LicenseLost
 from ._guard import Guard
 from ._gui import CHECKING, TITLE, Desktop, check_install_arguments
@@ -79,6 +80,7 @@ class TkLicense(Desktop):
             with contextlib.suppress(BlockingIOError, OSError):  # full: a wake-up is pending
                 os.write(pipe[1], b"\0")
 
+    @_interrupts.protect  # see _loops: the fallback never lands in our own dispatch
     def _woken(self, fd: int, mask: int) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
             while os.read(fd, 512):
@@ -90,6 +92,7 @@ class TkLicense(Desktop):
         if not self._closed:
             self.root.after(_POLL_MS, self._poll)
 
+    @_interrupts.protect
     def _run_posted(self) -> None:
         while True:
             try:
@@ -127,6 +130,9 @@ class TkLicense(Desktop):
                 for fd in pipe:
                     with contextlib.suppress(OSError):
                         os.close(fd)
+
+    def _call_soon(self, fn: Callable[[], None]) -> None:
+        self.root.after(0, fn)
 
     # -- widgets --------------------------------------------------------------
     def _set_enabled(self, widget: Any, enabled: bool) -> None:

@@ -92,6 +92,7 @@ def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
     # Rebuild the same sessions from their signed answers, as a login would keep them.
     from authforge_guard._clock import Deadline
     from authforge_guard._protocol import verify_signed_payload
+    from authforge_guard._session import license_end
     from authforge_guard._sessions import Entry
 
     trust = guard._engine.trust
@@ -113,6 +114,7 @@ def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
             signed.license_variables,
             signed.app_variables,
             signed.expires_at,
+            license_end(signed.payload),
         )
         fresh.signed = signed
         fresh.deadline = Deadline(signed.expires_at)

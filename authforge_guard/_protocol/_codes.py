@@ -43,6 +43,7 @@ SERVER_ERROR_CODES = frozenset(
 CLIENT_ERROR_CODES = frozenset(
     {
         "network_error",
+        "tls_error",  # transient: no server said anything; a network or a clock can fix it
         "timeout",
         "invalid_json_response",
         "response_not_json_object",

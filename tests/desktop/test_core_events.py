@@ -85,3 +85,27 @@ def test_an_unchanged_heartbeat_runs_no_changed_hook(af, make_guard):
     guard.ensure()
     wait_for(lambda: af.stats()["licenses"][key]["heartbeats"] >= 3, timeout=30)
     assert events == []
+
+
+def test_activate_with_the_right_key_right_after_a_wrong_one_succeeds(
+    af, make_guard, tmp_path, monkeypatch
+):
+    # The activation dialog's second try: the refusal remembered for the wrong stored key
+    # (30 s) must not answer for the right one.
+    from authforge_guard import LicenseError
+    from authforge_guard._keystore import activate, load_key
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.delenv("AUTHFORGE_LICENSE_KEY", raising=False)
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard()
+    try:
+        activate("NOT-A-REAL-KEY", guard=guard)
+    except LicenseError as exc:
+        assert exc.code == "invalid_key"
+    else:
+        raise AssertionError("a wrong key was accepted")
+    assert load_key(guard.settings.app_id) is None
+    session = activate(key, guard=guard)
+    assert session.active and session.tier == "pro"
+    assert load_key(guard.settings.app_id) == key

@@ -188,3 +188,82 @@ def test_the_editor_examples_run_licensed_and_close_on_a_revocation(af, run_app,
     assert "Traceback" not in app.stderr
     lines = [ln for ln in (EXAMPLES / example).read_text().splitlines() if "licensing line" in ln]
     print(f"\n[{example}] licensing lines: {len(lines)} (+ the import and configure())")
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_a_loss_raised_by_a_guarded_call_inside_a_callback_is_the_loss(
+    af, run_app, tmp_path, script
+):
+    # A timer calls licensed work every 10 ms: after the revocation that call raises
+    # LicenseLost inside a Tk callback / Qt slot. It is the loss, never a printed traceback.
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, key, mode="guarded", exit_code=8)
+    app.wait_event("ready")
+    af.revoke(key)
+    check_loss_reaction(app, tmp_path, exit_code=8)
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_a_save_that_hangs_is_stopped_and_the_app_still_closes(af, run_app, tmp_path, script):
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, key, mode="idle", exit_code=9, save_hangs=1, hook_timeout=1)
+    app.wait_event("ready")
+    af.revoke(key)
+    assert app.finish() == 9, (app.names(), app.stderr)
+    names = app.names()
+    assert names.index("save_hangs") < names.index("on_lost") < names.index("dialog"), names
+    assert "Saving your work took too long and was stopped." in app.wait_event("dialog")["text"]
+    assert "saved" not in names and "finally" in names and "atexit" in names
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_without_a_console_the_customers_words_come_in_a_dialog(af, run_app, script):
+    # A windowed build has no stderr: a refusal told "on the console" (on_refused="exit")
+    # reaches the customer through the integration's dialog, then the program exits 1.
+    key = af.create_license({"tier": "pro"})
+    other = af.create_license({"tier": "pro"})
+    af.revoke(other)
+    app = run_app(script, key, mode="refused_call", no_console=1, other_key=other)
+    app.wait_event("ready")
+    assert "This license was revoked." in app.wait_event("dialog")["text"]
+    assert app.finish() == 1
+    assert "not_refused" not in app.names()
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_a_wrong_key_in_the_activation_dialog_is_told_and_asked_again(
+    af, run_app, tmp_path, script
+):
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, None, mode="changes", key=f"NOT-A-REAL-KEY,{key}")
+    app.wait_event("ready")
+    asked = [e for e in app.events if e["event"] == "activation_dialog"]
+    assert len(asked) == 2, app.names()
+    if script == "qt_app.py":  # the Tk driver does not read the label
+        assert "not valid" in asked[1]["label"]
+    stored = list((tmp_path / "config" / "authforge").glob("*/license-key"))
+    assert [p.read_text().strip() for p in stored] == [key]
+    app.kill()
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_unreachable_at_start_offers_retry_and_retry_starts_the_app(af, run_app, tmp_path, script):
+    from tests.support.fault_proxy import Fault, FaultProxy
+
+    key = af.create_license({"tier": "pro"})
+    go = tmp_path / "retry-now"
+    with FaultProxy(af.url) as proxy:
+        proxy.arm(Fault.status(503), always=True)
+        app = run_app(
+            script,
+            key,
+            mode="changes",
+            dialog_button="retry",
+            press_when=go,
+            environ={"AUTHFORGE_API_URL": proxy.url},
+        )
+        assert "Could not reach the license server" in app.wait_event("dialog")["text"]
+        proxy.disarm()
+        go.touch()
+        assert app.wait_event("ready")["tier"] == "pro"
+        app.kill()

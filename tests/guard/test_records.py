@@ -7,6 +7,7 @@ import copy
 import functools
 import inspect
 import pickle
+import re
 import sys
 
 import pytest
@@ -170,7 +171,12 @@ def _unwrapped(fn):
     return fn.__func__ if isinstance(fn, (classmethod, staticmethod)) else fn
 
 
-@pytest.mark.parametrize("fn", CALLABLES, ids=repr)
+def _stable_id(fn):
+    """A test id without a memory address: pytest-xdist workers must collect the same ids."""
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(fn))
+
+
+@pytest.mark.parametrize("fn", CALLABLES, ids=_stable_id)
 def test_kinds_are_what_inspect_says(fn):
     target = _unwrapped(fn)
     assert is_coroutine_function(fn) is inspect.iscoroutinefunction(target)

@@ -266,10 +266,10 @@ def test_a_self_signed_server_fails_closed(shared_af, https, make_shared_client,
     key = shared_af.create_license()
     assert https.url.startswith("https://")
     result = make_shared_client(api_base_url=https.url).validate_license(key)
-    assert result["code"] == "network_error"
+    assert result["code"] == "tls_error"
     with pytest.raises(LicenseError) as info:
         make_shared_guard(api_base_url=https.url, license_key=key).ensure()
-    assert info.value.code == "network_error"
+    assert info.value.code == "tls_error"
     assert https.requests == []  # not a byte of a request was sent
     assert shared_af.stats()["licenses"][key]["validates"] == 0
 
@@ -300,7 +300,7 @@ def test_trusting_another_certificate_still_fails(
     else:
         ca = str(certificates["other"].cert_path)
         result = make_shared_client(api_base_url=https.url, ca_bundle=ca).validate_license(key)
-    assert result["code"] == "network_error"
+    assert result["code"] == "tls_error"
 
 
 def test_an_explicit_proxy_is_used_for_an_https_target(

@@ -149,15 +149,15 @@ def test_without_the_ca_bundle_it_fails_closed(af):
         ca_bundle=None,
         on_failure=lambda reason, exc: failures.append((reason, exc.code)),
     )
-    assert client.validate_license(key)["code"] == "network_error"
+    assert client.validate_license(key)["code"] == "tls_error"
     assert client.login(key) is False
-    assert failures == [("login_failed", "network_error")]
+    assert failures == [("login_failed", "tls_error")]
     guard = af.guard(
         license_key=key, hwid_override="machine", retry_policy=FAST_RETRY, ca_bundle=None
     )
     with pytest.raises(LicenseError) as info:
         guard.ensure()
-    assert info.value.code == "network_error"
+    assert info.value.code == "tls_error"
     assert af.stats()["licenses"][key]["validates"] == 0  # nothing reached the server
 
 
@@ -473,7 +473,7 @@ def test_the_cli_makes_a_self_signed_certificate_and_says_how_to_trust_it(tmp_pa
             hwid_override="cli-machine",
             retry_policy=FAST_RETRY,
         )
-        assert untrusting.validate_license(license_key)["code"] == "network_error"
+        assert untrusting.validate_license(license_key)["code"] == "tls_error"
         if shutil.which("node"):  # the official Node SDK's way in: https.request
             script = textwrap.dedent("""
                 const https = require("https");

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
-from authforge_guard import configure
+from authforge_guard import configure, licensed, requires_license
 
 MODE = os.environ.get("APP_MODE", "idle")
 
@@ -16,11 +17,35 @@ def say(event: str, **fields: object) -> None:
 
 
 def configure_from_environment() -> None:
+    if os.environ.get("APP_NO_CONSOLE"):
+        sys.stderr = None  # type: ignore[assignment]  # a windowed build (pythonw, .app)
     configure(
         trust_environment=True,
         on_lost=os.environ.get("APP_ON_LOST", "raise"),
         exit_code=int(os.environ.get("APP_GUARD_EXIT_CODE", "1")),
+        hook_timeout=float(os.environ.get("APP_HOOK_TIMEOUT", "30")),
     )
+
+
+def save_text(text: str) -> str:
+    """The app's ``save``: write the work where APP_SAVE_PATH says (APP_SAVE_HANGS: then
+    hang, as a save to a dead network drive does)."""
+    import threading
+
+    path = os.environ["APP_SAVE_PATH"]
+    with open(path, "w") as f:
+        f.write(text)
+    if os.environ.get("APP_SAVE_HANGS"):
+        say("save_hangs")
+        time.sleep(600)
+    say("saved", path=path, thread=threading.current_thread().name)
+    return path
+
+
+@requires_license
+def guarded_work() -> str:
+    """Licensed work a timer calls every few milliseconds (APP_MODE=guarded)."""
+    return "done"
 
 
 def install_options() -> dict[str, object]:
@@ -46,8 +71,24 @@ def tk_answer_dialog(root: object) -> bool:
     box = find(".")
     if box is None or not tk.call("winfo", "ismapped", box):
         return False
-    say("dialog", text=str(tk.call(f"{box}.msg", "cget", "-text")))
-    tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    if _report_dialog(box, str(tk.call(f"{box}.msg", "cget", "-text"))):
+        tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
+    return True
+
+
+_reported: list[object] = []
+
+
+def _report_dialog(box: object, text: str) -> bool:
+    """Say ``dialog`` once per dialog; True when its button may be pressed now (at once,
+    or once the file APP_PRESS_WHEN names exists: the test's signal)."""
+    if box not in _reported:
+        _reported.append(box)
+        say("dialog", text=text)
+    gate = os.environ.get("APP_PRESS_WHEN")
+    if gate and not os.path.exists(gate):
+        return False
+    _reported.remove(box)
     return True
 
 
@@ -58,7 +99,8 @@ def qt_answer_dialog() -> bool:
     modal = QApplication.activeModalWidget()
     if not isinstance(modal, QMessageBox) or not modal.isVisible():
         return False
-    say("dialog", text=modal.text())
+    if not _report_dialog(modal, modal.text()):
+        return True
     buttons = {
         "ok": QMessageBox.StandardButton.Ok,
         "retry": QMessageBox.StandardButton.Retry,
@@ -67,3 +109,21 @@ def qt_answer_dialog() -> bool:
     wanted = modal.button(buttons[os.environ.get("APP_DIALOG_BUTTON", "ok")])
     (wanted or modal.buttons()[0]).click()
     return True
+
+
+def refused_call() -> None:
+    """A click handler that opens a customer-facing block on a refused key
+    (``on_refused="exit"``): its words go to the customer, then the program exits 1."""
+    with licensed(os.environ["APP_OTHER_KEY"], on_refused="exit"):
+        say("not_refused")
+
+
+_typed: list[str] = []
+
+
+def next_key() -> str:
+    """The key to type into the activation dialog: APP_KEY's comma-separated keys in turn."""
+    keys = os.environ["APP_KEY"].split(",")
+    key = keys[min(len(_typed), len(keys) - 1)]
+    _typed.append(key)
+    return key

@@ -4,12 +4,21 @@ runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lin
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
 
-from app_events import MODE, configure_from_environment, install_options, qt_answer_dialog, say
+from app_events import (
+    MODE,
+    configure_from_environment,
+    guarded_work,
+    install_options,
+    next_key,
+    qt_answer_dialog,
+    refused_call,
+    save_text,
+    say,
+)
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QApplication,
@@ -35,11 +44,7 @@ layout.addWidget(compute_button)
 
 
 def save() -> str:
-    path = os.environ["APP_SAVE_PATH"]
-    with open(path, "w") as f:
-        f.write(text.toPlainText())
-    say("saved", path=path, thread=threading.current_thread().name)
-    return path
+    return save_text(text.toPlainText())
 
 
 lic = install(
@@ -70,14 +75,18 @@ def drive() -> None:
     modal = QApplication.activeModalWidget()
     if isinstance(modal, QInputDialog) and modal.objectName() == ACTIVATE_NAME:
         say("activation_dialog", label=modal.labelText())
-        modal.setTextValue(os.environ["APP_KEY"])
+        modal.setTextValue(next_key())
         modal.accept()
     if not state["ready"] and lic.session is not None and window.isVisible():
         state["ready"] = True
         say("ready", tier=lic.session.tier, export=export.isEnabled())
         if MODE == "busy":
             QTimer.singleShot(100, compute_button.click)
-        if MODE in ("idle", "busy"):
+        if MODE == "refused_call":
+            QTimer.singleShot(100, refused_call)
+        if MODE == "guarded":
+            guarded_timer.start()
+        if MODE in ("idle", "busy", "guarded"):
             driver.stop()  # idle from here: nothing of ours runs until the license reacts
             return
     if state["ready"] and export.isEnabled() != state["changed"]:
@@ -100,6 +109,9 @@ def lost(exc: BaseException) -> None:
     driver.start()  # the dialog comes next: look for it
 
 
+guarded_timer = QTimer()
+guarded_timer.setInterval(10)
+guarded_timer.timeout.connect(guarded_work)  # after the loss: LicenseLost inside a slot
 driver.timeout.connect(drive)
 driver.start()
 ticker = QTimer()

@@ -5,20 +5,29 @@ APP_* variables choose what its built-in driver does (the test's hands on the GU
 APP_MODE: ``idle`` (wait), ``busy`` (click Compute: 10 s of work in the click handler),
 ``tick`` (a 20 ms timer records its longest gap until the app is licensed or quits),
 ``changes`` (the driver keeps watching: bound widgets, dialogs);
-APP_KEY: the key to type into the activation dialog; APP_DIALOG_BUTTON: the button to
+APP_KEY: the keys to type into the activation dialog, in turn; APP_DIALOG_BUTTON: the button to
 press in a message box (``ok``, ``retry``, ``cancel``).
 """
 
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
 import tkinter
 
-from app_events import MODE, configure_from_environment, install_options, say, tk_answer_dialog
+from app_events import (
+    MODE,
+    configure_from_environment,
+    guarded_work,
+    install_options,
+    next_key,
+    refused_call,
+    save_text,
+    say,
+    tk_answer_dialog,
+)
 
 from authforge_guard.tk import ACTIVATE_NAME, install
 
@@ -30,11 +39,7 @@ text.insert("1.0", "the user's work")
 
 
 def save() -> str:
-    path = os.environ["APP_SAVE_PATH"]
-    with open(path, "w") as f:
-        f.write(text.get("1.0", "end"))
-    say("saved", path=path, thread=threading.current_thread().name)
-    return path
+    return save_text(text.get("1.0", "end"))
 
 
 app = install(
@@ -69,20 +74,29 @@ def drive() -> None:
     ):
         say("activation_dialog")
         entry = root.nametowidget(f"{activation}.key")
-        entry.insert(0, os.environ["APP_KEY"])
+        entry.insert(0, next_key())
         root.nametowidget(activation).nametowidget("!frame.ok").invoke()
     if not state["ready"] and app.session is not None and root.state() == "normal":
         state["ready"] = True
         say("ready", tier=app.session.tier, export=str(export["state"]))
         if MODE == "busy":
             root.after(100, compute_button.invoke)
-        if MODE in ("idle", "busy"):
+        if MODE == "refused_call":
+            root.after(100, refused_call)
+        if MODE == "guarded":
+            root.after(10, guarded_timer)
+        if MODE in ("idle", "busy", "guarded"):
             return  # idle from here: nothing of ours runs until the license reacts
     if state["ready"] and str(export["state"]) != state["changed"]:
         state["changed"] = str(export["state"])
         if state["changed"] == "normal":
             say("export_state_enabled", tier=app.session.tier)
     root.after(50, drive)
+
+
+def guarded_timer() -> None:
+    guarded_work()  # after the loss: LicenseLost inside a Tk callback
+    root.after(10, guarded_timer)
 
 
 def tick() -> None:
