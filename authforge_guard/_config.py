@@ -547,6 +547,14 @@ SETTINGS: tuple[Setting, ...] = (
         "accept an offline `.authforge` file named by `AUTHFORGE_LICENSE_FILE` (a "
         "`license_file=` in code is always accepted)",
     ),
+    Setting(
+        "max_unreachable",
+        CODE,
+        _seconds,
+        None,
+        "online mode: seconds the heartbeats may keep failing before the session ends with "
+        "`server_unreachable` (default: three intervals)",
+    ),
 )
 
 ROWS: dict[str, Setting] = {row.name: row for row in SETTINGS}
@@ -625,6 +633,7 @@ class GuardSettings(Record):
     support_hint: str | None
     trust_environment: bool
     offline: bool
+    max_unreachable: float | None  # None: UNREACHABLE_INTERVALS heartbeat intervals
 
     def __init__(self, **values: Any) -> None:
         self._assign(**values)
