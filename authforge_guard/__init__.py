@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._delivery import shield
     from ._exceptions import (
         AuthForgeError,
+        AuthForgeGuardError,
         ConfigurationError,
         FeatureNotLicensed,
         LicenseError,
@@ -41,12 +42,14 @@ if TYPE_CHECKING:
         verify_license_file,
     )
     from ._session import Session
+    from ._stores import SessionStore
     from ._users import UserLicenses
 
 # public name -> the private module that defines it
 _EXPORTS: dict[str, str] = {
     "AuthForgeClient": "._client",
     "AuthForgeError": "._exceptions",
+    "AuthForgeGuardError": "._exceptions",
     "ConfigurationError": "._exceptions",
     "FeatureNotLicensed": "._exceptions",
     "LicenseError": "._exceptions",
@@ -62,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "get_guard": "._guard",
     "LicenseEvent": "._hooks",
     "Session": "._session",
+    "SessionStore": "._stores",
     "UserLicenses": "._users",
     "requires_license": "._decorators",
     "licensed": "._licensed",
@@ -82,6 +86,7 @@ __all__ = [
     "DEFINITIVE_ERROR_CODES",
     "AuthForgeClient",
     "AuthForgeError",
+    "AuthForgeGuardError",
     "ConfigurationError",
     "FeatureNotLicensed",
     "Guard",
@@ -89,6 +94,7 @@ __all__ = [
     "LicenseEvent",
     "LicenseLost",
     "Session",
+    "SessionStore",
     "UserLicenses",
     "__version__",
     "activate",
@@ -117,12 +123,78 @@ def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'authforge_guard' has no attribute {name!r}")
-    # __import__ is what ``from ._client import AuthForgeClient`` runs; unlike
-    # importlib.import_module it is timed by -X importtime, so a program's
-    # start-up profile shows these modules under their own names.
-    value = getattr(__import__(module_name[1:], globals(), None, [name], 1), name)
+    value = getattr(_load(module_name[1:]), name)
     globals()[name] = value  # later lookups skip this function
     return value
+
+
+def _load(module: str) -> Any:
+    """The private module ``module``, by an import statement of its own.
+
+    Freezers see import statements, not computed names: PyInstaller and Nuitka
+    follow each ``from . import _x`` below into the frozen program (Nuitka drops
+    the ``TYPE_CHECKING`` block above), so a plain ``pyinstaller``/``nuitka``
+    build needs no ``--hidden-import``. The statements run only here, on first
+    use of a name, so ``import authforge_guard`` stays cheap; and an import
+    statement is timed by ``-X importtime`` under the module's own name.
+    """
+    if module == "_client":
+        from . import _client
+
+        return _client
+    if module == "_decorators":
+        from . import _decorators
+
+        return _decorators
+    if module == "_delivery":
+        from . import _delivery
+
+        return _delivery
+    if module == "_exceptions":
+        from . import _exceptions
+
+        return _exceptions
+    if module == "_features":
+        from . import _features
+
+        return _features
+    if module == "_guard":
+        from . import _guard
+
+        return _guard
+    if module == "_hooks":
+        from . import _hooks
+
+        return _hooks
+    if module == "_keystore":
+        from . import _keystore
+
+        return _keystore
+    if module == "_library_hooks":
+        from . import _library_hooks
+
+        return _library_hooks
+    if module == "_licensed":
+        from . import _licensed
+
+        return _licensed
+    if module == "_protocol":
+        from . import _protocol
+
+        return _protocol
+    if module == "_session":
+        from . import _session
+
+        return _session
+    if module == "_stores":
+        from . import _stores
+
+        return _stores
+    if module == "_users":
+        from . import _users
+
+        return _users
+    raise ImportError(f"authforge_guard: no import for {module!r}")  # a test keeps them equal
 
 
 def __dir__() -> list[str]:

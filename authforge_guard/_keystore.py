@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._exceptions import ConfigurationError
+from ._exceptions import ConfigurationError, LicenseError
 from ._files import user_directory
 
 if TYPE_CHECKING:
@@ -127,6 +127,17 @@ def activate(license_key: str, *, guard: Guard | None = None) -> Session:
     key = license_key.strip() if isinstance(license_key, str) else ""
     if not key:
         raise ValueError("activate() needs the license key the customer entered")
+    try:
+        return _activate(active, key)
+    except (LicenseError, ConfigurationError) as exc:
+        # The customer reads ``exc.user_message``: it names the vendor's support.
+        from ._refusal import support_hint_of
+
+        exc.support_hint = support_hint_of(active)
+        raise
+
+
+def _activate(active: Guard, key: str) -> Session:
     s = active.settings
     if s.license_key is not None or s.license_file is not None:
         # A configured key wins over a stored one: check this one on its own, keep it.

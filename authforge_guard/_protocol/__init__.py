@@ -7,7 +7,6 @@ calls, and ``cryptography`` loads on the first signature check.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -193,10 +192,59 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = importlib.import_module(f".{module}", __name__)
-    value = getattr(loaded, name)
+    value = getattr(_load(module), name)
     globals()[name] = value
     return value
+
+
+def _load(module: str) -> Any:
+    """``module``, by an import statement a freezer follows (PyInstaller, Nuitka), run on
+    first use only (see ``authforge_guard._load``)."""
+    if module == "_activation":
+        from . import _activation
+
+        return _activation
+    if module == "_binding":
+        from . import _binding
+
+        return _binding
+    if module == "_codes":
+        from . import _codes
+
+        return _codes
+    if module == "_encoding":
+        from . import _encoding
+
+        return _encoding
+    if module == "_hwid":
+        from . import _hwid
+
+        return _hwid
+    if module == "_keys":
+        from . import _keys
+
+        return _keys
+    if module == "_license_file":
+        from . import _license_file
+
+        return _license_file
+    if module == "_redact":
+        from . import _redact
+
+        return _redact
+    if module == "_requests":
+        from . import _requests
+
+        return _requests
+    if module == "_signed_session":
+        from . import _signed_session
+
+        return _signed_session
+    if module == "_token":
+        from . import _token
+
+        return _token
+    raise ImportError(f"authforge_guard._protocol: no import for {module!r}")
 
 
 def __dir__() -> list[str]:

@@ -3,7 +3,7 @@
 Subcommands: ``hwid``, ``check``, ``verify-file``, ``activate``, ``deactivate``,
 ``activation-request``, ``server``, ``admin``, ``demo``. Each lives in a module exposing
 ``add_parser(subparsers)`` (which sets ``func``), listed in
-``_COMMAND_MODULES``; modules import the library inside ``func``, so
+``build_parser``; modules import the library inside ``func``, so
 ``--help`` stays fast. Exit codes: 0 ok, 1 license refused, 2 usage or
 configuration error (a ``ConfigurationError`` is one line, no traceback),
 3 network (no answer from AuthForge).
@@ -12,7 +12,6 @@ configuration error (a ``ConfigurationError`` is one line, no traceback),
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from .. import _refusal
@@ -23,17 +22,6 @@ EXIT_OK = 0
 EXIT_REFUSED = _refusal.EXIT_REFUSED
 EXIT_USAGE = _refusal.EXIT_CONFIGURATION
 EXIT_NETWORK = _refusal.EXIT_UNREACHABLE
-
-# Subcommand modules, in the order ``--help`` lists them.
-_COMMAND_MODULES = (
-    "._hwid_cmd",
-    "._check_cmd",  # check, verify-file
-    "._activate_cmd",  # activate, deactivate
-    "._request_cmd",
-    "._server_cmd",
-    "._admin_cmd",
-    "._demo_cmd",
-)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"authforge-guard {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name, __name__).add_parser(subparsers)
+    # Import statements, not computed names: a frozen program that ships this command
+    # line (PyInstaller, Nuitka) finds every subcommand. Each module is cheap to import.
+    from . import (
+        _activate_cmd,
+        _admin_cmd,
+        _check_cmd,
+        _demo_cmd,
+        _hwid_cmd,
+        _request_cmd,
+        _server_cmd,
+    )
+
+    # In the order ``--help`` lists them.
+    for module in (
+        _hwid_cmd,
+        _check_cmd,  # check, verify-file
+        _activate_cmd,  # activate, deactivate
+        _request_cmd,
+        _server_cmd,
+        _admin_cmd,
+        _demo_cmd,
+    ):
+        module.add_parser(subparsers)
     return parser
 
 
@@ -61,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except ConfigurationError as exc:
-        # A setting the user can fix: one line, no traceback.
-        sys.stderr.write(f"error: {exc}\n")
+        # A setting the user can fix: one line, no traceback (and no crash without a console).
+        from .._console import say
+
+        say(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

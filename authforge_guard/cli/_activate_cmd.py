@@ -8,11 +8,11 @@ program of the app on this machine then uses it when no key is configured.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from . import EXIT_OK
 from ._common import add_app_options, app_id, given
+from ._output import print_line
 
 
 def add_parser(subparsers: Any) -> None:
@@ -28,6 +28,11 @@ def add_parser(subparsers: Any) -> None:
         "3 network (no answer from AuthForge)",
     )
     activate.add_argument("key", metavar="KEY", help="the license key")
+    activate.add_argument(
+        "--support-hint",
+        metavar="TEXT",
+        help="who the customer contacts, named in a refusal (a vendor's shortcut sets it)",
+    )
     add_app_options(activate, api_url=True)
     activate.set_defaults(func=run_activate)
 
@@ -42,26 +47,27 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_activate(args: argparse.Namespace) -> int:
+    from .._console import say
     from .._exceptions import LicenseError
     from .._guard import Guard
     from .._keystore import activate, key_path
     from .._refusal import exit_code_for, user_message
 
     # No session cache and no heartbeat left behind: this process only checks and stores.
-    guard = Guard(**given(args))
+    guard = Guard(**given(args), support_hint=args.support_hint)
     try:
         session = activate(args.key, guard=guard)
-    except LicenseError as exc:
-        sys.stderr.write(user_message(exc) + "\n")
+    except LicenseError as exc:  # activate() set the support hint
+        say(user_message(exc, exc.support_hint))
         return exit_code_for(exc)
     except ValueError as exc:  # not a key at all
-        sys.stderr.write(f"error: {exc}\n")
+        say(f"error: {exc}")
         return 2
     finally:
         guard.logout()
-    sys.stdout.write(
+    print_line(
         f"Activated: license {session.license_key} (tier {session.tier or 'none'}).\n"
-        f"Stored in {key_path(guard.settings.app_id)}\n"
+        f"Stored in {key_path(guard.settings.app_id)}"
     )
     return EXIT_OK
 
@@ -70,7 +76,7 @@ def run_deactivate(args: argparse.Namespace) -> int:
     from .._keystore import forget_key
 
     if forget_key(app_id(args)):
-        sys.stdout.write("Deactivated: the stored license key was removed.\n")
+        print_line("Deactivated: the stored license key was removed.")
     else:
-        sys.stdout.write("No license key was stored.\n")
+        print_line("No license key was stored.")
     return EXIT_OK

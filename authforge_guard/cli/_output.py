@@ -34,6 +34,19 @@ def print_result(result: Any, *, as_json: bool) -> None:
     out.flush()
 
 
+def print_line(text: str) -> None:
+    """``text`` and a newline on stdout; with no usable stdout (a windowed build),
+    through ``_console`` (stderr, else the log and the GUI's notifier)."""
+    out = sys.stdout
+    try:
+        out.write(text + "\n")
+        out.flush()
+    except Exception:  # None, closed, or broken: the customer still gets the line
+        from .._console import say
+
+        say(text)
+
+
 def print_fields(fields: Mapping[str, Any]) -> None:
     width = max((len(name) for name in fields), default=0)
     for name, value in fields.items():

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from authforge_guard import ConfigurationError, activate, deactivate
+from authforge_guard import ConfigurationError, LicenseError, activate, deactivate
 from authforge_guard._keystore import key_path, load_key
 
 from .conftest import run_module
@@ -61,6 +61,19 @@ def test_a_refused_key_is_not_stored(af, cli, config_home):
     assert code == 1 and err.startswith("This license key is not valid.\n")
     assert not (config_home / "authforge" / af.app_id / "license-key").exists()
     assert load_key(af.app_id) is None
+
+
+def test_a_refusal_names_the_support_hint(af, cli, config_home):
+    # Issue 22: the vendor's support hint reaches activate's refusals too.
+    key = af.create_license()
+    af.revoke(key)
+    code, _, err = cli("activate", key, "--support-hint", "help@vendor.example", env=af.environ())
+    assert code == 1
+    assert err == "This license was revoked.\nPlease contact help@vendor.example.\n"
+    guard = af.guard(support_hint="help@vendor.example", hwid_override="m1")
+    with pytest.raises(LicenseError) as info:
+        activate(key, guard=guard)
+    assert "contact help@vendor.example" in info.value.user_message
 
 
 def test_activate_without_an_answer_exits_3(af, cli, config_home):

@@ -93,7 +93,9 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(
     shared_af, proxy, make_shared_guard, make_shared_client, debug_logs
 ):
     key = shared_af.create_license({"tier": "pro"})
-    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
+    guard = make_shared_guard(
+        api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05, max_unreachable=60
+    )
     events, texts = [], []
 
     @guard.on_lost

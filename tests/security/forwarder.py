@@ -10,8 +10,10 @@ genuinely signed, only for another request than the one the program sent.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import socketserver
 import ssl
 import threading
@@ -45,6 +47,7 @@ class RewritingForwarder:
         self._failing: dict[str, int] = {}
         self.rewritten: dict[str, int] = {}
         self.failed: dict[str, int] = {}
+        self._tunnels: list[socket.socket] = []
         self.answered = threading.Condition(self._lock)
         self._server = _Server(self)
         self._thread = threading.Thread(
@@ -71,9 +74,16 @@ class RewritingForwarder:
             return table.get(path, 0)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        """Stop listening: from now on a connection to ``url`` is refused (idempotent)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+        with self._lock:
+            tunnels, self._tunnels = self._tunnels, []
+        for tunnel in tunnels:  # kept-alive tunnels end too: nothing gets through any more
+            with contextlib.suppress(OSError):
+                tunnel.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> RewritingForwarder:
         return self
@@ -138,6 +148,8 @@ class _Tunnel(socketserver.StreamRequestHandler):
             tls = self.server.forwarder._tls.wrap_socket(self.connection, server_side=True)
         except (ssl.SSLError, OSError):
             return
+        with self.server.forwarder._lock:
+            self.server.forwarder._tunnels.append(tls)
         with tls, tls.makefile("rb") as reader:
             while True:
                 try:
