@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._delivery import shield
     from ._exceptions import (
         AuthForgeError,
+        AuthForgeGuardError,
         ConfigurationError,
         FeatureNotLicensed,
         LicenseError,
@@ -41,12 +42,14 @@ if TYPE_CHECKING:
         verify_license_file,
     )
     from ._session import Session
+    from ._stores import SessionStore
     from ._users import UserLicenses
 
 # public name -> the private module that defines it
 _EXPORTS: dict[str, str] = {
     "AuthForgeClient": "._client",
     "AuthForgeError": "._exceptions",
+    "AuthForgeGuardError": "._exceptions",
     "ConfigurationError": "._exceptions",
     "FeatureNotLicensed": "._exceptions",
     "LicenseError": "._exceptions",
@@ -62,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "get_guard": "._guard",
     "LicenseEvent": "._hooks",
     "Session": "._session",
+    "SessionStore": "._stores",
     "UserLicenses": "._users",
     "requires_license": "._decorators",
     "licensed": "._licensed",
@@ -82,6 +86,7 @@ __all__ = [
     "DEFINITIVE_ERROR_CODES",
     "AuthForgeClient",
     "AuthForgeError",
+    "AuthForgeGuardError",
     "ConfigurationError",
     "FeatureNotLicensed",
     "Guard",
@@ -89,6 +94,7 @@ __all__ = [
     "LicenseEvent",
     "LicenseLost",
     "Session",
+    "SessionStore",
     "UserLicenses",
     "__version__",
     "activate",
@@ -180,6 +186,14 @@ def _load(module: str) -> Any:
         from . import _session
 
         return _session
+    if module == "_stores":
+        from . import _stores
+
+        return _stores
+    if module == "_users":
+        from . import _users
+
+        return _users
     raise ImportError(f"authforge_guard: no import for {module!r}")  # a test keeps them equal
 
 

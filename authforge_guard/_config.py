@@ -25,12 +25,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._exceptions import ConfigurationError
 from ._records import Record
+
+if TYPE_CHECKING:
+    from ._stores import SessionStore
 
 logger = logging.getLogger("authforge_guard")
 
@@ -245,37 +247,22 @@ def _signal_number(value: Any, problem: Problem) -> int:
     return int(number)
 
 
-def _store(value: Any, problem: Problem, *, urls: bool = True) -> bool | str:
-    """``True`` (the per-user default directory), ``False``, a directory path, or a
-    ``redis://``/``rediss://`` URL; a ``file://`` URL is its path."""
-    if value is True or value is False:
-        return bool(value)
-    if isinstance(value, os.PathLike):
-        return str(os.fspath(value))
-    if not isinstance(value, str):
-        raise problem("must be True, False or a directory path")
-    text = value.strip()
-    word = text.lower()
-    if word in _TRUE_WORDS:
-        return True
-    if word in _FALSE_WORDS:
-        return False
-    if word.startswith(("redis://", "rediss://")):
-        if not urls:
-            raise problem("a redis:// store is set with session_store")
-        return text
-    if word.startswith("file://"):
-        path = urllib.parse.unquote(urllib.parse.urlsplit(text).path)
-        if not path:
-            raise problem("a file:// URL needs a path")
-        return path
-    if "://" in word:
-        # Not shown: a store URL may carry a password.
-        raise problem("must be a path, or a file://, redis:// or rediss:// URL")
-    return text
+def _store(value: Any, problem: Problem, *, urls: bool = True) -> Any:
+    """``True`` (the per-user default directory), ``False``, a directory path, a Redis URL
+    or a ``SessionStore`` object, read by the stores' own parser (``parse_store_setting``),
+    the one ``store_from_setting`` uses too."""
+    from ._stores import is_store_url, parse_store_setting
+
+    try:
+        parsed = parse_store_setting(value)
+    except ValueError as exc:  # its message never shows the value (a URL's password)
+        raise problem(str(exc)) from None
+    if not urls and (is_store_url(parsed) or not isinstance(parsed, (bool, str))):
+        raise problem("a Redis URL or a store object is set with session_store")
+    return parsed
 
 
-def _file_store(value: Any, problem: Problem) -> bool | str:
+def _file_store(value: Any, problem: Problem) -> Any:
     return _store(value, problem, urls=False)
 
 
@@ -463,7 +450,8 @@ SETTINGS: tuple[Setting, ...] = (
         _store,
         False,
         "where sessions are reused from: `True` (per-user directory), a path or `file://` "
-        "URL, `redis://`/`rediss://`; the environment may only turn it off",
+        "URL, `redis://`/`rediss://`/`unix://`, or in code a `SessionStore` object; the "
+        "environment may only turn it off",
         "off",
         "AUTHFORGE_SESSION_STORE",
         _off_only,
@@ -509,8 +497,7 @@ SETTINGS: tuple[Setting, ...] = (
         ENVIRONMENT,
         _proxy_url,
         None,
-        "an HTTP(S) proxy; never used for a host `NO_PROXY` names, nor for a loopback "
-        "server unless the proxy is on loopback",
+        "an HTTP(S) proxy; never used for a host `NO_PROXY` names, nor for a loopback server",
         "`HTTPS_PROXY`",
         "AUTHFORGE_PROXY_URL",
     ),
@@ -558,6 +545,14 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "accept an offline `.authforge` file named by `AUTHFORGE_LICENSE_FILE` (a "
         "`license_file=` in code is always accepted)",
+    ),
+    Setting(
+        "max_unreachable",
+        CODE,
+        _seconds,
+        None,
+        "online mode: seconds the heartbeats may keep failing before the session ends with "
+        "`server_unreachable` (default: three intervals)",
     ),
 )
 
@@ -617,8 +612,8 @@ class GuardSettings(Record):
     ttl_seconds: int | None
     hwid_override: str | None
     request_timeout: float
-    session_cache: bool | str  # the file store (False when session_store is a URL)
-    session_store: bool | str
+    session_cache: bool | str  # the file store (False when session_store is a URL or object)
+    session_store: bool | str | SessionStore
     session_idle_timeout: float
     max_sessions: int
     login_workers: int
@@ -637,6 +632,7 @@ class GuardSettings(Record):
     support_hint: str | None
     trust_environment: bool
     offline: bool
+    max_unreachable: float | None  # None: UNREACHABLE_INTERVALS heartbeat intervals
 
     def __init__(self, **values: Any) -> None:
         self._assign(**values)
@@ -848,16 +844,21 @@ class _Source:
         except ValueError as exc:
             raise self.problem(ROWS["heartbeat_interval"], str(exc)) from None
 
-    def one_store(self, cache: bool | str, store: bool | str) -> tuple[bool | str, bool | str]:
+    def one_store(
+        self, cache: bool | str, store: bool | str | SessionStore
+    ) -> tuple[bool | str, bool | str | SessionStore]:
         """``(session_cache, session_store)``: ``session_cache`` is the file store's older
         name; both set and different is an error, else each mirrors the other."""
         if cache is not False and store is not False and cache != store:
             raise self.problem(
                 ROWS["session_store"], "session_cache and session_store name different stores"
             )
+        from ._stores import is_store_url
+
         store = store if store is not False else cache
-        is_url = isinstance(store, str) and "://" in store
-        return (False if is_url else store), store
+        if isinstance(store, (bool, str)) and not is_store_url(store):
+            return store, store  # a directory (or the default one, or none)
+        return False, store  # a Redis URL or the program's own store
 
 
 _UNPARSEABLE = object()

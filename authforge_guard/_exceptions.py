@@ -1,6 +1,16 @@
-"""Every exception the package raises, one small class per kind of failure.
+"""Every exception the package raises, one small class per kind of failure, under one root::
 
-Messages never carry a secret: callers pass codes and masked values only.
+    AuthForgeGuardError                 except AuthForgeGuardError: any of ours
+    ├── AuthForgeError (ValueError)     a protocol or client failure, ``.code`` (the SDK's)
+    ├── ConfigurationError (ValueError) a setting missing or unusable, ``.argument``
+    └── LicenseError                    no license to be had, ``.code``, ``.user_message``
+        ├── LicenseLost                 a live license lost while licensed work ran
+        └── FeatureNotLicensed          the license does not grant ``.feature``
+
+``AuthForgeError`` and ``ConfigurationError`` stay ``ValueError``s, so code written
+against the official SDK keeps catching them. Messages never carry a secret: callers
+pass codes and masked values only. Nothing here imports another module of the
+package at import time (the code tables and the customer's words load when asked).
 """
 
 from __future__ import annotations
@@ -15,7 +25,11 @@ def _is_transient(code: Any) -> bool:
     return classify(code)
 
 
-class _CodedError(Exception):
+class AuthForgeGuardError(Exception):
+    """The root of every error ``authforge_guard`` raises (see the tree above)."""
+
+
+class _CodedError(AuthForgeGuardError):
     """An error with a machine-readable ``code`` and its classification."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -80,7 +94,7 @@ class _UserMessage:
         return user_message(self, self.support_hint)  # type: ignore[arg-type]
 
 
-class ConfigurationError(_UserMessage, ValueError):
+class ConfigurationError(_UserMessage, AuthForgeGuardError, ValueError):
     """A setting is missing or unusable; names the argument and its environment variable."""
 
     code = "configuration_error"

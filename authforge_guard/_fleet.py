@@ -37,7 +37,7 @@ from ._clock import elapsed
 from ._engine import Answer
 from ._exceptions import AuthForgeError
 from ._protocol import SignedSession, TrustList
-from ._stores import HEARTBEAT, LOGIN, SessionStore, store_from_setting
+from ._stores import HEARTBEAT, LOGIN, SessionStore, StoreSetting, store_from_setting
 from ._stores._entry import key_hash
 
 logger = logging.getLogger("authforge_guard")
@@ -88,7 +88,7 @@ class Fleet:
     @classmethod
     def from_setting(
         cls,
-        setting: bool | str | None,
+        setting: StoreSetting,
         app_id: str,
         environ: Mapping[str, str] | None = None,
         *,

@@ -36,7 +36,7 @@ from typing import (
 )
 
 from . import _delivery
-from ._clock import Deadline
+from ._clock import Deadline, elapsed
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from ._licensed import licensed as _LicensedBlock
     from ._retry import RetryPolicy
     from ._scheduler import Job
+    from ._stores import SessionStore
     from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")
@@ -70,6 +71,9 @@ _REMEMBERED_CODES = frozenset({"invalid_key"})
 # with every caller that asks for the same session: during an outage a burst of
 # requests fails fast instead of each repeating the whole retry cycle.
 TRANSIENT_SHARE_SECONDS = 5.0
+# Online mode ends a session whose checks have all failed for this many intervals
+# (unless max_unreachable says otherwise).
+UNREACHABLE_INTERVALS = 3
 
 
 class Guard:
@@ -108,7 +112,7 @@ class Guard:
         session_cache: bool | PathArg | None = None,
         ca_bundle: str | None = None,
         proxy_url: str | None = None,
-        session_store: bool | PathArg | None = None,
+        session_store: bool | PathArg | SessionStore | None = None,
         session_idle_timeout: float | None = None,
         max_sessions: int | None = None,
         login_workers: int | None = None,
@@ -116,6 +120,7 @@ class Guard:
         support_hint: str | None = None,
         trust_environment: bool = False,
         offline: bool = False,
+        max_unreachable: float | None = None,
         retry_policy: RetryPolicy | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -154,6 +159,7 @@ class Guard:
                 support_hint=support_hint,
                 trust_environment=trust_environment,
                 offline=offline,
+                max_unreachable=max_unreachable,
             ).items()
             if value is not None or key == "hook_timeout"
         }
@@ -486,7 +492,7 @@ class Guard:
         try:
             result = accept_file(self._engine, path, hwid)
         except AuthForgeError as exc:
-            raise LicenseError(exc.code, f"license file refused: {exc.code}") from None
+            raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
         expires = parse_iso_utc(lic["expires_at"])
         entry = self._new_entry(
@@ -721,6 +727,8 @@ class Guard:
                 expired = AuthForgeError("session_expired")
                 expired.__cause__ = error
                 error = expired
+            elif error.transient and self._online:
+                error = self._silence_bound(entry, error)
             if error.fatal:
                 self._lose(entry, error)
                 return
@@ -763,8 +771,28 @@ class Guard:
             raise AuthForgeError("session_expired")
         return None
 
+    def _silence_bound(self, entry: Entry, error: AuthForgeError) -> AuthForgeError:
+        """``server_unreachable`` once online checks have failed for ``max_unreachable``
+        seconds (on the elapsed clock) since the server last vouched for the session:
+        a proxy answering 502 or a blocked connection must not keep a revoked license
+        running until its signed end. Else ``error`` as it is."""
+        limit = self.settings.max_unreachable
+        if limit is None:
+            limit = UNREACHABLE_INTERVALS * self.settings.heartbeat_interval
+        silent = elapsed() - entry.confirmed
+        if silent < limit:
+            return error
+        unreachable = AuthForgeError(
+            "server_unreachable",
+            f"server_unreachable: no answer from AuthForge for {silent:.0f} s "
+            f"(max_unreachable={limit:g}); last failure: {error.code}",
+        )
+        unreachable.__cause__ = error
+        return unreachable
+
     def _refresh(self, entry: Entry, answer: Answer) -> None:
         """A heartbeat was accepted: new variables (a tier change) and end time."""
+        entry.confirmed = elapsed()
         signed = answer.signed
         state = self._state_for(
             signed.license_variables,

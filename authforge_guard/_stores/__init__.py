@@ -33,7 +33,15 @@ from .._exceptions import ConfigurationError
 from .._protocol import SignedSession, TrustList
 from ._entry import Found, key_hash, verify_entry
 
-__all__ = ["Found", "SessionStore", "key_hash", "store_from_setting", "verify_entry"]
+__all__ = [
+    "Found",
+    "SessionStore",
+    "is_session_store",
+    "key_hash",
+    "parse_store_setting",
+    "store_from_setting",
+    "verify_entry",
+]
 
 LOGIN = "login"  # lease purpose: the one replica logging a session in
 HEARTBEAT = "heartbeat"  # lease purpose: the one replica checking a session in
@@ -84,7 +92,67 @@ class SessionStore(Protocol):
         ...
 
 
-StoreSetting = Union[bool, str, "os.PathLike[str]", None]
+StoreSetting = Union[bool, str, "os.PathLike[str]", SessionStore, None]
+
+_STORE_METHODS = ("load", "save", "forget", "try_lease", "release_lease", "tombstone", "watch")
+
+
+def is_session_store(value: object) -> bool:
+    """Whether ``value`` is a store object (it has the methods of ``SessionStore``)."""
+    if isinstance(value, (bool, str, bytes, os.PathLike)) or value is None:
+        return False
+    return all(callable(getattr(value, name, None)) for name in (*_STORE_METHODS, "close"))
+
+
+def parse_store_setting(value: object) -> bool | str | SessionStore:
+    """The one reading of a ``session_store`` / ``session_cache`` value (the Guard's
+    settings and ``store_from_setting`` both go through it, so they cannot disagree).
+
+    ``False``: no store. ``True``: the per-user file cache of the app. A ``str``
+    with ``://``: a Redis URL (``redis://``, ``rediss://``, ``unix:///path``).
+    Any other ``str``: a directory (``file://`` URLs are read as their path). A
+    store object (the methods of ``SessionStore``) is used as it is. Anything
+    else is a ``ValueError`` whose message never shows the value (a URL may
+    carry a password).
+    """
+    if value is None or value is False:
+        return False
+    if value is True:
+        return True
+    if is_session_store(value):
+        return value  # type: ignore[return-value]
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise ValueError(
+            "must be True, False, a directory path, a URL (file://, redis://, rediss://, "
+            "unix://) or a SessionStore object"
+        )
+    text = value.strip()
+    word = text.lower()
+    if word in _FALSE_WORDS:
+        return False
+    if word in _TRUE_WORDS:
+        return True
+    scheme = urlsplit(text).scheme.lower() if "://" in text else ""
+    if scheme in _REDIS_SCHEMES:
+        return text
+    if scheme == "file":
+        path = unquote(urlsplit(text).path)
+        if not path:
+            raise ValueError("a file:// URL needs a path")
+        return path
+    if scheme or "://" in text:
+        raise ValueError(
+            f"unknown scheme {scheme!r} (use a directory path, file://, redis://, rediss:// "
+            "or unix://)"
+        )
+    return text
+
+
+def is_store_url(parsed: object) -> bool:
+    """Whether a parsed setting names a Redis store (a URL), not a directory."""
+    return isinstance(parsed, str) and "://" in parsed
 
 
 def store_from_setting(
@@ -98,35 +166,26 @@ def store_from_setting(
 
     ``True`` (or ``"1"``, ``"yes"``...): the per-user file cache of this app;
     ``redis://host:port/db``, ``rediss://...`` (TLS), ``unix:///path``: Redis;
-    ``file:///dir`` or a path: a file store in that directory as is;
-    ``False``, ``None``, ``""``, ``"0"``: none. A Redis URL without the
-    ``redis`` package installed is a ``ConfigurationError``.
+    ``file:///dir`` or a path: a file store in that directory as is; a
+    ``SessionStore`` object: itself; ``False``, ``None``, ``""``, ``"0"``:
+    none (see ``parse_store_setting``). A Redis URL without the ``redis``
+    package installed is a ``ConfigurationError``.
     """
     from ._file import FileStore
 
-    if value is None or value is False:
+    try:
+        parsed = parse_store_setting(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"session store: {exc}") from None
+    if parsed is False:
         return None
-    if value is True:
+    if parsed is True:
         return FileStore.default(app_id, environ, clock=clock)
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    text = str(value).strip()
-    word = text.lower()
-    if word in _FALSE_WORDS:
-        return None
-    if word in _TRUE_WORDS:
-        return FileStore.default(app_id, environ, clock=clock)
-    scheme = urlsplit(text).scheme.lower() if "://" in text else ""
-    if scheme in _REDIS_SCHEMES:
-        return _redis_store(text, app_id, clock)
-    if scheme == "file":
-        text = unquote(urlsplit(text).path)
-    elif scheme:
-        raise ConfigurationError(
-            f"session store: unknown scheme {scheme!r} "
-            "(use a directory path, file://, redis:// or rediss://)"
-        )
-    return FileStore(os.path.abspath(os.path.expanduser(text)), app_id, clock=clock)
+    if not isinstance(parsed, str):
+        return parsed  # the program's own store
+    if is_store_url(parsed):
+        return _redis_store(parsed, app_id, clock)
+    return FileStore(os.path.abspath(os.path.expanduser(parsed)), app_id, clock=clock)
 
 
 def _redis_store(url: str, app_id: str, clock: Callable[[], float]) -> SessionStore:

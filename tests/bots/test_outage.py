@@ -142,3 +142,17 @@ def test_a_hanging_server_leaves_the_default_executor_and_the_loop_free(af, caps
                 f"\n[hang] 20 new users on a hanging server: default executor job waited "
                 f"max {max(waits) * 1000:.1f} ms; longest loop stall {stall * 1000:.1f} ms"
             )
+
+
+def test_the_outage_benchmark_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "bots_outage.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "they were told: ['unreachable']" in result.stdout
+    assert "default executor job" in result.stdout and "loop stall" in result.stdout

@@ -216,3 +216,17 @@ def test_bad_store_settings_are_clear(af, make_guard):
         UserLicenses(make_guard(), store="ftp://x/y").session_sync(1)
     with pytest.raises(TypeError):
         UserLicenses(make_guard(), store="a.db", subject="tg")  # type: ignore[arg-type]
+
+
+def test_an_idle_user_is_dropped_and_comes_back_without_a_validation(af, make_guard, store):
+    from tests.support.waiting import wait_for
+
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(session_idle_timeout=0.2)
+    users = UserLicenses(guard, store=store)
+    first = users.activate_sync(12, key)
+    assert wait_for(lambda: not first.active, 30)  # evicted: no checks while idle
+    assert first.lost_code == "idle"
+    back = users.session_sync(12)  # resumed from the store, confirmed by a heartbeat
+    assert back.active and back is not first
+    assert validates(af, key) == 1
