@@ -50,6 +50,7 @@ class App:
     """A test app in a child process: its JSON event lines, read as they come."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.started = time.time()
         self.process = subprocess.Popen(
             argv,
             env=env,

@@ -144,19 +144,22 @@ def test_a_refused_key_at_start_is_told_and_quits(af, run_app, script):
 def test_a_hanging_server_at_start_never_blocks_the_gui(af, run_app, silent_server, script):
     # 8: start-up blocked the GUI for 15-32 s. Here a 20 ms timer keeps ticking while the
     # login waits on a server that never answers; then Retry / Quit, and Quit exits 3.
+    # DESKTOP_HANG_SECONDS=30 measures the 30 s hang (the report's figure).
+    hang = os.environ.get("DESKTOP_HANG_SECONDS", "3")
     key = af.create_license({"tier": "pro"})
     app = run_app(
         script,
         key,
         mode="tick",
         dialog_button="cancel",
-        environ={"AUTHFORGE_API_URL": silent_server, "AUTHFORGE_REQUEST_TIMEOUT": "3"},
+        environ={"AUTHFORGE_API_URL": silent_server, "AUTHFORGE_REQUEST_TIMEOUT": hang},
     )
-    text = app.wait_event("dialog")["text"]
+    text = app.wait_event("dialog", timeout=60 + 10 * float(hang))["text"]
     assert "Could not reach the license server" in text
     assert app.finish() == 3
     gap = app.wait_event("ticks")["longest_gap"]
-    print(f"\n[{script}] longest GUI timer gap while the server hung: {gap * 1000:.0f} ms")
+    waited = app.wait_event("dialog")["t"] - app.started
+    print(f"\n[{script}] server hung {waited:.0f} s; longest GUI timer gap {gap * 1000:.0f} ms")
 
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -7,10 +7,12 @@ import atexit
 import sys
 import threading
 import time
+from typing import Any
 
 from app_events import (
     MODE,
     configure_from_environment,
+    gap_meter,
     guarded_work,
     install_options,
     next_key,
@@ -65,7 +67,8 @@ def compute() -> None:
 
 
 compute_button.clicked.connect(compute)
-state = {"ready": False, "last": time.monotonic(), "gap": 0.0, "changed": None}
+state = {"ready": False, "changed": None}
+meter: Any = gap_meter()
 driver = QTimer()
 driver.setInterval(50)
 
@@ -96,9 +99,7 @@ def drive() -> None:
 
 
 def tick() -> None:
-    now = time.monotonic()
-    state["gap"] = max(state["gap"], now - state["last"])
-    state["last"] = now
+    meter.tick(QApplication.activeModalWidget() is not None)
     if lic.session is not None:
         ticker.stop()
 
@@ -126,5 +127,5 @@ try:
     sys.exit(code)
 finally:
     if MODE == "tick":
-        say("ticks", longest_gap=state["gap"])
+        say("ticks", longest_gap=meter.longest)
     say("finally", exc=repr(sys.exc_info()[1]))

@@ -16,10 +16,12 @@ import sys
 import threading
 import time
 import tkinter
+from typing import Any
 
 from app_events import (
     MODE,
     configure_from_environment,
+    gap_meter,
     guarded_work,
     install_options,
     next_key,
@@ -27,6 +29,7 @@ from app_events import (
     save_text,
     say,
     tk_answer_dialog,
+    tk_messagebox,
 )
 
 from authforge_guard.tk import ACTIVATE_NAME, install
@@ -62,7 +65,8 @@ def compute() -> None:
 compute_button = tkinter.Button(root, text="Compute", command=compute, name="compute")
 compute_button.pack()
 
-state = {"ready": False, "last": time.monotonic(), "gap": 0.0, "changed": None}
+state = {"ready": False, "changed": None}
+meter: Any = gap_meter()
 
 
 def drive() -> None:
@@ -100,9 +104,7 @@ def guarded_timer() -> None:
 
 
 def tick() -> None:
-    now = time.monotonic()
-    state["gap"] = max(state["gap"], now - state["last"])
-    state["last"] = now
+    meter.tick(tk_messagebox(root) is not None)
     if app.session is None:
         root.after(20, tick)
 
@@ -122,5 +124,5 @@ try:
     say("mainloop_returned")
 finally:
     if MODE == "tick":
-        say("ticks", longest_gap=state["gap"])
+        say("ticks", longest_gap=meter.longest)
     say("finally", exc=repr(sys.exc_info()[1]))
