@@ -497,8 +497,7 @@ SETTINGS: tuple[Setting, ...] = (
         ENVIRONMENT,
         _proxy_url,
         None,
-        "an HTTP(S) proxy; never used for a host `NO_PROXY` names, nor for a loopback "
-        "server unless the proxy is on loopback",
+        "an HTTP(S) proxy; never used for a host `NO_PROXY` names, nor for a loopback server",
         "`HTTPS_PROXY`",
         "AUTHFORGE_PROXY_URL",
     ),

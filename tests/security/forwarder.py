@@ -47,6 +47,8 @@ class RewritingForwarder:
         self._failing: dict[str, int] = {}
         self.rewritten: dict[str, int] = {}
         self.failed: dict[str, int] = {}
+        self.forwarded: dict[str, int] = {}
+        self.connections = 0  # every connection made to the proxy, tunnel or not
         self._tunnels: list[socket.socket] = []
         self.answered = threading.Condition(self._lock)
         self._server = _Server(self)
@@ -109,6 +111,7 @@ class RewritingForwarder:
             if isinstance(body, dict):
                 raw = json.dumps(rule(body), separators=(",", ":")).encode("utf-8")
                 self._note(self.rewritten, path)
+        self._note(self.forwarded, path)
         upstream = http.client.HTTPConnection(*self._upstream, timeout=30)
         try:
             upstream.request("POST", path, raw, {"Content-Type": "application/json"})
@@ -136,6 +139,8 @@ class _Tunnel(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        with self.server.forwarder._lock:
+            self.server.forwarder.connections += 1
         request_line = self.rfile.readline(8192).decode("latin-1").split()
         while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
             pass
