@@ -653,6 +653,13 @@ class Guard:
         """Whether ``entry``'s checks ask the server (a served user's always do)."""
         return self._online or entry.hwid in self._served
 
+    def _within_interval(self, entry: Entry, delay: float) -> float:
+        """A served user's checks keep the jitter below the interval, never above it: a
+        revoked user is refused within one interval (what ``UserLicenses`` promises)."""
+        if entry.hwid in self._served:
+            return min(delay, self.settings.heartbeat_interval)
+        return delay
+
     def _fleet_obtain(self, key: str, hwid: str, fleet: Fleet) -> Answer:
         """A session from the store, from another instance's login, or a login here
         (``_fleet.py``). Online, a stored session is confirmed by one heartbeat without
@@ -687,7 +694,9 @@ class Guard:
     def _arm(self, entry: Entry) -> None:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
-            delay = first_delay(self.settings.heartbeat_interval, self._rng)
+            delay = self._within_interval(
+                entry, first_delay(self.settings.heartbeat_interval, self._rng)
+            )
             entry.heartbeat_job = self._timers_call(
                 delay, "_check", entry, worker=self._online_for(entry)
             )
@@ -739,7 +748,9 @@ class Guard:
                 self._refresh(entry, answer)
         with self._lock:
             if entry.session.active and self._entries.get(entry.slot) is entry:
-                delay = next_delay(self.settings.heartbeat_interval, self._rng)
+                delay = self._within_interval(
+                    entry, next_delay(self.settings.heartbeat_interval, self._rng)
+                )
                 entry.heartbeat_job = self._timers_call(
                     delay, "_check", entry, worker=self._online_for(entry)
                 )

@@ -36,14 +36,18 @@ from urllib.parse import unquote, urlsplit
 
 from ._exceptions import ConfigurationError, LicenseError
 
+# Imported with this module (when the bot builds its UserLicenses, before its event loop
+# runs), not at the first message: these pull in the AuthForge client, whose import would
+# otherwise stall the loop for tens of milliseconds.
+from ._fleet import Fleet
+from ._stores._sqlite import SqliteStore, UserRecord, UserStore
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable
 
-    from ._fleet import Fleet
     from ._guard import Guard
     from ._hooks import LicenseEvent
     from ._session import Session
-    from ._stores._sqlite import UserRecord, UserStore
 
 logger = logging.getLogger("authforge_guard")
 
@@ -119,7 +123,6 @@ class UserLicenses:
             return ready
         with self._lock:
             if self._ready is None:
-                from ._fleet import Fleet
                 from ._guard import get_guard
 
                 guard = self._guard_arg if self._guard_arg is not None else get_guard()
@@ -269,8 +272,6 @@ class UserLicenses:
 
     def _keep(self, uid: str, given: UserId, key: str, subject: str) -> None:
         """The key was accepted: store it, and drop the user's previous session."""
-        from ._stores._sqlite import UserRecord
-
         guard, store, _fleet = self._parts()
         previous = store.get_user(uid)
         store.put_user(uid, key, subject)
@@ -399,8 +400,6 @@ def _uid(user_id: Any) -> str:
 
 def _open_store(value: str | os.PathLike[str] | None, app_id: str) -> UserStore:
     """The store a ``store=`` argument names (see ``UserLicenses``)."""
-    from ._stores._sqlite import SqliteStore
-
     if value is None:
         return SqliteStore(_default_path(app_id), app_id)
     text = os.fspath(value)
