@@ -152,6 +152,8 @@ def run_app(af, display, tmp_path):
         env.update({f"APP_{k.upper()}": str(v) for k, v in app_vars.items()})
         if environ:
             env.update(environ)
+        if isinstance(script, str) and ":" in script:  # "qt_app.py:PyQt6": the binding
+            script, env["APP_QT"] = script.split(":", 1)
         path = Path(script) if Path(script).is_absolute() else APPS / script
         app = App([sys.executable, str(path), *args], env)
         started.append(app)

@@ -25,7 +25,12 @@ QT = pytest.param(
     id="qt",
     marks=pytest.mark.skipif(importlib.util.find_spec("PySide6") is None, reason="no PySide6"),
 )
-APPS = [TK, QT]
+PYQT = pytest.param(
+    "qt_app.py:PyQt6",
+    id="pyqt6",
+    marks=pytest.mark.skipif(importlib.util.find_spec("PyQt6") is None, reason="no PyQt6"),
+)
+APPS = [TK, QT, PYQT]
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 
 

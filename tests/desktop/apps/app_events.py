@@ -124,7 +124,10 @@ def _report_dialog(box: object, text: str) -> bool:
 
 def qt_answer_dialog() -> bool:
     """If a Qt message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    if os.environ.get("APP_QT") == "PyQt6":
+        from PyQt6.QtWidgets import QApplication, QMessageBox
+    else:
+        from PySide6.QtWidgets import QApplication, QMessageBox  # type: ignore[assignment]
 
     modal = QApplication.activeModalWidget()
     if not isinstance(modal, QMessageBox) or not modal.isVisible():

@@ -1,9 +1,11 @@
 """A small Qt editor licensed with ``authforge_guard.qt.install``, run by the tests as a user
-runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lines)."""
+runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lines).
+APP_QT=PyQt6 runs it on PyQt6 instead of PySide6."""
 
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 import time
@@ -21,15 +23,27 @@ from app_events import (
     save_text,
     say,
 )
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import (
-    QApplication,
-    QInputDialog,
-    QPushButton,
-    QTextEdit,
-    QVBoxLayout,
-    QWidget,
-)
+
+if os.environ.get("APP_QT") == "PyQt6":
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import (
+        QApplication,
+        QInputDialog,
+        QPushButton,
+        QTextEdit,
+        QVBoxLayout,
+        QWidget,
+    )
+else:
+    from PySide6.QtCore import QTimer  # type: ignore[assignment]
+    from PySide6.QtWidgets import (  # type: ignore[assignment]
+        QApplication,
+        QInputDialog,
+        QPushButton,
+        QTextEdit,
+        QVBoxLayout,
+        QWidget,
+    )
 
 from authforge_guard.qt import ACTIVATE_NAME, install
 
