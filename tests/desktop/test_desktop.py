@@ -275,3 +275,18 @@ def test_unreachable_at_start_offers_retry_and_retry_starts_the_app(af, run_app,
         go.touch()
         assert app.wait_event("ready")["tier"] == "pro"
         app.kill()
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_the_checking_window_quits_while_the_server_hangs(af, run_app, silent_server, script):
+    key = af.create_license({"tier": "pro"})
+    app = run_app(
+        script,
+        key,
+        mode="changes",
+        quit_checking=10,
+        environ={"AUTHFORGE_API_URL": silent_server, "AUTHFORGE_REQUEST_TIMEOUT": "60"},
+    )
+    app.wait_event("quit_checking")
+    assert app.finish() == 3, (app.names(), app.stderr)
+    assert "ready" not in app.names() and "dialog" not in app.names()
