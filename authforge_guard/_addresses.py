@@ -52,25 +52,21 @@ def check_base_url(url: Any) -> tuple[str, str]:
 def choose_proxy(base_url: str, host: str, explicit: str | None) -> str | None:
     """The proxy a request to ``base_url`` goes through, or ``None`` to go straight there.
 
-    - A host that ``NO_PROXY``/``no_proxy`` names is never proxied, whatever
-      proxy was configured (the user's own word on their network).
-    - A loopback target never leaves the machine: the environment's
-      ``HTTP(S)_PROXY`` is ignored for it, and an explicit ``proxy_url`` is
-      used only when that proxy is itself on loopback (a local debugging
-      proxy), never one on another address, where plain http would cross the
-      network in clear text.
+    The one rule for the drop-in client and the Guard alike, whichever setting
+    names the proxy (``proxy_url=``, ``AUTHFORGE_PROXY_URL``, ``HTTPS_PROXY``):
+
+    - A loopback target is never proxied: it never leaves the machine, and a
+      proxy (whoever set it) has no business seeing, let alone rewriting, its
+      traffic, which may be plain http.
+    - A host that ``NO_PROXY``/``no_proxy`` names is never proxied either (the
+      user's own word on their network).
     - Otherwise the explicit ``proxy_url``, else the environment's proxy for
       the scheme (on macOS and Windows, the system's settings, as urllib reads them).
     """
-    if _bypasses_proxy(host):
+    if is_loopback_host(host) or _bypasses_proxy(host):
         return None
     if explicit is not None:
-        proxy_host = urllib.parse.urlsplit(explicit).hostname
-        if is_loopback_host(host) and not is_loopback_host(proxy_host):
-            return None
         return explicit
-    if is_loopback_host(host):
-        return None
     return _system_proxies().get(urllib.parse.urlsplit(base_url).scheme)
 
 

@@ -497,8 +497,7 @@ SETTINGS: tuple[Setting, ...] = (
         ENVIRONMENT,
         _proxy_url,
         None,
-        "an HTTP(S) proxy; never used for a host `NO_PROXY` names, nor for a loopback "
-        "server unless the proxy is on loopback",
+        "an HTTP(S) proxy; never used for a host `NO_PROXY` names, nor for a loopback server",
         "`HTTPS_PROXY`",
         "AUTHFORGE_PROXY_URL",
     ),
@@ -546,6 +545,14 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "accept an offline `.authforge` file named by `AUTHFORGE_LICENSE_FILE` (a "
         "`license_file=` in code is always accepted)",
+    ),
+    Setting(
+        "max_unreachable",
+        CODE,
+        _seconds,
+        None,
+        "online mode: seconds the heartbeats may keep failing before the session ends with "
+        "`server_unreachable` (default: three intervals)",
     ),
 )
 
@@ -625,6 +632,7 @@ class GuardSettings(Record):
     support_hint: str | None
     trust_environment: bool
     offline: bool
+    max_unreachable: float | None  # None: UNREACHABLE_INTERVALS heartbeat intervals
 
     def __init__(self, **values: Any) -> None:
         self._assign(**values)

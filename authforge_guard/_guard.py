@@ -36,7 +36,7 @@ from typing import (
 )
 
 from . import _delivery
-from ._clock import Deadline
+from ._clock import Deadline, elapsed
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
@@ -71,6 +71,9 @@ _REMEMBERED_CODES = frozenset({"invalid_key"})
 # with every caller that asks for the same session: during an outage a burst of
 # requests fails fast instead of each repeating the whole retry cycle.
 TRANSIENT_SHARE_SECONDS = 5.0
+# Online mode ends a session whose checks have all failed for this many intervals
+# (unless max_unreachable says otherwise).
+UNREACHABLE_INTERVALS = 3
 
 
 class Guard:
@@ -117,6 +120,7 @@ class Guard:
         support_hint: str | None = None,
         trust_environment: bool = False,
         offline: bool = False,
+        max_unreachable: float | None = None,
         retry_policy: RetryPolicy | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -155,6 +159,7 @@ class Guard:
                 support_hint=support_hint,
                 trust_environment=trust_environment,
                 offline=offline,
+                max_unreachable=max_unreachable,
             ).items()
             if value is not None or key == "hook_timeout"
         }
@@ -648,6 +653,13 @@ class Guard:
         """Whether ``entry``'s checks ask the server (a served user's always do)."""
         return self._online or entry.hwid in self._served
 
+    def _within_interval(self, entry: Entry, delay: float) -> float:
+        """A served user's checks keep the jitter below the interval, never above it: a
+        revoked user is refused within one interval (what ``UserLicenses`` promises)."""
+        if entry.hwid in self._served:
+            return min(delay, self.settings.heartbeat_interval)
+        return delay
+
     def _fleet_obtain(self, key: str, hwid: str, fleet: Fleet) -> Answer:
         """A session from the store, from another instance's login, or a login here
         (``_fleet.py``). Online, a stored session is confirmed by one heartbeat without
@@ -682,7 +694,9 @@ class Guard:
     def _arm(self, entry: Entry) -> None:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
-            delay = first_delay(self.settings.heartbeat_interval, self._rng)
+            delay = self._within_interval(
+                entry, first_delay(self.settings.heartbeat_interval, self._rng)
+            )
             entry.heartbeat_job = self._timers_call(
                 delay, "_check", entry, worker=self._online_for(entry)
             )
@@ -722,6 +736,8 @@ class Guard:
                 expired = AuthForgeError("session_expired")
                 expired.__cause__ = error
                 error = expired
+            elif error.transient and self._online:
+                error = self._silence_bound(entry, error)
             if error.fatal:
                 self._lose(entry, error)
                 return
@@ -732,7 +748,9 @@ class Guard:
                 self._refresh(entry, answer)
         with self._lock:
             if entry.session.active and self._entries.get(entry.slot) is entry:
-                delay = next_delay(self.settings.heartbeat_interval, self._rng)
+                delay = self._within_interval(
+                    entry, next_delay(self.settings.heartbeat_interval, self._rng)
+                )
                 entry.heartbeat_job = self._timers_call(
                     delay, "_check", entry, worker=self._online_for(entry)
                 )
@@ -764,8 +782,28 @@ class Guard:
             raise AuthForgeError("session_expired")
         return None
 
+    def _silence_bound(self, entry: Entry, error: AuthForgeError) -> AuthForgeError:
+        """``server_unreachable`` once online checks have failed for ``max_unreachable``
+        seconds (on the elapsed clock) since the server last vouched for the session:
+        a proxy answering 502 or a blocked connection must not keep a revoked license
+        running until its signed end. Else ``error`` as it is."""
+        limit = self.settings.max_unreachable
+        if limit is None:
+            limit = UNREACHABLE_INTERVALS * self.settings.heartbeat_interval
+        silent = elapsed() - entry.confirmed
+        if silent < limit:
+            return error
+        unreachable = AuthForgeError(
+            "server_unreachable",
+            f"server_unreachable: no answer from AuthForge for {silent:.0f} s "
+            f"(max_unreachable={limit:g}); last failure: {error.code}",
+        )
+        unreachable.__cause__ = error
+        return unreachable
+
     def _refresh(self, entry: Entry, answer: Answer) -> None:
         """A heartbeat was accepted: new variables (a tier change) and end time."""
+        entry.confirmed = elapsed()
         signed = answer.signed
         state = self._state_for(
             signed.license_variables,

@@ -204,6 +204,13 @@ class Desktop:
         else:
             self.post(lambda: self._started(session))
 
+    def _quit_checking(self) -> None:
+        """The Quit button of the "Checking your license..." window: the customer will not
+        wait for a server that does not answer; no verdict came, so exit 3 (unreachable)."""
+        from ._refusal import EXIT_UNREACHABLE
+
+        self._finish(EXIT_UNREACHABLE)
+
     def _started(self, session: Session) -> None:
         from ._licensed import licensed
 
@@ -292,18 +299,23 @@ class Desktop:
     def _react_now(self, delivery: _loops.Delivery) -> None:
         exc = delivery.exc
         code = delivery.exit_code if delivery.exit_code is not None else self.exit_code
-        for widget, _ in self._bound:
-            with contextlib.suppress(Exception):
-                self._set_enabled(widget, False)
-        saved = self._run_save()
-        for fn in self._on_lost:
-            try:
-                fn(exc)
-            except Exception:
-                logger.exception("authforge_guard: on_lost function %r raised", fn)
-        if self._dialog:
-            self._tell(self._words(exc, saved))
-        self._finish(code)
+        try:
+            for widget, _ in self._bound:
+                with contextlib.suppress(Exception):
+                    self._set_enabled(widget, False)
+            saved = self._run_save()
+            for fn in self._on_lost:
+                try:
+                    fn(exc)
+                except Exception:
+                    logger.exception("authforge_guard: on_lost function %r raised", fn)
+            if self._dialog:
+                try:
+                    self._tell(self._words(exc, saved))
+                except Exception:  # no dialog possible (a display gone): the exit still comes
+                    logger.exception("authforge_guard: cannot show the loss dialog")
+        finally:  # fail closed: whatever went wrong above (even a KeyboardInterrupt), exit
+            self._finish(code)
 
     def _run_save(self) -> str | None:
         """``save()`` on this (the GUI) thread, stopped after the hook timeout; what to

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("authforge_guard")
 
 #: How long a loop may take to run a posted loss before its callback is interrupted.
-TAKE_WITHIN = 0.5
+TAKE_WITHIN = 0.25
 
 
 class Delivery:

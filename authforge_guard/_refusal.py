@@ -53,6 +53,7 @@ _WHAT_HAPPENED = {
     "invalid_app": "This program's licensing is not set up correctly.",
     "signature_mismatch": "The license server's answer could not be verified.",
     "session_mismatch": "The license server's answer was not for this license and computer.",
+    "server_unreachable": "The license server could not be reached for too long.",
     "offline_file_rejected": "The license file is not valid on this computer.",
 }
 

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ._clock import elapsed
 from ._exceptions import LicenseError
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Entry:
     __slots__ = (
         "blocks",
         "close_when_unused",
+        "confirmed",
         "deadline",
         "expiry_job",
         "heartbeat_job",
@@ -57,6 +59,8 @@ class Entry:
         self.blocks: list[Block] = []
         self.close_when_unused = False
         self.last_used = time.monotonic()
+        # When the server last vouched for it (a login, a heartbeat), on the elapsed clock.
+        self.confirmed = elapsed()
         self.heartbeat_job: Job | None = None
         self.expiry_job: Job | None = None
 

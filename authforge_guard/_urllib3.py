@@ -14,8 +14,9 @@ beneath it, and the first lookup of any other name (``inject_into_urllib3``,
 lock, after which it is the plain package. A program that uses urllib3's
 HTTP/2 support gets exactly what it would have had.
 
-Relies on: urllib3's package layout (``urllib3/http2/`` as a directory
-package found by the standard path finder) and PEP 562 module ``__getattr__``.
+Relies on: urllib3's package layout (``urllib3/http2/`` as a package found by
+the standard path finder: a directory, or in a PyInstaller build its archive,
+listed through ``pkgutil.iter_modules``) and PEP 562 module ``__getattr__``.
 When either is not so (another finder, a zipped install, urllib3 already
 imported, a future urllib3 without that package), urllib3 is simply imported.
 """
@@ -100,6 +101,12 @@ def _submodule_names(locations: Any) -> frozenset[str]:
                 names.add(stem)
             elif not ext and os.path.isdir(os.path.join(location, entry)):
                 names.add(entry)
+    if not names:
+        # Not plain files: a frozen program (PyInstaller keeps modules in an archive its
+        # path-entry finder reads). Ask the finder, through the standard pkgutil protocol.
+        import pkgutil
+
+        names.update(module.name for module in pkgutil.iter_modules(locations))
     return frozenset(names)
 
 

@@ -23,6 +23,7 @@ a prefix command) and the check fails with ``LicenseCheckFailure``, which both
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Coroutine
 from typing import Any, Callable
@@ -143,7 +144,8 @@ async def _tell(source: Any, text: str) -> None:
                 await source.response.send_message(text, ephemeral=True)
         else:
             await source.reply(text)
-    except discord.HTTPException as exc:
+    except (discord.HTTPException, OSError, asyncio.TimeoutError) as exc:
+        # The check still fails: a user not told is better than a command run unlicensed.
         logger.info("authforge_guard: could not tell the user (%s)", type(exc).__name__)
 
 

@@ -19,6 +19,8 @@ import argparse
 import asyncio
 import sys
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
+
 from authforge_guard import (
     ConfigurationError,
     LicenseError,
@@ -63,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9009, help="0: any free port")
     args = parser.parse_args(argv)
     try:
-        # An example run in development: the app's settings from AUTHFORGE_* (see
-        # examples/README.md). A program you ship pins app_id= and public_key= here.
-        configure(trust_environment=True)
+        # Whose licenses this program believes: pinned in code, as in the quick start.
+        configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
         asyncio.run(serve(args.host, args.port))
     except LicenseLost as exc:
         print(f"license lost ({exc.code}): stopped serving", flush=True)

@@ -19,6 +19,8 @@ import re
 import sys
 from collections import Counter
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
+
 from authforge_guard import (
     ConfigurationError,
     FeatureNotLicensed,
@@ -53,9 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, metavar="N", help="the N most common words (pro)")
     args = parser.parse_args(argv)
     try:
-        # An example run in development: the app's settings from AUTHFORGE_* (see
-        # examples/README.md). A program you ship pins app_id= and public_key= here.
-        configure(trust_environment=True)
+        # Whose licenses this program believes: pinned in code, as in the quick start.
+        configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
         word_stats(args.paths, args.top)
     except FeatureNotLicensed as exc:
         print(f"wordstat: --top needs a pro license (yours: {exc.tier})", file=sys.stderr)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 
 import click
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 
 from authforge_guard import (
     ConfigurationError,
@@ -30,9 +31,8 @@ from authforge_guard import (
 @click.group()
 def cli() -> None:
     """Notes, licensed."""
-    # An example run in development: the app's settings from AUTHFORGE_* (see
-    # examples/README.md). A program you ship pins app_id= and public_key= here.
-    configure(trust_environment=True)
+    # Whose licenses this program believes: pinned in code, as in the quick start.
+    configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 
 
 @cli.command()

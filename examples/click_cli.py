@@ -15,6 +15,7 @@ import contextlib
 import sys
 
 import click
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 
 from authforge_guard import ConfigurationError, configure, requires_license
 
@@ -33,9 +34,9 @@ def sync(dry_run: bool) -> None:
 
 
 if __name__ == "__main__":
-    # A development build: the app's settings from AUTHFORGE_* (see examples/README.md); a
-    # program you ship pins app_id= and public_key= here. Incomplete settings are told to the
-    # customer by the licensed group (exit 2); --help works regardless.
+    # Whose licenses this program believes: pinned in code, as in the quick start.
+    # Incomplete settings are told to the customer by the licensed group (exit 2); --help
+    # works regardless.
     with contextlib.suppress(ConfigurationError):
-        configure(trust_environment=True)
+        configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
     sys.exit(cli())

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import uvicorn
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 from fastapi import Depends, FastAPI
 
 import authforge_guard
@@ -49,10 +50,14 @@ async def announce(app: FastAPI) -> AsyncIterator[None]:
 Licensed = Annotated[Session, Depends(require_license())]
 Pro = Annotated[Session, Depends(require_feature("pro"))]
 
-# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
-# server you ship pins app_id= and public_key= here.
+# Whose licenses this server believes: pinned in code, as in the quick start.
 # AUTHFORGE_EXAMPLE_ON_LOST=exit: stop the server on a loss instead of answering 403.
-configure(trust_environment=True, on_lost=os.environ.get("AUTHFORGE_EXAMPLE_ON_LOST", "raise"))
+configure(
+    app_id=APP_ID,
+    public_key=PUBLIC_KEY,
+    api_base_url=API_URL,
+    on_lost=os.environ.get("AUTHFORGE_EXAMPLE_ON_LOST", "raise"),
+)
 
 app = FastAPI(lifespan=licensed_lifespan(lifespan=announce))
 install_handlers(app)

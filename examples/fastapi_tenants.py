@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import uvicorn
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 from fastapi import Depends, FastAPI, Request
 
 from authforge_guard import Session, configure
@@ -37,9 +38,8 @@ ProTenant = Annotated[
     Session, Depends(require_feature("pro", key_header="X-License-Key", hwid=user_hwid))
 ]
 
-# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
-# server you ship pins app_id= and public_key= here.
-configure(trust_environment=True)
+# Whose licenses this server believes: pinned in code, as in the quick start.
+configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 
 
 @contextlib.asynccontextmanager

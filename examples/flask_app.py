@@ -14,14 +14,14 @@ import argparse
 import sys
 from typing import Any
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 from flask import Flask, g
 
 from authforge_guard import configure
 from authforge_guard.flask import AuthForge, feature_required, license_required
 
-# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
-# server you ship pins app_id= and public_key= here.
-configure(trust_environment=True)
+# Whose licenses this server believes: pinned in code, as in the quick start.
+configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 
 app = Flask(__name__)
 AuthForge(app)

@@ -1,7 +1,8 @@
 """An air-gapped program started from an offline ``.authforge`` file: no network, no secret.
 
 The file is signed by the vendor and bound to this machine's HWID, so the program
-needs only AUTHFORGE_APP_ID and AUTHFORGE_PUBLIC_KEY (see examples/README.md). On the
+needs only its app id and public key, pinned in code, and ``offline=True`` there so
+that it reads AUTHFORGE_LICENSE_FILE at all (see examples/README.md). On the
 air-gapped machine, tell the vendor its HWID; the vendor mints a file; the program
 runs from it:
 
@@ -18,6 +19,8 @@ from __future__ import annotations
 
 import sys
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
+
 from authforge_guard import ConfigurationError, LicenseError, configure, feature, licensed
 
 
@@ -28,9 +31,9 @@ def report() -> str:
 
 def main() -> int:
     try:
-        # An example run in development: the app's settings from AUTHFORGE_* (see
-        # examples/README.md). A program you ship pins app_id= and public_key= here.
-        configure(trust_environment=True)
+        # Whose licenses this program believes: pinned in code, as in the quick start; and
+        # it takes offline files (AUTHFORGE_LICENSE_FILE counts only with offline=True).
+        configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL, offline=True)
         with licensed() as session:  # reads AUTHFORGE_LICENSE_FILE
             expires = session.expires_at or "never"
             print(f"licensed {session.kind}: tier {session.tier}, expires {expires}")

@@ -17,6 +17,7 @@ Exit codes: 0 ok, 1 license refused or not licensed for the command, 2 not set u
 import sys
 
 import typer
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 
 import authforge_guard
 from authforge_guard import ConfigurationError, configure, feature, requires_license
@@ -62,10 +63,15 @@ SUPPORT = "support@notes.example"
 
 
 def main() -> int:
-    # A development build: the app's settings from AUTHFORGE_* (see examples/README.md); a
-    # program you ship pins app_id= and public_key= here, and then this cannot fail.
+    # Whose licenses this program believes: pinned in code, as in the quick start.
     try:
-        configure(trust_environment=True, on_refused="exit", support_hint=SUPPORT)
+        configure(
+            app_id=APP_ID,
+            public_key=PUBLIC_KEY,
+            api_base_url=API_URL,
+            on_refused="exit",
+            support_hint=SUPPORT,
+        )
     except ConfigurationError as exc:
         if sys.argv[1:] and not {"--help", "-h"} & set(sys.argv[1:]):
             exc.support_hint = SUPPORT

@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
+
 from authforge_guard import (
     ConfigurationError,
     LicenseError,
@@ -71,9 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     state = load(args.checkpoint)
     try:
-        # An example run in development: the app's settings from AUTHFORGE_* (see
-        # examples/README.md). A program you ship pins app_id= and public_key= here.
-        guard = configure(trust_environment=True)
+        # Whose licenses this program believes: pinned in code, as in the quick start.
+        guard = configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
         guard.add_cleanup(save, args.checkpoint, state)
         with licensed():
             say(f"working from item {state['done']}")

@@ -51,6 +51,7 @@ CLIENT_ERROR_CODES = frozenset(
         "signature_mismatch",
         "nonce_mismatch",
         "session_mismatch",
+        "server_unreachable",
         "offline_file_rejected",
         "file_write_failed",
     }
@@ -69,6 +70,7 @@ DEFINITIVE_ERROR_CODES = frozenset(
         "invalid_app",
         "signature_mismatch",
         "session_mismatch",
+        "server_unreachable",
         "offline_activation_disabled",
         "offline_activation_requires_perpetual",
         "offline_activation_requires_seats",

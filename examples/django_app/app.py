@@ -27,12 +27,13 @@ settings.configure(
 )
 django.setup()
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # noqa: E402  (pinned: examples/README.md)
+
 from authforge_guard import configure  # noqa: E402
 from authforge_guard.django import feature_required, license_required  # noqa: E402
 
-# A development build: the app's settings from AUTHFORGE_* (see examples/README.md). A
-# site you ship pins app_id= and public_key= here.
-configure(trust_environment=True)
+# Whose licenses this site believes: pinned in code, as in the quick start.
+configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 
 
 @license_required

@@ -120,3 +120,59 @@ def test_a_telegram_subject_is_flagged(af, make_guard, tmp_path, caplog):
     users = UserLicenses(make_guard(), store=str(tmp_path / "users.sqlite3"))
     license_check(users)
     assert "subject=discord_subject" in caplog.text
+
+
+def interaction_for(bot: commands.Bot, member: discord.Member) -> discord.Interaction:
+    """A slash-command interaction from ``member``, as the gateway would hand it over."""
+    config = dpytest.get_config()
+    payload = {
+        "id": "1",
+        "application_id": "2",
+        "type": 2,
+        "token": "interaction-token",
+        "version": 1,
+        "guild_id": str(config.guilds[0].id),
+        "channel_id": str(config.channels[0].id),
+        "member": {
+            "flags": 0,
+            "user": {
+                "id": str(member.id),
+                "username": member.name,
+                "discriminator": "0001",
+                "avatar": None,
+            },
+            "roles": [],
+            "joined_at": "2020-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+        },
+        "data": {"id": "3", "name": "slash_whoami", "type": 1},
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "app_permissions": "0",
+        "entitlements": [],
+        "authorizing_integration_owners": {},
+        "attachment_size_limit": 0,
+    }
+    return discord.Interaction(data=payload, state=bot._connection)
+
+
+def test_the_app_commands_form_leaves_the_session_on_the_interaction(af, make_guard, tmp_path):
+    key = af.create_license({"tier": "enterprise"})
+    users = UserLicenses(
+        make_guard(), store=str(tmp_path / "users.sqlite3"), subject=discord_subject
+    )
+
+    async def main():
+        bot = await start_bot(users)
+        member = dpytest.get_config().members[0]
+        await users.activate(member.id, key)
+        interaction = interaction_for(bot, member)
+        command = bot.tree.get_command("slash_whoami")
+        passed = all([await check(interaction) for check in command.checks])
+        await dpytest.empty_queue()
+        return member.id, passed, interaction.extras["license"]
+
+    member_id, passed, session = asyncio.run(main())
+    assert passed is True
+    assert session.hwid == f"discord:{member_id}" and session.tier == "enterprise"

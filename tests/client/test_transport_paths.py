@@ -8,6 +8,9 @@ from typing import ClassVar
 
 import pytest
 
+from authforge_guard import AuthForgeClient
+from tests.security.forwarder import API_URL, RewritingForwarder
+
 
 class ForwardingProxy(BaseHTTPRequestHandler):
     """A plain-HTTP forward proxy: takes absolute-form requests, forwards, answers."""
@@ -56,9 +59,27 @@ def test_without_a_proxy_every_request_reuses_one_connection(af, make_client):
     assert pool.num_connections == 1 and pool.num_requests == 3
 
 
-def test_with_a_proxy_requests_go_through_it(af, make_client, proxy):
-    client = make_client(proxy_url=f"http://127.0.0.1:{proxy.server_address[1]}")
+def test_with_a_proxy_requests_go_through_it(af, tmp_path):
+    """A remote API through the user's proxy and CA (loopback itself is never proxied)."""
     key = af.create_license()
-    assert client.validate_license(key)["valid"]
-    assert client.login(key)
-    assert ForwardingProxy.seen == [af.url + "/auth/validate"] * 2
+    with RewritingForwarder(af.url, tmp_path) as proxy:
+        client = AuthForgeClient(
+            af.app_id,
+            af.app_secret,
+            af.public_key,
+            api_base_url=API_URL,
+            proxy_url=proxy.url,
+            ca_bundle=proxy.ca_bundle,
+            hwid_override="test-machine",
+            on_failure=lambda reason, error: None,
+        )
+        assert client.validate_license(key)["valid"]
+        assert client.login(key)
+        client.logout()
+        assert proxy.count(proxy.forwarded, "/auth/validate") == 2
+
+
+def test_a_proxy_is_never_used_for_a_loopback_server(af, make_client, proxy):
+    client = make_client(proxy_url=f"http://127.0.0.1:{proxy.server_address[1]}")
+    assert client.validate_license(af.create_license())["valid"]
+    assert ForwardingProxy.seen == []

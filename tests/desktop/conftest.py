@@ -50,6 +50,7 @@ class App:
     """A test app in a child process: its JSON event lines, read as they come."""
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.started = time.time()
         self.process = subprocess.Popen(
             argv,
             env=env,
@@ -144,13 +145,16 @@ def run_app(af, display, tmp_path):
             HOME=str(tmp_path),
             APP_SAVE_PATH=str(tmp_path / "saved.txt"),
             AUTHFORGE_HEARTBEAT="online",
-            AUTHFORGE_HEARTBEAT_INTERVAL="0.5",
+            # DESKTOP_HEARTBEAT: the interval for a measurement run (the report's figures).
+            AUTHFORGE_HEARTBEAT_INTERVAL=os.environ.get("DESKTOP_HEARTBEAT", "0.5"),
             AUTHFORGE_HWID_OVERRIDE="desktop-test",
             PYTHONUNBUFFERED="1",
         )
         env.update({f"APP_{k.upper()}": str(v) for k, v in app_vars.items()})
         if environ:
             env.update(environ)
+        if isinstance(script, str) and ":" in script:  # "qt_app.py:PyQt6": the binding
+            script, env["APP_QT"] = script.split(":", 1)
         path = Path(script) if Path(script).is_absolute() else APPS / script
         app = App([sys.executable, str(path), *args], env)
         started.append(app)

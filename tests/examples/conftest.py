@@ -1,9 +1,13 @@
 """Run the examples as their users do: a child process configured by AUTHFORGE_* variables
 that point at a local AuthForge server."""
 
+import atexit
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,11 +15,31 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def example_env(af, license_key=None, **extra):
+def example_env(af, license_key=None, *, app=None, **extra):
+    """The environment an example runs in: the user's ``AUTHFORGE_*`` settings (key, secret,
+    ...), and on ``PYTHONPATH`` the ``authforge_app`` module the examples import their
+    pinned trust settings from, generated for ``af`` (``app`` overrides its constants)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHFORGE_")}
     env.update(af.environ(license_key))
     env.update(extra)
+    folder = app_module(af, **(app or {}))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, env.get("PYTHONPATH")]))
     return env
+
+
+_GENERATED = Path(tempfile.mkdtemp(prefix="authforge-app-"))
+atexit.register(shutil.rmtree, _GENERATED, True)
+
+
+def app_module(af, **constants):
+    """A folder holding ``authforge_app.py``: the app ``af`` serves, as Python constants
+    (what a vendor writes once with their real values; see examples/README.md)."""
+    values = {"APP_ID": af.app_id, "PUBLIC_KEY": af.public_key, "API_URL": af.url, **constants}
+    text = "".join(f"{name} = {value!r}\n" for name, value in values.items())
+    folder = _GENERATED / hashlib.sha256(text.encode()).hexdigest()[:16]
+    folder.mkdir(exist_ok=True)
+    (folder / "authforge_app.py").write_text(text, encoding="utf-8")
+    return str(folder)
 
 
 def run_example(name, *args, env, timeout=60, cwd=None):

@@ -37,7 +37,7 @@ def test_cli_tool_refusals_and_help(af, tmp_path):
     af.revoke(key)
     result = run_example("cli_tool.py", tmp_path, env=example_env(af, key))
     assert (result.returncode, result.stderr) == (1, "wordstat: no license (revoked)\n")
-    no_settings = example_env(af, key, AUTHFORGE_PUBLIC_KEY="")
+    no_settings = example_env(af, key, app={"PUBLIC_KEY": ""})  # a broken build
     result = run_example("cli_tool.py", tmp_path, env=no_settings)
     assert result.returncode == 2 and "AUTHFORGE_PUBLIC_KEY" in result.stderr
     assert run_example("cli_tool.py", "--help", env=no_settings).returncode == 0
@@ -148,8 +148,8 @@ def offline_env(af, license_file):
     # No secret, and an API URL where nothing listens: the file alone must do.
     return example_env(
         af,
+        app={"API_URL": "http://127.0.0.1:9"},
         AUTHFORGE_APP_SECRET="",
-        AUTHFORGE_API_URL="http://127.0.0.1:9",
         AUTHFORGE_LICENSE_FILE=str(license_file),
     )
 

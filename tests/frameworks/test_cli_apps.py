@@ -55,7 +55,7 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
     result = run_example("typer_cli.py", "activate", revoked, env=customer_env())
     assert result.returncode == 1 and result.stderr.startswith("This license was revoked.\n")
 
-    broken = customer_env(free, AUTHFORGE_PUBLIC_KEY="")
+    broken = customer_env(free, app={"PUBLIC_KEY": ""})  # a broken build
     result = run_example("typer_cli.py", "report", env=broken)
     assert result.returncode == 2
     assert result.stderr == (
@@ -67,7 +67,7 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
 def test_typer_hung_license_server_ends_within_the_request_timeout(af, customer_env, silent_port):
     key = af.create_license()
     env = customer_env(
-        key, AUTHFORGE_API_URL=f"http://127.0.0.1:{silent_port}", AUTHFORGE_REQUEST_TIMEOUT="2"
+        key, app={"API_URL": f"http://127.0.0.1:{silent_port}"}, AUTHFORGE_REQUEST_TIMEOUT="2"
     )
     result = run_example("typer_cli.py", "report", env=env)
     assert result.returncode == 3
@@ -81,7 +81,7 @@ def test_typer_hung_license_server_ends_within_the_request_timeout(af, customer_
 
 def test_typer_no_server_at_all_exits_3(af, customer_env):
     key = af.create_license()
-    env = customer_env(key, AUTHFORGE_API_URL="http://127.0.0.1:9")
+    env = customer_env(key, app={"API_URL": "http://127.0.0.1:9"})
     result = run_example("typer_cli.py", "report", env=env)
     assert result.returncode == 3
     assert result.stderr.splitlines()[-2] == (
@@ -92,7 +92,11 @@ def test_typer_no_server_at_all_exits_3(af, customer_env):
 
 def test_click_group_help_and_subcommand_help_need_no_license(af, customer_env):
     pytest.importorskip("click")
-    bare = {k: v for k, v in customer_env().items() if not k.startswith("AUTHFORGE_")}
+    bare = {
+        k: v
+        for k, v in customer_env(app={"APP_ID": ""}).items()  # a build with no app set up
+        if not k.startswith("AUTHFORGE_")
+    }
     for args in (["--help"], ["sync", "--help"], ["sync", "--dry-run", "--help"]):
         result = run_example("click_cli.py", *args, env=bare)
         assert result.returncode == 0, result.stderr

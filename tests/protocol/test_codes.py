@@ -16,6 +16,7 @@ FATAL = {
     "invalid_app",
     "signature_mismatch",
     "session_mismatch",
+    "server_unreachable",
     "offline_activation_disabled",
     "offline_activation_requires_perpetual",
     "offline_activation_requires_seats",

@@ -124,8 +124,8 @@ def test_transient_failures_keep_a_session_only_until_its_signed_end(
     shared_af, proxy, make_shared_guard, wall
 ):
     guard, hooks = short_session_guard(
-        shared_af, proxy, make_shared_guard, 2, heartbeat_interval=0.2
-    )
+        shared_af, proxy, make_shared_guard, 2, heartbeat_interval=0.2, max_unreachable=3600
+    )  # (the silence bound is tested in tests/security/test_silence_bound.py)
     session = guard.ensure()
     proxy.arm(Fault.drop(), always=True, path="/auth/heartbeat")
     wall.jump(-DAY)

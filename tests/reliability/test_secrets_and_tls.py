@@ -93,7 +93,9 @@ def test_no_secret_in_any_log_repr_or_exception_of_a_whole_session(
     shared_af, proxy, make_shared_guard, make_shared_client, debug_logs
 ):
     key = shared_af.create_license({"tier": "pro"})
-    guard = make_shared_guard(api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05)
+    guard = make_shared_guard(
+        api_base_url=proxy.url, license_key=key, heartbeat_interval=0.05, max_unreachable=60
+    )
     events, texts = [], []
 
     @guard.on_lost
@@ -301,19 +303,21 @@ def test_trusting_another_certificate_still_fails(
     assert result["code"] == "tls_error"
 
 
+@pytest.mark.parametrize("https", ["wrong_host"], indirect=True)
 def test_an_explicit_proxy_is_used_for_an_https_target(
     shared_af, https, make_shared_client, certificates
 ):
+    # A remote-looking host (loopback is never proxied), routed by the proxy to the server.
     key = shared_af.create_license()
     port = https.url.rsplit(":", 1)[1]
-    with ConnectProxy() as tunnel:
+    with ConnectProxy(route={"auth.example.test": "127.0.0.1"}) as tunnel:
         client = make_shared_client(
-            api_base_url=https.url,
+            api_base_url=f"https://auth.example.test:{port}",
             proxy_url=tunnel.url,
-            ca_bundle=str(certificates["server"].cert_path),
+            ca_bundle=str(certificates["wrong_host"].cert_path),
         )
         assert client.validate_license(key)["valid"]
-        assert tunnel.targets == [f"127.0.0.1:{port}"]
+        assert tunnel.targets == [f"auth.example.test:{port}"]
         relayed = tunnel.relayed
     assert relayed and key.encode() not in relayed and shared_af.app_secret.encode() not in relayed
     assert json.dumps(key).encode() not in relayed

@@ -10,8 +10,10 @@ genuinely signed, only for another request than the one the program sent.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import socketserver
 import ssl
 import threading
@@ -45,6 +47,9 @@ class RewritingForwarder:
         self._failing: dict[str, int] = {}
         self.rewritten: dict[str, int] = {}
         self.failed: dict[str, int] = {}
+        self.forwarded: dict[str, int] = {}
+        self.connections = 0  # every connection made to the proxy, tunnel or not
+        self._tunnels: list[socket.socket] = []
         self.answered = threading.Condition(self._lock)
         self._server = _Server(self)
         self._thread = threading.Thread(
@@ -71,9 +76,16 @@ class RewritingForwarder:
             return table.get(path, 0)
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        """Stop listening: from now on a connection to ``url`` is refused (idempotent)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+        with self._lock:
+            tunnels, self._tunnels = self._tunnels, []
+        for tunnel in tunnels:  # kept-alive tunnels end too: nothing gets through any more
+            with contextlib.suppress(OSError):
+                tunnel.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> RewritingForwarder:
         return self
@@ -99,6 +111,7 @@ class RewritingForwarder:
             if isinstance(body, dict):
                 raw = json.dumps(rule(body), separators=(",", ":")).encode("utf-8")
                 self._note(self.rewritten, path)
+        self._note(self.forwarded, path)
         upstream = http.client.HTTPConnection(*self._upstream, timeout=30)
         try:
             upstream.request("POST", path, raw, {"Content-Type": "application/json"})
@@ -126,6 +139,8 @@ class _Tunnel(socketserver.StreamRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        with self.server.forwarder._lock:
+            self.server.forwarder.connections += 1
         request_line = self.rfile.readline(8192).decode("latin-1").split()
         while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
             pass
@@ -138,6 +153,8 @@ class _Tunnel(socketserver.StreamRequestHandler):
             tls = self.server.forwarder._tls.wrap_socket(self.connection, server_side=True)
         except (ssl.SSLError, OSError):
             return
+        with self.server.forwarder._lock:
+            self.server.forwarder._tunnels.append(tls)
         with tls, tls.makefile("rb") as reader:
             while True:
                 try:

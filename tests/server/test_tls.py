@@ -255,6 +255,7 @@ def test_keep_alive_and_tcp_nodelay_hold_over_tls(af):
         os.urandom(512),  # garbage
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,  # a cut ClientHello
     ],
+    ids=["plain-http", "garbage", "cut-client-hello"],  # the same in every xdist worker
 )
 def test_a_broken_handshake_ends_that_connection_only(af, first_bytes):
     key = af.create_license(slots=None)

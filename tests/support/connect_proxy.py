@@ -14,7 +14,9 @@ class ConnectProxy:
     that went through (to check that what crosses the proxy is encrypted).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, route: dict[str, str] | None = None) -> None:
+        # ``host -> address`` for names that do not resolve (a test's made-up API host).
+        self.route = dict(route or {})
         self._lock = threading.Lock()
         self.targets: list[str] = []
         self._relayed: list[bytes] = []
@@ -75,7 +77,8 @@ class _Tunnel(socketserver.StreamRequestHandler):
         self.server.proxy._record(target=target)
         host, _, port = target.rpartition(":")
         try:
-            upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+            address = self.server.proxy.route.get(host, host.strip("[]"))
+            upstream = socket.create_connection((address, int(port)), timeout=10)
         except OSError:
             self.wfile.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
             return

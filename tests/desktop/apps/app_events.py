@@ -55,8 +55,8 @@ def install_options() -> dict[str, object]:
     }
 
 
-def tk_answer_dialog(root: object) -> bool:
-    """If a Tk message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
+def tk_messagebox(root: object) -> str | None:
+    """The path of the Tk message box on the screen, if one is."""
     tk = root.tk  # type: ignore[attr-defined]
 
     def find(widget: str) -> str | None:
@@ -69,7 +69,15 @@ def tk_answer_dialog(root: object) -> bool:
         return None
 
     box = find(".")
-    if box is None or not tk.call("winfo", "ismapped", box):
+    return box if box is not None and tk.call("winfo", "ismapped", box) else None
+
+
+def tk_answer_dialog(root: object) -> bool:
+    """If a Tk message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
+    tk = root.tk  # type: ignore[attr-defined]
+
+    box = tk_messagebox(root)
+    if box is None:
         return False
     if _report_dialog(box, str(tk.call(f"{box}.msg", "cget", "-text"))):
         tk.call(f"{box}.{os.environ.get('APP_DIALOG_BUTTON', 'ok')}", "invoke")
@@ -77,6 +85,27 @@ def tk_answer_dialog(root: object) -> bool:
 
 
 _reported: list[object] = []
+_dialogs_seen: list[str] = []
+
+
+def gap_meter() -> object:
+    """``tick(dialog_up)`` each timer tick: the longest gap between ticks while the app waits
+    for the license server, up to the first dialog (the gap that ends with a dialog on the
+    screen is the dialog being drawn, not the wait)."""
+
+    class Meter:
+        last: float | None = None
+        longest = 0.0
+        done = False
+
+        def tick(self, dialog_up: bool) -> None:
+            now = time.monotonic()
+            self.done = self.done or dialog_up or bool(_dialogs_seen)
+            if self.last is not None and not self.done:
+                self.longest = max(self.longest, now - self.last)
+            self.last = now
+
+    return Meter()
 
 
 def _report_dialog(box: object, text: str) -> bool:
@@ -84,6 +113,7 @@ def _report_dialog(box: object, text: str) -> bool:
     or once the file APP_PRESS_WHEN names exists: the test's signal)."""
     if box not in _reported:
         _reported.append(box)
+        _dialogs_seen.append(text)
         say("dialog", text=text)
     gate = os.environ.get("APP_PRESS_WHEN")
     if gate and not os.path.exists(gate):
@@ -94,7 +124,10 @@ def _report_dialog(box: object, text: str) -> bool:
 
 def qt_answer_dialog() -> bool:
     """If a Qt message box is up: report its text and press APP_DIALOG_BUTTON (``ok``)."""
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    if os.environ.get("APP_QT") == "PyQt6":
+        from PyQt6.QtWidgets import QApplication, QMessageBox
+    else:
+        from PySide6.QtWidgets import QApplication, QMessageBox  # type: ignore[assignment]
 
     modal = QApplication.activeModalWidget()
     if not isinstance(modal, QMessageBox) or not modal.isVisible():
@@ -127,3 +160,16 @@ def next_key() -> str:
     key = keys[min(len(_typed), len(keys) - 1)]
     _typed.append(key)
     return key
+
+
+_quit_ticks: list[int] = []
+
+
+def quit_after_ticks(checking: bool) -> bool:
+    """APP_QUIT_CHECKING=N: True once the checking window has been seen by N driver ticks
+    (the customer gives up waiting); then never again."""
+    wanted = int(os.environ.get("APP_QUIT_CHECKING", "0"))
+    if not wanted or not checking or len(_quit_ticks) > wanted:
+        return False
+    _quit_ticks.append(1)
+    return len(_quit_ticks) == wanted

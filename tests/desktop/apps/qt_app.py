@@ -1,35 +1,52 @@
 """A small Qt editor licensed with ``authforge_guard.qt.install``, run by the tests as a user
-runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lines)."""
+runs it; the Qt twin of ``tk_app.py`` (same APP_* variables, same JSON event lines).
+APP_QT=PyQt6 runs it on PyQt6 instead of PySide6."""
 
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 import time
+from typing import Any
 
 from app_events import (
     MODE,
     configure_from_environment,
+    gap_meter,
     guarded_work,
     install_options,
     next_key,
     qt_answer_dialog,
+    quit_after_ticks,
     refused_call,
     save_text,
     say,
 )
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import (
-    QApplication,
-    QInputDialog,
-    QPushButton,
-    QTextEdit,
-    QVBoxLayout,
-    QWidget,
-)
 
-from authforge_guard.qt import ACTIVATE_NAME, install
+if os.environ.get("APP_QT") == "PyQt6":
+    from PyQt6.QtCore import QTimer
+    from PyQt6.QtWidgets import (
+        QApplication,
+        QInputDialog,
+        QPushButton,
+        QTextEdit,
+        QVBoxLayout,
+        QWidget,
+    )
+else:
+    from PySide6.QtCore import QTimer  # type: ignore[assignment]
+    from PySide6.QtWidgets import (  # type: ignore[assignment]
+        QApplication,
+        QInputDialog,
+        QPushButton,
+        QTextEdit,
+        QVBoxLayout,
+        QWidget,
+    )
+
+from authforge_guard.qt import ACTIVATE_NAME, CHECKING_NAME, install
 
 configure_from_environment()
 app = QApplication(sys.argv)
@@ -65,13 +82,18 @@ def compute() -> None:
 
 
 compute_button.clicked.connect(compute)
-state = {"ready": False, "last": time.monotonic(), "gap": 0.0, "changed": None}
+state = {"ready": False, "changed": None}
+meter: Any = gap_meter()
 driver = QTimer()
 driver.setInterval(50)
 
 
 def drive() -> None:
     qt_answer_dialog()
+    checking = [w for w in QApplication.topLevelWidgets() if w.objectName() == CHECKING_NAME]
+    if quit_after_ticks(bool(checking) and checking[0].isVisible()):
+        say("quit_checking")
+        checking[0].findChild(QPushButton, "quit").click()
     modal = QApplication.activeModalWidget()
     if isinstance(modal, QInputDialog) and modal.objectName() == ACTIVATE_NAME:
         say("activation_dialog", label=modal.labelText())
@@ -96,9 +118,7 @@ def drive() -> None:
 
 
 def tick() -> None:
-    now = time.monotonic()
-    state["gap"] = max(state["gap"], now - state["last"])
-    state["last"] = now
+    meter.tick(QApplication.activeModalWidget() is not None)
     if lic.session is not None:
         ticker.stop()
 
@@ -126,5 +146,5 @@ try:
     sys.exit(code)
 finally:
     if MODE == "tick":
-        say("ticks", longest_gap=state["gap"])
+        say("ticks", longest_gap=meter.longest)
     say("finally", exc=repr(sys.exc_info()[1]))

@@ -16,20 +16,24 @@ import sys
 import threading
 import time
 import tkinter
+from typing import Any
 
 from app_events import (
     MODE,
     configure_from_environment,
+    gap_meter,
     guarded_work,
     install_options,
     next_key,
+    quit_after_ticks,
     refused_call,
     save_text,
     say,
     tk_answer_dialog,
+    tk_messagebox,
 )
 
-from authforge_guard.tk import ACTIVATE_NAME, install
+from authforge_guard.tk import ACTIVATE_NAME, CHECKING_NAME, install
 
 configure_from_environment()
 root = tkinter.Tk()
@@ -62,12 +66,17 @@ def compute() -> None:
 compute_button = tkinter.Button(root, text="Compute", command=compute, name="compute")
 compute_button.pack()
 
-state = {"ready": False, "last": time.monotonic(), "gap": 0.0, "changed": None}
+state = {"ready": False, "changed": None}
+meter: Any = gap_meter()
 
 
 def drive() -> None:
     """The test's hands: look at the GUI, answer what it shows."""
     tk_answer_dialog(root)
+    quit_button = f".{CHECKING_NAME}.quit"
+    if quit_after_ticks(root.tk.call("winfo", "exists", quit_button)):
+        say("quit_checking")
+        root.nametowidget(quit_button).invoke()
     activation = f".{ACTIVATE_NAME}"
     if root.tk.call("winfo", "exists", activation) and root.tk.call(
         "winfo", "ismapped", activation
@@ -100,9 +109,7 @@ def guarded_timer() -> None:
 
 
 def tick() -> None:
-    now = time.monotonic()
-    state["gap"] = max(state["gap"], now - state["last"])
-    state["last"] = now
+    meter.tick(tk_messagebox(root) is not None)
     if app.session is None:
         root.after(20, tick)
 
@@ -122,5 +129,5 @@ try:
     say("mainloop_returned")
 finally:
     if MODE == "tick":
-        say("ticks", longest_gap=state["gap"])
+        say("ticks", longest_gap=meter.longest)
     say("finally", exc=repr(sys.exc_info()[1]))
