@@ -204,6 +204,13 @@ class Desktop:
         else:
             self.post(lambda: self._started(session))
 
+    def _quit_checking(self) -> None:
+        """The Quit button of the "Checking your license..." window: the customer will not
+        wait for a server that does not answer; no verdict came, so exit 3 (unreachable)."""
+        from ._refusal import EXIT_UNREACHABLE
+
+        self._finish(EXIT_UNREACHABLE)
+
     def _started(self, session: Session) -> None:
         from ._licensed import licensed
 

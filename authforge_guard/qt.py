@@ -130,6 +130,10 @@ class QtLicense(Desktop):
         bar = w.QProgressBar()
         bar.setRange(0, 0)  # busy
         layout.addWidget(bar)
+        quit_button = w.QPushButton("Quit")
+        quit_button.setObjectName("quit")
+        quit_button.clicked.connect(self._quit_checking)
+        layout.addWidget(quit_button)
         box.show()
         self._checking = box
 

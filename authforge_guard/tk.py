@@ -148,7 +148,8 @@ class TkLicense(Desktop):
         bar = ttk.Progressbar(window, mode="indeterminate", length=200, name="progress")
         bar.pack(padx=20, pady=(0, 20))
         bar.start(50)
-        window.protocol("WM_DELETE_WINDOW", lambda: None)  # Quit is offered where it means it
+        ttk.Button(window, text="Quit", command=self._quit_checking, name="quit").pack(pady=(0, 12))
+        window.protocol("WM_DELETE_WINDOW", self._quit_checking)
         self._checking = window
 
     def _hide_checking(self) -> None:

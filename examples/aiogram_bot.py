@@ -6,6 +6,8 @@ tier and when the subscription ends. A revoked user is refused within a heartbea
 interval and told so in a private message. Keys and signed sessions are kept in
 ``bot-users.sqlite3``: a restart costs no validation.
 
+Set up the environment as in examples/README.md, then:
+
     pip install "authforge-guard[aiogram]"
     BOT_TOKEN=123:abc AUTHFORGE_APP_ID=... AUTHFORGE_APP_SECRET=... AUTHFORGE_PUBLIC_KEY=... \\
         python examples/aiogram_bot.py

@@ -5,6 +5,8 @@ the bot may), ``/deactivate``, ``/license``; ``!report`` needs a license, ``!exp
 a "pro" one, ``/whoami`` shows the slash-command form of the same check. A revoked
 user is told in a direct message. Users are licensed as ``discord:<user id>``.
 
+Set up the environment as in examples/README.md, then:
+
     pip install "authforge-guard[discord]"
     DISCORD_TOKEN=... AUTHFORGE_APP_ID=... AUTHFORGE_APP_SECRET=... AUTHFORGE_PUBLIC_KEY=... \\
         python examples/discord_bot.py

@@ -4,6 +4,8 @@ The same bot as ``aiogram_bot.py``: ``/activate <key>``, ``/deactivate``,
 ``/license``; ``/report`` needs a license, ``/export`` a "pro" one; a revoked user
 is told in a private message.
 
+Set up the environment as in examples/README.md, then:
+
     pip install "authforge-guard[telegram]"
     BOT_TOKEN=123:abc AUTHFORGE_APP_ID=... AUTHFORGE_APP_SECRET=... AUTHFORGE_PUBLIC_KEY=... \\
         python examples/ptb_bot.py

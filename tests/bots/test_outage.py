@@ -156,3 +156,29 @@ def test_the_outage_benchmark_runs():
     assert result.returncode == 0, result.stderr
     assert "they were told: ['unreachable']" in result.stdout
     assert "default executor job" in result.stdout and "loop stall" in result.stdout
+
+
+def test_a_login_no_thread_took_in_time_is_not_started(af):
+    # One login thread, a server that hangs, a 1 s request timeout: the first login holds
+    # the thread until its deadline; the ones queued behind it are past theirs by then and
+    # fail with "timeout" without a connection of their own.
+    with SilentServer(hang=True) as hung:
+        guard = _guard(af, hung.url, login_workers=1, request_timeout=1.0)
+        keys = [af.create_license({"tier": "pro"}) for _ in range(5)]
+
+        async def main():
+            return await asyncio.wait_for(
+                asyncio.gather(
+                    *(guard.aensure(k, hwid_override=f"tg:{i}") for i, k in enumerate(keys)),
+                    return_exceptions=True,
+                ),
+                60,
+            )
+
+        try:
+            results = asyncio.run(main())
+        finally:
+            guard.logout()
+        assert all(isinstance(r, LicenseError) and r.kind == "unreachable" for r in results)
+        assert {r.code for r in results} == {"timeout"}
+        assert hung.connections <= 2  # the first login (and its one retry) only

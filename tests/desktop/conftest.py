@@ -145,7 +145,8 @@ def run_app(af, display, tmp_path):
             HOME=str(tmp_path),
             APP_SAVE_PATH=str(tmp_path / "saved.txt"),
             AUTHFORGE_HEARTBEAT="online",
-            AUTHFORGE_HEARTBEAT_INTERVAL="0.5",
+            # DESKTOP_HEARTBEAT: the interval for a measurement run (the report's figures).
+            AUTHFORGE_HEARTBEAT_INTERVAL=os.environ.get("DESKTOP_HEARTBEAT", "0.5"),
             AUTHFORGE_HWID_OVERRIDE="desktop-test",
             PYTHONUNBUFFERED="1",
         )

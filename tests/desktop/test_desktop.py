@@ -32,6 +32,7 @@ PYQT = pytest.param(
 )
 APPS = [TK, QT, PYQT]
 APPS_DIR = Path(__file__).resolve().parent / "apps"
+HEARTBEAT = os.environ.get("DESKTOP_HEARTBEAT", "0.5")
 
 
 def check_loss_reaction(app, tmp_path, *, exit_code, dialog=True):
@@ -74,7 +75,7 @@ def test_revoked_while_idle_saves_tells_and_exits_with_the_code(af, run_app, tmp
     af.revoke(key)
     revoked_at = app.events[-1]["t"]
     check_loss_reaction(app, tmp_path, exit_code=7)
-    report(app, revoked_at, f"{script} idle, heartbeat 0.5s")
+    report(app, revoked_at, f"{script} idle, heartbeat {HEARTBEAT}s")
 
 
 @pytest.mark.parametrize("script", APPS)
@@ -88,7 +89,7 @@ def test_revoked_during_a_long_click_handler_is_the_loss_not_a_traceback(
     af.revoke(key)
     check_loss_reaction(app, tmp_path, exit_code=4)
     assert "computed" not in app.names()
-    report(app, busy["t"], f"{script} busy (10 s handler), heartbeat 0.5s")
+    report(app, busy["t"], f"{script} busy (10 s handler), heartbeat {HEARTBEAT}s")
 
 
 @pytest.mark.parametrize("script", APPS)
@@ -275,3 +276,18 @@ def test_unreachable_at_start_offers_retry_and_retry_starts_the_app(af, run_app,
         go.touch()
         assert app.wait_event("ready")["tier"] == "pro"
         app.kill()
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_the_checking_window_quits_while_the_server_hangs(af, run_app, silent_server, script):
+    key = af.create_license({"tier": "pro"})
+    app = run_app(
+        script,
+        key,
+        mode="changes",
+        quit_checking=10,
+        environ={"AUTHFORGE_API_URL": silent_server, "AUTHFORGE_REQUEST_TIMEOUT": "60"},
+    )
+    app.wait_event("quit_checking")
+    assert app.finish() == 3, (app.names(), app.stderr)
+    assert "ready" not in app.names() and "dialog" not in app.names()

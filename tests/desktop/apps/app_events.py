@@ -160,3 +160,16 @@ def next_key() -> str:
     key = keys[min(len(_typed), len(keys) - 1)]
     _typed.append(key)
     return key
+
+
+_quit_ticks: list[int] = []
+
+
+def quit_after_ticks(checking: bool) -> bool:
+    """APP_QUIT_CHECKING=N: True once the checking window has been seen by N driver ticks
+    (the customer gives up waiting); then never again."""
+    wanted = int(os.environ.get("APP_QUIT_CHECKING", "0"))
+    if not wanted or not checking or len(_quit_ticks) > wanted:
+        return False
+    _quit_ticks.append(1)
+    return len(_quit_ticks) == wanted

@@ -19,6 +19,7 @@ from app_events import (
     install_options,
     next_key,
     qt_answer_dialog,
+    quit_after_ticks,
     refused_call,
     save_text,
     say,
@@ -45,7 +46,7 @@ else:
         QWidget,
     )
 
-from authforge_guard.qt import ACTIVATE_NAME, install
+from authforge_guard.qt import ACTIVATE_NAME, CHECKING_NAME, install
 
 configure_from_environment()
 app = QApplication(sys.argv)
@@ -89,6 +90,10 @@ driver.setInterval(50)
 
 def drive() -> None:
     qt_answer_dialog()
+    checking = [w for w in QApplication.topLevelWidgets() if w.objectName() == CHECKING_NAME]
+    if quit_after_ticks(bool(checking) and checking[0].isVisible()):
+        say("quit_checking")
+        checking[0].findChild(QPushButton, "quit").click()
     modal = QApplication.activeModalWidget()
     if isinstance(modal, QInputDialog) and modal.objectName() == ACTIVATE_NAME:
         say("activation_dialog", label=modal.labelText())

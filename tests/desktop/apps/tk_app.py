@@ -25,6 +25,7 @@ from app_events import (
     guarded_work,
     install_options,
     next_key,
+    quit_after_ticks,
     refused_call,
     save_text,
     say,
@@ -32,7 +33,7 @@ from app_events import (
     tk_messagebox,
 )
 
-from authforge_guard.tk import ACTIVATE_NAME, install
+from authforge_guard.tk import ACTIVATE_NAME, CHECKING_NAME, install
 
 configure_from_environment()
 root = tkinter.Tk()
@@ -72,6 +73,10 @@ meter: Any = gap_meter()
 def drive() -> None:
     """The test's hands: look at the GUI, answer what it shows."""
     tk_answer_dialog(root)
+    quit_button = f".{CHECKING_NAME}.quit"
+    if quit_after_ticks(root.tk.call("winfo", "exists", quit_button)):
+        say("quit_checking")
+        root.nametowidget(quit_button).invoke()
     activation = f".{ACTIVATE_NAME}"
     if root.tk.call("winfo", "exists", activation) and root.tk.call(
         "winfo", "ismapped", activation
