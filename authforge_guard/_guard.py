@@ -39,7 +39,7 @@ from . import _delivery
 from ._clock import Deadline, elapsed
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
-from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
+from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent
 from ._logins import LoginPool, Reachability
 from ._policy import policy_for
 from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
@@ -323,7 +323,7 @@ class Guard:
         worker thread, never on the event loop."""
         block = _delivery.current_block()
         if block is not None:
-            await _await_loss(block)
+            await _delivery.await_loss(block)
         slot = self._slot(license_key, hwid_override, license_file)
         entry = self._entries.get(slot)
         if entry is not None and entry.session.active:
@@ -1116,15 +1116,6 @@ def _variables_changed(old: Any, new: Any) -> bool:
     )
 
 
-async def _await_loss(block: Block) -> None:
-    """Raise the loss of ``block``'s chain, if any, after its hooks (without blocking)."""
-    for b in block.chain():
-        loss = b.session._loss
-        if loss is not None:
-            await _delivery.await_hooks(loss)
-            raise loss.exception(b.session.lineage)
-
-
 def _is_per_user(slot: Slot) -> bool:
     """A session for someone other than this machine: a user's or tenant's HWID."""
     return slot is not None and slot[1] is not None and not slot[0].startswith("\0file:")
@@ -1164,123 +1155,11 @@ def _cancel_all(entries: dict[Slot, Entry]) -> None:
         entry.session._end("logout")
 
 
-def resolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
-    """The session a guarded call runs on (the slow path of every decorator).
-
-    Inside a ``licensed()`` block: a loss of the block (or a block around it)
-    raises again (level-triggered); otherwise the innermost block's session
-    serves the call when it belongs to ``guard`` (or no guard was named).
-    Outside: ``guard``'s default license, logging in if needed.
-    """
-    during_hook = hook_session()
-    if during_hook is not None:
-        # A cleanup saving the user's work may call guarded code: let it, on the
-        # session that was just lost.
-        return during_hook
-    block = _delivery.current_block()
-    if block is not None:
-        lost = _delivery.lost_around(block)
-        if lost is not None:
-            raise lost
-        if license_key is None:
-            for b in block.chain():
-                if guard is None or b.owner is guard:
-                    return b.owner._session_of(b)  # type: ignore[no-any-return]
-    active = guard if guard is not None else get_guard()
-    return active._check_guarded_call(license_key)
-
-
-async def aresolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
-    """``resolve_session`` for coroutines: no login on the event loop's thread."""
-    during_hook = hook_session()
-    if during_hook is not None:
-        return during_hook
-    block = _delivery.current_block()
-    if block is not None:
-        await _await_loss(block)
-        if license_key is None:
-            for b in block.chain():
-                if guard is None or b.owner is guard:
-                    if b.session.active:
-                        return b.session
-                    owner: Guard = b.owner
-                    key, hwid = _slot_args(b.slot)
-                    return await owner.aensure(key, hwid_override=hwid)
-    active = guard if guard is not None else get_guard()
-    active._policy.check_call()
-    return await active.aensure(license_key)
-
-
-def _slot_args(slot: Slot) -> tuple[str | None, str | None]:
-    if slot is None:
-        return None, None
-    return slot[0], slot[1]
-
-
-# ---------------------------------------------------------------- the default
-
-
-class _Default:
-    """Holds the process-wide guard; decorators read ``.guard`` on their hot path."""
-
-    __slots__ = ("guard", "lock")
-
-    def __init__(self) -> None:
-        self.guard: Guard | None = None
-        self.lock = threading.Lock()
-
-
-DEFAULT = _Default()
-
-
-def configure(**kwargs: Any) -> Guard:
-    """Make a ``Guard(**kwargs)`` the process-wide default.
-
-    Every hook, ``on_lost``/``on_transient`` hook and pending cleanup registered
-    on the previous default guard (by a library at import time, say) is carried
-    over to the new one; the previous one is logged out.
-    """
-    from ._library_hooks import copy_hooks
-
-    guard = Guard(**kwargs)
-    with DEFAULT.lock:
-        previous, DEFAULT.guard = DEFAULT.guard, guard
-        if previous is not None:
-            copy_hooks(previous._hooks, guard._hooks)
-    if previous is not None and "settings" in vars(previous):
-        previous.logout()
-    return guard
-
-
-def get_guard() -> Guard:
-    """The process-wide default guard. Safe at import time: it reads its settings (the
-    environment) at its first use, where a missing one raises ``ConfigurationError``;
-    hooks can be registered on it before that."""
-    guard = DEFAULT.guard
-    if guard is not None:
-        return guard
-    with DEFAULT.lock:
-        if DEFAULT.guard is None:
-            from ._library_hooks import DeferredGuard
-
-            DEFAULT.guard = DeferredGuard()
-        return DEFAULT.guard
-
-
-def _reset_default_for_tests() -> None:
-    with DEFAULT.lock:
-        previous, DEFAULT.guard = DEFAULT.guard, None
-    if previous is not None and "settings" in vars(previous):
-        previous.logout()
-
-
 # A forked child must not run on its parent's sessions: its Guards forget them.
 _GUARDS: weakref.WeakSet[Guard] = weakref.WeakSet()
 
 
 def _reset_guards_after_fork() -> None:
-    global DEFAULT
-    DEFAULT.lock = threading.Lock()
     for guard in list(_GUARDS):
         guard._after_fork()
 

@@ -126,7 +126,7 @@ class UserLicenses:
             return ready
         with self._lock:
             if self._ready is None:
-                from ._guard import get_guard
+                from ._default_guard import get_guard
 
                 guard = self._guard_arg if self._guard_arg is not None else get_guard()
                 settings = guard.settings
