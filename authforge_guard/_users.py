@@ -67,14 +67,17 @@ def telegram_subject(user_id: UserId) -> str:
 
 
 class _User:
-    """What this process knows of one user: their row, and the loop that served them."""
+    """What this process knows of one user: their row, the session it last served them, and
+    the loop that served them. The row is read again from the store whenever that session
+    has ended, so a change made by another replica (a new key, a deactivation) counts."""
 
-    __slots__ = ("given_id", "loop", "record")
+    __slots__ = ("given_id", "loop", "record", "session")
 
     def __init__(self, given_id: UserId, record: UserRecord) -> None:
         self.given_id = given_id  # as the bot passed it (an int for Telegram), for on_lost
         self.record = record
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.session: Session | None = None
 
 
 class UserLicenses:
@@ -162,7 +165,7 @@ class UserLicenses:
         except LicenseError as exc:
             self._after_refusal(uid, exc)
             raise
-        self._keep(uid, user_id, clean, subject)
+        self._keep(uid, user_id, clean, subject, session)
         self._note_loop(uid)
         return session
 
@@ -176,7 +179,7 @@ class UserLicenses:
         except LicenseError as exc:
             self._after_refusal(uid, exc)
             raise
-        self._keep(uid, user_id, clean, subject)
+        self._keep(uid, user_id, clean, subject, session)
         return session
 
     async def deactivate(self, user_id: UserId) -> bool:
@@ -211,10 +214,12 @@ class UserLicenses:
         self._note_loop(_uid(user_id), user)
         guard._serve(record.subject, fleet)
         try:
-            return await guard.aensure(record.license_key, hwid_override=record.subject)
+            session = await guard.aensure(record.license_key, hwid_override=record.subject)
         except LicenseError as exc:
             self._after_refusal(record.user_id, exc, record)
             raise
+        user.session = session
+        return session
 
     def session_sync(self, user_id: UserId) -> Session:
         """``session`` for synchronous code (may block while a session is resumed)."""
@@ -223,10 +228,12 @@ class UserLicenses:
         record = user.record
         guard._serve(record.subject, fleet)
         try:
-            return guard.ensure(record.license_key, hwid_override=record.subject)
+            session = guard.ensure(record.license_key, hwid_override=record.subject)
         except LicenseError as exc:
             self._after_refusal(record.user_id, exc, record)
             raise
+        user.session = session
+        return session
 
     def on_lost(self, fn: LostHook) -> LostHook:
         """``@users.on_lost``: ``async def fn(user_id, event)`` runs when a user's license is
@@ -270,7 +277,7 @@ class UserLicenses:
             raise error
         return uid, clean, self.subject_of(user_id)
 
-    def _keep(self, uid: str, given: UserId, key: str, subject: str) -> None:
+    def _keep(self, uid: str, given: UserId, key: str, subject: str, session: Session) -> None:
         """The key was accepted: store it, and drop the user's previous session."""
         guard, store, _fleet = self._parts()
         previous = store.get_user(uid)
@@ -278,6 +285,7 @@ class UserLicenses:
         with self._lock:
             known = self._users.get(uid)
             user = _User(given, UserRecord(uid, key, subject, None))
+            user.session = session
             if known is not None:
                 user.loop = known.loop
             self._users[uid] = user
@@ -289,16 +297,22 @@ class UserLicenses:
     def _user(self, user_id: UserId) -> _User:
         uid = _uid(user_id)
         user = self._users.get(uid)
-        if user is None:
+        if user is None or user.session is None or not user.session.active:
+            # No live session to serve them on: what the store says now (another replica
+            # may have changed it), one quick local read per login, none per message.
             _guard, store, _fleet = self._parts()
             record = store.get_user(uid)
             if record is None:
+                with self._lock:
+                    self._users.pop(uid, None)
                 error = LicenseError(MISSING_KEY_CODE, "no license key for this user yet")
                 error.per_user = True
                 raise error
-            user = _User(user_id, record)
+            fresh = _User(user_id, record)
             with self._lock:
-                user = self._users.setdefault(uid, user)
+                if user is not None:
+                    fresh.loop = user.loop
+                self._users[uid] = user = fresh
                 self._by_subject[record.subject] = uid
         if user.record.lost is not None:
             error = LicenseError(user.record.lost, f"license refused: {user.record.lost}")

@@ -39,7 +39,16 @@ def test_a_key_activated_on_one_replica_serves_on_another(af, make_guard, redis_
     assert served.hwid == "tg:31" and served.tier == "pro"
     assert served is not activated  # another process's session object
     assert validates(af, key) == 1
+    # A new key on one replica: the other serves it once its own session of the old ends.
+    newer = af.create_license({"tier": "enterprise"})
+    asyncio.run(second.activate(31, newer))
+    first.guard.logout(key, hwid_override="tg:31")  # as its idle sweep would
+    assert asyncio.run(first.session(31)).tier == "enterprise"
     assert asyncio.run(second.deactivate(31)) is True
+    first.guard.logout(newer, hwid_override="tg:31")
+    with pytest.raises(LicenseError) as gone:
+        asyncio.run(first.session(31))
+    assert gone.value.code == "missing_license_key"
     with pytest.raises(LicenseError) as caught:
         asyncio.run(first.session(32))
     assert caught.value.code == "missing_license_key"

@@ -80,3 +80,52 @@ def test_idle_evictions_leave_no_jobs_and_no_followed_sessions(af, make_guard, t
     fleet = guard._fleet
     assert fleet is not None
     assert fleet._followed == {}
+
+
+def test_dropping_cancelled_jobs_runs_every_other_job_once_and_none_cancelled():
+    """The heap is rebuilt in place while its thread waits on it: what is left runs, in
+    order of due time, and nothing cancelled does."""
+    import random
+    import threading
+
+    from authforge_guard._scheduler import Timers
+
+    timers = Timers(workers=1)
+    ran = []
+    lock = threading.Lock()
+    all_done = threading.Event()
+    jobs = []
+    rng = random.Random(26)
+    for index in range(1000):
+        delay = 0.2 + rng.random() * 0.3
+
+        def record(index=index):
+            with lock:
+                ran.append(index)
+                if len(ran) == 100:
+                    all_done.set()
+
+        jobs.append((index, timers.call_later(delay, record)))
+    due = {index: job.due for index, job in jobs}
+    rng.shuffle(jobs)
+    kept = {index for index, _ in jobs[:100]}
+    for _, job in jobs[100:]:
+        job.cancel()  # compacts the heap many times over, under the timer thread's feet
+    assert timers.queued() < 100 + 2 * COMPACT_AT
+
+    assert all_done.wait(30)
+    assert wait_for(lambda: timers.queued() == 0, timeout=30)
+    with lock:
+        assert set(ran) == kept and len(ran) == 100
+        assert [due[index] for index in ran] == sorted(due[index] for index in kept)
+
+
+def test_sessions_evicted_at_the_session_limit_are_not_followed(af, make_guard, tmp_path):
+    keys = [af.create_license({"tier": "pro"}) for _ in range(TENANTS)]
+    guard = make_guard(
+        heartbeat_interval=60.0, max_sessions=5, session_store=str(tmp_path / "sessions")
+    )
+    for key in keys:
+        assert guard.ensure(key, hwid_override="tenant").active
+    assert len(guard.sessions) == 5
+    assert len(guard._fleet._followed) == 5
