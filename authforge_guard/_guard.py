@@ -614,6 +614,8 @@ class Guard:
         if self._entries.get(entry.slot) is entry:
             del self._entries[entry.slot]
         entry.cancel_jobs()
+        if self._fleet is not None:  # whatever ended it (a logout, idleness, the session limit)
+            self._fleet.unfollow(entry.key, entry.hwid)
         if entry.is_default:
             self._fast_session = None
         entry.session._end(code)
@@ -838,10 +840,6 @@ class Guard:
                 self._drop_locked(entry, "idle")
             more = any(not e.is_default for e in self._entries.values())
             self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
-        fleet = self._fleet
-        if fleet is not None:  # as a logout does, without its I/O (this is the timer thread)
-            for entry in idle:
-                fleet.unfollow(entry.key, entry.hwid)
         if idle:
             logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
 

@@ -9,8 +9,10 @@ Per platform (``wake``):
   (sleep, ``select``, a read) returns with EINTR and our handler raises.
 - No ``pthread_kill`` (Windows): the signal is SIGINT (``default_interrupt_signal``)
   and ``_thread.interrupt_main(SIGINT)`` runs our handler at the main thread's
-  next bytecode boundary (on Windows a main thread in ``time.sleep`` also wakes
-  for SIGINT). Our handler chains to the program's for a real Ctrl-C, so
+  next bytecode boundary (whether a main thread blocked in ``time.sleep`` wakes
+  at once there is what the ``windows``-marked test in ``tests/shipping`` tells;
+  otherwise the block ends when the call returns, and ``exit_grace`` escalation
+  bounds it). Our handler chains to the program's for a real Ctrl-C, so
   ``KeyboardInterrupt`` still works. Python 3.9's ``interrupt_main()`` takes no
   number and always means SIGINT, which is the signal used there.
 
