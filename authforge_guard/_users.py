@@ -472,6 +472,14 @@ def activated_text(session: Session) -> str:
     return "Activated. " + status_text(session)
 
 
+def feature_argument(feature: Any, where: str) -> str | None:
+    """``feature`` if it is ``None`` or a feature name; else a ``ConfigurationError`` now, at
+    decoration time (a gate it cannot read must not become "any license will do")."""
+    if feature is None or (isinstance(feature, str) and feature.strip()):
+        return feature
+    raise ConfigurationError(f"{where}(feature={feature!r}): a feature name, e.g. 'pro', or None")
+
+
 def check_feature(session: Session, feature: str | None) -> None:
     """Raise ``FeatureNotLicensed`` (in a user's words) unless ``session`` grants ``feature``."""
     if feature is None or feature in session.features:
