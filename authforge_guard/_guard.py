@@ -6,10 +6,11 @@ licenses each of its users with the same Guard. Each pair has its own
 ``Session``; a loss of one runs the hooks with that session and raises only
 in that session's blocks.
 
-This module is the façade: the public methods, the logins and the session
-table. Its parts live next to it: the background checks and deadlines of each
-session in ``_checks`` (run by ``_scheduler``, one timer thread for every
-session of the process); what a loss does in ``_loss``, then ``on_lost`` in
+This module is the façade: the public methods and the logins. Its parts live
+next to it: the table of sessions (logins in flight, remembered failures,
+eviction, idle sweep) in ``_session_table``; each session's background checks
+and deadlines in ``_checks`` (run by ``_scheduler``, one timer thread for
+every session of the process); what a loss does in ``_loss``, then ``on_lost`` in
 ``_policy``, reaching running code through ``_delivery``; the hooks in
 ``_hooks``; the AuthForge calls in ``_engine``. The process-wide default guard
 is ``_default_guard``; the session a guarded call runs on, ``_guarded_call``.
@@ -21,7 +22,6 @@ in, delivering a loss, running hooks) happens off that path.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -48,7 +48,8 @@ from ._logins import LoginPool, Reachability
 from ._loss import LossPath
 from ._policy import policy_for
 from ._session import Loss, Session, build_state, license_end
-from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot, copy_error
+from ._session_table import SessionTable, cancel_all_entries
+from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot
 
 if TYPE_CHECKING:
     import asyncio
@@ -67,17 +68,8 @@ logger = logging.getLogger("authforge_guard")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# A definitive refusal is remembered this long, so code that keeps calling a
-# gated function after a revocation does not send a login per call.
-REFUSAL_MEMORY_SECONDS = 30.0
-_REMEMBERED_CODES = frozenset({"invalid_key"})
-# A transient failure (network, 5xx, rate limit) of a login is shared this long
-# with every caller that asks for the same session: during an outage a burst of
-# requests fails fast instead of each repeating the whole retry cycle.
-TRANSIENT_SHARE_SECONDS = 5.0
 
-
-class Guard(SessionChecks, LossPath):
+class Guard(SessionTable, SessionChecks, LossPath):
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -210,7 +202,7 @@ class Guard(SessionChecks, LossPath):
         self._served: dict[str, Fleet] = {}
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
-        weakref.finalize(self, _cancel_all, self._entries)
+        weakref.finalize(self, cancel_all_entries, self._entries)
 
     def __repr__(self) -> str:
         session = self.session
@@ -385,75 +377,6 @@ class Guard(SessionChecks, LossPath):
             )
         return await flight.wait_async()
 
-    def _fail_flight(self, slot: Slot, flight: Flight, error: LicenseError) -> None:
-        if _is_per_user(slot):
-            error.per_user = True
-        with self._lock:
-            self._flights.pop(slot, None)
-        flight.finish(None, error)
-
-    def _join_flight(self, slot: Slot) -> tuple[Flight, bool]:
-        """The login in flight for ``slot`` and whether this caller leads it; raises a
-        recently remembered failure instead."""
-        with self._lock:
-            entry = self._entries.get(slot)
-            if entry is not None and entry.session.active:
-                landed = Flight()
-                landed.finish(entry, None)
-                return landed, False
-            remembered = self._failures.get(slot)
-            if remembered is not None:
-                if time.monotonic() < remembered[0]:
-                    raise copy_error(remembered[1])
-                del self._failures[slot]
-            in_flight = self._flights.get(slot)
-            if in_flight is not None:
-                return in_flight, False
-            flight = self._flights[slot] = Flight()
-            return flight, True
-
-    def _lead_flight(
-        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool = False
-    ) -> Entry:
-        try:
-            entry = self._login(slot, license_file)
-            if by_block and entry.is_default:
-                # The default session logs out with the last block only if a block
-                # logged it in: one opened by ensure() or a guarded call lives on.
-                entry.close_when_unused = True
-        except BaseException as exc:
-            if isinstance(exc, LicenseError) and _is_per_user(slot):
-                exc.per_user = True  # a person's license: no "this computer" in its words
-            with self._lock:
-                self._flights.pop(slot, None)
-                if isinstance(exc, LicenseError):
-                    self._remember_failure(slot, exc)
-            flight.finish(None, exc)
-            raise
-        with self._lock:
-            self._flights.pop(slot, None)
-            self._failures.pop(slot, None)
-        flight.finish(entry, None)
-        return entry
-
-    def _lead_flight_quietly(
-        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool
-    ) -> None:
-        with contextlib.suppress(BaseException):  # the waiters get it from the flight
-            self._lead_flight(slot, flight, license_file, by_block)
-
-    def _forget_failure(self, slot: Slot) -> None:
-        """The next login of ``slot`` asks AuthForge again: the stored key changed (an
-        activation), so a refusal remembered for the old key says nothing about it."""
-        with self._lock:
-            self._failures.pop(slot, None)
-
-    def _remember_failure(self, slot: Slot, error: LicenseError) -> None:
-        if error.fatal or error.code in _REMEMBERED_CODES:
-            self._failures[slot] = (time.monotonic() + REFUSAL_MEMORY_SECONDS, error)
-        elif error.transient:
-            self._failures[slot] = (time.monotonic() + TRANSIENT_SHARE_SECONDS, error)
-
     def _login(self, slot: Slot, license_file: Any) -> Entry:
         s = self.settings
         hwid_override = slot[1] if slot is not None else None
@@ -591,36 +514,6 @@ class Guard(SessionChecks, LossPath):
         )
         return entry
 
-    def _make_room_locked(self) -> list[Entry]:
-        """Sessions to log out so one more fits ``max_sessions`` (least recently used first,
-        never one a block is using)."""
-        tenants = [e for e in self._entries.values() if not e.is_default]
-        excess = len(tenants) + 1 - self._max_sessions
-        if excess <= 0:
-            return []
-        idle = sorted((e for e in tenants if not e.blocks), key=lambda e: e.last_used)
-        evicted = idle[:excess]
-        for old in evicted:
-            self._drop_locked(old, "evicted")
-        if len(evicted) < excess:
-            logger.warning(
-                "authforge_guard: more sessions in use than max_sessions=%d", self._max_sessions
-            )
-        return evicted
-
-    def _drop_locked(self, entry: Entry, code: str) -> None:
-        """Take ``entry`` out of the table and end its session (``code``: why), in one step
-        under the lock: no thread sees the session live without its entry, or the reverse.
-        A session already ended (a loss) keeps its first code."""
-        if self._entries.get(entry.slot) is entry:
-            del self._entries[entry.slot]
-        entry.cancel_jobs()
-        if self._fleet is not None:  # whatever ended it (a logout, idleness, the session limit)
-            self._fleet.unfollow(entry.key, entry.hwid)
-        if entry.is_default:
-            self._fast_session = None
-        entry.session._end(code)
-
     def _state_for(
         self,
         license_variables: dict[str, Any] | None,
@@ -678,27 +571,6 @@ class Guard(SessionChecks, LossPath):
             confirm=lambda signed: engine.heartbeat(signed, hwid, retry=NO_RETRY),
         )
 
-    # ------------------------------------------------------------ idle sweep
-
-    def _idle_period(self) -> float:
-        return max(0.05, min(self._idle_timeout / 4.0, 60.0))
-
-    def _sweep_idle(self) -> None:
-        """Log out per-user sessions no block has used for ``session_idle_timeout``."""
-        now = time.monotonic()
-        with self._lock:
-            idle = [
-                e
-                for e in self._entries.values()
-                if not e.is_default and not e.blocks and now - e.last_used >= self._idle_timeout
-            ]
-            for entry in idle:
-                self._drop_locked(entry, "idle")
-            more = any(not e.is_default for e in self._entries.values())
-            self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
-        if idle:
-            logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
-
     # ----------------------------------------------------------------- logout
 
     def logout(
@@ -752,7 +624,7 @@ class Guard(SessionChecks, LossPath):
         if self._fleet is not None:
             self._fleet.after_fork()
         entries, self._entries = list(self._entries.values()), {}
-        weakref.finalize(self, _cancel_all, self._entries)
+        weakref.finalize(self, cancel_all_entries, self._entries)
         self._flights = {}
         self._failures = {}
         self._fast_session = None
@@ -918,11 +790,6 @@ class Guard(SessionChecks, LossPath):
         return has_feature(name, guard=self)
 
 
-def _is_per_user(slot: Slot) -> bool:
-    """A session for someone other than this machine: a user's or tenant's HWID."""
-    return slot is not None and slot[1] is not None and not slot[0].startswith("\0file:")
-
-
 def _utc(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch is not None else None
 
@@ -937,12 +804,6 @@ def _weak_lost_elsewhere(guard: Guard) -> Callable[[str, str, str], None]:
             target._lost_elsewhere(key, hwid, code)
 
     return call
-
-
-def _cancel_all(entries: dict[Slot, Entry]) -> None:
-    for entry in list(entries.values()):
-        entry.cancel_jobs()
-        entry.session._end("logout")
 
 
 # A forked child must not run on its parent's sessions: its Guards forget them.
