@@ -258,8 +258,9 @@ class Fleet:
             self.store.watch(self._on_tombstone)
 
     def unfollow(self, key: str, hwid: str) -> None:
-        """Stop following ``(key, hwid)`` without I/O (an idle logout on the timer thread);
-        its heartbeat lease, if held here, expires on its own."""
+        """Stop following ``(key, hwid)``: its session ended here (any way). No I/O (the
+        Guard calls it under its lock, also on the timer thread); a heartbeat lease held
+        here is given back by ``release`` on a logout, else it expires on its own."""
         with self._lock:
             self._followed.pop((key_hash(key), hwid), None)
 

@@ -118,3 +118,14 @@ def test_dropping_cancelled_jobs_runs_every_other_job_once_and_none_cancelled():
     with lock:
         assert set(ran) == kept and len(ran) == 100
         assert [due[index] for index in ran] == sorted(due[index] for index in kept)
+
+
+def test_sessions_evicted_at_the_session_limit_are_not_followed(af, make_guard, tmp_path):
+    keys = [af.create_license({"tier": "pro"}) for _ in range(TENANTS)]
+    guard = make_guard(
+        heartbeat_interval=60.0, max_sessions=5, session_store=str(tmp_path / "sessions")
+    )
+    for key in keys:
+        assert guard.ensure(key, hwid_override="tenant").active
+    assert len(guard.sessions) == 5
+    assert len(guard._fleet._followed) == 5
