@@ -161,9 +161,9 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         self._retry_policy = retry_policy
         self._engine_: Engine | None = None
         self._lock = threading.Lock()
-        self._entries: dict[Slot, Entry] = {}
-        self._flights: dict[Slot, Flight] = {}
-        self._failures: dict[Slot, tuple[float, LicenseError]] = {}
+        self._entries: dict[Slot | None, Entry] = {}
+        self._flights: dict[Slot | None, Flight] = {}
+        self._failures: dict[Slot | None, tuple[float, LicenseError]] = {}
         # The hot path's one read: the default license's live session, else None.
         self._fast_session: Session | None = None
         # The default session's latest loss: guarded calls outside blocks wait for its

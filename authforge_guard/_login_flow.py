@@ -43,7 +43,7 @@ class LoginFlow:
 
     settings: GuardSettings
     _lock: threading.Lock
-    _entries: dict[Slot, Entry]
+    _entries: dict[Slot | None, Entry]
     _fast_session: Session | None
     _idle_job: Job | None
     _logins: LoginPool
@@ -56,14 +56,14 @@ class LoginFlow:
         def _engine(self) -> Engine: ...
         def hwid(self, hwid_override: str | None = None) -> str: ...
         def _fleet_for(self, hwid: str) -> Fleet | None: ...
-        def _join_flight(self, slot: Slot) -> tuple[Flight, bool]: ...
+        def _join_flight(self, slot: Slot | None) -> tuple[Flight, bool]: ...
         def _lead_flight(
-            self, slot: Slot, flight: Flight, license_file: Any, by_block: bool = False
+            self, slot: Slot | None, flight: Flight, license_file: Any, by_block: bool = False
         ) -> Entry: ...
         def _lead_flight_quietly(
-            self, slot: Slot, flight: Flight, license_file: Any, by_block: bool
+            self, slot: Slot | None, flight: Flight, license_file: Any, by_block: bool
         ) -> None: ...
-        def _fail_flight(self, slot: Slot, flight: Flight, error: LicenseError) -> None: ...
+        def _fail_flight(self, slot: Slot | None, flight: Flight, error: LicenseError) -> None: ...
         def _make_room_locked(self) -> list[Entry]: ...
         def _arm(self, entry: Entry) -> None: ...
         def _idle_period(self) -> float: ...
@@ -72,7 +72,9 @@ class LoginFlow:
         ) -> Job: ...
         def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None: ...
 
-    def _slot(self, license_key: str | None, hwid_override: str | None, license_file: Any) -> Slot:
+    def _slot(
+        self, license_key: str | None, hwid_override: str | None, license_file: Any
+    ) -> Slot | None:
         """Which session a call means. The configured key with the configured hwid is the
         default license, however it is named."""
         s = self.settings
@@ -81,7 +83,7 @@ class LoginFlow:
         if license_key is not None and (not isinstance(license_key, str) or not license_key):
             raise LicenseError("invalid_key", "license refused: the license key is empty")
         if license_file is not None:
-            return ("\0file:" + os.fspath(license_file), hwid)
+            return Slot(None, hwid, os.fspath(license_file))
         same_hwid = hwid is None or hwid == s.hwid_override
         if same_hwid and (license_key is None or license_key == s.license_key):
             return DEFAULT_SLOT
@@ -93,9 +95,11 @@ class LoginFlow:
                     "a session with hwid_override= needs a license key",
                 )
             license_key = s.license_key
-        return (license_key, hwid)
+        return Slot(license_key, hwid)
 
-    def _obtain(self, slot: Slot, license_file: Any = None, *, by_block: bool = False) -> Entry:
+    def _obtain(
+        self, slot: Slot | None, license_file: Any = None, *, by_block: bool = False
+    ) -> Entry:
         entry = self._entries.get(slot)
         if entry is not None and entry.session.active:
             entry.last_used = time.monotonic()
@@ -106,7 +110,7 @@ class LoginFlow:
         return self._lead_flight(slot, flight, license_file, by_block)
 
     async def _obtain_async(
-        self, slot: Slot, license_file: Any = None, *, by_block: bool = False
+        self, slot: Slot | None, license_file: Any = None, *, by_block: bool = False
     ) -> Entry:
         entry = self._entries.get(slot)
         if entry is not None and entry.session.active:
@@ -125,15 +129,15 @@ class LoginFlow:
             )
         return await flight.wait_async()
 
-    def _login(self, slot: Slot, license_file: Any) -> Entry:
+    def _login(self, slot: Slot | None, license_file: Any) -> Entry:
         s = self.settings
-        hwid_override = slot[1] if slot is not None else None
+        hwid_override = slot.hwid if slot is not None else None
         if slot is None:
             key, path = s.license_key, s.license_file
-        elif slot[0].startswith("\0file:"):
-            key, path = None, license_file if license_file is not None else slot[0][6:]
+        elif slot.file is not None:
+            key, path = None, license_file if license_file is not None else slot.file
         else:
-            key, path = slot[0], None
+            key, path = slot.key, None
         if key is None and path is None:
             from ._keystore import load_key  # what the customer saved with `activate`
 
@@ -157,7 +161,7 @@ class LoginFlow:
         assert key is not None
         return self._login_online(slot, key, hwid)
 
-    def _login_offline(self, slot: Slot, path: Any, hwid: str) -> Entry:
+    def _login_offline(self, slot: Slot | None, path: Any, hwid: str) -> Entry:
         from ._offline import accept_file
         from ._protocol import parse_iso_utc
 
@@ -181,7 +185,7 @@ class LoginFlow:
             entry.deadline = Deadline(expires)
         return self._install(entry)
 
-    def _login_online(self, slot: Slot, key: str, hwid: str) -> Entry:
+    def _login_online(self, slot: Slot | None, key: str, hwid: str) -> Entry:
         if not self.settings.app_secret:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
         probe = self._reach.enter()  # raises at once while another login probes an outage
@@ -219,7 +223,7 @@ class LoginFlow:
 
     def _new_entry(
         self,
-        slot: Slot,
+        slot: Slot | None,
         key: str,
         hwid: str,
         kind: str,
