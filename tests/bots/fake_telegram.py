@@ -141,10 +141,14 @@ class FakeTelegram:
             "from": BOT,
             "text": str(params.get("text", "")),
         }
-        with self._cond:
-            self.sent.append({"chat_id": chat_id, "text": message["text"]})
-            self._cond.notify_all()
         return message
+
+    def _sent(self, message: dict[str, Any]) -> None:
+        """Count a reply once its answer is on the wire: a test that stops the bot as soon as
+        it sees the reply must not cut the bot's request short (aiogram prints that)."""
+        with self._cond:
+            self.sent.append({"chat_id": message["chat"]["id"], "text": message["text"]})
+            self._cond.notify_all()
 
 
 def _handler_for(api: FakeTelegram) -> type[BaseHTTPRequestHandler]:
@@ -172,8 +176,11 @@ def _handler_for(api: FakeTelegram) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True  # a bot stopping drops its long poll
+            if method == "sendMessage":
+                api._sent(result)
 
         def log_message(self, format: str, *args: Any) -> None:
             return None
