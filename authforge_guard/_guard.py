@@ -42,7 +42,14 @@ from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
 from ._logins import LoginPool, Reachability
 from ._policy import policy_for
-from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
+from ._scheduler import (
+    END_MARGIN,
+    UNREACHABLE_INTERVALS,
+    first_delay,
+    next_delay,
+    shared_timers,
+    silence_bound,
+)
 from ._session import Loss, Session, build_state, license_end
 from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot, copy_error
 
@@ -71,9 +78,6 @@ _REMEMBERED_CODES = frozenset({"invalid_key"})
 # with every caller that asks for the same session: during an outage a burst of
 # requests fails fast instead of each repeating the whole retry cycle.
 TRANSIENT_SHARE_SECONDS = 5.0
-# Online mode ends a session whose checks have all failed for this many intervals
-# (unless max_unreachable says otherwise).
-UNREACHABLE_INTERVALS = 3
 
 
 class Guard:
@@ -786,22 +790,11 @@ class Guard:
 
     def _silence_bound(self, entry: Entry, error: AuthForgeError) -> AuthForgeError:
         """``server_unreachable`` once online checks have failed for ``max_unreachable``
-        seconds (on the elapsed clock) since the server last vouched for the session:
-        a proxy answering 502 or a blocked connection must not keep a revoked license
-        running until its signed end. Else ``error`` as it is."""
+        seconds (three intervals by default), else ``error`` (``_scheduler.silence_bound``)."""
         limit = self.settings.max_unreachable
         if limit is None:
             limit = UNREACHABLE_INTERVALS * self.settings.heartbeat_interval
-        silent = elapsed() - entry.confirmed
-        if silent < limit:
-            return error
-        unreachable = AuthForgeError(
-            "server_unreachable",
-            f"server_unreachable: no answer from AuthForge for {silent:.0f} s "
-            f"(max_unreachable={limit:g}); last failure: {error.code}",
-        )
-        unreachable.__cause__ = error
-        return unreachable
+        return silence_bound(entry.confirmed, limit, error)
 
     def _refresh(self, entry: Entry, answer: Answer) -> None:
         """A heartbeat was accepted: new variables (a tier change) and end time."""
