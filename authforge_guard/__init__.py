@@ -18,6 +18,7 @@ logging.getLogger("authforge_guard").addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from ._client import AuthForgeClient
     from ._decorators import requires_license
+    from ._default_guard import configure, get_guard
     from ._delivery import shield
     from ._exceptions import (
         AuthForgeError,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
         LicenseLost,
     )
     from ._features import feature, has_feature
-    from ._guard import Guard, configure, get_guard
+    from ._guard import Guard
     from ._hooks import LicenseEvent
     from ._keystore import activate, deactivate
     from ._library_hooks import add_cleanup, on, on_lost, on_transient
@@ -61,8 +62,8 @@ _EXPORTS: dict[str, str] = {
     "parse_license_file": "._protocol",
     "verify_license_file": "._protocol",
     "Guard": "._guard",
-    "configure": "._guard",
-    "get_guard": "._guard",
+    "configure": "._default_guard",
+    "get_guard": "._default_guard",
     "LicenseEvent": "._hooks",
     "Session": "._session",
     "SessionStore": "._stores",
@@ -146,6 +147,10 @@ def _load(module: str) -> Any:
         from . import _decorators
 
         return _decorators
+    if module == "_default_guard":
+        from . import _default_guard
+
+        return _default_guard
     if module == "_delivery":
         from . import _delivery
 

@@ -136,6 +136,16 @@ async def await_hooks(loss: Loss) -> None:
     await asyncio.get_running_loop().run_in_executor(None, loss.hooks_done.wait)
 
 
+async def await_loss(block: Block) -> None:
+    """Raise the loss of ``block``'s chain, if any, after its hooks (without blocking):
+    ``lost_around`` for coroutines."""
+    for b in block.chain():
+        loss = b.session._loss
+        if loss is not None:
+            await await_hooks(loss)
+            raise loss.exception(b.session.lineage)
+
+
 # -- entering and leaving ------------------------------------------------------
 
 

@@ -18,10 +18,12 @@ from ._decorators import (
     is_coroutine_function,
     picklable_wrapper_type,
 )
+from ._default_guard import DEFAULT
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
 
 # A cycle: Guard.feature/has_feature import this module lazily, at call time.
-from ._guard import DEFAULT, Guard, aresolve_session, resolve_session
+from ._guard import Guard
+from ._guarded_call import aresolve_session, resolve_session
 
 if TYPE_CHECKING:
     from ._session import Session

@@ -240,7 +240,8 @@ def request_session(
     (``key_header=``) the block its view runs in, so ``current_session()``,
     ``has_feature`` and ``@feature`` in the view answer for the tenant and its
     session is in use until the view is done (see ``TenantBlock``)."""
-    from ._guard import get_guard, resolve_session
+    from ._default_guard import get_guard
+    from ._guarded_call import resolve_session
 
     active = guard if guard is not None else get_guard()
     if key_header is None:

@@ -6,10 +6,14 @@ licenses each of its users with the same Guard. Each pair has its own
 ``Session``; a loss of one runs the hooks with that session and raises only
 in that session's blocks.
 
-What a loss does after its hooks (``on_lost``) lives in ``_policy``; how it
-reaches running code in ``_delivery``; the hooks themselves in ``_hooks``; the
-AuthForge calls in ``_engine``; when checks and deadlines run in
-``_scheduler`` (one timer thread for every session of the process).
+This module is the façade: the public methods and the logins. Its parts live
+next to it: the table of sessions (logins in flight, remembered failures,
+eviction, idle sweep) in ``_session_table``; each session's background checks
+and deadlines in ``_checks`` (run by ``_scheduler``, one timer thread for
+every session of the process); what a loss does in ``_loss``, then ``on_lost`` in
+``_policy``, reaching running code through ``_delivery``; the hooks in
+``_hooks``; the AuthForge calls in ``_engine``. The process-wide default guard
+is ``_default_guard``; the session a guarded call runs on, ``_guarded_call``.
 
 The guarded hot path reads one attribute, ``_fast_session``: the default
 license's session while it is live, else ``None``. Everything else (logging
@@ -18,7 +22,6 @@ in, delivering a loss, running hooks) happens off that path.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -36,22 +39,17 @@ from typing import (
 )
 
 from . import _delivery
-from ._clock import Deadline, elapsed
+from ._checks import SessionChecks
+from ._clock import Deadline
 from ._config import GuardSettings, missing_setting, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
-from ._hooks import _UNSET, CHANGED, HookRegistry, LicenseEvent, hook_session
+from ._hooks import _UNSET, HookRegistry
 from ._logins import LoginPool, Reachability
+from ._loss import LossPath
 from ._policy import policy_for
-from ._scheduler import (
-    END_MARGIN,
-    UNREACHABLE_INTERVALS,
-    first_delay,
-    next_delay,
-    shared_timers,
-    silence_bound,
-)
 from ._session import Loss, Session, build_state, license_end
-from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot, copy_error
+from ._session_table import SessionTable, cancel_all_entries
+from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot
 
 if TYPE_CHECKING:
     import asyncio
@@ -70,17 +68,8 @@ logger = logging.getLogger("authforge_guard")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# A definitive refusal is remembered this long, so code that keeps calling a
-# gated function after a revocation does not send a login per call.
-REFUSAL_MEMORY_SECONDS = 30.0
-_REMEMBERED_CODES = frozenset({"invalid_key"})
-# A transient failure (network, 5xx, rate limit) of a login is shared this long
-# with every caller that asks for the same session: during an outage a burst of
-# requests fails fast instead of each repeating the whole retry cycle.
-TRANSIENT_SHARE_SECONDS = 5.0
 
-
-class Guard:
+class Guard(SessionTable, SessionChecks, LossPath):
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -213,7 +202,7 @@ class Guard:
         self._served: dict[str, Fleet] = {}
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
-        weakref.finalize(self, _cancel_all, self._entries)
+        weakref.finalize(self, cancel_all_entries, self._entries)
 
     def __repr__(self) -> str:
         session = self.session
@@ -327,7 +316,7 @@ class Guard:
         worker thread, never on the event loop."""
         block = _delivery.current_block()
         if block is not None:
-            await _await_loss(block)
+            await _delivery.await_loss(block)
         slot = self._slot(license_key, hwid_override, license_file)
         entry = self._entries.get(slot)
         if entry is not None and entry.session.active:
@@ -387,75 +376,6 @@ class Guard:
                 self.settings.request_timeout,
             )
         return await flight.wait_async()
-
-    def _fail_flight(self, slot: Slot, flight: Flight, error: LicenseError) -> None:
-        if _is_per_user(slot):
-            error.per_user = True
-        with self._lock:
-            self._flights.pop(slot, None)
-        flight.finish(None, error)
-
-    def _join_flight(self, slot: Slot) -> tuple[Flight, bool]:
-        """The login in flight for ``slot`` and whether this caller leads it; raises a
-        recently remembered failure instead."""
-        with self._lock:
-            entry = self._entries.get(slot)
-            if entry is not None and entry.session.active:
-                landed = Flight()
-                landed.finish(entry, None)
-                return landed, False
-            remembered = self._failures.get(slot)
-            if remembered is not None:
-                if time.monotonic() < remembered[0]:
-                    raise copy_error(remembered[1])
-                del self._failures[slot]
-            in_flight = self._flights.get(slot)
-            if in_flight is not None:
-                return in_flight, False
-            flight = self._flights[slot] = Flight()
-            return flight, True
-
-    def _lead_flight(
-        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool = False
-    ) -> Entry:
-        try:
-            entry = self._login(slot, license_file)
-            if by_block and entry.is_default:
-                # The default session logs out with the last block only if a block
-                # logged it in: one opened by ensure() or a guarded call lives on.
-                entry.close_when_unused = True
-        except BaseException as exc:
-            if isinstance(exc, LicenseError) and _is_per_user(slot):
-                exc.per_user = True  # a person's license: no "this computer" in its words
-            with self._lock:
-                self._flights.pop(slot, None)
-                if isinstance(exc, LicenseError):
-                    self._remember_failure(slot, exc)
-            flight.finish(None, exc)
-            raise
-        with self._lock:
-            self._flights.pop(slot, None)
-            self._failures.pop(slot, None)
-        flight.finish(entry, None)
-        return entry
-
-    def _lead_flight_quietly(
-        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool
-    ) -> None:
-        with contextlib.suppress(BaseException):  # the waiters get it from the flight
-            self._lead_flight(slot, flight, license_file, by_block)
-
-    def _forget_failure(self, slot: Slot) -> None:
-        """The next login of ``slot`` asks AuthForge again: the stored key changed (an
-        activation), so a refusal remembered for the old key says nothing about it."""
-        with self._lock:
-            self._failures.pop(slot, None)
-
-    def _remember_failure(self, slot: Slot, error: LicenseError) -> None:
-        if error.fatal or error.code in _REMEMBERED_CODES:
-            self._failures[slot] = (time.monotonic() + REFUSAL_MEMORY_SECONDS, error)
-        elif error.transient:
-            self._failures[slot] = (time.monotonic() + TRANSIENT_SHARE_SECONDS, error)
 
     def _login(self, slot: Slot, license_file: Any) -> Entry:
         s = self.settings
@@ -594,36 +514,6 @@ class Guard:
         )
         return entry
 
-    def _make_room_locked(self) -> list[Entry]:
-        """Sessions to log out so one more fits ``max_sessions`` (least recently used first,
-        never one a block is using)."""
-        tenants = [e for e in self._entries.values() if not e.is_default]
-        excess = len(tenants) + 1 - self._max_sessions
-        if excess <= 0:
-            return []
-        idle = sorted((e for e in tenants if not e.blocks), key=lambda e: e.last_used)
-        evicted = idle[:excess]
-        for old in evicted:
-            self._drop_locked(old, "evicted")
-        if len(evicted) < excess:
-            logger.warning(
-                "authforge_guard: more sessions in use than max_sessions=%d", self._max_sessions
-            )
-        return evicted
-
-    def _drop_locked(self, entry: Entry, code: str) -> None:
-        """Take ``entry`` out of the table and end its session (``code``: why), in one step
-        under the lock: no thread sees the session live without its entry, or the reverse.
-        A session already ended (a loss) keeps its first code."""
-        if self._entries.get(entry.slot) is entry:
-            del self._entries[entry.slot]
-        entry.cancel_jobs()
-        if self._fleet is not None:  # whatever ended it (a logout, idleness, the session limit)
-            self._fleet.unfollow(entry.key, entry.hwid)
-        if entry.is_default:
-            self._fast_session = None
-        entry.session._end(code)
-
     def _state_for(
         self,
         license_variables: dict[str, Any] | None,
@@ -681,206 +571,6 @@ class Guard:
             confirm=lambda signed: engine.heartbeat(signed, hwid, retry=NO_RETRY),
         )
 
-    def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None:
-        """Another instance saw a definitive loss of ``(key, hwid)`` (the store's thread)."""
-        with self._lock:
-            found = [
-                e
-                for e in self._entries.values()
-                if e.key == key and e.hwid == hwid and e.session.kind == "online"
-            ]
-        for entry in found:
-            self._lose(entry, AuthForgeError(code))
-
-    # ------------------------------------------------------------ timers
-
-    def _timers_call(self, delay: float, method: str, *args: Any, worker: bool = False) -> Job:
-        return shared_timers().call_later(delay, _weak_call(self, method, args), worker=worker)
-
-    def _arm(self, entry: Entry) -> None:
-        """Schedule ``entry``'s next check and its deadline (under the lock)."""
-        if entry.session.kind == "online":
-            delay = self._within_interval(
-                entry, first_delay(self.settings.heartbeat_interval, self._rng)
-            )
-            entry.heartbeat_job = self._timers_call(
-                delay, "_check", entry, worker=self._online_for(entry)
-            )
-        self._arm_deadline(entry)
-
-    def _arm_deadline(self, entry: Entry) -> None:
-        if entry.expiry_job is not None:
-            entry.expiry_job.cancel()
-            entry.expiry_job = None
-        if entry.deadline is not None:
-            entry.expiry_job = self._timers_call(
-                entry.deadline.remaining() + END_MARGIN, "_deadline_due", entry
-            )
-
-    def _deadline_due(self, entry: Entry) -> None:
-        """The session's signed end (timer thread): lost now, even if a check is stuck."""
-        if not entry.session.active or entry.deadline is None:
-            return
-        if not entry.deadline.passed():  # moved by a refresh meanwhile
-            with self._lock:
-                if entry.session.active:
-                    self._arm_deadline(entry)
-            return
-        code = "session_expired" if entry.session.kind == "online" else "expired"
-        self._lose(entry, AuthForgeError(code))
-
-    def _check(self, entry: Entry) -> None:
-        """One background check of ``entry`` (a worker thread): heartbeat or grace check."""
-        session = entry.session
-        if not session.active:
-            return
-        try:
-            answer = self._check_once(entry)
-        except AuthForgeError as exc:
-            error = exc
-            if error.transient and entry.deadline is not None and entry.deadline.passed():
-                expired = AuthForgeError("session_expired")
-                expired.__cause__ = error
-                error = expired
-            elif error.transient and self._online:
-                error = self._silence_bound(entry, error)
-            if error.fatal:
-                self._lose(entry, error)
-                return
-            logger.warning("authforge_guard: license check failed (%s); will retry", error.code)
-            self._hooks.run_transient(LicenseEvent("transient", error.code, False, error, session))
-        else:
-            if answer is not None:
-                self._refresh(entry, answer)
-        with self._lock:
-            if entry.session.active and self._entries.get(entry.slot) is entry:
-                delay = self._within_interval(
-                    entry, next_delay(self.settings.heartbeat_interval, self._rng)
-                )
-                entry.heartbeat_job = self._timers_call(
-                    delay, "_check", entry, worker=self._online_for(entry)
-                )
-
-    def _check_once(self, entry: Entry) -> Answer | None:
-        signed = entry.signed
-        assert signed is not None
-        if self._online_for(entry):
-            engine = self._engine
-            deadline = entry.deadline
-
-            def heartbeat() -> Answer:
-                # Never past the signed end: a late answer could not save the session.
-                ends_in = deadline.remaining() if deadline is not None else None
-                return engine.heartbeat(signed, entry.hwid, ends_in=ends_in)
-
-            fleet = self._fleet_for(entry.hwid)
-            if fleet is not None:  # one instance checks in, the others read its answer
-                return fleet.check_in(
-                    entry.key,
-                    entry.hwid,
-                    engine.trust,
-                    heartbeat,
-                    alive=lambda: entry.session.active,
-                )
-            return heartbeat()
-        self._engine.reverify(signed)  # the stored answer, not memory, is trusted
-        if entry.deadline is not None and entry.deadline.passed():
-            raise AuthForgeError("session_expired")
-        return None
-
-    def _silence_bound(self, entry: Entry, error: AuthForgeError) -> AuthForgeError:
-        """``server_unreachable`` once online checks have failed for ``max_unreachable``
-        seconds (three intervals by default), else ``error`` (``_scheduler.silence_bound``)."""
-        limit = self.settings.max_unreachable
-        if limit is None:
-            limit = UNREACHABLE_INTERVALS * self.settings.heartbeat_interval
-        return silence_bound(entry.confirmed, limit, error)
-
-    def _refresh(self, entry: Entry, answer: Answer) -> None:
-        """A heartbeat was accepted: new variables (a tier change) and end time."""
-        entry.confirmed = elapsed()
-        signed = answer.signed
-        state = self._state_for(
-            signed.license_variables,
-            signed.app_variables,
-            signed.expires_at,
-            license_end(signed.payload),
-        )
-        with self._lock:
-            if not entry.session.active:
-                return  # ended while the check was in flight: this answer belongs to no one
-            changed = _variables_changed(entry.session._state, state)
-            entry.signed = signed
-            entry.session._state = state
-            entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
-            self._arm_deadline(entry)
-        if changed:  # after the swap: a hook reads the new tier from the session
-            self._hooks.run_changed(LicenseEvent("changed", CHANGED, False, None, entry.session))
-
-    def _idle_period(self) -> float:
-        return max(0.05, min(self._idle_timeout / 4.0, 60.0))
-
-    def _sweep_idle(self) -> None:
-        """Log out per-user sessions no block has used for ``session_idle_timeout``."""
-        now = time.monotonic()
-        with self._lock:
-            idle = [
-                e
-                for e in self._entries.values()
-                if not e.is_default and not e.blocks and now - e.last_used >= self._idle_timeout
-            ]
-            for entry in idle:
-                self._drop_locked(entry, "idle")
-            more = any(not e.is_default for e in self._entries.values())
-            self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
-        if idle:
-            logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
-
-    # ------------------------------------------------------------------ loss
-
-    def _lose(self, entry: Entry, error: AuthForgeError) -> None:
-        """A fatal loss of ``entry``: end it and mark its blocks lost in one step, then run
-        the hooks in order and apply ``on_lost`` (on a thread of its own)."""
-        with self._lock:
-            session = entry.session
-            loss = Loss(error.code, error, raises=self._policy.raises or not entry.is_default)
-            if not session._end(error.code, loss):
-                return  # already ended (logout, an earlier loss): nothing to report
-            self._drop_locked(entry, error.code)
-            if entry.is_default:
-                self._default_loss = loss
-            blocks = list(entry.blocks)
-        # From here on nothing runs between "ended" and "lost": they were one write.
-        threading.Thread(
-            target=self._after_loss,
-            args=(entry, loss, blocks),
-            name="authforge-loss",
-            daemon=True,
-        ).start()
-
-    def _after_loss(self, entry: Entry, loss: Loss, blocks: list[Block]) -> None:
-        session = entry.session
-        error = loss.error
-        policy = self._policy if entry.is_default else None
-        try:
-            logger.error(
-                "authforge_guard: license lost (%s)%s",
-                loss.code,
-                "" if entry.is_default else " for a per-user session",
-            )
-            fleet = self._fleet_for(entry.hwid)
-            if session.kind == "online" and fleet is not None:
-                fleet.lost(entry.key, entry.hwid, loss.code)
-            if policy is not None:
-                policy.before_hooks(loss.code)
-            self._hooks.run_fatal(LicenseEvent("lost", loss.code, True, error, session))
-        finally:
-            loss.hooks_done.set()
-        if policy is not None:
-            policy.after_hooks(blocks, loss)
-        elif loss.raises:
-            _delivery.interrupt(blocks, loss)
-
     # ----------------------------------------------------------------- logout
 
     def logout(
@@ -934,7 +624,7 @@ class Guard:
         if self._fleet is not None:
             self._fleet.after_fork()
         entries, self._entries = list(self._entries.values()), {}
-        weakref.finalize(self, _cancel_all, self._entries)
+        weakref.finalize(self, cancel_all_entries, self._entries)
         self._flights = {}
         self._failures = {}
         self._fast_session = None
@@ -1100,43 +790,8 @@ class Guard:
         return has_feature(name, guard=self)
 
 
-def _variables_changed(old: Any, new: Any) -> bool:
-    """True when a heartbeat's state grants or says something new (a tier change)."""
-    return bool(
-        old.license_variables != new.license_variables
-        or old.app_variables != new.app_variables
-        or old.grants != new.grants
-    )
-
-
-async def _await_loss(block: Block) -> None:
-    """Raise the loss of ``block``'s chain, if any, after its hooks (without blocking)."""
-    for b in block.chain():
-        loss = b.session._loss
-        if loss is not None:
-            await _delivery.await_hooks(loss)
-            raise loss.exception(b.session.lineage)
-
-
-def _is_per_user(slot: Slot) -> bool:
-    """A session for someone other than this machine: a user's or tenant's HWID."""
-    return slot is not None and slot[1] is not None and not slot[0].startswith("\0file:")
-
-
 def _utc(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch is not None else None
-
-
-def _weak_call(guard: Guard, method: str, args: tuple[Any, ...]) -> Callable[[], None]:
-    """A timer call that does not keep ``guard`` alive."""
-    ref = weakref.ref(guard)
-
-    def call() -> None:
-        target = ref()
-        if target is not None:
-            getattr(target, method)(*args)
-
-    return call
 
 
 def _weak_lost_elsewhere(guard: Guard) -> Callable[[str, str, str], None]:
@@ -1151,129 +806,11 @@ def _weak_lost_elsewhere(guard: Guard) -> Callable[[str, str, str], None]:
     return call
 
 
-def _cancel_all(entries: dict[Slot, Entry]) -> None:
-    for entry in list(entries.values()):
-        entry.cancel_jobs()
-        entry.session._end("logout")
-
-
-def resolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
-    """The session a guarded call runs on (the slow path of every decorator).
-
-    Inside a ``licensed()`` block: a loss of the block (or a block around it)
-    raises again (level-triggered); otherwise the innermost block's session
-    serves the call when it belongs to ``guard`` (or no guard was named).
-    Outside: ``guard``'s default license, logging in if needed.
-    """
-    during_hook = hook_session()
-    if during_hook is not None:
-        # A cleanup saving the user's work may call guarded code: let it, on the
-        # session that was just lost.
-        return during_hook
-    block = _delivery.current_block()
-    if block is not None:
-        lost = _delivery.lost_around(block)
-        if lost is not None:
-            raise lost
-        if license_key is None:
-            for b in block.chain():
-                if guard is None or b.owner is guard:
-                    return b.owner._session_of(b)  # type: ignore[no-any-return]
-    active = guard if guard is not None else get_guard()
-    return active._check_guarded_call(license_key)
-
-
-async def aresolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
-    """``resolve_session`` for coroutines: no login on the event loop's thread."""
-    during_hook = hook_session()
-    if during_hook is not None:
-        return during_hook
-    block = _delivery.current_block()
-    if block is not None:
-        await _await_loss(block)
-        if license_key is None:
-            for b in block.chain():
-                if guard is None or b.owner is guard:
-                    if b.session.active:
-                        return b.session
-                    owner: Guard = b.owner
-                    key, hwid = _slot_args(b.slot)
-                    return await owner.aensure(key, hwid_override=hwid)
-    active = guard if guard is not None else get_guard()
-    active._policy.check_call()
-    return await active.aensure(license_key)
-
-
-def _slot_args(slot: Slot) -> tuple[str | None, str | None]:
-    if slot is None:
-        return None, None
-    return slot[0], slot[1]
-
-
-# ---------------------------------------------------------------- the default
-
-
-class _Default:
-    """Holds the process-wide guard; decorators read ``.guard`` on their hot path."""
-
-    __slots__ = ("guard", "lock")
-
-    def __init__(self) -> None:
-        self.guard: Guard | None = None
-        self.lock = threading.Lock()
-
-
-DEFAULT = _Default()
-
-
-def configure(**kwargs: Any) -> Guard:
-    """Make a ``Guard(**kwargs)`` the process-wide default.
-
-    Every hook, ``on_lost``/``on_transient`` hook and pending cleanup registered
-    on the previous default guard (by a library at import time, say) is carried
-    over to the new one; the previous one is logged out.
-    """
-    from ._library_hooks import copy_hooks
-
-    guard = Guard(**kwargs)
-    with DEFAULT.lock:
-        previous, DEFAULT.guard = DEFAULT.guard, guard
-        if previous is not None:
-            copy_hooks(previous._hooks, guard._hooks)
-    if previous is not None and "settings" in vars(previous):
-        previous.logout()
-    return guard
-
-
-def get_guard() -> Guard:
-    """The process-wide default guard. Safe at import time: it reads its settings (the
-    environment) at its first use, where a missing one raises ``ConfigurationError``;
-    hooks can be registered on it before that."""
-    guard = DEFAULT.guard
-    if guard is not None:
-        return guard
-    with DEFAULT.lock:
-        if DEFAULT.guard is None:
-            from ._library_hooks import DeferredGuard
-
-            DEFAULT.guard = DeferredGuard()
-        return DEFAULT.guard
-
-
-def _reset_default_for_tests() -> None:
-    with DEFAULT.lock:
-        previous, DEFAULT.guard = DEFAULT.guard, None
-    if previous is not None and "settings" in vars(previous):
-        previous.logout()
-
-
 # A forked child must not run on its parent's sessions: its Guards forget them.
 _GUARDS: weakref.WeakSet[Guard] = weakref.WeakSet()
 
 
 def _reset_guards_after_fork() -> None:
-    global DEFAULT
-    DEFAULT.lock = threading.Lock()
     for guard in list(_GUARDS):
         guard._after_fork()
 

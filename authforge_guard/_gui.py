@@ -33,8 +33,9 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import _console, _interrupts, _loops
+from ._default_guard import get_guard
 from ._exceptions import ConfigurationError, LicenseError, LicenseLost
-from ._guard import Guard, get_guard
+from ._guard import Guard
 from ._hooks import CHANGED
 
 if TYPE_CHECKING:

@@ -120,7 +120,7 @@ def activate(license_key: str, *, guard: Guard | None = None) -> Session:
     reached (nothing is stored then).
     """
     from ._decorators import check_guard_argument
-    from ._guard import get_guard
+    from ._default_guard import get_guard
 
     check_guard_argument(guard, "activate")
     active = guard if guard is not None else get_guard()
@@ -168,7 +168,7 @@ def _activate(active: Guard, key: str) -> Session:
 def deactivate(*, guard: Guard | None = None) -> bool:
     """Forget the stored key (and end this process's session on it); True if one was stored."""
     from ._decorators import check_guard_argument
-    from ._guard import get_guard
+    from ._default_guard import get_guard
 
     check_guard_argument(guard, "deactivate")
     active = guard if guard is not None else get_guard()

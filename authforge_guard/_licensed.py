@@ -17,8 +17,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _delivery, _interrupts
+from ._default_guard import DEFAULT, get_guard
 from ._exceptions import ConfigurationError, LicenseError, LicenseLost
-from ._guard import Guard, get_guard
+from ._guard import Guard
 
 if TYPE_CHECKING:
     from ._delivery import Block
@@ -195,9 +196,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         active = self._guard if self._guard is not None else get_guard()
         outer = _delivery.current_block()
         if outer is not None:
-            from ._guard import _await_loss
-
-            await _await_loss(outer)
+            await _delivery.await_loss(outer)
         slot = active._slot(self._license_key, self._hwid_override, self._license_file)
         # Logging in is network I/O: never on the event loop's thread.
         entry = await active._obtain_async(slot, self._license_file, by_block=True)
@@ -275,7 +274,6 @@ _TOLD = (LicenseError, ConfigurationError)  # what on_refused="exit" tells the c
 def _told(exc: BaseException, guard: Guard | None, on_refused: str | None) -> BaseException:
     """``exc`` itself (with the guard's support hint), or with ``on_refused="exit"`` the
     ``SystemExit`` after the customer's lines."""
-    from ._guard import DEFAULT
     from ._refusal import exit_for, on_refused_of, support_hint_of
 
     active = guard if guard is not None else DEFAULT.guard

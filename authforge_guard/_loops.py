@@ -25,9 +25,11 @@ block and unwinds it with ``finally``; a GUI callback has no such point, so the
 only safe reaction there is a new callable on the loop. Both post through the
 loop's thread-safe entry; they differ in what is posted.
 
-A posted loss the loop does not take within ``TAKE_WITHIN`` seconds means the
-loop's thread is busy (a long computation inside a click handler). Then, in
-the main thread, the signal interrupt is the fallback: ``LicenseLost`` is
+A posted loss the loop has not taken ``TAKE_WITHIN`` seconds later, while the
+loop's thread is running a callback (its current frame is not the one that
+runs the loop, which the integration's dispatch records: ``Loop.dispatching``),
+means a busy loop (a long computation inside a click handler). Then, in the
+main thread, the signal interrupt is the fallback: ``LicenseLost`` is
 raised inside that callback, and the integration's toolkit exception hook
 (Tk's ``report_callback_exception``, ``sys.excepthook`` for Qt slots) hands it
 to ``Loop.receive``, which runs the same reaction. The interrupt is dropped by
@@ -40,7 +42,9 @@ reaction itself (the save, the dialog) nor in the call that is about to run it.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from types import FrameType
 from typing import TYPE_CHECKING, Callable
 
 from . import _interrupts
@@ -85,7 +89,7 @@ class Loop:
     thread that runs it. ``react`` is the integration's reaction to a loss, run on
     that thread once per loss."""
 
-    __slots__ = ("_lock", "pending", "post", "react", "signum", "thread_ident")
+    __slots__ = ("_lock", "idle_frame", "pending", "post", "react", "signum", "thread_ident")
 
     def __init__(
         self,
@@ -99,7 +103,15 @@ class Loop:
         self.thread_ident = thread_ident
         self.signum = signum  # held while registered (main thread only), for the fallback
         self.pending: Delivery | None = None
+        # The frame that runs the loop (its ``mainloop()`` / ``exec()`` call): while the
+        # loop's thread sits in it, the loop is idle, and an idle loop is never signalled.
+        self.idle_frame: FrameType | None = None
         self._lock = threading.Lock()
+
+    def dispatching(self) -> None:
+        """Called by the integration's dispatch of posted calls (on the loop's thread, called
+        by the toolkit): the frame below it is the one that runs the loop."""
+        self.idle_frame = sys._getframe(2)
 
     @_interrupts.protect  # a fallback interrupt arriving now is dropped: this is the loss
     def take(self, delivery: Delivery) -> None:
@@ -138,10 +150,20 @@ class Loop:
         return delivery
 
     def _interrupt(self, delivery: Delivery) -> None:
-        if delivery.taken.is_set() or self.signum is None:
-            return
-        logger.info("authforge_guard: the event loop is busy; interrupting its callback")
-        _interrupts.interrupt_main(self.signum, _interrupts.Request(delivery.exc, delivery))
+        # A timer thread, TAKE_WITHIN after the post: signal only a loop that is busy
+        # running a callback; an idle one (merely slow to be scheduled) takes the post.
+        while not delivery.taken.is_set() and self.signum is not None:
+            if self._busy():
+                logger.info("authforge_guard: the event loop is busy; interrupting its callback")
+                _interrupts.interrupt_main(self.signum, _interrupts.Request(delivery.exc, delivery))
+                return
+            delivery.taken.wait(TAKE_WITHIN)
+
+    def _busy(self) -> bool:
+        """True while the loop's thread runs Python code other than the loop's own frame (a
+        callback); unknown (no dispatch seen yet) counts as busy."""
+        frame = sys._current_frames().get(self.thread_ident)
+        return frame is None or self.idle_frame is None or frame is not self.idle_frame
 
 
 _registry: dict[int, Loop] = {}

@@ -126,7 +126,7 @@ class UserLicenses:
             return ready
         with self._lock:
             if self._ready is None:
-                from ._guard import get_guard
+                from ._default_guard import get_guard
 
                 guard = self._guard_arg if self._guard_arg is not None else get_guard()
                 settings = guard.settings
@@ -470,6 +470,14 @@ def status_text(session: Session) -> str:
 
 def activated_text(session: Session) -> str:
     return "Activated. " + status_text(session)
+
+
+def feature_argument(feature: Any, where: str) -> str | None:
+    """``feature`` if it is ``None`` or a feature name; else a ``ConfigurationError`` now, at
+    decoration time (a gate it cannot read must not become "any license will do")."""
+    if feature is None or (isinstance(feature, str) and feature.strip()):
+        return feature
+    raise ConfigurationError(f"{where}(feature={feature!r}): a feature name, e.g. 'pro', or None")
 
 
 def check_feature(session: Session, feature: str | None) -> None:

@@ -31,7 +31,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from ._exceptions import LicenseError
+from ._exceptions import ConfigurationError, LicenseError
 from ._users import (
     ACTIVATE_HINT,
     DEACTIVATED,
@@ -59,14 +59,19 @@ class LicenseMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         wanted = get_flag(data, "license")
-        if not wanted:
+        if wanted is None or wanted is False:
             return await handler(event, data)
+        if wanted is not True and not (isinstance(wanted, str) and wanted):
+            # Fail closed: a flag we cannot read must not become "any license will do".
+            raise ConfigurationError(
+                f"flags={{'license': {wanted!r}}}: use True (any license) or a feature name"
+            )
         user = data.get("event_from_user")
         if user is None:  # a channel post: nobody to license
             return None
         try:
             session = await self.users.session(user.id)
-            check_feature(session, wanted if isinstance(wanted, str) else None)
+            check_feature(session, None if wanted is True else wanted)
         except LicenseError as exc:
             exc.per_user = True
             await _tell(event, data, exc.user_message)

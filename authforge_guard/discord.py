@@ -39,6 +39,7 @@ from ._users import (
     UserLicenses,
     activated_text,
     check_feature,
+    feature_argument,
     status_text,
 )
 
@@ -68,6 +69,7 @@ def license_check(users: UserLicenses, feature: str | None = None) -> Predicate:
     ``ctx.license`` / ``interaction.extras["license"]``."""
     if not isinstance(users, UserLicenses):
         raise TypeError("license_check(users) needs a UserLicenses")
+    feature = feature_argument(feature, "license_check")
     if not users.subject_of(0).startswith("discord:"):
         logger.warning(
             "authforge_guard: license_check on a UserLicenses whose subject is not "

@@ -41,10 +41,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ._decorators import check_guard_argument
+from ._default_guard import get_guard
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
 from ._frameworks import TenantBlock, check_hwid_sources, tenant_of
-from ._guard import Guard, aresolve_session, get_guard
+from ._guard import Guard
+from ._guarded_call import aresolve_session
 from ._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._session import Session
 

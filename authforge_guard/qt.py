@@ -86,6 +86,8 @@ class QtLicense(Desktop):
 
     @_interrupts.protect  # see _loops: the fallback never lands in our own dispatch
     def _run(self, fn: Callable[[], None]) -> None:
+        if self._loop is not None:
+            self._loop.dispatching()
         try:
             fn()
         except LicenseLost as exc:

@@ -35,6 +35,7 @@ from ._users import (
     UserLicenses,
     activated_text,
     check_feature,
+    feature_argument,
     status_text,
 )
 
@@ -51,6 +52,7 @@ def license_required(users: UserLicenses, feature: str | None = None) -> Callabl
     license (granting ``feature`` when given), with the session as ``context.license``."""
     if not isinstance(users, UserLicenses):
         raise TypeError("license_required(users) needs a UserLicenses")
+    feature = feature_argument(feature, "license_required")
 
     def decorate(handler: H) -> H:
         @functools.wraps(handler)

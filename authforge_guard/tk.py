@@ -82,6 +82,8 @@ class TkLicense(Desktop):
 
     @_interrupts.protect  # see _loops: the fallback never lands in our own dispatch
     def _woken(self, fd: int, mask: int) -> None:
+        if self._loop is not None:
+            self._loop.dispatching()
         with contextlib.suppress(BlockingIOError, OSError):
             while os.read(fd, 512):
                 pass

@@ -145,6 +145,10 @@ def main() -> int:
             key = af.create_license({"tier": "pro"})
             figures = {"ours": start_up(customer, key, args.rounds)}
             rows = [("authforge_guard", ours_seconds, size_of(ours, args.freezer))]
+            # Printed now: a slow second build must not lose the first one's figures.
+            print(f"authforge_guard: built in {ours_seconds:.0f} s, "
+                  f"{customer.passed}/{CASES - 1} cases before 'unreachable', "
+                  f"start-up {figures['ours']}", flush=True)  # fmt: skip
             if args.with_sdk:
                 sdk_source = write_source(work / "sdk", af)
                 sdk_source.write_text(SDK_PROGRAM)

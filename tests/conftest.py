@@ -97,7 +97,7 @@ def _fresh_default_guard(monkeypatch):
     """Each test starts with no process-wide guard and no AUTHFORGE_* settings."""
     import os
 
-    from authforge_guard._guard import _reset_default_for_tests
+    from authforge_guard._default_guard import _reset_default_for_tests
 
     for name in list(os.environ):
         if name.startswith("AUTHFORGE_"):

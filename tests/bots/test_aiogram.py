@@ -115,3 +115,30 @@ def test_a_feature_flag_refuses_a_lower_tier_in_the_chat(af, make_guard, api, tm
         api.say(2, "/report")
         (answer,) = api.wait_replies(2, 1)
         assert answer.startswith("This needs a pro license (yours: free).")
+
+
+def test_a_flag_it_cannot_read_fails_closed(af, make_guard, tmp_path):
+    from aiogram.dispatcher.event.handler import HandlerObject
+    from aiogram.types import User
+
+    from authforge_guard import ConfigurationError
+
+    users = UserLicenses(make_guard(), store=str(tmp_path / "users.sqlite3"))
+    middleware = LicenseMiddleware(users)
+    ran = []
+
+    async def handler(event, data):
+        ran.append(event)
+
+    async def call(flag):
+        data = {
+            "handler": HandlerObject(callback=handler, flags={"license": flag}),
+            "event_from_user": User(id=5, is_bot=False, first_name="u"),
+        }
+        return await middleware(handler, object(), data)
+
+    for flag in (["pro"], "", 1):
+        with pytest.raises(ConfigurationError):
+            asyncio.run(call(flag))
+    asyncio.run(call(False))  # explicitly no license needed
+    assert len(ran) == 1

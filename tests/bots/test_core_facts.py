@@ -135,3 +135,18 @@ def test_a_per_user_login_refusal_is_told_in_a_users_words(af, make_guard):
     with pytest.raises(LicenseError) as again:
         guard.ensure(key, hwid_override="tg:2")
     assert "computer" not in again.value.user_message
+
+
+def test_an_adapter_refuses_a_feature_it_cannot_read(tmp_path):
+    pytest.importorskip("telegram")
+    pytest.importorskip("discord")
+    from authforge_guard import UserLicenses
+    from authforge_guard.discord import license_check
+    from authforge_guard.telegram import license_required
+
+    users = UserLicenses(store=str(tmp_path / "users.sqlite3"), subject=lambda u: f"discord:{u}")
+    for bad in ("", ["pro"], 3):
+        with pytest.raises(ConfigurationError):
+            license_required(users, feature=bad)
+        with pytest.raises(ConfigurationError):
+            license_check(users, feature=bad)

@@ -58,6 +58,11 @@ def check_loss_reaction(app, tmp_path, *, exit_code, dialog=True):
     return text
 
 
+def interrupted(app):
+    """Whether the library interrupted the GUI thread's callback (its log line says so)."""
+    return any("interrupting its callback" in e.get("message", "") for e in app.events)
+
+
 def report(app, revoked_at, label):
     saved = app.wait_event("saved")["t"] - revoked_at
     shown = [e for e in app.events if e["event"] == "dialog"]
@@ -75,6 +80,7 @@ def test_revoked_while_idle_saves_tells_and_exits_with_the_code(af, run_app, tmp
     af.revoke(key)
     revoked_at = app.events[-1]["t"]
     check_loss_reaction(app, tmp_path, exit_code=7)
+    assert not interrupted(app), "an idle loop was signalled"
     report(app, revoked_at, f"{script} idle, heartbeat {HEARTBEAT}s")
 
 
@@ -89,6 +95,7 @@ def test_revoked_during_a_long_click_handler_is_the_loss_not_a_traceback(
     af.revoke(key)
     check_loss_reaction(app, tmp_path, exit_code=4)
     assert "computed" not in app.names()
+    assert interrupted(app), "the busy handler was not interrupted"
     report(app, busy["t"], f"{script} busy (10 s handler), heartbeat {HEARTBEAT}s")
 
 

@@ -20,7 +20,7 @@ from authforge_guard._config import (
     configuration_table,
     resolve_settings,
 )
-from authforge_guard._guard import _reset_default_for_tests
+from authforge_guard._default_guard import _reset_default_for_tests
 from authforge_guard._protocol import SigningKey
 
 KEY = SigningKey.generate().public_key_b64

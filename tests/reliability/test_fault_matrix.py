@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-import authforge_guard._guard as guard_module
+import authforge_guard._session_table as session_table
 from authforge_guard import LicenseError
 from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
 from tests.support.waiting import HookLog, scheduled_checks, wait_for
@@ -38,7 +38,7 @@ def test_login_under_fault(
     shared_af, proxy, make_shared_client, make_shared_guard, case, mode, monkeypatch
 ):
     # The window in which a transient failure is shared, shortened (5 s in production).
-    monkeypatch.setattr(guard_module, "TRANSIENT_SHARE_SECONDS", 0.3)
+    monkeypatch.setattr(session_table, "TRANSIENT_SHARE_SECONDS", 0.3)
     key = shared_af.create_license()
     through_proxy = {"api_base_url": proxy.url, "request_timeout": REQUEST_TIMEOUT}
     if case.needs_history:

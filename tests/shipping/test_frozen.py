@@ -22,7 +22,8 @@ import pytest
 from authforge_guard.testing import LocalAuthForge
 from tests.shipping.frozen.customer import Customer, run_cases, run_unreachable, write_source
 
-pytestmark = pytest.mark.build
+# A build takes one to two minutes on two busy cores: more than the suite's per-test limit.
+pytestmark = [pytest.mark.build, pytest.mark.timeout(900)]
 
 
 def pyinstaller(source: Path, build: Path, mode: str = "--onefile") -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -16,9 +17,19 @@ def say(event: str, **fields: object) -> None:
     print(json.dumps({"event": event, "t": time.time(), **fields}), flush=True)
 
 
+class _LogEvents(logging.Handler):
+    """The library's log lines as ``log`` events (the tests read what it decided)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        say("log", level=record.levelname, message=record.getMessage())
+
+
 def configure_from_environment() -> None:
     if os.environ.get("APP_NO_CONSOLE"):
         sys.stderr = None  # type: ignore[assignment]  # a windowed build (pythonw, .app)
+    library = logging.getLogger("authforge_guard")
+    library.setLevel(logging.INFO)
+    library.addHandler(_LogEvents())
     configure(
         trust_environment=True,
         on_lost=os.environ.get("APP_ON_LOST", "raise"),

@@ -1,0 +1,75 @@
+"""The slow path of every guarded call: which session a decorator, a feature gate or a
+framework's request runs on.
+
+Why a module of its own: the answer depends on more than one Guard (the
+innermost ``licensed()`` block may belong to another guard than the one
+named, and no guard named means the default one), so it sits above both
+``_guard`` and ``_default_guard``; the Guard itself only answers for its own
+sessions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import _delivery
+from ._default_guard import get_guard
+from ._hooks import hook_session
+
+if TYPE_CHECKING:
+    from ._guard import Guard
+    from ._session import Session
+    from ._sessions import Slot
+
+
+def resolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
+    """The session a guarded call runs on (the slow path of every decorator).
+
+    Inside a ``licensed()`` block: a loss of the block (or a block around it)
+    raises again (level-triggered); otherwise the innermost block's session
+    serves the call when it belongs to ``guard`` (or no guard was named).
+    Outside: ``guard``'s default license, logging in if needed.
+    """
+    during_hook = hook_session()
+    if during_hook is not None:
+        # A cleanup saving the user's work may call guarded code: let it, on the
+        # session that was just lost.
+        return during_hook
+    block = _delivery.current_block()
+    if block is not None:
+        lost = _delivery.lost_around(block)
+        if lost is not None:
+            raise lost
+        if license_key is None:
+            for b in block.chain():
+                if guard is None or b.owner is guard:
+                    return b.owner._session_of(b)  # type: ignore[no-any-return]
+    active = guard if guard is not None else get_guard()
+    return active._check_guarded_call(license_key)
+
+
+async def aresolve_session(guard: Guard | None, license_key: str | None = None) -> Session:
+    """``resolve_session`` for coroutines: no login on the event loop's thread."""
+    during_hook = hook_session()
+    if during_hook is not None:
+        return during_hook
+    block = _delivery.current_block()
+    if block is not None:
+        await _delivery.await_loss(block)
+        if license_key is None:
+            for b in block.chain():
+                if guard is None or b.owner is guard:
+                    if b.session.active:
+                        return b.session
+                    owner: Guard = b.owner
+                    key, hwid = _slot_args(b.slot)
+                    return await owner.aensure(key, hwid_override=hwid)
+    active = guard if guard is not None else get_guard()
+    active._policy.check_call()
+    return await active.aensure(license_key)
+
+
+def _slot_args(slot: Slot) -> tuple[str | None, str | None]:
+    if slot is None:
+        return None, None
+    return slot[0], slot[1]

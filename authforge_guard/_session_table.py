@@ -1,0 +1,197 @@
+"""A Guard's table of sessions: one live ``Entry`` per ``Slot``, the logins in flight, the
+failures remembered, and the rules that take sessions out of it.
+
+Why a part of its own: every way a session enters or leaves a Guard goes
+through this table under one lock, so no thread sees a session live without
+its entry, or the reverse. It decides:
+- one login per slot at a time (``Flight``): racing first calls, threads and
+  coroutines alike, share one validate and its result;
+- a refusal is remembered (``REFUSAL_MEMORY_SECONDS``) and a transient failure
+  shared (``TRANSIENT_SHARE_SECONDS``), so a burst of calls after a revocation
+  or during an outage does not send a login each;
+- ``max_sessions`` logs out the least recently used per-user sessions, and the
+  idle sweep those unused for ``session_idle_timeout``; a session a block is
+  using is never taken.
+
+``SessionTable`` is a part of ``Guard`` (a base class): the login itself
+(``Guard._login``) and the timers are the Guard's, declared below for the type
+checker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import LicenseError
+from ._sessions import Entry, Flight, Slot, copy_error
+
+if TYPE_CHECKING:
+    from ._fleet import Fleet
+    from ._scheduler import Job
+    from ._session import Session
+
+logger = logging.getLogger("authforge_guard")
+
+# A definitive refusal is remembered this long, so code that keeps calling a
+# gated function after a revocation does not send a login per call.
+REFUSAL_MEMORY_SECONDS = 30.0
+_REMEMBERED_CODES = frozenset({"invalid_key"})
+# A transient failure (network, 5xx, rate limit) of a login is shared this long
+# with every caller that asks for the same session: during an outage a burst of
+# requests fails fast instead of each repeating the whole retry cycle.
+TRANSIENT_SHARE_SECONDS = 5.0
+
+
+class SessionTable:
+    """The sessions of a Guard by slot, the logins in flight and the failures remembered."""
+
+    _lock: threading.Lock
+    _entries: dict[Slot, Entry]
+    _flights: dict[Slot, Flight]
+    _failures: dict[Slot, tuple[float, LicenseError]]
+    _fast_session: Session | None
+    _fleet: Fleet | None
+    _idle_job: Job | None
+    _idle_timeout: float
+    _max_sessions: int
+
+    if TYPE_CHECKING:  # the Guard's own, used here
+
+        def _login(self, slot: Slot, license_file: Any) -> Entry: ...
+        def _timers_call(
+            self, delay: float, method: str, *args: Any, worker: bool = False
+        ) -> Job: ...
+
+    def _fail_flight(self, slot: Slot, flight: Flight, error: LicenseError) -> None:
+        if _is_per_user(slot):
+            error.per_user = True
+        with self._lock:
+            self._flights.pop(slot, None)
+        flight.finish(None, error)
+
+    def _join_flight(self, slot: Slot) -> tuple[Flight, bool]:
+        """The login in flight for ``slot`` and whether this caller leads it; raises a
+        recently remembered failure instead."""
+        with self._lock:
+            entry = self._entries.get(slot)
+            if entry is not None and entry.session.active:
+                landed = Flight()
+                landed.finish(entry, None)
+                return landed, False
+            remembered = self._failures.get(slot)
+            if remembered is not None:
+                if time.monotonic() < remembered[0]:
+                    raise copy_error(remembered[1])
+                del self._failures[slot]
+            in_flight = self._flights.get(slot)
+            if in_flight is not None:
+                return in_flight, False
+            flight = self._flights[slot] = Flight()
+            return flight, True
+
+    def _lead_flight(
+        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool = False
+    ) -> Entry:
+        try:
+            entry = self._login(slot, license_file)
+            if by_block and entry.is_default:
+                # The default session logs out with the last block only if a block
+                # logged it in: one opened by ensure() or a guarded call lives on.
+                entry.close_when_unused = True
+        except BaseException as exc:
+            if isinstance(exc, LicenseError) and _is_per_user(slot):
+                exc.per_user = True  # a person's license: no "this computer" in its words
+            with self._lock:
+                self._flights.pop(slot, None)
+                if isinstance(exc, LicenseError):
+                    self._remember_failure(slot, exc)
+            flight.finish(None, exc)
+            raise
+        with self._lock:
+            self._flights.pop(slot, None)
+            self._failures.pop(slot, None)
+        flight.finish(entry, None)
+        return entry
+
+    def _lead_flight_quietly(
+        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool
+    ) -> None:
+        with contextlib.suppress(BaseException):  # the waiters get it from the flight
+            self._lead_flight(slot, flight, license_file, by_block)
+
+    def _forget_failure(self, slot: Slot) -> None:
+        """The next login of ``slot`` asks AuthForge again: the stored key changed (an
+        activation), so a refusal remembered for the old key says nothing about it."""
+        with self._lock:
+            self._failures.pop(slot, None)
+
+    def _remember_failure(self, slot: Slot, error: LicenseError) -> None:
+        if error.fatal or error.code in _REMEMBERED_CODES:
+            self._failures[slot] = (time.monotonic() + REFUSAL_MEMORY_SECONDS, error)
+        elif error.transient:
+            self._failures[slot] = (time.monotonic() + TRANSIENT_SHARE_SECONDS, error)
+
+    def _make_room_locked(self) -> list[Entry]:
+        """Sessions to log out so one more fits ``max_sessions`` (least recently used first,
+        never one a block is using)."""
+        tenants = [e for e in self._entries.values() if not e.is_default]
+        excess = len(tenants) + 1 - self._max_sessions
+        if excess <= 0:
+            return []
+        idle = sorted((e for e in tenants if not e.blocks), key=lambda e: e.last_used)
+        evicted = idle[:excess]
+        for old in evicted:
+            self._drop_locked(old, "evicted")
+        if len(evicted) < excess:
+            logger.warning(
+                "authforge_guard: more sessions in use than max_sessions=%d", self._max_sessions
+            )
+        return evicted
+
+    def _drop_locked(self, entry: Entry, code: str) -> None:
+        """Take ``entry`` out of the table and end its session (``code``: why), in one step
+        under the lock: no thread sees the session live without its entry, or the reverse.
+        A session already ended (a loss) keeps its first code."""
+        if self._entries.get(entry.slot) is entry:
+            del self._entries[entry.slot]
+        entry.cancel_jobs()
+        if self._fleet is not None:  # whatever ended it (a logout, idleness, the session limit)
+            self._fleet.unfollow(entry.key, entry.hwid)
+        if entry.is_default:
+            self._fast_session = None
+        entry.session._end(code)
+
+    def _idle_period(self) -> float:
+        return max(0.05, min(self._idle_timeout / 4.0, 60.0))
+
+    def _sweep_idle(self) -> None:
+        """Log out per-user sessions no block has used for ``session_idle_timeout``."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [
+                e
+                for e in self._entries.values()
+                if not e.is_default and not e.blocks and now - e.last_used >= self._idle_timeout
+            ]
+            for entry in idle:
+                self._drop_locked(entry, "idle")
+            more = any(not e.is_default for e in self._entries.values())
+            self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle") if more else None
+        if idle:
+            logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
+
+
+def _is_per_user(slot: Slot) -> bool:
+    """A session for someone other than this machine: a user's or tenant's HWID."""
+    return slot is not None and slot[1] is not None and not slot[0].startswith("\0file:")
+
+
+def cancel_all_entries(entries: dict[Slot, Entry]) -> None:
+    """Stop the timers of a Guard no one references any more and end its sessions."""
+    for entry in list(entries.values()):
+        entry.cancel_jobs()
+        entry.session._end("logout")
