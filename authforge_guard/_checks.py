@@ -49,7 +49,7 @@ class SessionChecks:
 
     settings: GuardSettings
     _lock: threading.Lock
-    _entries: dict[Slot, Entry]
+    _entries: dict[Slot | None, Entry]
     _hooks: HookRegistry
     _online: bool
     _rng: random.Random

@@ -6,14 +6,16 @@ licenses each of its users with the same Guard. Each pair has its own
 ``Session``; a loss of one runs the hooks with that session and raises only
 in that session's blocks.
 
-This module is the façade: the public methods and the logins. Its parts live
-next to it: the table of sessions (logins in flight, remembered failures,
-eviction, idle sweep) in ``_session_table``; each session's background checks
-and deadlines in ``_checks`` (run by ``_scheduler``, one timer thread for
-every session of the process); what a loss does in ``_loss``, then ``on_lost`` in
-``_policy``, reaching running code through ``_delivery``; the hooks in
-``_hooks``; the AuthForge calls in ``_engine``. The process-wide default guard
-is ``_default_guard``; the session a guarded call runs on, ``_guarded_call``.
+This module is the façade: the public methods. Its parts live next to it:
+the login (from a call's arguments to an installed session) in
+``_login_flow``; the table of sessions (logins in flight, remembered
+failures, eviction, idle sweep) in ``_session_table``; each session's
+background checks and deadlines in ``_checks`` (run by ``_scheduler``, one
+timer thread for every session of the process); what a loss does in
+``_loss``, then ``on_lost`` in ``_policy``, reaching running code through
+``_delivery``; the hooks in ``_hooks``; the AuthForge calls in ``_engine``.
+The process-wide default guard is ``_default_guard``; the session a guarded
+call runs on, ``_guarded_call``.
 
 The guarded hot path reads one attribute, ``_fast_session``: the default
 license's session while it is live, else ``None``. Everything else (logging
@@ -29,7 +31,6 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -40,14 +41,14 @@ from typing import (
 
 from . import _delivery
 from ._checks import SessionChecks
-from ._clock import Deadline
-from ._config import GuardSettings, missing_setting, resolve_settings
+from ._config import GuardSettings, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
 from ._hooks import _UNSET, HookRegistry
+from ._login_flow import LoginFlow
 from ._logins import LoginPool, Reachability
 from ._loss import LossPath
 from ._policy import policy_for
-from ._session import Loss, Session, build_state, license_end
+from ._session import Loss, Session
 from ._session_table import SessionTable, cancel_all_entries
 from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot
 
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from ._delivery import Block
-    from ._engine import Answer, Engine
+    from ._engine import Engine
     from ._files import PathArg
     from ._fleet import Fleet
     from ._licensed import licensed as _LicensedBlock
@@ -69,7 +70,7 @@ logger = logging.getLogger("authforge_guard")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Guard(SessionTable, SessionChecks, LossPath):
+class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -160,9 +161,9 @@ class Guard(SessionTable, SessionChecks, LossPath):
         self._retry_policy = retry_policy
         self._engine_: Engine | None = None
         self._lock = threading.Lock()
-        self._entries: dict[Slot, Entry] = {}
-        self._flights: dict[Slot, Flight] = {}
-        self._failures: dict[Slot, tuple[float, LicenseError]] = {}
+        self._entries: dict[Slot | None, Entry] = {}
+        self._flights: dict[Slot | None, Flight] = {}
+        self._failures: dict[Slot | None, tuple[float, LicenseError]] = {}
         # The hot path's one read: the default license's live session, else None.
         self._fast_session: Session | None = None
         # The default session's latest loss: guarded calls outside blocks wait for its
@@ -324,214 +325,6 @@ class Guard(SessionTable, SessionChecks, LossPath):
             return entry.session
         return (await self._obtain_async(slot, license_file)).session
 
-    def _slot(self, license_key: str | None, hwid_override: str | None, license_file: Any) -> Slot:
-        """Which session a call means. The configured key with the configured hwid is the
-        default license, however it is named."""
-        s = self.settings
-        hwid = hwid_override.strip() if isinstance(hwid_override, str) else None
-        hwid = hwid or None
-        if license_key is not None and (not isinstance(license_key, str) or not license_key):
-            raise LicenseError("invalid_key", "license refused: the license key is empty")
-        if license_file is not None:
-            return ("\0file:" + os.fspath(license_file), hwid)
-        same_hwid = hwid is None or hwid == s.hwid_override
-        if same_hwid and (license_key is None or license_key == s.license_key):
-            return DEFAULT_SLOT
-        if license_key is None:
-            if s.license_key is None:
-                raise missing_setting(
-                    "license_key",
-                    "argument license_key=",
-                    "a session with hwid_override= needs a license key",
-                )
-            license_key = s.license_key
-        return (license_key, hwid)
-
-    def _obtain(self, slot: Slot, license_file: Any = None, *, by_block: bool = False) -> Entry:
-        entry = self._entries.get(slot)
-        if entry is not None and entry.session.active:
-            entry.last_used = time.monotonic()
-            return entry
-        flight, lead = self._join_flight(slot)
-        if not lead:
-            return flight.result()
-        return self._lead_flight(slot, flight, license_file, by_block)
-
-    async def _obtain_async(
-        self, slot: Slot, license_file: Any = None, *, by_block: bool = False
-    ) -> Entry:
-        entry = self._entries.get(slot)
-        if entry is not None and entry.session.active:
-            entry.last_used = time.monotonic()
-            return entry
-        flight, lead = self._join_flight(slot)
-        if lead:
-            # The login is network I/O: one of our login threads does it (never the loop's
-            # default executor, which the application's own jobs share); this coroutine and
-            # any other caller of the same session wait on its flight. A login no thread
-            # took within the request timeout is not started: its callers get ``timeout``.
-            self._logins.submit(
-                lambda: self._lead_flight_quietly(slot, flight, license_file, by_block),
-                lambda: self._fail_flight(slot, flight, LicenseError("timeout")),
-                self.settings.request_timeout,
-            )
-        return await flight.wait_async()
-
-    def _login(self, slot: Slot, license_file: Any) -> Entry:
-        s = self.settings
-        hwid_override = slot[1] if slot is not None else None
-        if slot is None:
-            key, path = s.license_key, s.license_file
-        elif slot[0].startswith("\0file:"):
-            key, path = None, license_file if license_file is not None else slot[0][6:]
-        else:
-            key, path = slot[0], None
-        if key is None and path is None:
-            from ._keystore import load_key  # what the customer saved with `activate`
-
-            key = load_key(self.settings.app_id)
-        if key is None and path is None:
-            raise missing_setting(
-                "license_key",
-                "argument license_key=",
-                "or license_file= (AUTHFORGE_LICENSE_FILE with offline=True) for an offline file",
-            )
-        hwid = self.hwid(hwid_override)
-        if path is not None:
-            try:
-                return self._login_offline(slot, path, hwid)
-            except LicenseError as exc:
-                if key is None:
-                    raise
-                logger.info(
-                    "authforge_guard: license file refused (%s); trying the license key", exc.code
-                )
-        assert key is not None
-        return self._login_online(slot, key, hwid)
-
-    def _login_offline(self, slot: Slot, path: Any, hwid: str) -> Entry:
-        from ._offline import accept_file
-        from ._protocol import parse_iso_utc
-
-        try:
-            result = accept_file(self._engine, path, hwid)
-        except AuthForgeError as exc:
-            raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
-        lic = result["license"]
-        expires = parse_iso_utc(lic["expires_at"])
-        entry = self._new_entry(
-            slot,
-            lic["license_key"],
-            hwid,
-            "offline",
-            lic["license_variables"],
-            lic["app_variables"],
-            expires,
-            _utc(expires),
-        )
-        if expires is not None:
-            entry.deadline = Deadline(expires)
-        return self._install(entry)
-
-    def _login_online(self, slot: Slot, key: str, hwid: str) -> Entry:
-        if not self.settings.app_secret:
-            raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
-        probe = self._reach.enter()  # raises at once while another login probes an outage
-        try:
-            fleet = self._fleet_for(hwid)
-            if fleet is not None:
-                answer = self._fleet_obtain(key, hwid, fleet)
-            else:
-                answer = self._engine.validate(key, hwid)
-        except AuthForgeError as exc:
-            self._reach.leave(probe, exc.code)
-            # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
-            raise LicenseError(exc.code, f"license refused: {exc.code}") from exc
-        except BaseException:
-            self._reach.abandon(probe)  # no news about the server either way
-            raise
-        self._reach.leave(probe, None)
-        signed = answer.signed
-        entry = self._new_entry(
-            slot,
-            key,
-            hwid,
-            "online",
-            signed.license_variables,
-            signed.app_variables,
-            signed.expires_at,
-            license_end(signed.payload),
-        )
-        entry.signed = signed
-        entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
-        entry = self._install(entry)
-        if fleet is not None:
-            fleet.follow(key, hwid, _weak_lost_elsewhere(self))
-        return entry
-
-    def _new_entry(
-        self,
-        slot: Slot,
-        key: str,
-        hwid: str,
-        kind: str,
-        license_variables: dict[str, Any] | None,
-        app_variables: dict[str, Any] | None,
-        expires: float | None,
-        license_expires: datetime | None,
-    ) -> Entry:
-        state = self._state_for(license_variables, app_variables, expires, license_expires)
-        return Entry(slot, key, hwid, Session(key, kind, state, hwid))
-
-    def _install(self, entry: Entry) -> Entry:
-        """Make ``entry`` the live session of its slot and start its timers."""
-        evicted: list[Entry] = []
-        with self._lock:
-            previous = self._entries.get(entry.slot)
-            if previous is not None and previous.session.active:  # cannot happen: one flight
-                entry = previous
-                return entry
-            if not entry.is_default:
-                evicted = self._make_room_locked()
-            self._entries[entry.slot] = entry
-            if entry.is_default:
-                self._fast_session = entry.session
-            self._arm(entry)
-            if not entry.is_default and self._idle_job is None:
-                self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle")
-        if evicted:
-            logger.info(
-                "authforge_guard: session limit reached; logged out the %d least recently used",
-                len(evicted),
-            )
-        if entry.is_default:
-            self._policy.session_started()
-        logger.info(
-            "authforge_guard: licensed (%s, tier %s%s)",
-            entry.session.kind,
-            entry.session.tier,
-            "" if entry.is_default else ", a per-user session",
-        )
-        return entry
-
-    def _state_for(
-        self,
-        license_variables: dict[str, Any] | None,
-        app_variables: dict[str, Any] | None,
-        expires: float | None,
-        license_expires: datetime | None,
-    ) -> Any:
-        s = self.settings
-        return build_state(
-            license_variables,
-            app_variables,
-            expires,
-            license_expires_at=license_expires,
-            tiers=s.tiers,
-            tier_variable=s.tier_variable,
-            features_variable=s.features_variable,
-        )
-
     # ---------------------------------------------------------- session store
 
     def _serve(self, hwid: str, fleet: Fleet | None) -> None:
@@ -555,21 +348,6 @@ class Guard(SessionTable, SessionChecks, LossPath):
         if entry.hwid in self._served:
             return min(delay, self.settings.heartbeat_interval)
         return delay
-
-    def _fleet_obtain(self, key: str, hwid: str, fleet: Fleet) -> Answer:
-        """A session from the store, from another instance's login, or a login here
-        (``_fleet.py``). Online, a stored session is confirmed by one heartbeat without
-        retries: a refusal just means a normal login is cheaper than waiting."""
-        from ._retry import NO_RETRY
-
-        engine = self._engine
-        return fleet.obtain(
-            key,
-            hwid,
-            engine.trust,
-            validate=lambda: engine.validate(key, hwid),
-            confirm=lambda signed: engine.heartbeat(signed, hwid, retry=NO_RETRY),
-        )
 
     # ----------------------------------------------------------------- logout
 
@@ -788,22 +566,6 @@ class Guard(SessionTable, SessionChecks, LossPath):
         from ._features import has_feature
 
         return has_feature(name, guard=self)
-
-
-def _utc(epoch: float | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch is not None else None
-
-
-def _weak_lost_elsewhere(guard: Guard) -> Callable[[str, str, str], None]:
-    """The store watcher's call for ``guard``, which it does not keep alive."""
-    ref = weakref.ref(guard)
-
-    def call(key: str, hwid: str, code: str) -> None:
-        target = ref()
-        if target is not None:
-            target._lost_elsewhere(key, hwid, code)
-
-    return call
 
 
 # A forked child must not run on its parent's sessions: its Guards forget them.

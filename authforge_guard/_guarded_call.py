@@ -62,14 +62,12 @@ async def aresolve_session(guard: Guard | None, license_key: str | None = None) 
                     if b.session.active:
                         return b.session
                     owner: Guard = b.owner
-                    key, hwid = _slot_args(b.slot)
-                    return await owner.aensure(key, hwid_override=hwid)
+                    slot: Slot | None = b.slot
+                    if slot is None:
+                        return await owner.aensure()
+                    return await owner.aensure(
+                        slot.key, hwid_override=slot.hwid, license_file=slot.file
+                    )
     active = guard if guard is not None else get_guard()
     active._policy.check_call()
     return await active.aensure(license_key)
-
-
-def _slot_args(slot: Slot) -> tuple[str | None, str | None]:
-    if slot is None:
-        return None, None
-    return slot[0], slot[1]

@@ -35,7 +35,7 @@ class LossPath:
     """Ends a lost session and runs what follows (hooks, ``on_lost``) off the caller's thread."""
 
     _lock: threading.Lock
-    _entries: dict[Slot, Entry]
+    _entries: dict[Slot | None, Entry]
     _hooks: HookRegistry
     _default_loss: Loss | None
 

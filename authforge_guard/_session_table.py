@@ -50,9 +50,9 @@ class SessionTable:
     """The sessions of a Guard by slot, the logins in flight and the failures remembered."""
 
     _lock: threading.Lock
-    _entries: dict[Slot, Entry]
-    _flights: dict[Slot, Flight]
-    _failures: dict[Slot, tuple[float, LicenseError]]
+    _entries: dict[Slot | None, Entry]
+    _flights: dict[Slot | None, Flight]
+    _failures: dict[Slot | None, tuple[float, LicenseError]]
     _fast_session: Session | None
     _fleet: Fleet | None
     _idle_job: Job | None
@@ -61,19 +61,19 @@ class SessionTable:
 
     if TYPE_CHECKING:  # the Guard's own, used here
 
-        def _login(self, slot: Slot, license_file: Any) -> Entry: ...
+        def _login(self, slot: Slot | None, license_file: Any) -> Entry: ...
         def _timers_call(
             self, delay: float, method: str, *args: Any, worker: bool = False
         ) -> Job: ...
 
-    def _fail_flight(self, slot: Slot, flight: Flight, error: LicenseError) -> None:
+    def _fail_flight(self, slot: Slot | None, flight: Flight, error: LicenseError) -> None:
         if _is_per_user(slot):
             error.per_user = True
         with self._lock:
             self._flights.pop(slot, None)
         flight.finish(None, error)
 
-    def _join_flight(self, slot: Slot) -> tuple[Flight, bool]:
+    def _join_flight(self, slot: Slot | None) -> tuple[Flight, bool]:
         """The login in flight for ``slot`` and whether this caller leads it; raises a
         recently remembered failure instead."""
         with self._lock:
@@ -94,7 +94,7 @@ class SessionTable:
             return flight, True
 
     def _lead_flight(
-        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool = False
+        self, slot: Slot | None, flight: Flight, license_file: Any, by_block: bool = False
     ) -> Entry:
         try:
             entry = self._login(slot, license_file)
@@ -118,18 +118,18 @@ class SessionTable:
         return entry
 
     def _lead_flight_quietly(
-        self, slot: Slot, flight: Flight, license_file: Any, by_block: bool
+        self, slot: Slot | None, flight: Flight, license_file: Any, by_block: bool
     ) -> None:
         with contextlib.suppress(BaseException):  # the waiters get it from the flight
             self._lead_flight(slot, flight, license_file, by_block)
 
-    def _forget_failure(self, slot: Slot) -> None:
+    def _forget_failure(self, slot: Slot | None) -> None:
         """The next login of ``slot`` asks AuthForge again: the stored key changed (an
         activation), so a refusal remembered for the old key says nothing about it."""
         with self._lock:
             self._failures.pop(slot, None)
 
-    def _remember_failure(self, slot: Slot, error: LicenseError) -> None:
+    def _remember_failure(self, slot: Slot | None, error: LicenseError) -> None:
         if error.fatal or error.code in _REMEMBERED_CODES:
             self._failures[slot] = (time.monotonic() + REFUSAL_MEMORY_SECONDS, error)
         elif error.transient:
@@ -185,12 +185,12 @@ class SessionTable:
             logger.debug("authforge_guard: logged out %d idle sessions", len(idle))
 
 
-def _is_per_user(slot: Slot) -> bool:
+def _is_per_user(slot: Slot | None) -> bool:
     """A session for someone other than this machine: a user's or tenant's HWID."""
-    return slot is not None and slot[1] is not None and not slot[0].startswith("\0file:")
+    return slot is not None and slot.per_user
 
 
-def cancel_all_entries(entries: dict[Slot, Entry]) -> None:
+def cancel_all_entries(entries: dict[Slot | None, Entry]) -> None:
     """Stop the timers of a Guard no one references any more and end its sessions."""
     for entry in list(entries.values()):
         entry.cancel_jobs()

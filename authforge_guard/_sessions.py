@@ -1,7 +1,7 @@
 """One session of a ``Guard`` as the Guard keeps it, and a login in flight.
 
 A Guard holds its sessions in a table keyed by ``Slot``: ``None`` for its
-default license, else ``(license key or file, hwid override)``. Each value is
+default license, else a ``Slot`` record (license key or file, hwid override). Each value is
 an ``Entry`` (the public ``Session``, the signed answer it rests on, its
 deadline, the blocks using it, its timer jobs). A ``Flight`` is one login in
 progress for a slot, shared by every caller that asks for that slot meanwhile,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from ._clock import elapsed
 from ._exceptions import LicenseError
@@ -26,9 +26,22 @@ if TYPE_CHECKING:
     from ._scheduler import Job
     from ._session import Session
 
-# Which session: None for the default license, else (license key or file, hwid override).
-Slot = Optional[tuple[str, Optional[str]]]
-DEFAULT_SLOT: Slot = None
+
+class Slot(NamedTuple):
+    """Which session of a Guard a call means, other than its default license's (``None``,
+    ``DEFAULT_SLOT``): a license key or a license file, with the hwid it is sent with."""
+
+    key: str | None  # the license key; None for a license file's session
+    hwid: str | None  # the hwid override; None: this machine's
+    file: str | None = None  # the license file's path
+
+    @property
+    def per_user(self) -> bool:
+        """A session for someone other than this machine: a user's or tenant's HWID."""
+        return self.hwid is not None and self.file is None
+
+
+DEFAULT_SLOT: Slot | None = None
 
 
 class Entry:
@@ -49,7 +62,7 @@ class Entry:
         "slot",
     )
 
-    def __init__(self, slot: Slot, key: str, hwid: str, session: Session) -> None:
+    def __init__(self, slot: Slot | None, key: str, hwid: str, session: Session) -> None:
         self.slot = slot
         self.key = key
         self.hwid = hwid

@@ -126,3 +126,33 @@ def test_an_expiring_file_is_lost_inside_the_block(af, offline_file):
             time.sleep(30)
     assert info.value.code == "expired" and seen == ["expired"]
     assert time.monotonic() - started < 5
+
+
+def test_an_async_call_in_a_file_block_logs_in_again_with_the_file(af, offline_file):
+    """The block's session ended under it (a logout by another part of the program): the
+    next guarded coroutine in the block logs in again with the block's license file (the
+    block's ``Slot`` names the file, not a key)."""
+    import asyncio
+
+    _key, path = offline_file()
+    guard = Guard(
+        app_id=af.app_id,
+        public_key=af.public_key,
+        api_base_url=UNREACHABLE,
+        hwid_override="plant-7",
+    )
+
+    @requires_license(guard=guard)
+    async def run():
+        return guard.sessions
+
+    async def main():
+        async with licensed(guard=guard, license_file=path) as first:
+            guard.logout()
+            assert not first.active
+            return first, await run()
+
+    first, sessions = asyncio.run(main())
+    assert len(sessions) == 1
+    assert sessions[0] is not first and sessions[0].kind == "offline" and sessions[0].active
+    guard.logout()

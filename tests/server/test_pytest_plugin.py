@@ -4,6 +4,12 @@ import subprocess
 import sys
 import textwrap
 
+# pytester's in-process runs drop the modules first imported inside them. cryptography loaded
+# by the first run and again by the second gives two NoEncryption classes, and a key from one
+# refuses the other's (a TypeError, when this file runs first in its process). Loaded here, it
+# stays one module for both runs.
+import cryptography.hazmat.primitives.asymmetric.ed25519
+import cryptography.hazmat.primitives.serialization  # noqa: F401
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -43,7 +49,7 @@ def test_fixtures_give_a_users_suite_a_server_and_a_license(pytester):
             assert authforge_server.stats() == {"licenses": {}, "credits_spent": 0}
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
     result.assert_outcomes(passed=2)
 
 
@@ -55,4 +61,4 @@ def test_guard_fixture(pytester):
             assert authforge_guard.ensure() is not None
         """
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio").assert_outcomes(passed=1)
