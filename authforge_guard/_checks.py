@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any, Callable
 from ._clock import Deadline, elapsed
 from ._exceptions import AuthForgeError
 from ._hooks import CHANGED, HookRegistry, LicenseEvent
-from ._scheduler import END_MARGIN, first_delay, next_delay, shared_timers
+from ._scheduler import (
+    END_MARGIN,
+    UNREACHABLE_INTERVALS,
+    first_delay,
+    next_delay,
+    shared_timers,
+    silence_bound,
+)
 from ._session import license_end
 
 if TYPE_CHECKING:
@@ -35,10 +42,6 @@ if TYPE_CHECKING:
     from ._sessions import Entry, Slot
 
 logger = logging.getLogger("authforge_guard")
-
-# Online mode ends a session whose checks have all failed for this many intervals
-# (unless max_unreachable says otherwise).
-UNREACHABLE_INTERVALS = 3
 
 
 class SessionChecks:
@@ -163,22 +166,11 @@ class SessionChecks:
 
     def _silence_bound(self, entry: Entry, error: AuthForgeError) -> AuthForgeError:
         """``server_unreachable`` once online checks have failed for ``max_unreachable``
-        seconds (on the elapsed clock) since the server last vouched for the session:
-        a proxy answering 502 or a blocked connection must not keep a revoked license
-        running until its signed end. Else ``error`` as it is."""
+        seconds (three intervals by default), else ``error`` (``_scheduler.silence_bound``)."""
         limit = self.settings.max_unreachable
         if limit is None:
             limit = UNREACHABLE_INTERVALS * self.settings.heartbeat_interval
-        silent = elapsed() - entry.confirmed
-        if silent < limit:
-            return error
-        unreachable = AuthForgeError(
-            "server_unreachable",
-            f"server_unreachable: no answer from AuthForge for {silent:.0f} s "
-            f"(max_unreachable={limit:g}); last failure: {error.code}",
-        )
-        unreachable.__cause__ = error
-        return unreachable
+        return silence_bound(entry.confirmed, limit, error)
 
     def _refresh(self, entry: Entry, answer: Answer) -> None:
         """A heartbeat was accepted: new variables (a tier change) and end time."""

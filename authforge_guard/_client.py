@@ -23,7 +23,7 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
-from ._clock import Deadline
+from ._clock import Deadline, elapsed
 from ._engine import Answer, Engine
 from ._exceptions import AuthForgeError
 from ._files import PathArg, write_atomic
@@ -41,7 +41,12 @@ from ._protocol import (
 )
 from ._records import Record
 from ._retry import RetryPolicy
-from ._scheduler import HeartbeatScheduler, check_heartbeat_interval
+from ._scheduler import (
+    UNREACHABLE_INTERVALS,
+    HeartbeatScheduler,
+    check_heartbeat_interval,
+    silence_bound,
+)
 from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")
@@ -140,6 +145,7 @@ class AuthForgeClient:
         proxy_url: str | None = None,
         ca_bundle: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        max_unreachable: float | None = None,
     ) -> None:
         if not isinstance(app_id, str) or not app_id:
             raise ValueError("app_id must be a non-empty string")
@@ -186,6 +192,20 @@ class AuthForgeClient:
             ttl_seconds=self.ttl_seconds,
         )
         self._hwid = self._engine.hwid(hwid_override)
+        # Online mode: how long every heartbeat may fail before the session ends
+        # (server_unreachable), measured from the last answer believed.
+        if max_unreachable is not None and (
+            isinstance(max_unreachable, bool)
+            or not isinstance(max_unreachable, (int, float))
+            or not max_unreachable > 0
+        ):
+            raise ValueError("max_unreachable must be a positive number of seconds")
+        self.max_unreachable = (
+            float(max_unreachable)
+            if max_unreachable is not None
+            else UNREACHABLE_INTERVALS * self.heartbeat_interval
+        )
+        self._confirmed = elapsed()
 
         self._lock = threading.Lock()
         self._live: _Live | None = None
@@ -247,6 +267,7 @@ class AuthForgeClient:
                 self._generation,
                 Deadline(signed.expires_at, issued_at=answer.issued_at),
             )
+            self._confirmed = elapsed()
             generation = self._generation
             scheduler = HeartbeatScheduler(
                 self.heartbeat_interval,
@@ -307,6 +328,8 @@ class AuthForgeClient:
             expired = AuthForgeError("session_expired")
             expired.__cause__ = error
             error = expired
+        elif error.transient and self.online_heartbeat:
+            error = silence_bound(self._confirmed, self.max_unreachable, error)
         with self._lock:
             if self._generation != generation:
                 return False
@@ -326,6 +349,7 @@ class AuthForgeClient:
             # The server keeps the session end set at login; the deadline follows it.
             deadline = Deadline(answer.signed.expires_at, issued_at=answer.issued_at)
             self._live = _online_live(live.license_key, answer.signed, live.generation, deadline)
+            self._confirmed = elapsed()
         return answer.signed
 
     def _grace_check(self, live: _Live) -> SignedSession | None:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from ._addresses import is_loopback_host
 from ._clock import bounded_wait, elapsed
+from ._exceptions import AuthForgeError
 
 logger = logging.getLogger("authforge_guard")
 
@@ -33,6 +34,28 @@ DEFAULT_JITTER = 0.10
 END_MARGIN = 0.01
 # The longest single wait: how late a check can be after the machine wakes from suspend.
 WAIT_SLICE = 30.0
+
+
+# Online mode ends a session whose heartbeats have all failed for this many intervals,
+# for the Guard and the drop-in client alike (unless max_unreachable says otherwise).
+UNREACHABLE_INTERVALS = 3
+
+
+def silence_bound(confirmed: float, limit: float, error: AuthForgeError) -> AuthForgeError:
+    """``server_unreachable`` once online checks have failed for ``limit`` seconds since
+    the server last vouched for the session (``confirmed``, on the elapsed clock, which
+    the user's wall clock cannot move); else ``error`` as it is. A proxy answering 502
+    or a blocked connection must not keep a revoked license running until its end."""
+    silent = elapsed() - confirmed
+    if silent < limit:
+        return error
+    unreachable = AuthForgeError(
+        "server_unreachable",
+        f"server_unreachable: no answer from AuthForge for {silent:.0f} s "
+        f"(max_unreachable={limit:g}); last failure: {error.code}",
+    )
+    unreachable.__cause__ = error
+    return unreachable
 
 
 def first_delay(interval: float, rng: random.Random, jitter: float = DEFAULT_JITTER) -> float:

@@ -75,6 +75,7 @@ def test_transient_failure_keeps_the_session(af, make_client):
     client = make_client(
         online_heartbeat=True,
         heartbeat_interval=0.1,
+        max_unreachable=60,  # within the silence bound (tests/security/test_silence_bound.py)
         on_failure=lambda reason, exc: failures.append(exc.code),
     )
     assert client.login(key)

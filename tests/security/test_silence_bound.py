@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from authforge_guard import Guard, LicenseLost, licensed
+from authforge_guard import AuthForgeClient, Guard, LicenseLost, licensed
 from tests.support.fault_proxy import Fault, FaultProxy
 
 from .forwarder import API_URL, RewritingForwarder
@@ -140,3 +140,34 @@ def test_a_longer_bound_keeps_the_session_through_failed_heartbeats(af):
         assert three.wait(60)
         assert session.active and set(failures) == {"http_error_502"}
         guard.logout()
+
+
+def test_the_drop_in_client_has_the_same_bound(af):
+    """``AuthForgeClient`` in online mode: each failed heartbeat reaches ``on_failure`` (as in
+    the official SDK), and after three failed intervals the session ends."""
+    key = af.create_license({"tier": "pro"})
+    failures = []
+    ended = threading.Event()
+
+    def on_failure(reason, error):
+        failures.append((reason, getattr(error, "code", None)))
+        if getattr(error, "fatal", False):
+            ended.set()
+
+    with FaultProxy(af.url) as proxy:
+        client = AuthForgeClient(
+            af.app_id,
+            af.app_secret,
+            af.public_key,
+            heartbeat_mode="SERVER",
+            heartbeat_interval=0.2,
+            api_base_url=proxy.url,
+            on_failure=on_failure,
+        )
+        assert client.login(key)
+        proxy.arm(Fault.html(502), always=True, path=HEARTBEAT)
+        assert ended.wait(60)
+        assert failures[-1] == ("heartbeat_failed", "server_unreachable")
+        assert set(failures[:-1]) <= {("heartbeat_failed", "http_error_502")}
+        assert not client.is_authenticated()
+        client.logout()
