@@ -26,13 +26,12 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command
 from aiogram.types import Message
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 
 from authforge_guard import LicenseEvent, Session, UserLicenses, configure
 from authforge_guard.aiogram import LicenseMiddleware, license_router
 
-# trust_environment=True: this example takes its app id, public key and server from the
-# AUTHFORGE_* variables; a shipped bot writes them in its code.
-guard = configure(trust_environment=True)
+guard = configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 users = UserLicenses(guard, store=os.environ.get("BOT_USERS_STORE", "bot-users.sqlite3"))
 dp = Dispatcher()
 dp.message.middleware(LicenseMiddleware(users))

@@ -17,15 +17,14 @@ from __future__ import annotations
 import os
 
 import discord
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 from discord import app_commands
 from discord.ext import commands
 
 from authforge_guard import LicenseEvent, UserLicenses, configure
 from authforge_guard.discord import LicenseCog, discord_subject, license_check
 
-# trust_environment=True: this example takes its app id, public key and server from the
-# AUTHFORGE_* variables; a shipped bot writes them in its code.
-guard = configure(trust_environment=True)
+guard = configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 users = UserLicenses(
     guard, store=os.environ.get("BOT_USERS_STORE", "bot-users.sqlite3"), subject=discord_subject
 )

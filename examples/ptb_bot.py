@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import os
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes
 
 from authforge_guard import LicenseEvent, UserLicenses, configure
 from authforge_guard.telegram import license_handlers, license_required
 
-# trust_environment=True: this example takes its app id, public key and server from the
-# AUTHFORGE_* variables; a shipped bot writes them in its code.
-guard = configure(trust_environment=True)
+guard = configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 users = UserLicenses(guard, store=os.environ.get("BOT_USERS_STORE", "bot-users.sqlite3"))
 
 

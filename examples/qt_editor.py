@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -26,7 +27,7 @@ from PySide6.QtWidgets import (
 from authforge_guard import configure
 from authforge_guard.qt import install
 
-configure(trust_environment=True)  # a shipped build pins app_id= and public_key= here
+configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 
 SAVE_PATH = os.environ.get("EDITOR_SAVE_PATH", os.path.expanduser("~/editor-recovered.txt"))
 

@@ -15,10 +15,12 @@ import os
 import tkinter
 from tkinter import filedialog
 
+from authforge_app import API_URL, APP_ID, PUBLIC_KEY  # pinned: see examples/README.md
+
 from authforge_guard import configure
 from authforge_guard.tk import install
 
-configure(trust_environment=True)  # a shipped build pins app_id= and public_key= here
+configure(app_id=APP_ID, public_key=PUBLIC_KEY, api_base_url=API_URL)
 
 SAVE_PATH = os.environ.get("EDITOR_SAVE_PATH", os.path.expanduser("~/editor-recovered.txt"))
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.examples.conftest import EXAMPLES, Running, example_env
+from tests.examples.conftest import EXAMPLES, Running, app_module, example_env
 
 from .fake_telegram import TOKEN, FakeTelegram
 
@@ -97,6 +97,9 @@ def test_a_telegram_example_end_to_end(name, af, tmp_path):
 def load_example(name, monkeypatch, af, store):
     for key, value in example_env(af, BOT_USERS_STORE=store).items():
         monkeypatch.setenv(key, value)
+    # The example imports its pinned trust settings from authforge_app, made for this server.
+    monkeypatch.syspath_prepend(app_module(af))
+    monkeypatch.delitem(sys.modules, "authforge_app", raising=False)
     spec = importlib.util.spec_from_file_location(f"example_{name[:-3]}", EXAMPLES / name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

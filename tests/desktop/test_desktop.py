@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.examples.conftest import app_module
+
 TK = pytest.param(
     "tk_app.py",
     id="tk",
@@ -191,7 +193,8 @@ def test_the_editor_examples_run_licensed_and_close_on_a_revocation(af, run_app,
     app = run_app(
         APPS_DIR / "run_example.py",
         key,
-        environ={"EDITOR_SAVE_PATH": str(saved)},
+        # PYTHONPATH: the authforge_app module the examples import their trust settings from.
+        environ={"EDITOR_SAVE_PATH": str(saved), "PYTHONPATH": app_module(af)},
         args=[str(EXAMPLES / example)],
     )
     ready = app.wait_event("ready")
