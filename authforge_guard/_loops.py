@@ -41,7 +41,9 @@ reaction itself (the save, the dialog) nor in the call that is about to run it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import threading
 from types import FrameType
@@ -237,6 +239,8 @@ def exit_through_loop(loss: Loss, exit_code: int, grace: float) -> bool:
 
 def exit_now(code: int) -> None:
     """``os._exit(code)`` after flushing what can be flushed: the last resort only."""
-    from ._policy import _exit_with
-
-    _exit_with(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # None, closed, or broken: the exit comes first
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
