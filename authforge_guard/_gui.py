@@ -190,7 +190,7 @@ class Desktop:
         # A worker thread: the network, never a widget.
         try:
             if key is not None:
-                from ._keystore import activate
+                from ._activate import activate
 
                 session = activate(key, guard=self.guard)
             else:
