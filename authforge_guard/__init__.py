@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from . import _sugar
 from ._version import __version__
 
 # A library logs; the application decides where that goes.
@@ -200,6 +201,11 @@ def _load(module: str) -> Any:
 
         return _users
     raise ImportError(f"authforge_guard: no import for {module!r}")  # a test keeps them equal
+
+
+# Guard's convenience methods (``guard.requires_license``...) reach the public forms above
+# it through this module's names: ``_guard`` cannot import them without an import circle.
+_sugar.connect(__getattr__)
 
 
 def __dir__() -> list[str]:

@@ -170,8 +170,6 @@ LEFT_TO_BREAK = [
     set("_config _exceptions _refusal _scheduler _watchdog".split())
     | set("_protocol _protocol._binding _protocol._signed_session".split())
     | set("_stores _stores._entry _stores._file _stores._redis _stores._report".split()),
-    set("_guard _decorators _default_guard _features _frameworks _guarded_call".split())
-    | set("_keystore _licensed _login_flow".split()),
 ]
 
 
