@@ -164,19 +164,14 @@ def test_the_circle_finder_finds_a_planted_circle() -> None:
     assert circles({"a": {"b"}, "b": set()}) == []
 
 
-# The circles still being broken (issue 26), each by the modules it passes through; a circle
-# found elsewhere fails. This list only shrinks.
-LEFT_TO_BREAK = [
-    set("_config _exceptions _refusal _scheduler _watchdog".split())
-    | set("_protocol _protocol._binding _protocol._signed_session".split())
-    | set("_stores _stores._entry _stores._file _stores._redis _stores._report".split()),
-]
-
-
 def test_no_module_of_the_package_imports_itself_back() -> None:
-    found = [
-        path
-        for path in circles(import_graph())
-        if not any({_short([name]) for name in path} <= left for left in LEFT_TO_BREAK)
-    ]
+    found = circles(import_graph())
     assert not found, "import circles:\n" + "\n".join(_short(path) for path in found)
+
+
+def test_the_errors_import_only_leaves_so_every_layer_can_raise_them() -> None:
+    graph = import_graph()
+    imported = graph[f"{PACKAGE}._exceptions"]
+    assert imported == {f"{PACKAGE}._words", f"{PACKAGE}._protocol._codes"}
+    for leaf in (*imported, f"{PACKAGE}._sugar"):
+        assert graph[leaf] == set(), f"{_short([leaf])} imports {sorted(graph[leaf])}"
