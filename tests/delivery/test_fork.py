@@ -19,14 +19,16 @@ def run_children(body, count=CHILDREN):
     for _ in range(count):
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
+        if pid == 0:  # the child never returns into pytest (it would be a second worker)
             try:
-                codes = body()
-            except BaseException as exc:
-                codes = [f"crash:{type(exc).__name__}"]
-            os.write(write_end, ",".join(codes).encode())
-            os._exit(0)
+                os.close(read_end)
+                try:
+                    codes = body()
+                except BaseException as exc:
+                    codes = [f"crash:{type(exc).__name__}"]
+                os.write(write_end, ",".join(codes).encode())
+            finally:
+                os._exit(0)
         os.close(write_end)
         pipes.append((pid, read_end))
     results = []
