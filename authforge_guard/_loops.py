@@ -112,7 +112,11 @@ class Loop:
     def dispatching(self) -> None:
         """Called by the integration's dispatch of posted calls (on the loop's thread, called
         by the toolkit): the frame below it is the one that runs the loop."""
-        self.idle_frame = sys._getframe(2)
+        import inspect  # here, not at the top: only a GUI program pays for it
+
+        frame = inspect.currentframe()  # this call's frame (None without frame support)
+        dispatch = frame.f_back if frame is not None else None
+        self.idle_frame = dispatch.f_back if dispatch is not None else None
 
     @_interrupts.protect  # a fallback interrupt arriving now is dropped: this is the loss
     def take(self, delivery: Delivery) -> None:
@@ -162,7 +166,10 @@ class Loop:
 
     def _busy(self) -> bool:
         """True while the loop's thread runs Python code other than the loop's own frame (a
-        callback); unknown (no dispatch seen yet) counts as busy."""
+        callback); unknown (no dispatch seen yet) counts as busy.
+
+        ``sys._current_frames`` is the one way to see another thread's frame (no public
+        API does; CONTRIBUTING lists it under "Borrowed internals")."""
         frame = sys._current_frames().get(self.thread_ident)
         return frame is None or self.idle_frame is None or frame is not self.idle_frame
 
