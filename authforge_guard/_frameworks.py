@@ -124,7 +124,8 @@ def _is_gated(view: Any) -> bool:
 
 
 # The click packages a group's callback may run under: click itself, and the copy of click
-# that typer (0.22 and later) carries inside it.
+# that typer (0.26 and later) carries inside it, whose module path is typer's private name
+# (a borrowed internal, see CONTRIBUTING; typer exports no get_current_context).
 _CLICKS = ("click", "typer._click.globals")
 # A group context -> the licensed callback call deferred to its subcommand (see below).
 _DEFERRED: weakref.WeakKeyDictionary[Any, Callable[[], Any]] = weakref.WeakKeyDictionary()

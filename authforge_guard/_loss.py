@@ -93,7 +93,7 @@ class LossPath:
                 policy.before_hooks(loss.code)
             self._hooks.run_fatal(LicenseEvent("lost", loss.code, True, error, session))
         finally:
-            loss.hooks_done.set()
+            loss.finish_hooks()
         if policy is not None:
             policy.after_hooks(blocks, loss)
         elif loss.raises:
