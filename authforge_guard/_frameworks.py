@@ -223,7 +223,7 @@ def tenant_of(
 
     ``headers`` is the framework's case-insensitive mapping (anything with ``.get``)."""
     from ._exceptions import LicenseError
-    from ._refusal import MISSING_KEY_CODE
+    from ._words import MISSING_KEY_CODE
 
     key = (headers.get(key_header) or "").strip()
     if not key:

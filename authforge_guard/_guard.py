@@ -39,7 +39,7 @@ from typing import (
     overload,
 )
 
-from . import _delivery
+from . import _delivery, _sugar
 from ._checks import SessionChecks
 from ._config import GuardSettings, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
@@ -528,7 +528,8 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         self._hooks.add_cleanup(fn, args, kwargs, _UNSET)
 
     # ----------------------------------------------------- integration sugar
-    # These import the integration modules at call time: they import this one.
+    # The public forms bound to this guard. They sit above this module (they import
+    # it), so they are reached through the package's names (``_sugar``), not imported.
 
     # Typed like the module-level forms, so a decorated function keeps its signature
     # under mypy --strict and pyright.
@@ -546,26 +547,20 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
 
     def requires_license(self, fn: Any = None, **options: Any) -> Any:
         """``@guard.requires_license``: ``requires_license`` bound to this guard."""
-        from ._decorators import requires_license
-
-        return requires_license(fn, guard=self, **options)
+        return _sugar.public("requires_license")(fn, guard=self, **options)
 
     def licensed(self, license_key: str | None = None, **options: Any) -> _LicensedBlock:
         """``with guard.licensed(key) as session:``: ``licensed`` bound to this guard."""
-        from ._licensed import licensed
-
-        return licensed(license_key, guard=self, **options)
+        block: _LicensedBlock = _sugar.public("licensed")(license_key, guard=self, **options)
+        return block
 
     def feature(self, name: str, *, fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
         """``@guard.feature("pro")``: ``feature`` bound to this guard."""
-        from ._features import feature
-
-        return feature(name, guard=self, fallback=fallback)
+        gate: Callable[[F], F] = _sugar.public("feature")(name, guard=self, fallback=fallback)
+        return gate
 
     def has_feature(self, name: str) -> bool:
-        from ._features import has_feature
-
-        return has_feature(name, guard=self)
+        return bool(_sugar.public("has_feature")(name, guard=self))
 
 
 # A forked child must not run on its parent's sessions: its Guards forget them.

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting
 from ._exceptions import AuthForgeError, LicenseError
+from ._keystore import load_key
 from ._logins import LoginPool, Reachability
 from ._policy import LossPolicy
 from ._session import Session, build_state, license_end
@@ -139,9 +140,7 @@ class LoginFlow:
         else:
             key, path = slot.key, None
         if key is None and path is None:
-            from ._keystore import load_key  # what the customer saved with `activate`
-
-            key = load_key(self.settings.app_id)
+            key = load_key(self.settings.app_id)  # what the customer saved with `activate`
         if key is None and path is None:
             raise missing_setting(
                 "license_key",

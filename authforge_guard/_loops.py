@@ -41,7 +41,9 @@ reaction itself (the save, the dialog) nor in the call that is about to run it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import threading
 from types import FrameType
@@ -242,8 +244,23 @@ def exit_through_loop(loss: Loss, exit_code: int, grace: float) -> bool:
     return True
 
 
+def _forget_loops_in_child() -> None:
+    # A forked child runs no event loop of ours, though its main thread may have the
+    # parent's ident: a loss in the child must not be posted to the parent's loop (a
+    # pipe or socket the child shares with it) nor wait for a reaction that never runs.
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    _registry.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_loops_in_child)
+
+
 def exit_now(code: int) -> None:
     """``os._exit(code)`` after flushing what can be flushed: the last resort only."""
-    from ._policy import _exit_with
-
-    _exit_with(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # None, closed, or broken: the exit comes first
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)
