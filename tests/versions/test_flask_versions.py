@@ -9,6 +9,8 @@ import pytest
 
 from tests.versions.conftest import release, run_tests
 
+pytestmark = pytest.mark.versions
+
 OLDEST = "2.2.0"  # setup.cfg: flask>=2.2
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.versions.conftest import release, run_tests
 
+pytestmark = pytest.mark.versions
+
 OLDEST = "0.9.0"  # setup.cfg: typer>=0.9
 OWN_CLICK = "0.26.0"  # the first typer with typer._click
 SCENARIO = "tests/frameworks/test_cli_apps.py"

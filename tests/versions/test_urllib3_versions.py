@@ -6,7 +6,11 @@ urllib3 it accepts."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.versions.conftest import release, run_tests
+
+pytestmark = pytest.mark.versions
 
 OLDEST = "2.0.0"  # setup.cfg: urllib3>=2,<3
 

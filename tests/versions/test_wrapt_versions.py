@@ -10,6 +10,8 @@ import pytest
 
 from tests.versions.conftest import release, run_tests
 
+pytestmark = pytest.mark.versions
+
 OLDEST = "2.4.0"  # setup.cfg: wrapt>=2.4,<3
 
 
