@@ -10,16 +10,15 @@ threads. A check heartbeats (online) or re-verifies the stored signed answer
 too, so a proxy answering 502 cannot keep a revoked license running.
 
 ``SessionChecks`` is a part of ``Guard`` (a base class): it reads the Guard's
-settings, its session table and its hooks, declared below for the type checker.
+settings, its session table (``_table``, an object) and its hooks, declared below
+for the type checker.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
-import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Deadline, elapsed
 from ._exceptions import AuthForgeError
@@ -31,6 +30,7 @@ from ._scheduler import (
     next_delay,
     shared_timers,
     silence_bound,
+    weak_call,
 )
 from ._session import license_end
 
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from ._engine import Answer, Engine
     from ._fleet import Fleet
     from ._scheduler import Job
-    from ._sessions import Entry, Slot
+    from ._session_table import SessionTable
+    from ._sessions import Entry
 
 logger = logging.getLogger("authforge_guard")
 
@@ -48,8 +49,7 @@ class SessionChecks:
     """Arms, runs and answers the checks and deadlines of a Guard's sessions."""
 
     settings: GuardSettings
-    _lock: threading.Lock
-    _entries: dict[Slot | None, Entry]
+    _table: SessionTable
     _hooks: HookRegistry
     _online: bool
     _rng: random.Random
@@ -71,7 +71,7 @@ class SessionChecks:
         ) -> Any: ...
 
     def _timers_call(self, delay: float, method: str, *args: Any, worker: bool = False) -> Job:
-        return shared_timers().call_later(delay, _weak_call(self, method, args), worker=worker)
+        return shared_timers().call_later(delay, weak_call(self, method, args), worker=worker)
 
     def _arm(self, entry: Entry) -> None:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
@@ -98,7 +98,7 @@ class SessionChecks:
         if not entry.session.active or entry.deadline is None:
             return
         if not entry.deadline.passed():  # moved by a refresh meanwhile
-            with self._lock:
+            with self._table.lock:
                 if entry.session.active:
                     self._arm_deadline(entry)
             return
@@ -128,8 +128,8 @@ class SessionChecks:
         else:
             if answer is not None:
                 self._refresh(entry, answer)
-        with self._lock:
-            if entry.session.active and self._entries.get(entry.slot) is entry:
+        with self._table.lock:
+            if entry.session.active and self._table.entries.get(entry.slot) is entry:
                 delay = self._within_interval(
                     entry, next_delay(self.settings.heartbeat_interval, self._rng)
                 )
@@ -182,7 +182,7 @@ class SessionChecks:
             signed.expires_at,
             license_end(signed.payload),
         )
-        with self._lock:
+        with self._table.lock:
             if not entry.session.active:
                 return  # ended while the check was in flight: this answer belongs to no one
             changed = _variables_changed(entry.session._state, state)
@@ -201,15 +201,3 @@ def _variables_changed(old: Any, new: Any) -> bool:
         or old.app_variables != new.app_variables
         or old.grants != new.grants
     )
-
-
-def _weak_call(guard: object, method: str, args: tuple[Any, ...]) -> Callable[[], None]:
-    """A timer call that does not keep ``guard`` alive."""
-    ref = weakref.ref(guard)
-
-    def call() -> None:
-        target = ref()
-        if target is not None:
-            getattr(target, method)(*args)
-
-    return call

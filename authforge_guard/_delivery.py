@@ -324,5 +324,12 @@ def _current_task() -> Any:
 
 
 def _loop_running() -> bool:
+    """Whether this thread runs an asyncio loop (asyncio's public ``get_running_loop``)."""
     asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio._get_running_loop() is not None
+    if asyncio is None:  # not imported: no loop can be running
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

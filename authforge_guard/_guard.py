@@ -39,7 +39,7 @@ from typing import (
     overload,
 )
 
-from . import _delivery
+from . import _delivery, _sugar
 from ._checks import SessionChecks
 from ._config import GuardSettings, resolve_settings
 from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
@@ -50,7 +50,7 @@ from ._loss import LossPath
 from ._policy import policy_for
 from ._session import Loss, Session
 from ._session_table import SessionTable, cancel_all_entries
-from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot
+from ._sessions import DEFAULT_SLOT, Entry, Slot
 
 if TYPE_CHECKING:
     import asyncio
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
     from ._fleet import Fleet
     from ._licensed import licensed as _LicensedBlock
     from ._retry import RetryPolicy
-    from ._scheduler import Job
     from ._stores import SessionStore
     from ._transport import Transport
 
@@ -70,7 +69,7 @@ logger = logging.getLogger("authforge_guard")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
+class Guard(LoginFlow, SessionChecks, LossPath):
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -160,16 +159,11 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         self.settings: GuardSettings = resolve_settings(given, environ)
         self._retry_policy = retry_policy
         self._engine_: Engine | None = None
-        self._lock = threading.Lock()
-        self._entries: dict[Slot | None, Entry] = {}
-        self._flights: dict[Slot | None, Flight] = {}
-        self._failures: dict[Slot | None, tuple[float, LicenseError]] = {}
         # The hot path's one read: the default license's live session, else None.
         self._fast_session: Session | None = None
         # The default session's latest loss: guarded calls outside blocks wait for its
         # hooks, so a program sees the loss only after its cleanup ran.
         self._default_loss: Loss | None = None
-        self._idle_job: Job | None = None
         self._rng = random.Random()
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
@@ -177,8 +171,6 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         # Online checks are network I/O: a small worker pool runs them. A grace check only
         # re-verifies a signature: the timer thread runs it (no thread per anything).
         self._online = self.settings.online
-        self._idle_timeout = self.settings.session_idle_timeout
-        self._max_sessions = self.settings.max_sessions
         # Logins asked for by coroutines run on threads of our own, never the loop's default
         # executor; a server found unreachable fails the other logins fast (``_logins``).
         self._logins = LoginPool(self.settings.login_workers)
@@ -201,36 +193,53 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         # Per-user licensing (``UserLicenses``) keeps its users' sessions in a store of its
         # own and has them checked online whatever this guard's mode: {hwid: its fleet}.
         self._served: dict[str, Fleet] = {}
+        # The sessions by slot, the logins in flight, the failures remembered: an object
+        # of its own, whose lock every part of this Guard takes for its entries.
+        self._table = SessionTable(
+            fleet=self._fleet,
+            idle_timeout=self.settings.session_idle_timeout,
+            max_sessions=self.settings.max_sessions,
+        )
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
-        weakref.finalize(self, cancel_all_entries, self._entries)
+        weakref.finalize(self, cancel_all_entries, self._table.entries)
 
     def __repr__(self) -> str:
         session = self.session
         state = f"session={session!r}" if session is not None else "no session"
-        others = sum(1 for slot in self._entries if slot is not DEFAULT_SLOT)
+        others = sum(1 for slot in self._table.entries if slot is not DEFAULT_SLOT)
         extra = f", {others} other sessions" if others else ""
         return f"Guard(app_id={self.settings.app_id!r}, {state}{extra})"
 
     # ------------------------------------------------------------------ state
 
     @property
+    def _entries(self) -> dict[Slot | None, Entry]:
+        """The live entries by slot (the session table's; tests and tools read it)."""
+        return self._table.entries
+
+    @property
+    def _lock(self) -> threading.Lock:
+        """The session table's lock: the one lock of this Guard's sessions."""
+        return self._table.lock
+
+    @property
     def session(self) -> Session | None:
         """The default license's live session, or ``None``."""
-        entry = self._entries.get(DEFAULT_SLOT)
+        entry = self._table.entries.get(DEFAULT_SLOT)
         return entry.session if entry is not None and entry.session.active else None
 
     @property
     def sessions(self) -> list[Session]:
         """Every live session of this Guard (the default license's and the others)."""
-        return [e.session for e in list(self._entries.values()) if e.session.active]
+        return [e.session for e in list(self._table.entries.values()) if e.session.active]
 
     @property
     def _engine(self) -> Engine:
         """The AuthForge calls of this Guard's app (built on first use: no import before)."""
         engine = self._engine_
         if engine is None:
-            with self._lock:
+            with self._table.lock:
                 if self._engine_ is None:
                     self._engine_ = self._build_engine()
                 engine = self._engine_
@@ -319,9 +328,8 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         if block is not None:
             await _delivery.await_loss(block)
         slot = self._slot(license_key, hwid_override, license_file)
-        entry = self._entries.get(slot)
-        if entry is not None and entry.session.active:
-            entry.last_used = time.monotonic()
+        entry = self._table.live(slot)
+        if entry is not None:
             return entry.session
         return (await self._obtain_async(slot, license_file)).session
 
@@ -362,19 +370,17 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         of this Guard ends; with a key (and hwid) only that one. ``forget=True`` also
         deletes the cached copy (see ``session_cache``)."""
         every = license_key is None and hwid_override is None
-        with self._lock:
+        table = self._table
+        with table.lock:
             if every:
-                ended = list(self._entries.values())
+                ended = list(table.entries.values())
             else:
-                found = self._entries.get(self._slot(license_key, hwid_override, None))
+                found = table.entries.get(self._slot(license_key, hwid_override, None))
                 ended = [found] if found is not None else []
             for entry in ended:
                 self._drop_locked(entry, "logout")
             if every:
-                self._failures.clear()
-                if self._idle_job is not None:
-                    self._idle_job.cancel()
-                    self._idle_job = None
+                table.clear_locked()
         online = [e for e in ended if e.session.kind == "online"]
         for entry in online:
             served = self._fleet_for(entry.hwid)
@@ -398,15 +404,11 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         """In a forked child: no sessions (their timers did not survive the fork), fresh
         locks (another thread may have held one). The next guarded call logs in again,
         for this process (or resumes from the session cache)."""
-        self._lock = threading.Lock()
         if self._fleet is not None:
             self._fleet.after_fork()
-        entries, self._entries = list(self._entries.values()), {}
-        weakref.finalize(self, cancel_all_entries, self._entries)
-        self._flights = {}
-        self._failures = {}
+        entries = self._table.after_fork()
+        weakref.finalize(self, cancel_all_entries, self._table.entries)
         self._fast_session = None
-        self._idle_job = None
         self._hooks.after_fork()
         self._policy.after_fork()
         for entry in entries:
@@ -432,7 +434,7 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         slot = self._slot(license_key, hwid_override, license_file)
         if entry is None:
             entry = self._obtain(slot, license_file, by_block=True)
-        with self._lock:
+        with self._table.lock:
             if not entry.session.active:
                 raise LicenseError(entry.session.lost_code or "session_expired")
             block = _delivery.Block(entry.session, self, task=task)
@@ -444,8 +446,8 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
     def _close_block(self, block: Block) -> None:
         """The block left: the last block out of a session it opened logs that session out."""
         ended: Entry | None = None
-        with self._lock:
-            entry = self._entries.get(block.slot)
+        with self._table.lock:
+            entry = self._table.entries.get(block.slot)
             if entry is None or entry.session is not block.session:
                 return
             try:
@@ -458,6 +460,13 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
                 ended = entry
         if ended is not None and ended.is_default:
             self._policy.session_ended()
+
+    def _drop_locked(self, entry: Entry, code: str) -> None:
+        """End ``entry`` and take it out of the table (under the table's lock); the hot
+        path stops seeing the default session first."""
+        if entry.is_default:
+            self._fast_session = None
+        self._table.drop_locked(entry, code)
 
     # --------------------------------------------------- background callbacks
 
@@ -528,7 +537,8 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         self._hooks.add_cleanup(fn, args, kwargs, _UNSET)
 
     # ----------------------------------------------------- integration sugar
-    # These import the integration modules at call time: they import this one.
+    # The public forms bound to this guard. They sit above this module (they import
+    # it), so they are reached through the package's names (``_sugar``), not imported.
 
     # Typed like the module-level forms, so a decorated function keeps its signature
     # under mypy --strict and pyright.
@@ -546,26 +556,20 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
 
     def requires_license(self, fn: Any = None, **options: Any) -> Any:
         """``@guard.requires_license``: ``requires_license`` bound to this guard."""
-        from ._decorators import requires_license
-
-        return requires_license(fn, guard=self, **options)
+        return _sugar.public("requires_license")(fn, guard=self, **options)
 
     def licensed(self, license_key: str | None = None, **options: Any) -> _LicensedBlock:
         """``with guard.licensed(key) as session:``: ``licensed`` bound to this guard."""
-        from ._licensed import licensed
-
-        return licensed(license_key, guard=self, **options)
+        block: _LicensedBlock = _sugar.public("licensed")(license_key, guard=self, **options)
+        return block
 
     def feature(self, name: str, *, fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
         """``@guard.feature("pro")``: ``feature`` bound to this guard."""
-        from ._features import feature
-
-        return feature(name, guard=self, fallback=fallback)
+        gate: Callable[[F], F] = _sugar.public("feature")(name, guard=self, fallback=fallback)
+        return gate
 
     def has_feature(self, name: str) -> bool:
-        from ._features import has_feature
-
-        return has_feature(name, guard=self)
+        return bool(_sugar.public("has_feature")(name, guard=self))
 
 
 # A forked child must not run on its parent's sessions: its Guards forget them.
