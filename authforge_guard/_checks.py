@@ -36,11 +36,11 @@ from ._session import license_end
 
 if TYPE_CHECKING:
     from ._config import GuardSettings
-    from ._engine import Answer, Engine
-    from ._fleet import Fleet
+    from ._engine import Answer
     from ._scheduler import Job
     from ._session_table import SessionTable
     from ._sessions import Entry
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -50,17 +50,13 @@ class SessionChecks:
 
     settings: GuardSettings
     _table: SessionTable
+    _upstream: Upstream
     _hooks: HookRegistry
     _online: bool
     _rng: random.Random
 
     if TYPE_CHECKING:  # the Guard's own, used here
 
-        @property
-        def _engine(self) -> Engine: ...
-        def _online_for(self, entry: Entry) -> bool: ...
-        def _within_interval(self, entry: Entry, delay: float) -> float: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
         def _lose(self, entry: Entry, error: AuthForgeError) -> None: ...
         def _state_for(
             self,
@@ -76,11 +72,11 @@ class SessionChecks:
     def _arm(self, entry: Entry) -> None:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
-            delay = self._within_interval(
+            delay = self._upstream.within_interval(
                 entry, first_delay(self.settings.heartbeat_interval, self._rng)
             )
             entry.heartbeat_job = self._timers_call(
-                delay, "_check", entry, worker=self._online_for(entry)
+                delay, "_check", entry, worker=self._upstream.online_for(entry)
             )
         self._arm_deadline(entry)
 
@@ -130,18 +126,18 @@ class SessionChecks:
                 self._refresh(entry, answer)
         with self._table.lock:
             if entry.session.active and self._table.entries.get(entry.slot) is entry:
-                delay = self._within_interval(
+                delay = self._upstream.within_interval(
                     entry, next_delay(self.settings.heartbeat_interval, self._rng)
                 )
                 entry.heartbeat_job = self._timers_call(
-                    delay, "_check", entry, worker=self._online_for(entry)
+                    delay, "_check", entry, worker=self._upstream.online_for(entry)
                 )
 
     def _check_once(self, entry: Entry) -> Answer | None:
         signed = entry.signed
         assert signed is not None
-        if self._online_for(entry):
-            engine = self._engine
+        if self._upstream.online_for(entry):
+            engine = self._upstream.engine
             deadline = entry.deadline
 
             def heartbeat() -> Answer:
@@ -149,7 +145,7 @@ class SessionChecks:
                 ends_in = deadline.remaining() if deadline is not None else None
                 return engine.heartbeat(signed, entry.hwid, ends_in=ends_in)
 
-            fleet = self._fleet_for(entry.hwid)
+            fleet = self._upstream.fleet_for(entry.hwid)
             if fleet is not None:  # one instance checks in, the others read its answer
                 return fleet.check_in(
                     entry.key,
@@ -159,7 +155,7 @@ class SessionChecks:
                     alive=lambda: entry.session.active,
                 )
             return heartbeat()
-        self._engine.reverify(signed)  # the stored answer, not memory, is trusted
+        self._upstream.engine.reverify(signed)  # the stored answer, not memory, is trusted
         if entry.deadline is not None and entry.deadline.passed():
             raise AuthForgeError("session_expired")
         return None

@@ -4,9 +4,9 @@ one), and the new session's installation in the table.
 
 Why a part of its own: this is the one path a license key takes down the
 layers (``Guard.ensure`` -> ``_slot`` -> ``_obtain`` -> a flight of the
-session table, ``_table`` -> ``_login``, handed to the flight -> ``_engine``
-or the store's ``Fleet`` -> ``_install`` in the table); everything it needs
-from the rest of the Guard is declared below.
+session table, ``_table`` -> ``_login``, handed to the flight -> the engine or
+the store's ``Fleet``, both ``_upstream``'s -> ``_install`` in the table);
+everything it needs from the rest of the Guard is declared below.
 A login asked for by a coroutine runs on the Guard's own login threads
 (``_logins``), never on the event loop's default executor.
 
@@ -31,9 +31,10 @@ from ._session import Session, build_state, license_end
 from ._sessions import DEFAULT_SLOT, Entry, Slot
 
 if TYPE_CHECKING:
-    from ._engine import Answer, Engine
+    from ._engine import Answer
     from ._fleet import Fleet
     from ._session_table import SessionTable
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -43,6 +44,7 @@ class LoginFlow:
 
     settings: GuardSettings
     _table: SessionTable
+    _upstream: Upstream
     _fast_session: Session | None
     _logins: LoginPool
     _reach: Reachability
@@ -50,10 +52,6 @@ class LoginFlow:
 
     if TYPE_CHECKING:  # the Guard's own and its other parts', used here
 
-        @property
-        def _engine(self) -> Engine: ...
-        def hwid(self, hwid_override: str | None = None) -> str: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
         def _arm(self, entry: Entry) -> None: ...
         def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None: ...
 
@@ -134,7 +132,7 @@ class LoginFlow:
                 "argument license_key=",
                 "or license_file= (AUTHFORGE_LICENSE_FILE with offline=True) for an offline file",
             )
-        hwid = self.hwid(hwid_override)
+        hwid = self._upstream.hwid(hwid_override)
         if path is not None:
             try:
                 return self._login_offline(slot, path, hwid)
@@ -152,7 +150,7 @@ class LoginFlow:
         from ._protocol import parse_iso_utc
 
         try:
-            result = accept_file(self._engine, path, hwid)
+            result = accept_file(self._upstream.engine, path, hwid)
         except AuthForgeError as exc:
             raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
@@ -176,11 +174,11 @@ class LoginFlow:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
         probe = self._reach.enter()  # raises at once while another login probes an outage
         try:
-            fleet = self._fleet_for(hwid)
+            fleet = self._upstream.fleet_for(hwid)
             if fleet is not None:
                 answer = self._fleet_obtain(key, hwid, fleet)
             else:
-                answer = self._engine.validate(key, hwid)
+                answer = self._upstream.engine.validate(key, hwid)
         except AuthForgeError as exc:
             self._reach.leave(probe, exc.code)
             # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
@@ -269,7 +267,7 @@ class LoginFlow:
         retries: a refusal just means a normal login is cheaper than waiting."""
         from ._retry import NO_RETRY
 
-        engine = self._engine
+        engine = self._upstream.engine
         return fleet.obtain(
             key,
             hwid,
