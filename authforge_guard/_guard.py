@@ -10,9 +10,9 @@ This module is the façade: the public methods. Its parts live next to it:
 the login (from a call's arguments to an installed session) in
 ``_login_flow``; the table of sessions (logins in flight, remembered
 failures, eviction, idle sweep) in ``_session_table`` and the engine and
-session stores in ``_upstream`` (objects the Guard holds); each session's
-background checks and deadlines in ``_checks`` (run by ``_scheduler``, one
-timer thread for every session of the process); what a loss does in
+session stores in ``_upstream``, each session's background checks and
+deadlines in ``_checks`` (run by ``_scheduler``, one timer thread for every
+session of the process): objects the Guard holds. What a loss does is in
 ``_loss``, then ``on_lost`` in ``_policy``, reaching running code through
 ``_delivery``; the hooks in ``_hooks``; the AuthForge calls in ``_engine``.
 The process-wide default guard is ``_default_guard``; the session a guarded
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 import weakref
@@ -49,6 +48,7 @@ from ._login_flow import LoginFlow
 from ._logins import LoginPool, Reachability
 from ._loss import LossPath
 from ._policy import policy_for
+from ._scheduler import weak_method
 from ._session import Loss, Session
 from ._session_table import SessionTable, cancel_all_entries
 from ._sessions import DEFAULT_SLOT, Entry, Slot
@@ -70,7 +70,7 @@ logger = logging.getLogger("authforge_guard")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Guard(LoginFlow, SessionChecks, LossPath):
+class Guard(LoginFlow, LossPath):
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -163,13 +163,9 @@ class Guard(LoginFlow, SessionChecks, LossPath):
         # The default session's latest loss: guarded calls outside blocks wait for its
         # hooks, so a program sees the loss only after its cleanup ran.
         self._default_loss: Loss | None = None
-        self._rng = random.Random()
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
         self._signal = self.settings.interrupt_signal if self.settings.interrupt else None
-        # Online checks are network I/O: a small worker pool runs them. A grace check only
-        # re-verifies a signature: the timer thread runs it (no thread per anything).
-        self._online = self.settings.online
         # Logins asked for by coroutines run on threads of our own, never the loop's default
         # executor; a server found unreachable fails the other logins fast (``_logins``).
         self._logins = LoginPool(self.settings.login_workers)
@@ -185,6 +181,14 @@ class Guard(LoginFlow, SessionChecks, LossPath):
             fleet=self._fleet,
             idle_timeout=self.settings.session_idle_timeout,
             max_sessions=self.settings.max_sessions,
+        )
+        # Each session's background checks and deadlines, on the shared timer thread.
+        self._checks = SessionChecks(
+            self.settings,
+            self._table,
+            self._upstream,
+            self._hooks,
+            weak_method(self, "_lose"),
         )
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.

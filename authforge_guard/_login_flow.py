@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting
@@ -27,10 +26,12 @@ from ._exceptions import AuthForgeError, LicenseError
 from ._keystore import load_key
 from ._logins import LoginPool, Reachability
 from ._policy import LossPolicy
-from ._session import Session, build_state, license_end
-from ._sessions import DEFAULT_SLOT, Entry, Slot
+from ._scheduler import weak_method
+from ._session import Session, license_end
+from ._sessions import DEFAULT_SLOT, Entry, Slot, state_for
 
 if TYPE_CHECKING:
+    from ._checks import SessionChecks
     from ._engine import Answer
     from ._fleet import Fleet
     from ._session_table import SessionTable
@@ -45,6 +46,7 @@ class LoginFlow:
     settings: GuardSettings
     _table: SessionTable
     _upstream: Upstream
+    _checks: SessionChecks
     _fast_session: Session | None
     _logins: LoginPool
     _reach: Reachability
@@ -52,7 +54,6 @@ class LoginFlow:
 
     if TYPE_CHECKING:  # the Guard's own and its other parts', used here
 
-        def _arm(self, entry: Entry) -> None: ...
         def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None: ...
 
     def _slot(
@@ -202,7 +203,7 @@ class LoginFlow:
         entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
         entry = self._install(entry)
         if fleet is not None:
-            fleet.follow(key, hwid, _weak_lost_elsewhere(self))
+            fleet.follow(key, hwid, weak_method(self, "_lost_elsewhere"))
         return entry
 
     def _new_entry(
@@ -216,7 +217,7 @@ class LoginFlow:
         expires: float | None,
         license_expires: datetime | None,
     ) -> Entry:
-        state = self._state_for(license_variables, app_variables, expires, license_expires)
+        state = state_for(self.settings, license_variables, app_variables, expires, license_expires)
         return Entry(slot, key, hwid, Session(key, kind, state, hwid))
 
     def _install(self, entry: Entry) -> Entry:
@@ -227,7 +228,7 @@ class LoginFlow:
                 return previous
             if entry.is_default:
                 self._fast_session = entry.session
-            self._arm(entry)
+            self._checks.arm(entry)
         if evicted:
             logger.info(
                 "authforge_guard: session limit reached; logged out the %d least recently used",
@@ -242,24 +243,6 @@ class LoginFlow:
             "" if entry.is_default else ", a per-user session",
         )
         return entry
-
-    def _state_for(
-        self,
-        license_variables: dict[str, Any] | None,
-        app_variables: dict[str, Any] | None,
-        expires: float | None,
-        license_expires: datetime | None,
-    ) -> Any:
-        s = self.settings
-        return build_state(
-            license_variables,
-            app_variables,
-            expires,
-            license_expires_at=license_expires,
-            tiers=s.tiers,
-            tier_variable=s.tier_variable,
-            features_variable=s.features_variable,
-        )
 
     def _fleet_obtain(self, key: str, hwid: str, fleet: Fleet) -> Answer:
         """A session from the store, from another instance's login, or a login here
@@ -279,15 +262,3 @@ class LoginFlow:
 
 def _utc(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch is not None else None
-
-
-def _weak_lost_elsewhere(guard: LoginFlow) -> Callable[[str, str, str], None]:
-    """The store watcher's call for ``guard``, which it does not keep alive."""
-    ref = weakref.ref(guard)
-
-    def call(key: str, hwid: str, code: str) -> None:
-        target = ref()
-        if target is not None:
-            target._lost_elsewhere(key, hwid, code)
-
-    return call
