@@ -10,16 +10,15 @@ threads. A check heartbeats (online) or re-verifies the stored signed answer
 too, so a proxy answering 502 cannot keep a revoked license running.
 
 ``SessionChecks`` is a part of ``Guard`` (a base class): it reads the Guard's
-settings, its session table and its hooks, declared below for the type checker.
+settings, its session table (``_table``, an object) and its hooks, declared below
+for the type checker.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
-import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Deadline, elapsed
 from ._exceptions import AuthForgeError
@@ -31,15 +30,17 @@ from ._scheduler import (
     next_delay,
     shared_timers,
     silence_bound,
+    weak_call,
 )
 from ._session import license_end
 
 if TYPE_CHECKING:
     from ._config import GuardSettings
-    from ._engine import Answer, Engine
-    from ._fleet import Fleet
+    from ._engine import Answer
     from ._scheduler import Job
-    from ._sessions import Entry, Slot
+    from ._session_table import SessionTable
+    from ._sessions import Entry
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -48,19 +49,14 @@ class SessionChecks:
     """Arms, runs and answers the checks and deadlines of a Guard's sessions."""
 
     settings: GuardSettings
-    _lock: threading.Lock
-    _entries: dict[Slot | None, Entry]
+    _table: SessionTable
+    _upstream: Upstream
     _hooks: HookRegistry
     _online: bool
     _rng: random.Random
 
     if TYPE_CHECKING:  # the Guard's own, used here
 
-        @property
-        def _engine(self) -> Engine: ...
-        def _online_for(self, entry: Entry) -> bool: ...
-        def _within_interval(self, entry: Entry, delay: float) -> float: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
         def _lose(self, entry: Entry, error: AuthForgeError) -> None: ...
         def _state_for(
             self,
@@ -71,16 +67,16 @@ class SessionChecks:
         ) -> Any: ...
 
     def _timers_call(self, delay: float, method: str, *args: Any, worker: bool = False) -> Job:
-        return shared_timers().call_later(delay, _weak_call(self, method, args), worker=worker)
+        return shared_timers().call_later(delay, weak_call(self, method, args), worker=worker)
 
     def _arm(self, entry: Entry) -> None:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
-            delay = self._within_interval(
+            delay = self._upstream.within_interval(
                 entry, first_delay(self.settings.heartbeat_interval, self._rng)
             )
             entry.heartbeat_job = self._timers_call(
-                delay, "_check", entry, worker=self._online_for(entry)
+                delay, "_check", entry, worker=self._upstream.online_for(entry)
             )
         self._arm_deadline(entry)
 
@@ -98,7 +94,7 @@ class SessionChecks:
         if not entry.session.active or entry.deadline is None:
             return
         if not entry.deadline.passed():  # moved by a refresh meanwhile
-            with self._lock:
+            with self._table.lock:
                 if entry.session.active:
                     self._arm_deadline(entry)
             return
@@ -128,20 +124,20 @@ class SessionChecks:
         else:
             if answer is not None:
                 self._refresh(entry, answer)
-        with self._lock:
-            if entry.session.active and self._entries.get(entry.slot) is entry:
-                delay = self._within_interval(
+        with self._table.lock:
+            if entry.session.active and self._table.entries.get(entry.slot) is entry:
+                delay = self._upstream.within_interval(
                     entry, next_delay(self.settings.heartbeat_interval, self._rng)
                 )
                 entry.heartbeat_job = self._timers_call(
-                    delay, "_check", entry, worker=self._online_for(entry)
+                    delay, "_check", entry, worker=self._upstream.online_for(entry)
                 )
 
     def _check_once(self, entry: Entry) -> Answer | None:
         signed = entry.signed
         assert signed is not None
-        if self._online_for(entry):
-            engine = self._engine
+        if self._upstream.online_for(entry):
+            engine = self._upstream.engine
             deadline = entry.deadline
 
             def heartbeat() -> Answer:
@@ -149,7 +145,7 @@ class SessionChecks:
                 ends_in = deadline.remaining() if deadline is not None else None
                 return engine.heartbeat(signed, entry.hwid, ends_in=ends_in)
 
-            fleet = self._fleet_for(entry.hwid)
+            fleet = self._upstream.fleet_for(entry.hwid)
             if fleet is not None:  # one instance checks in, the others read its answer
                 return fleet.check_in(
                     entry.key,
@@ -159,7 +155,7 @@ class SessionChecks:
                     alive=lambda: entry.session.active,
                 )
             return heartbeat()
-        self._engine.reverify(signed)  # the stored answer, not memory, is trusted
+        self._upstream.engine.reverify(signed)  # the stored answer, not memory, is trusted
         if entry.deadline is not None and entry.deadline.passed():
             raise AuthForgeError("session_expired")
         return None
@@ -182,7 +178,7 @@ class SessionChecks:
             signed.expires_at,
             license_end(signed.payload),
         )
-        with self._lock:
+        with self._table.lock:
             if not entry.session.active:
                 return  # ended while the check was in flight: this answer belongs to no one
             changed = _variables_changed(entry.session._state, state)
@@ -201,15 +197,3 @@ def _variables_changed(old: Any, new: Any) -> bool:
         or old.app_variables != new.app_variables
         or old.grants != new.grants
     )
-
-
-def _weak_call(guard: object, method: str, args: tuple[Any, ...]) -> Callable[[], None]:
-    """A timer call that does not keep ``guard`` alive."""
-    ref = weakref.ref(guard)
-
-    def call() -> None:
-        target = ref()
-        if target is not None:
-            getattr(target, method)(*args)
-
-    return call

@@ -41,6 +41,7 @@ reaction itself (the save, the dialog) nor in the call that is about to run it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -258,6 +259,8 @@ if hasattr(os, "register_at_fork"):
 
 def exit_now(code: int) -> None:
     """``os._exit(code)`` after flushing what can be flushed: the last resort only."""
-    from ._policy import _exit_with
-
-    _exit_with(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # None, closed, or broken: the exit comes first
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)

@@ -21,6 +21,7 @@ import math
 import os
 import random
 import threading
+import weakref
 from typing import Any, Callable
 
 from ._addresses import is_loopback_host
@@ -416,6 +417,19 @@ class _WorkerPool:
 
 _timers: Timers | None = None
 _timers_lock = threading.Lock()
+
+
+def weak_call(owner: object, method: str, args: tuple[Any, ...]) -> Callable[[], None]:
+    """A timer call of ``owner.method(*args)`` that does not keep ``owner`` alive: a Guard
+    (or its session table) no one references stops, its timers with it."""
+    ref = weakref.ref(owner)
+
+    def call() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)(*args)
+
+    return call
 
 
 def shared_timers() -> Timers:

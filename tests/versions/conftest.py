@@ -31,8 +31,6 @@ CACHE = Path(
     or Path.home() / ".cache" / "authforge-guard" / "versions"
 )
 
-pytestmark = pytest.mark.versions
-
 
 def installed(*requirements: str) -> Path:
     """A folder holding ``requirements`` (and nothing else), installed for this Python."""
