@@ -4,9 +4,9 @@ one), and the new session's installation in the table.
 
 Why a part of its own: this is the one path a license key takes down the
 layers (``Guard.ensure`` -> ``_slot`` -> ``_obtain`` -> a flight of the
-session table, ``_table`` -> ``_login``, handed to the flight -> ``_engine``
-or the store's ``Fleet`` -> ``_install`` in the table); everything it needs
-from the rest of the Guard is declared below.
+session table, ``_table`` -> ``_login``, handed to the flight -> the engine or
+the store's ``Fleet``, both ``_upstream``'s -> ``_install`` in the table);
+everything it needs from the rest of the Guard is declared below.
 A login asked for by a coroutine runs on the Guard's own login threads
 (``_logins``), never on the event loop's default executor.
 
@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting
@@ -27,13 +26,16 @@ from ._exceptions import AuthForgeError, LicenseError
 from ._keystore import load_key
 from ._logins import LoginPool, Reachability
 from ._policy import LossPolicy
-from ._session import Session, build_state, license_end
-from ._sessions import DEFAULT_SLOT, Entry, Slot
+from ._scheduler import weak_method
+from ._session import Session, license_end
+from ._sessions import DEFAULT_SLOT, Entry, Slot, state_for
 
 if TYPE_CHECKING:
-    from ._engine import Answer, Engine
+    from ._checks import SessionChecks
+    from ._engine import Answer
     from ._fleet import Fleet
     from ._session_table import SessionTable
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -43,6 +45,8 @@ class LoginFlow:
 
     settings: GuardSettings
     _table: SessionTable
+    _upstream: Upstream
+    _checks: SessionChecks
     _fast_session: Session | None
     _logins: LoginPool
     _reach: Reachability
@@ -50,11 +54,6 @@ class LoginFlow:
 
     if TYPE_CHECKING:  # the Guard's own and its other parts', used here
 
-        @property
-        def _engine(self) -> Engine: ...
-        def hwid(self, hwid_override: str | None = None) -> str: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
-        def _arm(self, entry: Entry) -> None: ...
         def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None: ...
 
     def _slot(
@@ -134,7 +133,7 @@ class LoginFlow:
                 "argument license_key=",
                 "or license_file= (AUTHFORGE_LICENSE_FILE with offline=True) for an offline file",
             )
-        hwid = self.hwid(hwid_override)
+        hwid = self._upstream.hwid(hwid_override)
         if path is not None:
             try:
                 return self._login_offline(slot, path, hwid)
@@ -152,7 +151,7 @@ class LoginFlow:
         from ._protocol import parse_iso_utc
 
         try:
-            result = accept_file(self._engine, path, hwid)
+            result = accept_file(self._upstream.engine, path, hwid)
         except AuthForgeError as exc:
             raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
@@ -176,11 +175,11 @@ class LoginFlow:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
         probe = self._reach.enter()  # raises at once while another login probes an outage
         try:
-            fleet = self._fleet_for(hwid)
+            fleet = self._upstream.fleet_for(hwid)
             if fleet is not None:
                 answer = self._fleet_obtain(key, hwid, fleet)
             else:
-                answer = self._engine.validate(key, hwid)
+                answer = self._upstream.engine.validate(key, hwid)
         except AuthForgeError as exc:
             self._reach.leave(probe, exc.code)
             # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
@@ -204,7 +203,7 @@ class LoginFlow:
         entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
         entry = self._install(entry)
         if fleet is not None:
-            fleet.follow(key, hwid, _weak_lost_elsewhere(self))
+            fleet.follow(key, hwid, weak_method(self, "_lost_elsewhere"))
         return entry
 
     def _new_entry(
@@ -218,7 +217,7 @@ class LoginFlow:
         expires: float | None,
         license_expires: datetime | None,
     ) -> Entry:
-        state = self._state_for(license_variables, app_variables, expires, license_expires)
+        state = state_for(self.settings, license_variables, app_variables, expires, license_expires)
         return Entry(slot, key, hwid, Session(key, kind, state, hwid))
 
     def _install(self, entry: Entry) -> Entry:
@@ -229,7 +228,7 @@ class LoginFlow:
                 return previous
             if entry.is_default:
                 self._fast_session = entry.session
-            self._arm(entry)
+            self._checks.arm(entry)
         if evicted:
             logger.info(
                 "authforge_guard: session limit reached; logged out the %d least recently used",
@@ -245,31 +244,13 @@ class LoginFlow:
         )
         return entry
 
-    def _state_for(
-        self,
-        license_variables: dict[str, Any] | None,
-        app_variables: dict[str, Any] | None,
-        expires: float | None,
-        license_expires: datetime | None,
-    ) -> Any:
-        s = self.settings
-        return build_state(
-            license_variables,
-            app_variables,
-            expires,
-            license_expires_at=license_expires,
-            tiers=s.tiers,
-            tier_variable=s.tier_variable,
-            features_variable=s.features_variable,
-        )
-
     def _fleet_obtain(self, key: str, hwid: str, fleet: Fleet) -> Answer:
         """A session from the store, from another instance's login, or a login here
         (``_fleet.py``). Online, a stored session is confirmed by one heartbeat without
         retries: a refusal just means a normal login is cheaper than waiting."""
         from ._retry import NO_RETRY
 
-        engine = self._engine
+        engine = self._upstream.engine
         return fleet.obtain(
             key,
             hwid,
@@ -281,15 +262,3 @@ class LoginFlow:
 
 def _utc(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch is not None else None
-
-
-def _weak_lost_elsewhere(guard: LoginFlow) -> Callable[[str, str, str], None]:
-    """The store watcher's call for ``guard``, which it does not keep alive."""
-    ref = weakref.ref(guard)
-
-    def call(key: str, hwid: str, code: str) -> None:
-        target = ref()
-        if target is not None:
-            target._lost_elsewhere(key, hwid, code)
-
-    return call

@@ -24,10 +24,10 @@ from ._session import Loss
 
 if TYPE_CHECKING:
     from ._delivery import Block
-    from ._fleet import Fleet
     from ._policy import LossPolicy
     from ._session_table import SessionTable
     from ._sessions import Entry
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -36,6 +36,7 @@ class LossPath:
     """Ends a lost session and runs what follows (hooks, ``on_lost``) off the caller's thread."""
 
     _table: SessionTable
+    _upstream: Upstream
     _hooks: HookRegistry
     _default_loss: Loss | None
 
@@ -43,7 +44,6 @@ class LossPath:
         _policy: LossPolicy
 
         def _drop_locked(self, entry: Entry, code: str) -> None: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
 
     def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None:
         """Another instance saw a definitive loss of ``(key, hwid)`` (the store's thread)."""
@@ -86,7 +86,7 @@ class LossPath:
                 loss.code,
                 "" if entry.is_default else " for a per-user session",
             )
-            fleet = self._fleet_for(entry.hwid)
+            fleet = self._upstream.fleet_for(entry.hwid)
             if session.kind == "online" and fleet is not None:
                 fleet.lost(entry.key, entry.hwid, loss.code)
             if policy is not None:
