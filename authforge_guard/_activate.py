@@ -56,7 +56,9 @@ def _activate(active: Guard, key: str) -> Session:
     if current is not None and current.reveal_license_key() != key:
         active.logout()  # the program was running on another key: switch
     store_key(s.app_id, key)
-    active._forget_failure(DEFAULT_SLOT)  # a key typed again after a refusal is a new question
+    active._table.forget_failure(
+        DEFAULT_SLOT
+    )  # a key typed again after a refusal is a new question
     try:
         session = active.ensure()
     except BaseException:

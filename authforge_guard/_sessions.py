@@ -13,14 +13,17 @@ from __future__ import annotations
 import copy as _copy
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ._clock import elapsed
+from ._session import build_state
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime
 
     from ._clock import Deadline
+    from ._config import GuardSettings
     from ._delivery import Block
     from ._protocol import SignedSession
     from ._scheduler import Job
@@ -158,3 +161,23 @@ def copy_error(error: BaseException) -> BaseException:
     copy.__context__ = error.__context__
     copy.__suppress_context__ = error.__suppress_context__
     return copy
+
+
+def state_for(
+    settings: GuardSettings,
+    license_variables: dict[str, Any] | None,
+    app_variables: dict[str, Any] | None,
+    expires: float | None,
+    license_expires: datetime | None,
+) -> Any:
+    """A session's state from a signed answer, read with the Guard's tier and feature
+    settings: the same for a login and for each accepted check."""
+    return build_state(
+        license_variables,
+        app_variables,
+        expires,
+        license_expires_at=license_expires,
+        tiers=settings.tiers,
+        tier_variable=settings.tier_variable,
+        features_variable=settings.features_variable,
+    )
