@@ -155,7 +155,9 @@ class Transport:
         return opener  # type: ignore[no-any-return]
 
     def _build_pool(self) -> urllib3.PoolManager:
-        import urllib3 as u3  # on the first request, not at import: a cheap start-up
+        from . import _urllib3
+
+        u3 = _urllib3.load()
         from urllib3.connection import HTTPConnection
 
         wait = self.timeout
@@ -475,9 +477,9 @@ _WATCHED_POOLS: dict[str, Any] | None = None
 
 def _u3() -> Any:
     """urllib3, already loaded by the time a request is sent (a dict lookup)."""
-    import urllib3
+    from . import _urllib3
 
-    return urllib3
+    return _urllib3.load()
 
 
 def _watched_pool_classes() -> dict[str, Any]:
