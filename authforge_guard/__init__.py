@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from . import _sugar
 from ._version import __version__
 
 # A library logs; the application decides where that goes.
 logging.getLogger("authforge_guard").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
+    from ._activate import activate, deactivate
     from ._client import AuthForgeClient
     from ._decorators import requires_license
     from ._default_guard import configure, get_guard
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
     from ._features import feature, has_feature
     from ._guard import Guard
     from ._hooks import LicenseEvent
-    from ._keystore import activate, deactivate
     from ._library_hooks import add_cleanup, on, on_lost, on_transient
     from ._licensed import current_session, licensed
     from ._protocol import (
@@ -70,8 +71,8 @@ _EXPORTS: dict[str, str] = {
     "UserLicenses": "._users",
     "requires_license": "._decorators",
     "licensed": "._licensed",
-    "activate": "._keystore",
-    "deactivate": "._keystore",
+    "activate": "._activate",
+    "deactivate": "._activate",
     "on": "._library_hooks",
     "on_lost": "._library_hooks",
     "on_transient": "._library_hooks",
@@ -139,6 +140,10 @@ def _load(module: str) -> Any:
     use of a name, so ``import authforge_guard`` stays cheap; and an import
     statement is timed by ``-X importtime`` under the module's own name.
     """
+    if module == "_activate":
+        from . import _activate
+
+        return _activate
     if module == "_client":
         from . import _client
 
@@ -171,10 +176,6 @@ def _load(module: str) -> Any:
         from . import _hooks
 
         return _hooks
-    if module == "_keystore":
-        from . import _keystore
-
-        return _keystore
     if module == "_library_hooks":
         from . import _library_hooks
 
@@ -200,6 +201,11 @@ def _load(module: str) -> Any:
 
         return _users
     raise ImportError(f"authforge_guard: no import for {module!r}")  # a test keeps them equal
+
+
+# Guard's convenience methods (``guard.requires_license``...) reach the public forms above
+# it through this module's names: ``_guard`` cannot import them without an import circle.
+_sugar.connect(__getattr__)
 
 
 def __dir__() -> list[str]:

@@ -9,16 +9,16 @@ threads. A check heartbeats (online) or re-verifies the stored signed answer
 ``changed`` hooks; one that keeps failing for ``max_unreachable`` is a loss
 too, so a proxy answering 502 cannot keep a revoked license running.
 
-``SessionChecks`` is a part of ``Guard`` (a base class): it reads the Guard's
-settings, its session table and its hooks, declared below for the type checker.
+``SessionChecks`` is an object the Guard holds (``guard._checks``): it is given
+the Guard's settings, session table, upstream (engine and stores) and hooks,
+and the loss path to call (a weak reference: the checks do not keep the Guard
+alive). Its timers hold it weakly too.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import threading
-import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._clock import Deadline, elapsed
@@ -31,15 +31,18 @@ from ._scheduler import (
     next_delay,
     shared_timers,
     silence_bound,
+    weak_call,
 )
 from ._session import license_end
+from ._sessions import state_for
 
 if TYPE_CHECKING:
     from ._config import GuardSettings
-    from ._engine import Answer, Engine
-    from ._fleet import Fleet
+    from ._engine import Answer
     from ._scheduler import Job
-    from ._sessions import Entry, Slot
+    from ._session_table import SessionTable
+    from ._sessions import Entry
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -47,40 +50,36 @@ logger = logging.getLogger("authforge_guard")
 class SessionChecks:
     """Arms, runs and answers the checks and deadlines of a Guard's sessions."""
 
-    settings: GuardSettings
-    _lock: threading.Lock
-    _entries: dict[Slot | None, Entry]
-    _hooks: HookRegistry
-    _online: bool
-    _rng: random.Random
-
-    if TYPE_CHECKING:  # the Guard's own, used here
-
-        @property
-        def _engine(self) -> Engine: ...
-        def _online_for(self, entry: Entry) -> bool: ...
-        def _within_interval(self, entry: Entry, delay: float) -> float: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
-        def _lose(self, entry: Entry, error: AuthForgeError) -> None: ...
-        def _state_for(
-            self,
-            license_variables: dict[str, Any] | None,
-            app_variables: dict[str, Any] | None,
-            expires: float | None,
-            license_expires: Any,
-        ) -> Any: ...
+    def __init__(
+        self,
+        settings: GuardSettings,
+        table: SessionTable,
+        upstream: Upstream,
+        hooks: HookRegistry,
+        lose: Callable[[Entry, AuthForgeError], None],
+    ) -> None:
+        self.settings = settings
+        self._table = table
+        self._upstream = upstream
+        self._hooks = hooks
+        # The loss path (the Guard's): a refused check or a passed deadline ends the session.
+        self._lose = lose
+        # Online checks are network I/O: a small worker pool runs them. A grace check only
+        # re-verifies a signature: the timer thread runs it (no thread per anything).
+        self._online = settings.online
+        self._rng = random.Random()
 
     def _timers_call(self, delay: float, method: str, *args: Any, worker: bool = False) -> Job:
-        return shared_timers().call_later(delay, _weak_call(self, method, args), worker=worker)
+        return shared_timers().call_later(delay, weak_call(self, method, args), worker=worker)
 
-    def _arm(self, entry: Entry) -> None:
+    def arm(self, entry: Entry) -> None:
         """Schedule ``entry``'s next check and its deadline (under the lock)."""
         if entry.session.kind == "online":
-            delay = self._within_interval(
+            delay = self._upstream.within_interval(
                 entry, first_delay(self.settings.heartbeat_interval, self._rng)
             )
             entry.heartbeat_job = self._timers_call(
-                delay, "_check", entry, worker=self._online_for(entry)
+                delay, "_check", entry, worker=self._upstream.online_for(entry)
             )
         self._arm_deadline(entry)
 
@@ -98,7 +97,7 @@ class SessionChecks:
         if not entry.session.active or entry.deadline is None:
             return
         if not entry.deadline.passed():  # moved by a refresh meanwhile
-            with self._lock:
+            with self._table.lock:
                 if entry.session.active:
                     self._arm_deadline(entry)
             return
@@ -128,20 +127,20 @@ class SessionChecks:
         else:
             if answer is not None:
                 self._refresh(entry, answer)
-        with self._lock:
-            if entry.session.active and self._entries.get(entry.slot) is entry:
-                delay = self._within_interval(
+        with self._table.lock:
+            if entry.session.active and self._table.entries.get(entry.slot) is entry:
+                delay = self._upstream.within_interval(
                     entry, next_delay(self.settings.heartbeat_interval, self._rng)
                 )
                 entry.heartbeat_job = self._timers_call(
-                    delay, "_check", entry, worker=self._online_for(entry)
+                    delay, "_check", entry, worker=self._upstream.online_for(entry)
                 )
 
     def _check_once(self, entry: Entry) -> Answer | None:
         signed = entry.signed
         assert signed is not None
-        if self._online_for(entry):
-            engine = self._engine
+        if self._upstream.online_for(entry):
+            engine = self._upstream.engine
             deadline = entry.deadline
 
             def heartbeat() -> Answer:
@@ -149,7 +148,7 @@ class SessionChecks:
                 ends_in = deadline.remaining() if deadline is not None else None
                 return engine.heartbeat(signed, entry.hwid, ends_in=ends_in)
 
-            fleet = self._fleet_for(entry.hwid)
+            fleet = self._upstream.fleet_for(entry.hwid)
             if fleet is not None:  # one instance checks in, the others read its answer
                 return fleet.check_in(
                     entry.key,
@@ -159,7 +158,7 @@ class SessionChecks:
                     alive=lambda: entry.session.active,
                 )
             return heartbeat()
-        self._engine.reverify(signed)  # the stored answer, not memory, is trusted
+        self._upstream.engine.reverify(signed)  # the stored answer, not memory, is trusted
         if entry.deadline is not None and entry.deadline.passed():
             raise AuthForgeError("session_expired")
         return None
@@ -176,13 +175,14 @@ class SessionChecks:
         """A heartbeat was accepted: new variables (a tier change) and end time."""
         entry.confirmed = elapsed()
         signed = answer.signed
-        state = self._state_for(
+        state = state_for(
+            self.settings,
             signed.license_variables,
             signed.app_variables,
             signed.expires_at,
             license_end(signed.payload),
         )
-        with self._lock:
+        with self._table.lock:
             if not entry.session.active:
                 return  # ended while the check was in flight: this answer belongs to no one
             changed = _variables_changed(entry.session._state, state)
@@ -201,15 +201,3 @@ def _variables_changed(old: Any, new: Any) -> bool:
         or old.app_variables != new.app_variables
         or old.grants != new.grants
     )
-
-
-def _weak_call(guard: object, method: str, args: tuple[Any, ...]) -> Callable[[], None]:
-    """A timer call that does not keep ``guard`` alive."""
-    ref = weakref.ref(guard)
-
-    def call() -> None:
-        target = ref()
-        if target is not None:
-            getattr(target, method)(*args)
-
-    return call

@@ -25,6 +25,7 @@ a thread of ours), so a GUI integration posts to its own event loop from it.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from typing import Callable
@@ -85,3 +86,15 @@ def _write(message: str) -> bool:
     except Exception:  # None-like objects, closed pipes, a broken replacement stream
         return False
     return True
+
+
+def _forget_notifier_in_child() -> None:
+    # The notifier shows a dialog through the parent's GUI loop, which the child does not
+    # run; a line another thread was writing at the fork must not hold the lock forever.
+    global _notifier, _lock
+    _notifier = None
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_notifier_in_child)

@@ -30,8 +30,6 @@ from . import _delivery
 from ._default_guard import DEFAULT, get_guard
 from ._exceptions import ConfigurationError, LicenseError
 from ._frameworks import defer_to_click_subcommand, refuse_registered_view
-
-# A cycle: Guard.requires_license imports this module lazily, at call time.
 from ._guard import Guard
 from ._guarded_call import aresolve_session, resolve_session
 from ._wrapt import function_wrapper_type

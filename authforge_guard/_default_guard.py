@@ -26,6 +26,7 @@ from typing import Any
 
 from ._guard import Guard
 from ._hooks import HookRegistry
+from ._session_table import SessionTable
 
 # The default of Guard(hook_timeout=...): what a hook registered before the settings gets.
 _DEFAULT_HOOK_TIMEOUT = 30.0
@@ -94,7 +95,8 @@ class DeferredGuard(Guard):
         self._deferred_building = False
         self._deferred_done = False
         self._hooks = HookRegistry(_DEFAULT_HOOK_TIMEOUT)
-        self._entries: dict[Any, Any] = {}  # no session (``guard.session`` is None)
+        # No session (``guard.session`` is None): an empty table, replaced when built.
+        self._table = SessionTable(fleet=None, idle_timeout=0.0, max_sessions=0)
         self._fast_session = None  # guarded calls take the slow path, which builds the guard
 
     @property

@@ -128,12 +128,27 @@ def wait_for_hooks(loss: Loss) -> None:
 
 
 async def await_hooks(loss: Loss) -> None:
-    """``wait_for_hooks`` without blocking the event loop."""
+    """``wait_for_hooks`` without blocking the event loop, and without a thread: the loss's
+    own thread wakes the loop when the hooks are done. Never the loop's default executor,
+    which is the application's: full of its jobs, or shut down, it would hold the loss back."""
     if loss.hooks_done.is_set() or running_hook():
         return
     import asyncio
 
-    await asyncio.get_running_loop().run_in_executor(None, loss.hooks_done.wait)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+            loop.call_soon_threadsafe(_resolve, done)
+
+    loss.when_hooks_done(wake)
+    await done
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # the waiting task may have been cancelled meanwhile
+        future.set_result(None)
 
 
 async def await_loss(block: Block) -> None:
@@ -309,5 +324,12 @@ def _current_task() -> Any:
 
 
 def _loop_running() -> bool:
+    """Whether this thread runs an asyncio loop (asyncio's public ``get_running_loop``)."""
     asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio._get_running_loop() is not None
+    if asyncio is None:  # not imported: no loop can be running
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -9,20 +9,17 @@
 
 ``AuthForgeError`` and ``ConfigurationError`` stay ``ValueError``s, so code written
 against the official SDK keeps catching them. Messages never carry a secret: callers
-pass codes and masked values only. Nothing here imports another module of the
-package at import time (the code tables and the customer's words load when asked).
+pass codes and masked values only. A leaf of the import graph: it imports only
+two leaves, the protocol's code table and the customer's words (``_words``),
+so every layer can raise these.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-
-def _is_transient(code: Any) -> bool:
-    # Imported here: the protocol package imports this module while it loads.
-    from ._protocol._codes import is_transient_error as classify
-
-    return classify(code)
+from . import _words
+from ._protocol._codes import is_transient_error as _is_transient
 
 
 class AuthForgeGuardError(Exception):
@@ -82,16 +79,12 @@ class _UserMessage:
         a wrong key...), ``"unreachable"`` (no verdict came back: try again later),
         ``"not_set_up"`` (no key yet, or the vendor's setup is incomplete) or ``"feature"``
         (the license does not grant this)."""
-        from ._refusal import public_kind
-
-        return public_kind(self)  # type: ignore[arg-type]
+        return _words.PUBLIC_KINDS[_words.kind_of(self)]  # type: ignore[arg-type]
 
     @property
     def user_message(self) -> str:
         """What happened and what to do, in a customer's words (no code names, no key)."""
-        from ._refusal import user_message
-
-        return user_message(self, self.support_hint)  # type: ignore[arg-type]
+        return "\n".join(_words.lines_of(self, self.support_hint))  # type: ignore[arg-type]
 
 
 class ConfigurationError(_UserMessage, AuthForgeGuardError, ValueError):
@@ -109,6 +102,12 @@ class ConfigurationError(_UserMessage, AuthForgeGuardError, ValueError):
     def __reduce__(self) -> Any:
         return (_rebuild_configuration_error, (str(self), self.argument, self.env_var))
 
+    def _failure_kind(self) -> str:
+        # No key yet is the customer's to fix; any other setting, the vendor's.
+        if self.argument in ("license_key", "license_file"):
+            return _words.MISSING_KEY
+        return _words.CONFIGURATION
+
 
 def _rebuild_configuration_error(
     message: str, argument: str | None, env_var: str | None
@@ -121,6 +120,11 @@ class LicenseError(_UserMessage, _CodedError):
 
     def __init__(self, code: str, message: str | None = None) -> None:
         super().__init__(code, message if message is not None else f"license refused: {code}")
+
+    def _failure_kind(self) -> str:
+        if self.fatal or self.code in _words.VERDICT_CODES:
+            return _words.REFUSED
+        return _words.UNREACHABLE
 
 
 class LicenseLost(LicenseError):
@@ -149,6 +153,16 @@ class FeatureNotLicensed(LicenseError):
         )
         self.feature = feature
         self.tier = tier
+
+    @property
+    def kind(self) -> str:
+        return "feature"
+
+    def _failure_kind(self) -> str:
+        return _words.REFUSED
+
+    def _own_lines(self, hint: str | None) -> list[str]:
+        return _words.feature_lines(self.feature, self.tier, hint)
 
     def __reduce__(self) -> Any:
         return (type(self), (self.feature, self.tier))

@@ -20,8 +20,6 @@ from ._decorators import (
 )
 from ._default_guard import DEFAULT
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
-
-# A cycle: Guard.feature/has_feature import this module lazily, at call time.
 from ._guard import Guard
 from ._guarded_call import aresolve_session, resolve_session
 

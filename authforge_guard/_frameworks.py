@@ -73,12 +73,14 @@ def refuse_registered_view(fn: Any, decorator: str) -> None:
 
 
 def _framework_types() -> tuple[type, ...]:
-    """The app/router/blueprint classes of the frameworks imported so far."""
+    """The app/router/blueprint classes of the frameworks imported so far (their public
+    names: Flask's common base class moved between releases)."""
     found = []
     for module, name in (
         ("starlette.routing", "Router"),
         ("starlette.applications", "Starlette"),
-        ("flask.sansio.scaffold", "Scaffold"),
+        ("flask", "Flask"),
+        ("flask", "Blueprint"),
     ):
         kind = getattr(sys.modules.get(module), name, None)
         if isinstance(kind, type):
@@ -92,6 +94,9 @@ def _registration(holder: Any, fn: Any) -> str | None:
     if isinstance(views, dict):  # Flask: the app's views, a blueprint's deferred ones
         if any(view is fn for view in views.values()):
             return "a Flask view"
+        # A blueprint holds its routes as the setup calls it will make when registered: the
+        # view is in the closure of Flask's call (a borrowed internal, see CONTRIBUTING; if a
+        # Flask changes that, the check at the app's first request still refuses the view).
         for deferred in getattr(holder, "deferred_functions", ()):
             cells = getattr(deferred, "__closure__", None) or ()
             if any(_cell(cell) is fn for cell in cells):
@@ -124,7 +129,8 @@ def _is_gated(view: Any) -> bool:
 
 
 # The click packages a group's callback may run under: click itself, and the copy of click
-# that typer (0.22 and later) carries inside it.
+# that typer (0.26 and later) carries inside it, whose module path is typer's private name
+# (a borrowed internal, see CONTRIBUTING; typer exports no get_current_context).
 _CLICKS = ("click", "typer._click.globals")
 # A group context -> the licensed callback call deferred to its subcommand (see below).
 _DEFERRED: weakref.WeakKeyDictionary[Any, Callable[[], Any]] = weakref.WeakKeyDictionary()
@@ -217,7 +223,7 @@ def tenant_of(
 
     ``headers`` is the framework's case-insensitive mapping (anything with ``.get``)."""
     from ._exceptions import LicenseError
-    from ._refusal import MISSING_KEY_CODE
+    from ._words import MISSING_KEY_CODE
 
     key = (headers.get(key_header) or "").strip()
     if not key:

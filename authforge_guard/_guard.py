@@ -9,9 +9,10 @@ in that session's blocks.
 This module is the façade: the public methods. Its parts live next to it:
 the login (from a call's arguments to an installed session) in
 ``_login_flow``; the table of sessions (logins in flight, remembered
-failures, eviction, idle sweep) in ``_session_table``; each session's
-background checks and deadlines in ``_checks`` (run by ``_scheduler``, one
-timer thread for every session of the process); what a loss does in
+failures, eviction, idle sweep) in ``_session_table`` and the engine and
+session stores in ``_upstream``, each session's background checks and
+deadlines in ``_checks`` (run by ``_scheduler``, one timer thread for every
+session of the process): objects the Guard holds. What a loss does is in
 ``_loss``, then ``on_lost`` in ``_policy``, reaching running code through
 ``_delivery``; the hooks in ``_hooks``; the AuthForge calls in ``_engine``.
 The process-wide default guard is ``_default_guard``; the session a guarded
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 import weakref
@@ -39,18 +39,20 @@ from typing import (
     overload,
 )
 
-from . import _delivery
+from . import _delivery, _sugar
 from ._checks import SessionChecks
 from ._config import GuardSettings, resolve_settings
-from ._exceptions import AuthForgeError, ConfigurationError, LicenseError
+from ._exceptions import AuthForgeError, LicenseError
 from ._hooks import _UNSET, HookRegistry
 from ._login_flow import LoginFlow
 from ._logins import LoginPool, Reachability
 from ._loss import LossPath
 from ._policy import policy_for
+from ._scheduler import weak_method
 from ._session import Loss, Session
 from ._session_table import SessionTable, cancel_all_entries
-from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot
+from ._sessions import DEFAULT_SLOT, Entry, Slot
+from ._upstream import Upstream
 
 if TYPE_CHECKING:
     import asyncio
@@ -61,16 +63,14 @@ if TYPE_CHECKING:
     from ._fleet import Fleet
     from ._licensed import licensed as _LicensedBlock
     from ._retry import RetryPolicy
-    from ._scheduler import Job
     from ._stores import SessionStore
-    from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
+class Guard(LoginFlow, LossPath):
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -158,124 +158,80 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
             if value is not None or key == "hook_timeout"
         }
         self.settings: GuardSettings = resolve_settings(given, environ)
-        self._retry_policy = retry_policy
-        self._engine_: Engine | None = None
-        self._lock = threading.Lock()
-        self._entries: dict[Slot | None, Entry] = {}
-        self._flights: dict[Slot | None, Flight] = {}
-        self._failures: dict[Slot | None, tuple[float, LicenseError]] = {}
         # The hot path's one read: the default license's live session, else None.
         self._fast_session: Session | None = None
         # The default session's latest loss: guarded calls outside blocks wait for its
         # hooks, so a program sees the loss only after its cleanup ran.
         self._default_loss: Loss | None = None
-        self._idle_job: Job | None = None
-        self._rng = random.Random()
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
         self._signal = self.settings.interrupt_signal if self.settings.interrupt else None
-        # Online checks are network I/O: a small worker pool runs them. A grace check only
-        # re-verifies a signature: the timer thread runs it (no thread per anything).
-        self._online = self.settings.online
-        self._idle_timeout = self.settings.session_idle_timeout
-        self._max_sessions = self.settings.max_sessions
         # Logins asked for by coroutines run on threads of our own, never the loop's default
         # executor; a server found unreachable fails the other logins fast (``_logins``).
         self._logins = LoginPool(self.settings.login_workers)
         self._reach = Reachability()
-        # Session reuse across restarts and replicas (opt-in): the session store, and the
-        # protocol over it (one login, one heartbeat per session, losses fanned out).
-        self._fleet: Fleet | None = None
-        if self.settings.session_store:
-            from ._fleet import Fleet
-
-            self._fleet = Fleet.from_setting(
-                self.settings.session_store,
-                self.settings.app_id,
-                environ,
-                online=self._online,
-                interval=self.settings.heartbeat_interval,
-            )
-            if self._fleet is not None:
-                weakref.finalize(self, self._fleet.close)
-        # Per-user licensing (``UserLicenses``) keeps its users' sessions in a store of its
-        # own and has them checked online whatever this guard's mode: {hwid: its fleet}.
-        self._served: dict[str, Fleet] = {}
+        # AuthForge and the session stores (``_upstream``): an object of its own.
+        self._upstream = Upstream(self.settings, retry_policy, environ)
+        self._fleet = self._upstream.fleet  # the Guard's own store, if any (opt-in)
+        if self._fleet is not None:
+            weakref.finalize(self, self._fleet.close)
+        # The sessions by slot, the logins in flight, the failures remembered: an object
+        # of its own, whose lock every part of this Guard takes for its entries.
+        self._table = SessionTable(
+            fleet=self._fleet,
+            idle_timeout=self.settings.session_idle_timeout,
+            max_sessions=self.settings.max_sessions,
+        )
+        # Each session's background checks and deadlines, on the shared timer thread.
+        self._checks = SessionChecks(
+            self.settings,
+            self._table,
+            self._upstream,
+            self._hooks,
+            weak_method(self, "_lose"),
+        )
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
-        weakref.finalize(self, cancel_all_entries, self._entries)
+        weakref.finalize(self, cancel_all_entries, self._table.entries)
 
     def __repr__(self) -> str:
         session = self.session
         state = f"session={session!r}" if session is not None else "no session"
-        others = sum(1 for slot in self._entries if slot is not DEFAULT_SLOT)
+        others = sum(1 for slot in self._table.entries if slot is not DEFAULT_SLOT)
         extra = f", {others} other sessions" if others else ""
         return f"Guard(app_id={self.settings.app_id!r}, {state}{extra})"
 
     # ------------------------------------------------------------------ state
 
     @property
+    def _entries(self) -> dict[Slot | None, Entry]:
+        """The live entries by slot (the session table's; tests and tools read it)."""
+        return self._table.entries
+
+    @property
+    def _lock(self) -> threading.Lock:
+        """The session table's lock: the one lock of this Guard's sessions."""
+        return self._table.lock
+
+    @property
     def session(self) -> Session | None:
         """The default license's live session, or ``None``."""
-        entry = self._entries.get(DEFAULT_SLOT)
+        entry = self._table.entries.get(DEFAULT_SLOT)
         return entry.session if entry is not None and entry.session.active else None
 
     @property
     def sessions(self) -> list[Session]:
         """Every live session of this Guard (the default license's and the others)."""
-        return [e.session for e in list(self._entries.values()) if e.session.active]
+        return [e.session for e in list(self._table.entries.values()) if e.session.active]
 
     @property
     def _engine(self) -> Engine:
         """The AuthForge calls of this Guard's app (built on first use: no import before)."""
-        engine = self._engine_
-        if engine is None:
-            with self._lock:
-                if self._engine_ is None:
-                    self._engine_ = self._build_engine()
-                engine = self._engine_
-        return engine
-
-    def _build_engine(self) -> Engine:
-        from ._engine import Engine
-        from ._protocol import TrustList
-
-        s = self.settings
-        try:
-            trust = TrustList(
-                list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key
-            )
-        except ValueError as exc:  # settings are checked at construction: a last guard
-            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
-        ttl = s.ttl_seconds if isinstance(s.ttl_seconds, int) and s.ttl_seconds > 0 else None
-        return Engine(
-            app_id=s.app_id,
-            app_secret=s.app_secret or "",
-            trust=trust,
-            transport=self._build_transport,  # at the first request, not before
-            ttl_seconds=ttl,
-        )
-
-    def _build_transport(self) -> Transport:
-        from ._transport import Transport
-
-        s = self.settings
-        try:
-            return Transport(
-                s.api_base_url,
-                timeout=s.request_timeout,
-                proxy_url=s.proxy_url,
-                ca_bundle=s.ca_bundle,
-                retry=self._retry_policy,
-            )
-        except ValueError as exc:  # settings are checked at construction: a last guard
-            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
+        return self._upstream.engine
 
     def hwid(self, hwid_override: str | None = None) -> str:
         """The HWID this Guard sends for ``hwid_override`` (default: its configured one)."""
-        return self._engine.hwid(
-            hwid_override if hwid_override is not None else self.settings.hwid_override
-        )
+        return self._upstream.hwid(hwid_override)
 
     def _validate_once(self, license_key: str) -> dict[str, Any]:
         """One ``/auth/validate`` with no session kept: the official SDK's result dict
@@ -319,9 +275,8 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         if block is not None:
             await _delivery.await_loss(block)
         slot = self._slot(license_key, hwid_override, license_file)
-        entry = self._entries.get(slot)
-        if entry is not None and entry.session.active:
-            entry.last_used = time.monotonic()
+        entry = self._table.live(slot)
+        if entry is not None:
             return entry.session
         return (await self._obtain_async(slot, license_file)).session
 
@@ -330,24 +285,7 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
     def _serve(self, hwid: str, fleet: Fleet | None) -> None:
         """Sessions for ``hwid`` (a chat user's subject) live in ``fleet``'s store and are
         checked online every interval, whatever this guard's mode; ``None`` undoes it."""
-        if fleet is None:
-            self._served.pop(hwid, None)
-        else:
-            self._served[hwid] = fleet
-
-    def _fleet_for(self, hwid: str) -> Fleet | None:
-        return self._served.get(hwid, self._fleet) if self._served else self._fleet
-
-    def _online_for(self, entry: Entry) -> bool:
-        """Whether ``entry``'s checks ask the server (a served user's always do)."""
-        return self._online or entry.hwid in self._served
-
-    def _within_interval(self, entry: Entry, delay: float) -> float:
-        """A served user's checks keep the jitter below the interval, never above it: a
-        revoked user is refused within one interval (what ``UserLicenses`` promises)."""
-        if entry.hwid in self._served:
-            return min(delay, self.settings.heartbeat_interval)
-        return delay
+        self._upstream.serve(hwid, fleet)
 
     # ----------------------------------------------------------------- logout
 
@@ -362,22 +300,20 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         of this Guard ends; with a key (and hwid) only that one. ``forget=True`` also
         deletes the cached copy (see ``session_cache``)."""
         every = license_key is None and hwid_override is None
-        with self._lock:
+        table = self._table
+        with table.lock:
             if every:
-                ended = list(self._entries.values())
+                ended = list(table.entries.values())
             else:
-                found = self._entries.get(self._slot(license_key, hwid_override, None))
+                found = table.entries.get(self._slot(license_key, hwid_override, None))
                 ended = [found] if found is not None else []
             for entry in ended:
                 self._drop_locked(entry, "logout")
             if every:
-                self._failures.clear()
-                if self._idle_job is not None:
-                    self._idle_job.cancel()
-                    self._idle_job = None
+                table.clear_locked()
         online = [e for e in ended if e.session.kind == "online"]
         for entry in online:
-            served = self._fleet_for(entry.hwid)
+            served = self._upstream.fleet_for(entry.hwid)
             if served is not None:
                 served.release(entry.key, entry.hwid)  # another instance checks it in now
                 if forget:
@@ -398,15 +334,10 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         """In a forked child: no sessions (their timers did not survive the fork), fresh
         locks (another thread may have held one). The next guarded call logs in again,
         for this process (or resumes from the session cache)."""
-        self._lock = threading.Lock()
-        if self._fleet is not None:
-            self._fleet.after_fork()
-        entries, self._entries = list(self._entries.values()), {}
-        weakref.finalize(self, cancel_all_entries, self._entries)
-        self._flights = {}
-        self._failures = {}
+        self._upstream.after_fork()
+        entries = self._table.after_fork()
+        weakref.finalize(self, cancel_all_entries, self._table.entries)
         self._fast_session = None
-        self._idle_job = None
         self._hooks.after_fork()
         self._policy.after_fork()
         for entry in entries:
@@ -432,7 +363,7 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         slot = self._slot(license_key, hwid_override, license_file)
         if entry is None:
             entry = self._obtain(slot, license_file, by_block=True)
-        with self._lock:
+        with self._table.lock:
             if not entry.session.active:
                 raise LicenseError(entry.session.lost_code or "session_expired")
             block = _delivery.Block(entry.session, self, task=task)
@@ -444,8 +375,8 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
     def _close_block(self, block: Block) -> None:
         """The block left: the last block out of a session it opened logs that session out."""
         ended: Entry | None = None
-        with self._lock:
-            entry = self._entries.get(block.slot)
+        with self._table.lock:
+            entry = self._table.entries.get(block.slot)
             if entry is None or entry.session is not block.session:
                 return
             try:
@@ -458,6 +389,13 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
                 ended = entry
         if ended is not None and ended.is_default:
             self._policy.session_ended()
+
+    def _drop_locked(self, entry: Entry, code: str) -> None:
+        """End ``entry`` and take it out of the table (under the table's lock); the hot
+        path stops seeing the default session first."""
+        if entry.is_default:
+            self._fast_session = None
+        self._table.drop_locked(entry, code)
 
     # --------------------------------------------------- background callbacks
 
@@ -528,7 +466,8 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
         self._hooks.add_cleanup(fn, args, kwargs, _UNSET)
 
     # ----------------------------------------------------- integration sugar
-    # These import the integration modules at call time: they import this one.
+    # The public forms bound to this guard. They sit above this module (they import
+    # it), so they are reached through the package's names (``_sugar``), not imported.
 
     # Typed like the module-level forms, so a decorated function keeps its signature
     # under mypy --strict and pyright.
@@ -546,26 +485,20 @@ class Guard(LoginFlow, SessionTable, SessionChecks, LossPath):
 
     def requires_license(self, fn: Any = None, **options: Any) -> Any:
         """``@guard.requires_license``: ``requires_license`` bound to this guard."""
-        from ._decorators import requires_license
-
-        return requires_license(fn, guard=self, **options)
+        return _sugar.public("requires_license")(fn, guard=self, **options)
 
     def licensed(self, license_key: str | None = None, **options: Any) -> _LicensedBlock:
         """``with guard.licensed(key) as session:``: ``licensed`` bound to this guard."""
-        from ._licensed import licensed
-
-        return licensed(license_key, guard=self, **options)
+        block: _LicensedBlock = _sugar.public("licensed")(license_key, guard=self, **options)
+        return block
 
     def feature(self, name: str, *, fallback: Callable[..., Any] | None = None) -> Callable[[F], F]:
         """``@guard.feature("pro")``: ``feature`` bound to this guard."""
-        from ._features import feature
-
-        return feature(name, guard=self, fallback=fallback)
+        gate: Callable[[F], F] = _sugar.public("feature")(name, guard=self, fallback=fallback)
+        return gate
 
     def has_feature(self, name: str) -> bool:
-        from ._features import has_feature
-
-        return has_feature(name, guard=self)
+        return bool(_sugar.public("has_feature")(name, guard=self))
 
 
 # A forked child must not run on its parent's sessions: its Guards forget them.

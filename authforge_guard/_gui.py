@@ -190,7 +190,7 @@ class Desktop:
         # A worker thread: the network, never a widget.
         try:
             if key is not None:
-                from ._keystore import activate
+                from ._activate import activate
 
                 session = activate(key, guard=self.guard)
             else:
@@ -233,7 +233,8 @@ class Desktop:
         self._show_main()
 
     def _start_failed(self, exc: BaseException) -> None:
-        from ._refusal import MISSING_KEY, UNREACHABLE, exit_code_for, kind_of
+        from ._refusal import exit_code_for
+        from ._words import MISSING_KEY, UNREACHABLE, kind_of
 
         if self._closed:
             return

@@ -125,6 +125,8 @@ def _unblock(signum: int) -> None:
 
     A launcher may block it before ``exec`` (the mask is inherited): our
     ``pthread_kill`` would then stay pending until the block ends by itself.
+    The mask is the calling thread's own, so no lock is needed (nor taken: the
+    warning below runs the program's logging handlers).
     """
     mask = getattr(_sig, "pthread_sigmask", None)
     if mask is None:
@@ -145,9 +147,9 @@ def acquire(signum: int) -> bool:
     """Install our handler for ``signum`` (main thread only); False if that is impossible."""
     if threading.current_thread() is not threading.main_thread() or not can_interrupt(signum):
         return False
+    _unblock(signum)
     with _lock:
         users = _users.get(signum, 0)
-        _unblock(signum)
         if users == 0:
             try:
                 previous = _sig.signal(signum, _handler)

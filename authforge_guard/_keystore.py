@@ -9,6 +9,9 @@ Locations: ``$XDG_CONFIG_HOME/authforge/<app>/license-key`` (else
 ``~/.config/...``) on Linux and other Unixes; ``~/Library/Application
 Support/authforge/<app>/license-key`` on macOS; ``%APPDATA%\\authforge\\<app>\\
 license-key`` on Windows.
+
+Only the file: ``activate``/``deactivate``, which log in on a guard, are in
+``_activate`` (above the guard; a login reads the stored key from here).
 """
 
 from __future__ import annotations
@@ -19,14 +22,9 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from ._exceptions import ConfigurationError, LicenseError
-from ._files import user_directory
-
-if TYPE_CHECKING:
-    from ._guard import Guard
-    from ._session import Session
+from ._exceptions import ConfigurationError
+from ._files import read_limited, user_directory, write_atomic
 
 logger = logging.getLogger("authforge_guard")
 
@@ -52,8 +50,6 @@ def load_key(app_id: str, environ: Mapping[str, str] | None = None) -> str | Non
     path = key_path(app_id, environ)
     if path is None:
         return None
-    from ._files import read_limited
-
     try:
         data = read_limited(path, MAX_KEY_BYTES)
     except FileNotFoundError:
@@ -79,8 +75,6 @@ def store_key(app_id: str, license_key: str, environ: Mapping[str, str] | None =
     path = key_path(app_id, environ)
     if path is None:
         raise ConfigurationError("cannot store the license key: this user has no home directory")
-    from ._files import write_atomic
-
     _make_private_dirs(os.path.dirname(path))
     write_atomic(path, (key + "\n").encode("utf-8"), mode=0o600)
     return path
@@ -107,73 +101,3 @@ def _make_private_dirs(directory: str) -> None:
     except FileExistsError:
         return
     os.chmod(directory, 0o700)  # mkdir's mode went through the umask
-
-
-# --- the API an app's own "activate" command calls -------------------------------
-
-
-def activate(license_key: str, *, guard: Guard | None = None) -> Session:
-    """Check ``license_key`` with AuthForge (a login) and, if it is good, store it for every
-    later run of this program on this machine. Returns the live ``Session``.
-
-    Raises ``LicenseError`` when the key is refused or AuthForge cannot be
-    reached (nothing is stored then).
-    """
-    from ._decorators import check_guard_argument
-    from ._default_guard import get_guard
-
-    check_guard_argument(guard, "activate")
-    active = guard if guard is not None else get_guard()
-    key = license_key.strip() if isinstance(license_key, str) else ""
-    if not key:
-        raise ValueError("activate() needs the license key the customer entered")
-    try:
-        return _activate(active, key)
-    except (LicenseError, ConfigurationError) as exc:
-        # The customer reads ``exc.user_message``: it names the vendor's support.
-        from ._refusal import support_hint_of
-
-        exc.support_hint = support_hint_of(active)
-        raise
-
-
-def _activate(active: Guard, key: str) -> Session:
-    s = active.settings
-    if s.license_key is not None or s.license_file is not None:
-        # A configured key wins over a stored one: check this one on its own, keep it.
-        session = active.ensure(key)
-        store_key(s.app_id, key)
-        return session
-    # The stored key is the default license: store it, then log in as the program will.
-    previous = load_key(s.app_id)
-    current = active.session
-    if current is not None and current.reveal_license_key() != key:
-        active.logout()  # the program was running on another key: switch
-    store_key(s.app_id, key)
-    from ._sessions import DEFAULT_SLOT
-
-    active._forget_failure(DEFAULT_SLOT)  # a key typed again after a refusal is a new question
-    try:
-        session = active.ensure()
-    except BaseException:
-        if previous is not None:
-            store_key(s.app_id, previous)
-        else:
-            forget_key(s.app_id)
-        raise
-    logger.info("authforge_guard: license key stored (%s)", session.license_key)
-    return session
-
-
-def deactivate(*, guard: Guard | None = None) -> bool:
-    """Forget the stored key (and end this process's session on it); True if one was stored."""
-    from ._decorators import check_guard_argument
-    from ._default_guard import get_guard
-
-    check_guard_argument(guard, "deactivate")
-    active = guard if guard is not None else get_guard()
-    stored = load_key(active.settings.app_id)
-    session = active.session
-    if stored is not None and session is not None and session.reveal_license_key() == stored:
-        active.logout(forget=True)
-    return forget_key(active.settings.app_id)

@@ -237,7 +237,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
     # -- shared --------------------------------------------------------------
     def _live_entry(self, active: Guard) -> Any:
         slot = active._slot(self._license_key, self._hwid_override, self._license_file)
-        entry = active._entries.get(slot)
+        entry = active._table.entries.get(slot)
         return entry if entry is not None and entry.session.active else None
 
     def _start(self, block: Block, active: Guard) -> None:

@@ -4,8 +4,9 @@ one), and the new session's installation in the table.
 
 Why a part of its own: this is the one path a license key takes down the
 layers (``Guard.ensure`` -> ``_slot`` -> ``_obtain`` -> a flight of the
-session table -> ``_login`` -> ``_engine`` or the store's ``Fleet`` ->
-``_install``); everything it needs from the rest of the Guard is declared below.
+session table, ``_table`` -> ``_login``, handed to the flight -> the engine or
+the store's ``Fleet``, both ``_upstream``'s -> ``_install`` in the table);
+everything it needs from the rest of the Guard is declared below.
 A login asked for by a coroutine runs on the Guard's own login threads
 (``_logins``), never on the event loop's default executor.
 
@@ -16,24 +17,25 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
-import weakref
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ._clock import Deadline
 from ._config import GuardSettings, missing_setting
 from ._exceptions import AuthForgeError, LicenseError
+from ._keystore import load_key
 from ._logins import LoginPool, Reachability
 from ._policy import LossPolicy
-from ._session import Session, build_state, license_end
-from ._sessions import DEFAULT_SLOT, Entry, Flight, Slot
+from ._scheduler import weak_method
+from ._session import Session, license_end
+from ._sessions import DEFAULT_SLOT, Entry, Slot, state_for
 
 if TYPE_CHECKING:
-    from ._engine import Answer, Engine
+    from ._checks import SessionChecks
+    from ._engine import Answer
     from ._fleet import Fleet
-    from ._scheduler import Job
+    from ._session_table import SessionTable
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -42,34 +44,16 @@ class LoginFlow:
     """From a call's arguments to a live, installed session of the Guard."""
 
     settings: GuardSettings
-    _lock: threading.Lock
-    _entries: dict[Slot | None, Entry]
+    _table: SessionTable
+    _upstream: Upstream
+    _checks: SessionChecks
     _fast_session: Session | None
-    _idle_job: Job | None
     _logins: LoginPool
     _reach: Reachability
     _policy: LossPolicy
 
     if TYPE_CHECKING:  # the Guard's own and its other parts', used here
 
-        @property
-        def _engine(self) -> Engine: ...
-        def hwid(self, hwid_override: str | None = None) -> str: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
-        def _join_flight(self, slot: Slot | None) -> tuple[Flight, bool]: ...
-        def _lead_flight(
-            self, slot: Slot | None, flight: Flight, license_file: Any, by_block: bool = False
-        ) -> Entry: ...
-        def _lead_flight_quietly(
-            self, slot: Slot | None, flight: Flight, license_file: Any, by_block: bool
-        ) -> None: ...
-        def _fail_flight(self, slot: Slot | None, flight: Flight, error: LicenseError) -> None: ...
-        def _make_room_locked(self) -> list[Entry]: ...
-        def _arm(self, entry: Entry) -> None: ...
-        def _idle_period(self) -> float: ...
-        def _timers_call(
-            self, delay: float, method: str, *args: Any, worker: bool = False
-        ) -> Job: ...
         def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None: ...
 
     def _slot(
@@ -100,31 +84,34 @@ class LoginFlow:
     def _obtain(
         self, slot: Slot | None, license_file: Any = None, *, by_block: bool = False
     ) -> Entry:
-        entry = self._entries.get(slot)
-        if entry is not None and entry.session.active:
-            entry.last_used = time.monotonic()
+        entry = self._table.live(slot)
+        if entry is not None:
             return entry
-        flight, lead = self._join_flight(slot)
+        flight, lead = self._table.join_flight(slot)
         if not lead:
             return flight.result()
-        return self._lead_flight(slot, flight, license_file, by_block)
+        return self._table.lead_flight(
+            slot, flight, lambda: self._login(slot, license_file), by_block
+        )
 
     async def _obtain_async(
         self, slot: Slot | None, license_file: Any = None, *, by_block: bool = False
     ) -> Entry:
-        entry = self._entries.get(slot)
-        if entry is not None and entry.session.active:
-            entry.last_used = time.monotonic()
+        entry = self._table.live(slot)
+        if entry is not None:
             return entry
-        flight, lead = self._join_flight(slot)
+        table = self._table
+        flight, lead = table.join_flight(slot)
         if lead:
             # The login is network I/O: one of our login threads does it (never the loop's
             # default executor, which the application's own jobs share); this coroutine and
             # any other caller of the same session wait on its flight. A login no thread
             # took within the request timeout is not started: its callers get ``timeout``.
             self._logins.submit(
-                lambda: self._lead_flight_quietly(slot, flight, license_file, by_block),
-                lambda: self._fail_flight(slot, flight, LicenseError("timeout")),
+                lambda: table.lead_flight_quietly(
+                    slot, flight, lambda: self._login(slot, license_file), by_block
+                ),
+                lambda: table.fail_flight(slot, flight, LicenseError("timeout")),
                 self.settings.request_timeout,
             )
         return await flight.wait_async()
@@ -139,16 +126,14 @@ class LoginFlow:
         else:
             key, path = slot.key, None
         if key is None and path is None:
-            from ._keystore import load_key  # what the customer saved with `activate`
-
-            key = load_key(self.settings.app_id)
+            key = load_key(self.settings.app_id)  # what the customer saved with `activate`
         if key is None and path is None:
             raise missing_setting(
                 "license_key",
                 "argument license_key=",
                 "or license_file= (AUTHFORGE_LICENSE_FILE with offline=True) for an offline file",
             )
-        hwid = self.hwid(hwid_override)
+        hwid = self._upstream.hwid(hwid_override)
         if path is not None:
             try:
                 return self._login_offline(slot, path, hwid)
@@ -166,7 +151,7 @@ class LoginFlow:
         from ._protocol import parse_iso_utc
 
         try:
-            result = accept_file(self._engine, path, hwid)
+            result = accept_file(self._upstream.engine, path, hwid)
         except AuthForgeError as exc:
             raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
@@ -190,11 +175,11 @@ class LoginFlow:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
         probe = self._reach.enter()  # raises at once while another login probes an outage
         try:
-            fleet = self._fleet_for(hwid)
+            fleet = self._upstream.fleet_for(hwid)
             if fleet is not None:
                 answer = self._fleet_obtain(key, hwid, fleet)
             else:
-                answer = self._engine.validate(key, hwid)
+                answer = self._upstream.engine.validate(key, hwid)
         except AuthForgeError as exc:
             self._reach.leave(probe, exc.code)
             # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
@@ -218,7 +203,7 @@ class LoginFlow:
         entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
         entry = self._install(entry)
         if fleet is not None:
-            fleet.follow(key, hwid, _weak_lost_elsewhere(self))
+            fleet.follow(key, hwid, weak_method(self, "_lost_elsewhere"))
         return entry
 
     def _new_entry(
@@ -232,25 +217,18 @@ class LoginFlow:
         expires: float | None,
         license_expires: datetime | None,
     ) -> Entry:
-        state = self._state_for(license_variables, app_variables, expires, license_expires)
+        state = state_for(self.settings, license_variables, app_variables, expires, license_expires)
         return Entry(slot, key, hwid, Session(key, kind, state, hwid))
 
     def _install(self, entry: Entry) -> Entry:
         """Make ``entry`` the live session of its slot and start its timers."""
-        evicted: list[Entry] = []
-        with self._lock:
-            previous = self._entries.get(entry.slot)
-            if previous is not None and previous.session.active:  # cannot happen: one flight
-                entry = previous
-                return entry
-            if not entry.is_default:
-                evicted = self._make_room_locked()
-            self._entries[entry.slot] = entry
+        with self._table.lock:
+            previous, evicted = self._table.put_locked(entry)
+            if previous is not None:  # cannot happen: one flight per slot
+                return previous
             if entry.is_default:
                 self._fast_session = entry.session
-            self._arm(entry)
-            if not entry.is_default and self._idle_job is None:
-                self._idle_job = self._timers_call(self._idle_period(), "_sweep_idle")
+            self._checks.arm(entry)
         if evicted:
             logger.info(
                 "authforge_guard: session limit reached; logged out the %d least recently used",
@@ -266,31 +244,13 @@ class LoginFlow:
         )
         return entry
 
-    def _state_for(
-        self,
-        license_variables: dict[str, Any] | None,
-        app_variables: dict[str, Any] | None,
-        expires: float | None,
-        license_expires: datetime | None,
-    ) -> Any:
-        s = self.settings
-        return build_state(
-            license_variables,
-            app_variables,
-            expires,
-            license_expires_at=license_expires,
-            tiers=s.tiers,
-            tier_variable=s.tier_variable,
-            features_variable=s.features_variable,
-        )
-
     def _fleet_obtain(self, key: str, hwid: str, fleet: Fleet) -> Answer:
         """A session from the store, from another instance's login, or a login here
         (``_fleet.py``). Online, a stored session is confirmed by one heartbeat without
         retries: a refusal just means a normal login is cheaper than waiting."""
         from ._retry import NO_RETRY
 
-        engine = self._engine
+        engine = self._upstream.engine
         return fleet.obtain(
             key,
             hwid,
@@ -302,15 +262,3 @@ class LoginFlow:
 
 def _utc(epoch: float | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, tz=timezone.utc) if epoch is not None else None
-
-
-def _weak_lost_elsewhere(guard: LoginFlow) -> Callable[[str, str, str], None]:
-    """The store watcher's call for ``guard``, which it does not keep alive."""
-    ref = weakref.ref(guard)
-
-    def call(key: str, hwid: str, code: str) -> None:
-        target = ref()
-        if target is not None:
-            target._lost_elsewhere(key, hwid, code)
-
-    return call

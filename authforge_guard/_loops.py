@@ -41,7 +41,9 @@ reaction itself (the save, the dialog) nor in the call that is about to run it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import threading
 from types import FrameType
@@ -111,7 +113,11 @@ class Loop:
     def dispatching(self) -> None:
         """Called by the integration's dispatch of posted calls (on the loop's thread, called
         by the toolkit): the frame below it is the one that runs the loop."""
-        self.idle_frame = sys._getframe(2)
+        import inspect  # here, not at the top: only a GUI program pays for it
+
+        frame = inspect.currentframe()  # this call's frame (None without frame support)
+        dispatch = frame.f_back if frame is not None else None
+        self.idle_frame = dispatch.f_back if dispatch is not None else None
 
     @_interrupts.protect  # a fallback interrupt arriving now is dropped: this is the loss
     def take(self, delivery: Delivery) -> None:
@@ -161,7 +167,10 @@ class Loop:
 
     def _busy(self) -> bool:
         """True while the loop's thread runs Python code other than the loop's own frame (a
-        callback); unknown (no dispatch seen yet) counts as busy."""
+        callback); unknown (no dispatch seen yet) counts as busy.
+
+        ``sys._current_frames`` is the one way to see another thread's frame (no public
+        API does; CONTRIBUTING lists it under "Borrowed internals")."""
         frame = sys._current_frames().get(self.thread_ident)
         return frame is None or self.idle_frame is None or frame is not self.idle_frame
 
@@ -235,8 +244,23 @@ def exit_through_loop(loss: Loss, exit_code: int, grace: float) -> bool:
     return True
 
 
+def _forget_loops_in_child() -> None:
+    # A forked child runs no event loop of ours, though its main thread may have the
+    # parent's ident: a loss in the child must not be posted to the parent's loop (a
+    # pipe or socket the child shares with it) nor wait for a reaction that never runs.
+    global _registry_lock
+    _registry_lock = threading.Lock()
+    _registry.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_loops_in_child)
+
+
 def exit_now(code: int) -> None:
     """``os._exit(code)`` after flushing what can be flushed: the last resort only."""
-    from ._policy import _exit_with
-
-    _exit_with(code)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # None, closed, or broken: the exit comes first
+            stream.flush()
+    logging.shutdown()
+    os._exit(code)

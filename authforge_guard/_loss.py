@@ -24,9 +24,10 @@ from ._session import Loss
 
 if TYPE_CHECKING:
     from ._delivery import Block
-    from ._fleet import Fleet
     from ._policy import LossPolicy
-    from ._sessions import Entry, Slot
+    from ._session_table import SessionTable
+    from ._sessions import Entry
+    from ._upstream import Upstream
 
 logger = logging.getLogger("authforge_guard")
 
@@ -34,8 +35,8 @@ logger = logging.getLogger("authforge_guard")
 class LossPath:
     """Ends a lost session and runs what follows (hooks, ``on_lost``) off the caller's thread."""
 
-    _lock: threading.Lock
-    _entries: dict[Slot | None, Entry]
+    _table: SessionTable
+    _upstream: Upstream
     _hooks: HookRegistry
     _default_loss: Loss | None
 
@@ -43,14 +44,13 @@ class LossPath:
         _policy: LossPolicy
 
         def _drop_locked(self, entry: Entry, code: str) -> None: ...
-        def _fleet_for(self, hwid: str) -> Fleet | None: ...
 
     def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None:
         """Another instance saw a definitive loss of ``(key, hwid)`` (the store's thread)."""
-        with self._lock:
+        with self._table.lock:
             found = [
                 e
-                for e in self._entries.values()
+                for e in self._table.entries.values()
                 if e.key == key and e.hwid == hwid and e.session.kind == "online"
             ]
         for entry in found:
@@ -59,7 +59,7 @@ class LossPath:
     def _lose(self, entry: Entry, error: AuthForgeError) -> None:
         """A fatal loss of ``entry``: end it and mark its blocks lost in one step, then run
         the hooks in order and apply ``on_lost`` (on a thread of its own)."""
-        with self._lock:
+        with self._table.lock:
             session = entry.session
             loss = Loss(error.code, error, raises=self._policy.raises or not entry.is_default)
             if not session._end(error.code, loss):
@@ -86,14 +86,14 @@ class LossPath:
                 loss.code,
                 "" if entry.is_default else " for a per-user session",
             )
-            fleet = self._fleet_for(entry.hwid)
+            fleet = self._upstream.fleet_for(entry.hwid)
             if session.kind == "online" and fleet is not None:
                 fleet.lost(entry.key, entry.hwid, loss.code)
             if policy is not None:
                 policy.before_hooks(loss.code)
             self._hooks.run_fatal(LicenseEvent("lost", loss.code, True, error, session))
         finally:
-            loss.hooks_done.set()
+            loss.finish_hooks()
         if policy is not None:
             policy.after_hooks(blocks, loss)
         elif loss.raises:

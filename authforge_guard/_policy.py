@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import _thread
 import atexit
-import contextlib
 import logging
-import os
-import sys
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -112,7 +109,7 @@ class RaisePolicy(LossPolicy):
         )
         logger.critical("authforge_guard: %s", message)
         _console.say(f"authforge_guard: {message}", logged=True)
-        _exit_with(self.exit_code)
+        _loops.exit_now(self.exit_code)
 
 
 class ExitPolicy(LossPolicy):
@@ -182,7 +179,7 @@ class ExitPolicy(LossPolicy):
         self.session_ended()
 
     def _exit_at_shutdown(self) -> None:
-        _exit_with(self.exit_code)
+        _loops.exit_now(self.exit_code)
 
     def after_fork(self) -> None:
         self._handler = self._for_life = False
@@ -190,15 +187,7 @@ class ExitPolicy(LossPolicy):
     def _watchdog(self) -> None:
         time.sleep(self.grace)
         logger.critical("authforge_guard: did not stop within %.1fs; exiting now", self.grace)
-        _exit_with(self.exit_code)
-
-
-def _exit_with(code: int) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # None, closed, or broken: the exit comes first
-            stream.flush()
-    logging.shutdown()
-    os._exit(code)
+        _loops.exit_now(self.exit_code)
 
 
 def _logging_configured() -> bool:

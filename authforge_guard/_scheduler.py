@@ -21,6 +21,7 @@ import math
 import os
 import random
 import threading
+import weakref
 from typing import Any, Callable
 
 from ._addresses import is_loopback_host
@@ -416,6 +417,26 @@ class _WorkerPool:
 
 _timers: Timers | None = None
 _timers_lock = threading.Lock()
+
+
+def weak_method(owner: object, method: str) -> Callable[..., None]:
+    """``owner.method`` as a callback that does not keep ``owner`` alive (a call after
+    ``owner`` is gone does nothing)."""
+    ref = weakref.ref(owner)
+
+    def call(*args: Any) -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)(*args)
+
+    return call
+
+
+def weak_call(owner: object, method: str, args: tuple[Any, ...]) -> Callable[[], None]:
+    """A timer call of ``owner.method(*args)`` that does not keep ``owner`` alive: a Guard
+    (or a part of it) no one references stops, its timers with it."""
+    bound = weak_method(owner, method)
+    return lambda: bound(*args)
 
 
 def shared_timers() -> Timers:

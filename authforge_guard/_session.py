@@ -11,7 +11,7 @@ import itertools
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 from ._exceptions import LicenseLost
 from ._grants import compute_grants, tier_of
@@ -66,14 +66,34 @@ class Loss:
     a cleanup is still saving the user's work.
     """
 
-    __slots__ = ("code", "error", "hooks_done", "raises")
+    __slots__ = ("_lock", "_wakers", "code", "error", "hooks_done", "raises")
 
     def __init__(self, code: str, error: BaseException, *, raises: bool) -> None:
         self.code = code
         self.error = error
         self.hooks_done = threading.Event()
+        self._lock = threading.Lock()
+        self._wakers: list[Callable[[], None]] | None = []
         # False under on_lost="warn": the program carries on, blocks do not raise.
         self.raises = raises
+
+    def finish_hooks(self) -> None:
+        """The hooks have run: release the threads waiting on ``hooks_done`` and call the
+        ``when_hooks_done`` wakers (on this, the loss's thread)."""
+        with self._lock:
+            self.hooks_done.set()
+            wakers, self._wakers = self._wakers, None
+        for wake in wakers or ():
+            wake()
+
+    def when_hooks_done(self, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` once the hooks have run, at once if they have. For an event loop
+        waiting without a thread of its own (``wake`` must not block or raise)."""
+        with self._lock:
+            if self._wakers is not None:
+                self._wakers.append(wake)
+                return
+        wake()
 
     def exception(self, lineage: int) -> LicenseLost:
         """A fresh ``LicenseLost`` for this loss (one per raise: threads never share one)."""

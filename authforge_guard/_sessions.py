@@ -10,17 +10,20 @@ threads and coroutines alike, so concurrent first calls make one validate.
 
 from __future__ import annotations
 
+import copy as _copy
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from ._clock import elapsed
-from ._exceptions import LicenseError
+from ._session import build_state
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import datetime
 
     from ._clock import Deadline
+    from ._config import GuardSettings
     from ._delivery import Block
     from ._protocol import SignedSession
     from ._scheduler import Job
@@ -136,9 +139,45 @@ def _set_once(future: asyncio.Future[None]) -> None:
 
 
 def copy_error(error: BaseException) -> BaseException:
-    """A fresh exception like ``error`` for one more caller (threads never share one)."""
-    if type(error) is LicenseError:
-        copy = LicenseError(error.code, str(error))
-        copy.per_user = error.per_user
-        return copy
-    return error
+    """A fresh exception like ``error`` for one more caller (threads never share one).
+
+    The copy keeps what a person debugging a refused login reads: the cause chain
+    (``__cause__``, ``__context__``: the TLS reason, the timeout, the server's verdict
+    behind ``license refused: ...``) and the attributes (``per_user``, ``support_hint``,
+    ``lineage``). Its traceback is its own caller's; the cause keeps the one of the
+    login that failed. An error that cannot be rebuilt is shared as it is.
+    """
+    try:
+        copy = _copy.copy(error)
+    except Exception:  # a constructor that its own args do not satisfy
+        return error
+    if type(copy) is not type(error) or copy is error:
+        return error
+    copy.__dict__.update(vars(error))  # what __reduce__ leaves out (per_user, lineage...)
+    notes = getattr(error, "__notes__", None)
+    if isinstance(notes, list):
+        copy.__notes__ = list(notes)  # type: ignore[attr-defined]  # 3.11+; not shared
+    copy.__cause__ = error.__cause__
+    copy.__context__ = error.__context__
+    copy.__suppress_context__ = error.__suppress_context__
+    return copy
+
+
+def state_for(
+    settings: GuardSettings,
+    license_variables: dict[str, Any] | None,
+    app_variables: dict[str, Any] | None,
+    expires: float | None,
+    license_expires: datetime | None,
+) -> Any:
+    """A session's state from a signed answer, read with the Guard's tier and feature
+    settings: the same for a login and for each accepted check."""
+    return build_state(
+        license_variables,
+        app_variables,
+        expires,
+        license_expires_at=license_expires,
+        tiers=settings.tiers,
+        tier_variable=settings.tier_variable,
+        features_variable=settings.features_variable,
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import socket
 import sys
 import threading
@@ -23,7 +24,7 @@ import urllib.parse
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
-from . import _urllib3, _watchdog
+from . import _watchdog
 from ._addresses import check_base_url, choose_proxy
 from ._clock import bounded_wait
 from ._exceptions import AuthForgeError
@@ -65,6 +66,7 @@ _transports: weakref.WeakSet[Transport] = weakref.WeakSet()
 
 
 def _forget_pools_in_child() -> None:
+    _renew_inherited_queues()
     for transport in list(_transports):
         transport._after_fork()
 
@@ -121,7 +123,7 @@ class Transport:
         parent thread may have held the old one at the fork.
         """
         self._pool_lock = threading.Lock()
-        _release_inherited(self._pool)
+        _renew_inherited_queues()  # before the pool can be dropped (and its queue drained)
         self._pool, self._opener_and_prefix = None, None
         self._pid = os.getpid()
 
@@ -153,7 +155,7 @@ class Transport:
         return opener  # type: ignore[no-any-return]
 
     def _build_pool(self) -> urllib3.PoolManager:
-        u3 = _urllib3.load()  # (without running urllib3.http2 at start-up)
+        import urllib3 as u3  # on the first request, not at import: a cheap start-up
         from urllib3.connection import HTTPConnection
 
         wait = self.timeout
@@ -473,12 +475,17 @@ _WATCHED_POOLS: dict[str, Any] | None = None
 
 def _u3() -> Any:
     """urllib3, already loaded by the time a request is sent (a dict lookup)."""
-    return _urllib3.load()
+    import urllib3
+
+    return urllib3
 
 
 def _watched_pool_classes() -> dict[str, Any]:
     """urllib3's pool classes, with connections that report themselves to the watchdog
-    as they connect and send (so a deadline can cut the socket a request is using)."""
+    as they connect and send (so a deadline can cut the socket a request is using), and
+    idle connections kept in a fork-safe queue (``IdleConnections``). Only public
+    urllib3 API: ``ConnectionCls`` and ``QueueCls`` of a pool class, and a pool
+    manager's ``pool_classes_by_scheme``."""
     global _WATCHED_POOLS, _NO_RETRIES
     if _WATCHED_POOLS is not None:
         return _WATCHED_POOLS
@@ -508,39 +515,87 @@ def _watched_pool_classes() -> dict[str, Any]:
 
     class _WatchedHTTPConnectionPool(HTTPConnectionPool):
         ConnectionCls = _WatchedHTTPConnection
+        QueueCls = IdleConnections  # type: ignore[assignment]  # a LifoQueue by its interface
 
     class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
         ConnectionCls = _WatchedHTTPSConnection
+        QueueCls = IdleConnections  # type: ignore[assignment]
 
     _NO_RETRIES = Retry(total=False, redirect=False)
     _WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
     return _WATCHED_POOLS
 
 
-def _release_inherited(manager: Any) -> None:
-    """Make dropping a pool manager inherited from the parent safe in the child.
+class IdleConnections:
+    """The idle connections of one pool, with locks that a forked child renews: the
+    ``QueueCls`` of our pools (a public class attribute of urllib3's connection pools,
+    the class a pool keeps its idle connections in; ``queue.LifoQueue`` by default).
 
-    urllib3 drains a pool's queue when the pool is collected, under the queue's
-    lock; a parent thread may have held that lock at the fork, and it would
-    never be released here. Such a queue gets new locks (as ``queue.Queue``
-    builds them) before the manager is dropped. Its sockets are then closed
-    without a word on the wire: the parent still holds them.
+    Why not ``queue.LifoQueue``, urllib3's default: in a forked child, dropping a pool
+    inherited from the parent drains its queue (urllib3's finalizer closes the idle
+    connections) under the queue's lock; a parent thread may have held that lock at the
+    fork, and nobody would release it in the child, which would then hang on the drain,
+    at the latest when it exits. Here the child gets new locks, and the drain closes the
+    inherited sockets without a word on the wire (the parent still holds them open).
+
+    What urllib3 2.x calls: ``get(block=, timeout=)``, ``put(item, block=)``, ``qsize()``,
+    raising ``queue.Empty`` / ``queue.Full`` as ``queue.LifoQueue`` does (last in, first
+    out: the most recently used connection is the likeliest to be alive).
     """
-    if manager is None:
-        return
-    try:
-        pools = list(manager.pools._container.values())
-    except (AttributeError, RuntimeError, TypeError):
-        return  # another urllib3 layout: nothing known to fix
-    for pool in pools:
-        waiting: Any = getattr(pool, "pool", None)
-        mutex = getattr(waiting, "mutex", None)
-        if mutex is None:
-            continue
-        if mutex.acquire(blocking=False):
-            mutex.release()
-            continue
-        waiting.mutex = threading.Lock()
-        waiting.not_empty = threading.Condition(waiting.mutex)
-        waiting.not_full = threading.Condition(waiting.mutex)
-        waiting.all_tasks_done = threading.Condition(waiting.mutex)
+
+    def __init__(self, maxsize: int = 0) -> None:
+        self.maxsize = maxsize
+        self._items: list[Any] = []
+        self._pid = os.getpid()
+        self._renew()
+        _idle_queues.add(self)
+
+    def _renew(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return 0 < self.maxsize <= len(self._items)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        with self._changed:
+            if block and not self._items:
+                self._changed.wait_for(lambda: self._items, timeout)
+            if not self._items:
+                raise queue.Empty
+            item = self._items.pop()
+            self._changed.notify()
+            return item
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        with self._changed:
+            if block and self.full():
+                self._changed.wait_for(lambda: not self.full(), timeout)
+            if self.full():
+                raise queue.Full
+            self._items.append(item)
+            self._changed.notify()
+
+    def get_nowait(self) -> Any:
+        return self.get(block=False)
+
+    def put_nowait(self, item: Any) -> None:
+        self.put(item, block=False)
+
+
+# Every pool's idle connections, so a forked child can renew their locks.
+_idle_queues: weakref.WeakSet[IdleConnections] = weakref.WeakSet()
+
+
+def _renew_inherited_queues() -> None:
+    """In a forked child: new locks for every queue made by another process (the parent)."""
+    pid = os.getpid()
+    for idle in list(_idle_queues):
+        if idle._pid != pid:
+            idle._pid = pid
+            idle._renew()

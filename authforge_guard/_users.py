@@ -111,6 +111,21 @@ class UserLicenses:
         self._by_subject: dict[str, str] = {}
         self._hooks: list[LostHook] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        _LIVE.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (a prefork bot's or web server's worker, the UserLicenses made
+        in the master): a fresh lock (a master thread may have held it), no users known
+        (their sessions ended with the fork: each is read again from the store at its next
+        message), no loop of the master's to run hooks on, and the fleet's watcher started
+        again, so a loss another worker or replica stores reaches this one too. The store
+        gives the worker its own connection (``SqliteStore``; redis-py does the same)."""
+        self._lock = threading.Lock()
+        self._users = {}
+        self._by_subject = {}
+        self._tasks = set()
+        if self._ready is not None:
+            self._ready[2].after_fork()
 
     def __repr__(self) -> str:
         store = self._ready[1] if self._ready is not None else self._store_arg
@@ -389,6 +404,18 @@ async def _logged(hook: LostHook, user_id: Any, event: LicenseEvent) -> None:
 
 def _run_alone(hook: LostHook, user_id: Any, event: LicenseEvent) -> None:
     asyncio.run(_logged(hook, user_id, event))
+
+
+_LIVE: weakref.WeakSet[UserLicenses] = weakref.WeakSet()
+
+
+def _reset_in_child() -> None:
+    for users in list(_LIVE):
+        users._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def _weak_hook(users: UserLicenses) -> Callable[[LicenseEvent], None]:

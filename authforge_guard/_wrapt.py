@@ -16,8 +16,12 @@ Whenever that cannot be done exactly (wrapt already imported, no C extension,
 ``WRAPT_DISABLE_EXTENSIONS`` set, another layout of the package), wrapt is
 simply imported.
 
-What this relies on, exactly (wrapt 2.4 to 2.5, the range ``setup.cfg`` pins;
-``tests/guard/test_lazy_wrapt.py`` checks it against the installed one):
+A borrowed internal (CONTRIBUTING, "Borrowed internals"): no public way loads one
+submodule of a package without running the package (``importlib.util.LazyLoader``
+runs it as soon as a submodule is imported). What it relies on, exactly (wrapt 2.4 to
+2.x, the range ``setup.cfg`` accepts; ``tests/guard/test_lazy_wrapt.py`` checks it
+against the installed wrapt, ``tests/versions/test_wrapt_versions.py`` against the
+oldest and the newest):
 
 - ``wrapt`` is a directory package found by ``importlib.util.find_spec``
   with a loader that has ``exec_module`` (else: plain import);

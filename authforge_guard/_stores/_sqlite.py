@@ -25,6 +25,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from typing import Any, Callable, Protocol
 
 from .._protocol import SignedSession, TrustList
@@ -100,18 +101,44 @@ class SqliteStore:
         self._clock = clock
         self._lock = threading.Lock()
         _create_private(path)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+        self._pid = os.getpid()
+        self._db: sqlite3.Connection | None = self._open()
+        _LIVE.add(self)
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        return db
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
 
     def _run(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        if self._pid != os.getpid():  # a fork the at-fork hook did not see (a C-level fork)
+            self._after_fork()
         with self._lock:
+            if self._db is None:
+                self._db = self._open()
             return self._db.execute(sql, args).fetchall()
+
+    def _after_fork(self) -> None:
+        """In a forked child (a prefork server's worker): a connection of its own, opened at
+        its first statement, and a fresh lock (a parent thread may have held the old one).
+
+        SQLite's rule: a connection must never be used in a process it was not opened in.
+        The parent's locks are not the child's, so the child's copy would write behind
+        them: when the parent closed its connection it would find itself alone, checkpoint
+        and delete the WAL, and every key the worker stored after that was lost. The copy
+        is not closed here either (closing is a use); it is kept, untouched, until exit."""
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        if self._db is not None:
+            _INHERITED.append(self._db)
+        self._db = None
 
     # ------------------------------------------------------------------ users
 
@@ -229,8 +256,12 @@ class SqliteStore:
         return None  # one process: its own losses reach it directly
 
     def close(self) -> None:
+        if self._pid != os.getpid():
+            self._after_fork()
         with self._lock:
-            self._db.close()
+            db, self._db = self._db, None
+            if db is not None:
+                db.close()
 
     def _quietly(self, operation: str, sql: str, args: tuple[Any, ...]) -> None:
         try:
@@ -241,6 +272,44 @@ class SqliteStore:
                 operation,
                 type(exc).__name__,
             )
+
+
+# A forked child's copies of its parent's connections: never used, never closed there.
+_INHERITED: list[sqlite3.Connection] = []
+_LIVE: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
+_HELD: list[SqliteStore] = []
+
+
+def _quiet_before_fork() -> None:
+    # No statement may be half-run at the fork: SQLite's own locks and mutexes would stay
+    # taken in the child's copy, and its in-process lock table (which the child's new
+    # connection shares) would keep refusing it ("database is locked"). So the fork
+    # waits for a running statement (at most SQLite's busy timeout), as ``logging``'s
+    # handlers make it wait for a write.
+    stores = list(_LIVE)
+    for store in stores:
+        store._lock.acquire()
+    _HELD[:] = stores
+
+
+def _release_in_parent() -> None:
+    stores, _HELD[:] = list(_HELD), []
+    for store in stores:
+        store._lock.release()
+
+
+def _own_connections_in_child() -> None:
+    _HELD.clear()
+    for store in list(_LIVE):
+        store._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_quiet_before_fork,
+        after_in_parent=_release_in_parent,
+        after_in_child=_own_connections_in_child,
+    )
 
 
 def _create_private(path: str) -> None:

@@ -14,14 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import _refusal
 from .._version import __version__
+from ._exit_codes import EXIT_NETWORK, EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 
-# One set of exit codes for our commands and for apps' customer-facing CLIs (_refusal).
-EXIT_OK = 0
-EXIT_REFUSED = _refusal.EXIT_REFUSED
-EXIT_USAGE = _refusal.EXIT_CONFIGURATION
-EXIT_NETWORK = _refusal.EXIT_UNREACHABLE
+__all__ = ["EXIT_NETWORK", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import EXIT_OK
 from ._common import add_app_options, app_id, given
+from ._exit_codes import EXIT_OK
 from ._output import print_line
 
 
@@ -47,10 +47,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_activate(args: argparse.Namespace) -> int:
+    from .._activate import activate
     from .._console import say
     from .._exceptions import LicenseError
     from .._guard import Guard
-    from .._keystore import activate, key_path
+    from .._keystore import key_path
     from .._refusal import exit_code_for, user_message
 
     # No session cache and no heartbeat left behind: this process only checks and stores.

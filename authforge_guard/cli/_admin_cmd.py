@@ -13,7 +13,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
+from ._exit_codes import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ._output import print_result
 
 if TYPE_CHECKING:

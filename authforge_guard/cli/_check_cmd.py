@@ -8,8 +8,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from . import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ._common import add_app_options, exit_code_for, given, settings, this_machine_hwid
+from ._exit_codes import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ._output import print_result
 
 if TYPE_CHECKING:

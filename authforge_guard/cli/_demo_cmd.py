@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from . import EXIT_OK, EXIT_REFUSED
+from ._exit_codes import EXIT_OK, EXIT_REFUSED
 
 if TYPE_CHECKING:
     from ..testing import LocalAuthForge

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from . import EXIT_OK
 from ._common import add_app_options, app_id, hwid_override, this_machine_hwid
+from ._exit_codes import EXIT_OK
 
 
 def add_parser(subparsers: Any) -> None:

@@ -15,8 +15,8 @@ import sys
 import time
 from typing import Any
 
-from . import EXIT_OK, EXIT_USAGE
 from ._common import add_app_options, app_id, hwid_override, this_machine_hwid
+from ._exit_codes import EXIT_OK, EXIT_USAGE
 
 DEFAULT_OUTPUT = "activation.authforge-request"
 

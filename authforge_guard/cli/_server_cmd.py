@@ -13,7 +13,7 @@ import sys
 import threading
 from typing import Any, Callable
 
-from . import EXIT_OK, EXIT_USAGE
+from ._exit_codes import EXIT_OK, EXIT_USAGE
 
 
 def add_parser(subparsers: Any) -> None:

@@ -8,17 +8,7 @@ import pytest
 
 from authforge_guard import LicenseError, UserLicenses
 
-from ..support.redis_server import RedisServer, missing_reason
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
-    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
-    yield server.url
-    server.close()
+from ..support.redis_server import missing_reason
 
 
 def validates(af, key):

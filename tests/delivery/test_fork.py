@@ -13,20 +13,22 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here
 ROUNDS, CHILDREN = 20, 4
 
 
-def run_children(body):
-    """Fork CHILDREN children that each run ``body()`` (a list of codes); their codes."""
+def run_children(body, count=CHILDREN):
+    """Fork ``count`` children that each run ``body()`` (a list of codes); their codes."""
     pipes = []
-    for _ in range(CHILDREN):
+    for _ in range(count):
         read_end, write_end = os.pipe()
         pid = os.fork()
-        if pid == 0:
-            os.close(read_end)
+        if pid == 0:  # the child never returns into pytest (it would be a second worker)
             try:
-                codes = body()
-            except BaseException as exc:
-                codes = [f"crash:{type(exc).__name__}"]
-            os.write(write_end, ",".join(codes).encode())
-            os._exit(0)
+                os.close(read_end)
+                try:
+                    codes = body()
+                except BaseException as exc:
+                    codes = [f"crash:{type(exc).__name__}"]
+                os.write(write_end, ",".join(codes).encode())
+            finally:
+                os._exit(0)
         os.close(write_end)
         pipes.append((pid, read_end))
     results = []
@@ -75,3 +77,29 @@ def test_client_children_log_in_cleanly(af, make_client):
         assert client.validate_license(key)["valid"]
         assert run_children(child) == ["ok,ok,ok"] * CHILDREN
     assert isinstance(client, AuthForgeClient) and client.is_authenticated()
+
+
+def test_a_forked_child_posts_no_loss_to_its_parents_gui_loop():
+    """A GUI app (its loop registered, its dialog as the console notifier) that forks: the
+    child runs no loop of ours, so its losses go the ordinary way, not to the parent's."""
+    import threading
+
+    from authforge_guard import _console, _loops
+
+    posted = []
+    loop = _loops.register(posted.append, lambda delivery: None, signum=None)
+    _console.set_notifier(posted.append)
+    try:
+        (child,) = run_children(
+            lambda: [
+                str(_loops.loop_of(threading.get_ident()) is None),
+                str(_console._notifier is None),
+            ],
+            count=1,
+        )
+        assert child == "True,True"
+        assert _loops.loop_of(threading.get_ident()) is loop  # the parent keeps its own
+        assert posted == []
+    finally:
+        _console.set_notifier(None)
+        _loops.unregister(loop)

@@ -93,7 +93,8 @@ def test_activate_with_the_right_key_right_after_a_wrong_one_succeeds(
     # The activation dialog's second try: the refusal remembered for the wrong stored key
     # (30 s) must not answer for the right one.
     from authforge_guard import LicenseError
-    from authforge_guard._keystore import activate, load_key
+    from authforge_guard._activate import activate
+    from authforge_guard._keystore import load_key
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("AUTHFORGE_LICENSE_KEY", raising=False)

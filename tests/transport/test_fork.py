@@ -190,3 +190,54 @@ def test_a_guards_children_log_in_on_their_own_connections(af, make_guard):
             assert (status, seen) == (0, ["ok"])
     assert calls == [2] * 5
     assert af.stats()["licenses"][key]["validates"] >= 1 + 5 * CHILDREN
+
+
+def test_a_pool_lock_held_by_a_parent_thread_at_the_fork_does_not_hang_the_child(af):
+    """A parent thread is inside the pool's queue of idle connections (taking or returning
+    one) at the moment of the fork: the child, dropping that inherited pool, drains its
+    queue (closing the inherited sockets, quietly) instead of waiting forever on a lock
+    whose holder does not exist in the child."""
+    import select
+
+    from authforge_guard._transport import Transport
+
+    transport = Transport(af.url)
+    assert transport.post("/auth/validate", {"nonce": "0" * 32}).status == 400  # an answer
+    idle = transport._connection_pool().pool  # urllib3's queue of the pool's idle connections
+    inside, leave = threading.Event(), threading.Event()
+
+    def hold_the_queue():
+        with idle._changed:  # as a thread taking or returning a connection holds it
+            inside.set()
+            leave.wait(60)
+
+    holder = threading.Thread(target=hold_the_queue)
+    holder.start()
+    inside.wait(30)
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                os.close(read_end)
+                reply = transport.post("/auth/validate", {"nonce": "1" * 32})
+                import gc
+
+                gc.collect()  # the inherited pool is gone: its queue was drained
+                os.write(write_end, json.dumps([reply.status, idle.qsize()]).encode())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        ready, _, _ = select.select([read_end], [], [], 30)  # a hang guard
+        if not ready:
+            os.kill(pid, 9)
+        with os.fdopen(read_end, "rb") as reader:
+            seen = json.loads(reader.read() or b"null")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        leave.set()
+        holder.join()
+    assert (status, seen) == (0, [400, 0])
+    transport.close()
