@@ -32,6 +32,13 @@ from ._exceptions import ConfigurationError, LicenseError
 from ._frameworks import defer_to_click_subcommand, refuse_registered_view
 from ._guard import Guard
 from ._guarded_call import aresolve_session, resolve_session
+from ._refusal import (
+    check_on_refused,
+    customer_check,
+    exit_for,
+    on_refused_of,
+    support_hint_of,
+)
 from ._wrapt import function_wrapper_type
 
 if TYPE_CHECKING:
@@ -73,8 +80,6 @@ def requires_license(
     that outlives the request timeout ends as unreachable.
     """
     check_guard_argument(guard, "requires_license")
-    from ._refusal import check_on_refused
-
     check_on_refused(on_refused)
     if fn is None:
         return functools.partial(
@@ -195,8 +200,6 @@ def _chain_live(block: Any) -> bool:
 
 
 def _exits_on_refusal(guard: Guard | None) -> bool:
-    from ._refusal import on_refused_of
-
     return on_refused_of(guard if guard is not None else DEFAULT.guard, None) == "exit"
 
 
@@ -208,8 +211,6 @@ async def _exiting(call: Awaitable[Any], guard: Guard | None) -> Any:
 
 
 def _exit_for(exc: BaseException, guard: Guard | None) -> SystemExit:
-    from ._refusal import exit_for, support_hint_of
-
     return exit_for(exc, support_hint_of(guard if guard is not None else DEFAULT.guard))
 
 
@@ -217,8 +218,6 @@ def _check_for_a_person(
     guard: Guard | None, resolve: Callable[[], Session], on_refused: str | None
 ) -> Session:
     """The check of a customer-facing program: words and an exit code instead of a traceback."""
-    from ._refusal import customer_check, on_refused_of, support_hint_of
-
     active = guard if guard is not None else get_guard()
     try:
         if on_refused_of(active, on_refused) != "exit":
@@ -238,8 +237,6 @@ async def _acheck_for_a_person(
 ) -> Session:
     """``_check_for_a_person`` for coroutines: the progress line, no deadline (the event loop
     is not ours to interrupt); the exit itself is raised by ``_exiting``."""
-    from ._refusal import customer_check, on_refused_of, support_hint_of
-
     active = guard if guard is not None else get_guard()
     try:
         if on_refused_of(active, on_refused) != "exit":

@@ -20,6 +20,7 @@ from ._decorators import (
 )
 from ._default_guard import DEFAULT
 from ._exceptions import FeatureNotLicensed, LicenseError, LicenseLost
+from ._frameworks import refuse_registered_view
 from ._guard import Guard
 from ._guarded_call import aresolve_session, resolve_session
 
@@ -124,8 +125,6 @@ def feature(
         return session is None or key not in session._state.grants
 
     def decorate(fn: F) -> F:
-        from ._frameworks import refuse_registered_view
-
         refuse_registered_view(fn, "@feature")
         wrapper_type = picklable_wrapper_type()
         if is_coroutine_function(fn):

@@ -19,6 +19,12 @@ import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from ._default_guard import get_guard
+from ._exceptions import LicenseError, LicenseLost
+from ._guarded_call import resolve_session
+from ._licensed import licensed
+from ._words import MISSING_KEY_CODE
+
 if TYPE_CHECKING:
     from ._guard import Guard
     from ._session import Session
@@ -222,9 +228,6 @@ def tenant_of(
     """The license key and hwid a request names; no key is ``missing_license_key`` (401).
 
     ``headers`` is the framework's case-insensitive mapping (anything with ``.get``)."""
-    from ._exceptions import LicenseError
-    from ._words import MISSING_KEY_CODE
-
     key = (headers.get(key_header) or "").strip()
     if not key:
         raise LicenseError(MISSING_KEY_CODE, f"Send your license key in the {key_header} header.")
@@ -246,15 +249,35 @@ def request_session(
     (``key_header=``) the block its view runs in, so ``current_session()``,
     ``has_feature`` and ``@feature`` in the view answer for the tenant and its
     session is in use until the view is done (see ``TenantBlock``)."""
-    from ._default_guard import get_guard
-    from ._guarded_call import resolve_session
-
     active = guard if guard is not None else get_guard()
     if key_header is None:
         return resolve_session(active, license_key), None
     key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
     # Logged in here, not by the block: a block's login of the default license ends with it.
     session = active.ensure(key, hwid_override=machine)
+    return session, TenantBlock(active, key, machine)
+
+
+async def arequest_session(
+    request: Any,
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
+) -> tuple[Session, TenantBlock | None]:
+    """``request_session`` for a sync framework's async view (Flask's): a live session at
+    once, a login on the guard's own login threads (``aensure``). Never the loop's default
+    executor: it is the application's, and full of its jobs or shut down it would hold a
+    licensed request back or break it."""
+    from ._default_guard import get_guard
+    from ._guarded_call import aresolve_session
+
+    active = guard if guard is not None else get_guard()
+    if key_header is None:
+        return await aresolve_session(active, license_key), None
+    key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
+    session = await active.aensure(key, hwid_override=machine)
     return session, TenantBlock(active, key, machine)
 
 
@@ -280,8 +303,6 @@ class TenantBlock:
     __slots__ = ("_licensed",)
 
     def __init__(self, guard: Guard, key: str, machine: str | None) -> None:
-        from ._licensed import licensed
-
         # "raise" whatever the guard's on_refused says: a setting meant for a CLI must not
         # end a server because one tenant's license was refused.
         self._licensed = licensed(key, hwid_override=machine, guard=guard, on_refused="raise")
@@ -295,8 +316,6 @@ class TenantBlock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        from ._exceptions import LicenseLost
-
         interrupted = self._interrupted(exc)
         try:
             self._licensed.__exit__(exc_type, exc, tb)
@@ -313,8 +332,6 @@ class TenantBlock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        from ._exceptions import LicenseLost
-
         interrupted = self._interrupted(exc)
         try:
             await self._licensed.__aexit__(exc_type, exc, tb)

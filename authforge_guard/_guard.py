@@ -12,8 +12,8 @@ the login (from a call's arguments to an installed session) in
 failures, eviction, idle sweep) in ``_session_table`` and the engine and
 session stores in ``_upstream``, each session's background checks and
 deadlines in ``_checks`` (run by ``_scheduler``, one timer thread for every
-session of the process): objects the Guard holds. What a loss does is in
-``_loss``, then ``on_lost`` in ``_policy``, reaching running code through
+session of the process), what a loss does in ``_loss``: objects the Guard
+holds. Then ``on_lost`` in ``_policy``, reaching running code through
 ``_delivery``; the hooks in ``_hooks``; the AuthForge calls in ``_engine``.
 The process-wide default guard is ``_default_guard``; the session a guarded
 call runs on, ``_guarded_call``.
@@ -49,7 +49,7 @@ from ._logins import LoginPool, Reachability
 from ._loss import LossPath
 from ._policy import policy_for
 from ._scheduler import weak_method
-from ._session import Loss, Session
+from ._session import Session
 from ._session_table import SessionTable, cancel_all_entries
 from ._sessions import DEFAULT_SLOT, Entry, Slot
 from ._upstream import Upstream
@@ -70,7 +70,7 @@ logger = logging.getLogger("authforge_guard")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Guard(LoginFlow, LossPath):
+class Guard(LoginFlow):
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -160,9 +160,6 @@ class Guard(LoginFlow, LossPath):
         self.settings: GuardSettings = resolve_settings(given, environ)
         # The hot path's one read: the default license's live session, else None.
         self._fast_session: Session | None = None
-        # The default session's latest loss: guarded calls outside blocks wait for its
-        # hooks, so a program sees the loss only after its cleanup ran.
-        self._default_loss: Loss | None = None
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
         self._signal = self.settings.interrupt_signal if self.settings.interrupt else None
@@ -182,13 +179,17 @@ class Guard(LoginFlow, LossPath):
             idle_timeout=self.settings.session_idle_timeout,
             max_sessions=self.settings.max_sessions,
         )
-        # Each session's background checks and deadlines, on the shared timer thread.
-        self._checks = SessionChecks(
-            self.settings,
+        # What a loss does (end, mark the blocks, hooks, ``on_lost``), and each session's
+        # background checks and deadlines, on the shared timer thread.
+        self._losses = LossPath(
             self._table,
             self._upstream,
             self._hooks,
-            weak_method(self, "_lose"),
+            self._policy,
+            weak_method(self, "_drop_locked"),
+        )
+        self._checks = SessionChecks(
+            self.settings, self._table, self._upstream, self._hooks, self._losses.lose
         )
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
@@ -410,7 +411,7 @@ class Guard(LoginFlow, LossPath):
     def _check_guarded_call(self, license_key: str | None = None) -> Session:
         """The slow path of a guarded call outside any block of this Guard: make sure of the
         default session (or ``license_key``'s)."""
-        loss = self._default_loss
+        loss = self._losses.default_loss
         if loss is not None:
             _delivery.wait_for_hooks(loss)
         self._policy.check_call()

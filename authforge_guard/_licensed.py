@@ -20,6 +20,7 @@ from . import _delivery, _interrupts
 from ._default_guard import DEFAULT, get_guard
 from ._exceptions import ConfigurationError, LicenseError, LicenseLost
 from ._guard import Guard
+from ._refusal import check_on_refused, exit_for, on_refused_of, support_hint_of
 
 if TYPE_CHECKING:
     from ._delivery import Block
@@ -54,8 +55,6 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         on_refused: str | None = None,
     ) -> None:
         if on_refused is not None:  # a block per request: no import when left out
-            from ._refusal import check_on_refused
-
             check_on_refused(on_refused)
         self._on_refused = on_refused
         if guard is not None and not isinstance(guard, Guard):
@@ -274,8 +273,6 @@ _TOLD = (LicenseError, ConfigurationError)  # what on_refused="exit" tells the c
 def _told(exc: BaseException, guard: Guard | None, on_refused: str | None) -> BaseException:
     """``exc`` itself (with the guard's support hint), or with ``on_refused="exit"`` the
     ``SystemExit`` after the customer's lines."""
-    from ._refusal import exit_for, on_refused_of, support_hint_of
-
     active = guard if guard is not None else DEFAULT.guard
     hint = support_hint_of(active)
     if isinstance(exc, (LicenseError, ConfigurationError)):

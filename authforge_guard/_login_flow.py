@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._checks import SessionChecks
     from ._engine import Answer
     from ._fleet import Fleet
+    from ._loss import LossPath
     from ._session_table import SessionTable
     from ._upstream import Upstream
 
@@ -47,14 +48,11 @@ class LoginFlow:
     _table: SessionTable
     _upstream: Upstream
     _checks: SessionChecks
+    _losses: LossPath
     _fast_session: Session | None
     _logins: LoginPool
     _reach: Reachability
     _policy: LossPolicy
-
-    if TYPE_CHECKING:  # the Guard's own and its other parts', used here
-
-        def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None: ...
 
     def _slot(
         self, license_key: str | None, hwid_override: str | None, license_file: Any
@@ -181,7 +179,7 @@ class LoginFlow:
             else:
                 answer = self._upstream.engine.validate(key, hwid)
         except AuthForgeError as exc:
-            self._reach.leave(probe, exc.code)
+            self._reach.leave(probe, exc.code, exc)
             # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
             raise LicenseError(exc.code, f"license refused: {exc.code}") from exc
         except BaseException:
@@ -203,7 +201,7 @@ class LoginFlow:
         entry.deadline = Deadline(signed.expires_at, issued_at=answer.issued_at)
         entry = self._install(entry)
         if fleet is not None:
-            fleet.follow(key, hwid, weak_method(self, "_lost_elsewhere"))
+            fleet.follow(key, hwid, weak_method(self._losses, "lost_elsewhere"))
         return entry
 
     def _new_entry(

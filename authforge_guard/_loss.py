@@ -7,15 +7,18 @@ and must do the same thing from each, exactly once, with nothing running
 between "ended" and "lost". What ``on_lost`` then does lives in ``_policy``;
 how the loss reaches running code in ``_delivery``; the hooks in ``_hooks``.
 
-``LossPath`` is a part of ``Guard`` (a base class): it reads the Guard's
-session table, policy and hooks, declared below for the type checker.
+``LossPath`` is an object the Guard holds (``guard._losses``): it is given
+the Guard's session table, upstream (the stores to tell), hooks and policy,
+and the Guard's way to drop an entry (a weak call: the Guard also takes the
+session off its hot path). The checks call ``lose``; the store's watcher
+``lost_elsewhere``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import _delivery
 from ._exceptions import AuthForgeError
@@ -35,17 +38,24 @@ logger = logging.getLogger("authforge_guard")
 class LossPath:
     """Ends a lost session and runs what follows (hooks, ``on_lost``) off the caller's thread."""
 
-    _table: SessionTable
-    _upstream: Upstream
-    _hooks: HookRegistry
-    _default_loss: Loss | None
+    def __init__(
+        self,
+        table: SessionTable,
+        upstream: Upstream,
+        hooks: HookRegistry,
+        policy: LossPolicy,
+        drop_locked: Callable[[Entry, str], None],
+    ) -> None:
+        self._table = table
+        self._upstream = upstream
+        self._hooks = hooks
+        self._policy = policy
+        self._drop_locked = drop_locked
+        # The default session's latest loss: guarded calls outside blocks wait for its
+        # hooks, so a program sees the loss only after its cleanup ran.
+        self.default_loss: Loss | None = None
 
-    if TYPE_CHECKING:  # the Guard's own, used here
-        _policy: LossPolicy
-
-        def _drop_locked(self, entry: Entry, code: str) -> None: ...
-
-    def _lost_elsewhere(self, key: str, hwid: str, code: str) -> None:
+    def lost_elsewhere(self, key: str, hwid: str, code: str) -> None:
         """Another instance saw a definitive loss of ``(key, hwid)`` (the store's thread)."""
         with self._table.lock:
             found = [
@@ -54,9 +64,9 @@ class LossPath:
                 if e.key == key and e.hwid == hwid and e.session.kind == "online"
             ]
         for entry in found:
-            self._lose(entry, AuthForgeError(code))
+            self.lose(entry, AuthForgeError(code))
 
-    def _lose(self, entry: Entry, error: AuthForgeError) -> None:
+    def lose(self, entry: Entry, error: AuthForgeError) -> None:
         """A fatal loss of ``entry``: end it and mark its blocks lost in one step, then run
         the hooks in order and apply ``on_lost`` (on a thread of its own)."""
         with self._table.lock:
@@ -66,7 +76,7 @@ class LossPath:
                 return  # already ended (logout, an earlier loss): nothing to report
             self._drop_locked(entry, error.code)
             if entry.is_default:
-                self._default_loss = loss
+                self.default_loss = loss
             blocks = list(entry.blocks)
         # From here on nothing runs between "ended" and "lost": they were one write.
         threading.Thread(

@@ -2,7 +2,7 @@
 
 A fatal loss runs in three steps: ``before_hooks``, the hooks, ``after_hooks``
 (act). The session and its blocks are already marked lost, in one step, before
-any of it (see ``Guard._lose``); ``raises`` says whether those blocks raise.
+any of it (see ``LossPath.lose``); ``raises`` says whether those blocks raise.
 - ``raise``: ``LicenseLost`` inside every ``licensed()`` block of the session;
 - ``exit``: ``SystemExit(exit_code)`` in the main thread, so ``finally`` blocks
   and ``atexit`` run; the exit is logged at ERROR (and written to stderr when

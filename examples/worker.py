@@ -51,11 +51,17 @@ def load(path: str) -> dict[str, Any]:
 
 
 def save(path: str, state: dict[str, Any]) -> None:
-    """Write the checkpoint atomically: a crash mid-save leaves the old one."""
+    """Write the checkpoint atomically: a crash mid-save leaves the old one.
+
+    One copy of ``state``, taken first, is both written and reported: as the cleanup
+    hook this runs on another thread while the main thread may still finish the item
+    in flight, and reading ``state`` again after the write could report an item the
+    file does not hold."""
+    saved = dict(state)
     with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(dict(state), handle)
+        json.dump(saved, handle)
     os.replace(path + ".tmp", path)
-    say(f"progress saved: {state['done']} items done")
+    say(f"progress saved: {saved['done']} items done")
 
 
 @requires_license

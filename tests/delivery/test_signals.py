@@ -25,7 +25,7 @@ STRESS = textwrap.dedent("""
 
             def lose():
                 time.sleep(random.uniform(0, 0.004))
-                guard._lose(entry, AuthForgeError("revoked"))
+                guard._losses.lose(entry, AuthForgeError("revoked"))
 
             try:
                 with licensed(guard=guard):

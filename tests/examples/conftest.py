@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,9 +75,24 @@ class Running:
         raise AssertionError(f"the example ended first: {self.lines} {self.process.stderr.read()}")
 
     def finish(self, timeout=20):
-        out, err = self.process.communicate(timeout=timeout)
-        self.lines.extend(out.splitlines())
-        return self.process.returncode, err
+        """Wait for the end; the rest of its output joins ``lines``. Read through the same
+        file objects: ``communicate()`` reads the pipes' descriptors and would skip what
+        ``read_until`` had already buffered (lines the example printed meanwhile)."""
+        rest = {}
+
+        def drain(name):
+            rest[name] = getattr(self.process, name).read()
+
+        readers = [threading.Thread(target=drain, args=(n,)) for n in ("stdout", "stderr")]
+        for reader in readers:
+            reader.start()
+        self.process.wait(timeout)
+        for reader in readers:
+            reader.join(timeout)
+        self.process.stdout.close()
+        self.process.stderr.close()
+        self.lines.extend(rest["stdout"].splitlines())
+        return self.process.returncode, rest["stderr"]
 
     def kill(self):
         if self.process.poll() is None:
