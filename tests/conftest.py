@@ -41,6 +41,33 @@ def pytest_xdist_auto_num_workers(config):
     return 2 * cores
 
 
+# Files of a minute or more of one worker's time (builds, fresh pytest processes on other
+# releases, whole benches, bots end to end), measured on two busy cores. With --dist
+# loadfile they run in collection order, and alphabetically they came last: one worker
+# ran a long file while the others sat idle. Started first, they overlap the short files.
+LONG_FILES_FIRST = (
+    "tests/shipping/test_frozen.py",
+    "tests/versions/",
+    "tests/bench/",
+    "tests/bots/",
+    "tests/desktop/",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long files first (a stable sort: every worker sees the same order, and a file's
+    tests keep theirs)."""
+
+    def rank(item):
+        path = item.nodeid.split("::", 1)[0]
+        for number, prefix in enumerate(LONG_FILES_FIRST):
+            if path.startswith(prefix):
+                return number
+        return len(LONG_FILES_FIRST)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture
 def af():
     """A fresh LocalAuthForge for this test, heartbeat rate limit off (sub-second heartbeats)."""
