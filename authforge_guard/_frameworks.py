@@ -258,6 +258,29 @@ def request_session(
     return session, TenantBlock(active, key, machine)
 
 
+async def arequest_session(
+    request: Any,
+    guard: Guard | None,
+    license_key: str | None,
+    key_header: str | None,
+    hwid_header: str | None,
+    hwid: HwidSource | None,
+) -> tuple[Session, TenantBlock | None]:
+    """``request_session`` for a sync framework's async view (Flask's): a live session at
+    once, a login on the guard's own login threads (``aensure``). Never the loop's default
+    executor: it is the application's, and full of its jobs or shut down it would hold a
+    licensed request back or break it."""
+    from ._default_guard import get_guard
+    from ._guarded_call import aresolve_session
+
+    active = guard if guard is not None else get_guard()
+    if key_header is None:
+        return await aresolve_session(active, license_key), None
+    key, machine = tenant_of(request.headers, request, key_header, hwid_header, hwid)
+    session = await active.aensure(key, hwid_override=machine)
+    return session, TenantBlock(active, key, machine)
+
+
 class TenantBlock:
     """``licensed(key, hwid_override=...)`` around one tenant's web request.
 

@@ -155,9 +155,7 @@ class Transport:
         return opener  # type: ignore[no-any-return]
 
     def _build_pool(self) -> urllib3.PoolManager:
-        from . import _urllib3
-
-        u3 = _urllib3.load()
+        import urllib3 as u3  # on the first request, not at import: a cheap start-up
         from urllib3.connection import HTTPConnection
 
         wait = self.timeout
@@ -477,9 +475,9 @@ _WATCHED_POOLS: dict[str, Any] | None = None
 
 def _u3() -> Any:
     """urllib3, already loaded by the time a request is sent (a dict lookup)."""
-    from . import _urllib3
+    import urllib3
 
-    return _urllib3.load()
+    return urllib3
 
 
 def _watched_pool_classes() -> dict[str, Any]:

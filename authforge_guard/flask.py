@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from contextvars import copy_context
 from typing import Any, Callable, Optional, TypeVar, overload
 
 from flask import Flask, Request, g, jsonify, request
@@ -41,7 +40,7 @@ from ._decorators import check_guard_argument
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
 from ._features import _normalise
 from ._frameworks import (
-    TenantBlock,
+    arequest_session,
     check_hwid_sources,
     refuse_registered_view,
     request_session,
@@ -165,13 +164,10 @@ def _gate(
     check_hwid_sources(hwid_header, hwid)
     wanted = _normalise(feature) if feature is not None else None
 
-    def check() -> tuple[Session, TenantBlock | None]:
-        session, tenant = request_session(
-            request, guard, license_key, key_header, hwid_header, hwid
-        )
+    def check(session: Session) -> Session:
         if wanted is not None and wanted not in session.features:
             raise FeatureNotLicensed(feature or wanted, session.tier)
-        return session, tenant
+        return session
 
     def decorate(fn: F) -> F:
         refuse_registered_view(fn, "@feature_required" if feature else "@license_required")
@@ -179,13 +175,12 @@ def _gate(
 
             @functools.wraps(fn)
             async def gated_async(*args: Any, **kwargs: Any) -> Any:
-                import asyncio
-
                 async with contextlib.AsyncExitStack() as stack:
-                    try:  # a login is network I/O: not on the view's event loop
-                        session, tenant = await asyncio.get_running_loop().run_in_executor(
-                            None, copy_context().run, check
+                    try:  # a login runs on the guard's login threads, not on this loop
+                        session, tenant = await arequest_session(
+                            request, guard, license_key, key_header, hwid_header, hwid
                         )
+                        session = check(session)
                         if tenant is not None:
                             session = await stack.enter_async_context(tenant)
                     except (LicenseError, ConfigurationError) as exc:
@@ -199,7 +194,10 @@ def _gate(
         def gated(*args: Any, **kwargs: Any) -> Any:
             with contextlib.ExitStack() as stack:
                 try:
-                    session, tenant = check()
+                    session, tenant = request_session(
+                        request, guard, license_key, key_header, hwid_header, hwid
+                    )
+                    session = check(session)
                     if tenant is not None:
                         session = stack.enter_context(tenant)
                 except (LicenseError, ConfigurationError) as exc:

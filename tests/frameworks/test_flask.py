@@ -1,5 +1,7 @@
 """Flask through its test client against a real local AuthForge server."""
 
+import asyncio
+import concurrent.futures
 import threading
 
 import pytest
@@ -172,6 +174,113 @@ def test_async_views(af, make_guard):
     assert client.get("/a").json == {"tier": "free"}
     answer = client.get("/b")
     assert (answer.status_code, answer.json["code"]) == (403, "feature_not_licensed")
+
+
+class OneLoopFlask(Flask):
+    """An app that runs every async view on one long-lived event loop (to share its async
+    clients between requests), whose default executor the app sized for its own jobs:
+    Flask's documented way to change how async views run is ``async_to_sync``."""
+
+    def __init__(self, name, executor):
+        super().__init__(name)
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(executor)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def async_to_sync(self, func):
+        def run(*args, **kwargs):
+            # The request's context (flask.g, the request) goes with the coroutine's task.
+            return asyncio.run_coroutine_threadsafe(func(*args, **kwargs), self.loop).result()
+
+        return run
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.mark.parametrize("executor_state", ["saturated", "shut-down"])
+@pytest.mark.parametrize("tenant", [False, True], ids=["app-license", "tenant"])
+def test_an_async_view_never_waits_on_the_apps_default_executor(
+    af, make_guard, executor_state, tenant
+):
+    """The gate of an async view logs in on the guard's own login threads: the loop's
+    default executor is the application's, and full of its jobs or shut down it must
+    neither hold a licensed request back nor break it."""
+    pytest.importorskip("asgiref")
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=None if tenant else key)
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+    release = threading.Event()
+    app = OneLoopFlask(__name__, executor)
+    try:
+        if executor_state == "saturated":
+            busy = [executor.submit(release.wait, 60) for _ in range(2)]
+            wait_for(lambda: all(job.running() for job in busy))
+        else:
+            executor.shutdown()
+        AuthForge(app, guard=guard)
+
+        @app.get("/report")
+        @license_required(guard=guard, key_header="X-License-Key" if tenant else None)
+        async def report():
+            return {"tier": g.license.tier, "pro": has_feature("pro", guard=guard)}
+
+        client = app.test_client()
+        headers = {"X-License-Key": key} if tenant else {}
+        answer = in_a_thread(lambda: client.get("/report", headers=headers))()
+        assert (answer.status_code, answer.json) == (200, {"tier": "pro", "pro": True})
+        assert af.stats()["licenses"][key]["validates"] == 1
+    finally:
+        release.set()
+        app.stop()
+        executor.shutdown()
+
+
+def test_an_async_view_answers_a_lost_license_after_its_cleanup_ran(af, make_guard):
+    """As a sync view (and any guarded call outside a block): the loss of the app's
+    license is answered only once its hooks are done, waited for without a thread."""
+    pytest.importorskip("asgiref")
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=key)
+    lost, arrived, answered = threading.Event(), threading.Event(), threading.Event()
+    order = []
+
+    @guard.on_lost
+    def save_work(event):
+        lost.set()
+        arrived.wait(10)
+        # A bound, not a timing goal: a gate that does not wait answers meanwhile.
+        answered.wait(3)
+        order.append("cleanup done")
+
+    app = Flask(__name__)
+    AuthForge(app, guard=guard)
+    app.before_request(arrived.set)
+
+    @app.after_request
+    def record(response):
+        order.append("answered")
+        answered.set()
+        return response
+
+    @app.get("/report")
+    @license_required(guard=guard)
+    async def report():
+        return {"tier": g.license.tier}
+
+    client = app.test_client()
+    assert client.get("/report").json == {"tier": "pro"}
+    order.clear()
+    arrived.clear()
+    answered.clear()
+    af.revoke(key)
+    assert lost.wait(10)
+    answer = in_a_thread(lambda: client.get("/report"))()
+    assert (answer.status_code, answer.json["code"]) == (403, "revoked")
+    assert order == ["cleanup done", "answered"]
 
 
 # -- a tenant's request runs in a licensed() block on the tenant's session -------------------
