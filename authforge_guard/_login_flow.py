@@ -179,7 +179,7 @@ class LoginFlow:
             else:
                 answer = self._upstream.engine.validate(key, hwid)
         except AuthForgeError as exc:
-            self._reach.leave(probe, exc.code)
+            self._reach.leave(probe, exc.code, exc)
             # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
             raise LicenseError(exc.code, f"license refused: {exc.code}") from exc
         except BaseException:

@@ -14,8 +14,9 @@ Two things a bot or an async API needs when AuthForge is slow or down:
   find the same, each after its own retry cycle: 60 tenants queued one behind
   another for 20 s. ``Reachability`` remembers the outage; while one login
   (the probe) is trying the server again, the others fail at once with the
-  same transient code. The first answer of any kind (a session, a verdict)
-  ends the outage.
+  same transient code, caused by (a copy of) the failure the last probe met, so
+  whoever reads the traceback sees why the server is believed down. The first
+  answer of any kind (a session, a verdict) ends the outage.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import weakref
 from typing import Callable
 
 from ._exceptions import LicenseError
+from ._sessions import copy_error
 
 logger = logging.getLogger("authforge_guard")
 
@@ -102,6 +104,9 @@ class Reachability:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._down: str | None = None  # the transient code of the outage, or None
+        # What the last login that found the server unreachable raised: the cause of
+        # every fast failure (a copy each), for whoever reads the traceback.
+        self._failure: BaseException | None = None
         self._probing = False
         _FORK_RESET.add(self)
 
@@ -111,12 +116,13 @@ class Reachability:
 
     def enter(self) -> bool:
         """Before a login's request: True if this login is the probe of a known outage.
-        Raises the outage's code at once while another login is probing."""
+        Raises the outage's code at once while another login is probing, caused by a copy
+        of the last probe's failure."""
         with self._lock:
             if self._down is None:
                 return False
             if self._probing:
-                code = self._down
+                code, failure = self._down, self._failure
             else:
                 self._probing = True
                 return True
@@ -124,15 +130,18 @@ class Reachability:
             code,
             f"license refused: {code} (the license server is not reachable; "
             "another login is trying it again)",
-        )
+        ) from (copy_error(failure) if failure is not None else None)
 
-    def leave(self, probe: bool, code: str | None) -> None:
+    def leave(self, probe: bool, code: str | None, failure: BaseException | None = None) -> None:
         """After the request: ``code`` is the failure's code, or ``None`` for any answer
-        from the server (a session or a verdict)."""
+        from the server (a session or a verdict); ``failure`` what the request raised (its
+        message and cause chain name no license key or token: the transport's errors)."""
         with self._lock:
             if probe:
                 self._probing = False
             if code is not None and is_unreachable(code):
+                # A copy: not the frames of the login that raised it (they hold the Guard).
+                self._failure = copy_error(failure) if failure is not None else None
                 if self._down is None:
                     logger.warning(
                         "authforge_guard: the license server is not reachable (%s); other "
@@ -141,7 +150,7 @@ class Reachability:
                     )
                 self._down = code
             elif self._down is not None:
-                self._down = None
+                self._down = self._failure = None
                 logger.info("authforge_guard: the license server answers again")
 
     def abandon(self, probe: bool) -> None:

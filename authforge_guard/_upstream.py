@@ -76,7 +76,7 @@ class Upstream:
                 list(s.public_key) if isinstance(s.public_key, tuple) else s.public_key
             )
         except ValueError as exc:  # settings are checked at construction: a last guard
-            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
+            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from exc
         ttl = s.ttl_seconds if isinstance(s.ttl_seconds, int) and s.ttl_seconds > 0 else None
         return Engine(
             app_id=s.app_id,
@@ -99,7 +99,7 @@ class Upstream:
                 retry=self._retry_policy,
             )
         except ValueError as exc:  # settings are checked at construction: a last guard
-            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from None
+            raise ConfigurationError(f"cannot build the AuthForge client: {exc}") from exc
 
     def hwid(self, hwid_override: str | None = None) -> str:
         """The HWID the Guard sends for ``hwid_override`` (default: its configured one)."""

@@ -42,6 +42,7 @@ def check_loss_reaction(app, tmp_path, *, exit_code, dialog=True):
     then the dialog, then the exit code, through ``finally`` and ``atexit``; no traceback."""
     code = app.finish()
     names = app.names()
+    print("events:", names, "\nstderr:", app.stderr)  # shown in full when an assertion fails
     assert code == exit_code, (names, app.stderr)
     assert names.index("saved") < names.index("on_lost"), names
     assert app.wait_event("saved")["thread"] == "MainThread"

@@ -239,6 +239,50 @@ def test_an_async_view_never_waits_on_the_apps_default_executor(
         executor.shutdown()
 
 
+def test_an_async_view_answers_a_lost_license_after_its_cleanup_ran(af, make_guard):
+    """As a sync view (and any guarded call outside a block): the loss of the app's
+    license is answered only once its hooks are done, waited for without a thread."""
+    pytest.importorskip("asgiref")
+    key = af.create_license({"tier": "pro"})
+    guard = make_guard(license_key=key)
+    lost, arrived, answered = threading.Event(), threading.Event(), threading.Event()
+    order = []
+
+    @guard.on_lost
+    def save_work(event):
+        lost.set()
+        arrived.wait(10)
+        # A bound, not a timing goal: a gate that does not wait answers meanwhile.
+        answered.wait(3)
+        order.append("cleanup done")
+
+    app = Flask(__name__)
+    AuthForge(app, guard=guard)
+    app.before_request(arrived.set)
+
+    @app.after_request
+    def record(response):
+        order.append("answered")
+        answered.set()
+        return response
+
+    @app.get("/report")
+    @license_required(guard=guard)
+    async def report():
+        return {"tier": g.license.tier}
+
+    client = app.test_client()
+    assert client.get("/report").json == {"tier": "pro"}
+    order.clear()
+    arrived.clear()
+    answered.clear()
+    af.revoke(key)
+    assert lost.wait(10)
+    answer = in_a_thread(lambda: client.get("/report"))()
+    assert (answer.status_code, answer.json["code"]) == (403, "revoked")
+    assert order == ["cleanup done", "answered"]
+
+
 # -- a tenant's request runs in a licensed() block on the tenant's session -------------------
 
 
