@@ -18,8 +18,10 @@ from __future__ import annotations
 import _thread
 import atexit
 import logging
+import sys
 import threading
 import time
+import traceback
 from typing import TYPE_CHECKING
 
 from . import _console, _delivery, _interrupts, _loops
@@ -107,7 +109,9 @@ class RaisePolicy(LossPolicy):
             f"license lost ({loss.code}) and the program did not stop; "
             f"exiting with code {self.exit_code}"
         )
-        logger.critical("authforge_guard: %s", message)
+        # Where the main thread was held, for whoever reads the log: a program that
+        # ignores the loss, a C call that never returns, or (a bug of ours) library code.
+        logger.critical("authforge_guard: %s; the main thread was at:\n%s", message, _main_stack())
         _console.say(f"authforge_guard: {message}", logged=True)
         _loops.exit_now(self.exit_code)
 
@@ -209,3 +213,11 @@ def policy_for(settings: GuardSettings) -> LossPolicy:
     if settings.on_lost == "exit":
         return ExitPolicy(settings)
     return LossPolicy()
+
+
+def _main_stack() -> str:
+    """The main thread's current stack, innermost last (file, line, function and source
+    line: code, never a variable's value)."""
+    main = threading.main_thread().ident
+    frame = sys._current_frames().get(main) if main is not None else None
+    return "".join(traceback.format_stack(frame)) if frame is not None else "(not running)\n"

@@ -92,3 +92,5 @@ def test_a_main_thread_that_never_takes_the_loss_ends_with_the_exit_code(af, tmp
     assert code == 9, err[-2000:]
     assert "delivering it again" in err
     assert "did not stop; exiting with code 9" in err
+    # The log names where the main thread was held: the program's own code (run by -c).
+    assert 'the main thread was at:\n  File "<string>", line' in err, err[-2000:]
