@@ -22,6 +22,7 @@ from typing import Any, Callable
 import pytest
 
 from authforge_guard._retry import RetryPolicy
+from tests.support.redis_server import RedisServer, missing_reason
 
 # Real retries, real sleeps, only shorter: tests must not wait 2 s and 5 s.
 FAST_RETRY = RetryPolicy(rate_limit_delays=(0.05, 0.1), network_delays=(0.05,), max_retry_after=0.2)
@@ -146,3 +147,14 @@ def _fresh_default_guard(monkeypatch):
     _reset_default_for_tests()
     yield
     _reset_default_for_tests()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """The URL of a real ``redis-server`` for this module (skips when there is none)."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
+    yield server.url
+    server.close()

@@ -17,8 +17,6 @@ import sys
 
 import pytest
 
-from tests.support.redis_server import RedisServer, missing_reason
-
 from .conftest import clean_environment, fake_clock, run, with_pythonpath
 
 DAY = 86400.0
@@ -86,16 +84,6 @@ def test_a_start_that_refuses_an_expired_entry_still_moves_the_clock_mark(
     result, stderr = run(program, env)
     assert result == {"refused": "revoked"}
     assert "clock_rollback" in stderr
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory):
-    reason = missing_reason()
-    if reason:
-        pytest.skip(reason)
-    server = RedisServer(str(tmp_path_factory.mktemp("redis"))).start()
-    yield server.url
-    server.close()
 
 
 def test_a_revocation_seen_at_login_tombstones_the_shared_redis_entry(
