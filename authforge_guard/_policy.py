@@ -157,11 +157,17 @@ class ExitPolicy(LossPolicy):
         atexit.register(self._exit_at_shutdown)
 
     def after_hooks(self, blocks: list[Block], loss: Loss) -> None:
-        if _loops.exit_through_loop(loss, self.exit_code, self.grace):
+        main = threading.main_thread().ident
+        if main is not None and _loops.loop_of(main) is not None:
             # A GUI loop in the main thread closes the app and exits with our code itself
-            # (see _loops): no forced status at exit, so every atexit handler runs.
+            # (see _loops): no forced status at exit, so every atexit handler runs. Taken
+            # back *before* the loss is posted: the app may close and reach its atexit
+            # handlers before this thread runs again, and ours, registered last, would run
+            # first and end the process before the program's own.
             atexit.unregister(self._exit_at_shutdown)
-            return
+            if _loops.exit_through_loop(loss, self.exit_code, self.grace):
+                return
+            atexit.register(self._exit_at_shutdown)  # the loop ended meanwhile
         threading.Thread(target=self._watchdog, name="authforge-exit-watchdog", daemon=True).start()
         if self.cooperative:
             return
