@@ -362,7 +362,12 @@ class Desktop:
 
     def _finish(self, code: int) -> None:
         """Leave the block, stop listening, close the windows, exit with ``code``; the
-        last resort (``os._exit``) if the program has not ended ``exit_grace`` later."""
+        last resort (``os._exit``) if the program has not ended ``exit_grace`` later.
+
+        A program already exiting then (its loop returned, its ``finally`` ran: the main
+        thread has ended and the interpreter runs its ``atexit`` handlers, slowly on a
+        loaded machine) gets one ``exit_grace`` more, so its cleanups run; a cleanup that
+        hangs still ends with ``code`` then (fail closed: the bound is twice the grace)."""
         if self._closed:
             return
         self._shutdown()
@@ -370,6 +375,14 @@ class Desktop:
 
         def last_resort() -> None:
             threading.Event().wait(grace)
+            if not threading.main_thread().is_alive():
+                logger.warning(
+                    "authforge_guard: the program is still exiting after %.1fs; "
+                    "its cleanups get %.1fs more",
+                    grace,
+                    grace,
+                )
+                threading.Event().wait(grace)
             logger.critical("authforge_guard: the program did not end within %.1fs", grace)
             _loops.exit_now(code)
 
