@@ -131,3 +131,18 @@ def _bypasses_proxy(host: str) -> bool:
         if name == entry_host or name.endswith("." + entry_host):
             return True
     return False
+
+
+# The hosted service allows six heartbeats a minute per session.
+MIN_REMOTE_HEARTBEAT_INTERVAL = 10.0
+
+
+def check_heartbeat_interval(interval: Any, host: str) -> float:
+    """``interval`` as seconds, or ``ValueError`` (also used to check a Guard's settings)."""
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
+        raise ValueError("heartbeat_interval must be a positive number of seconds")
+    # Loopback servers are ours (tests, the demo): any positive interval, so
+    # tests never sleep. The real service allows 6 heartbeats a minute.
+    if interval < MIN_REMOTE_HEARTBEAT_INTERVAL and not is_loopback_host(host):
+        raise ValueError("heartbeat_interval must be >= 10")
+    return float(interval)

@@ -23,6 +23,7 @@ import threading
 import weakref
 from typing import Any, Callable, Optional
 
+from ._addresses import check_heartbeat_interval
 from ._clock import Deadline, elapsed
 from ._engine import Answer, Engine
 from ._exceptions import AuthForgeError
@@ -41,12 +42,7 @@ from ._protocol import (
 )
 from ._records import Record
 from ._retry import RetryPolicy
-from ._scheduler import (
-    UNREACHABLE_INTERVALS,
-    HeartbeatScheduler,
-    check_heartbeat_interval,
-    silence_bound,
-)
+from ._scheduler import UNREACHABLE_INTERVALS, HeartbeatScheduler, silence_bound
 from ._transport import Transport
 
 logger = logging.getLogger("authforge_guard")

@@ -837,7 +837,7 @@ class _Source:
 
     def interval(self, interval: float, host: str) -> float:
         """The interval, checked by the client's own rule for ``host`` (>= 10 s when remote)."""
-        from ._scheduler import check_heartbeat_interval
+        from ._addresses import check_heartbeat_interval
 
         try:
             return check_heartbeat_interval(interval, host)

@@ -24,7 +24,6 @@ import threading
 import weakref
 from typing import Any, Callable
 
-from ._addresses import is_loopback_host
 from ._clock import bounded_wait, elapsed
 from ._exceptions import AuthForgeError
 
@@ -96,21 +95,6 @@ def wait_on_session_clock(stopped: threading.Event, delay: float) -> bool:
             return stopped.is_set()
         if stopped.wait(min(remaining, WAIT_SLICE)):
             return True
-
-
-# The hosted service allows six heartbeats a minute per session.
-MIN_REMOTE_HEARTBEAT_INTERVAL = 10.0
-
-
-def check_heartbeat_interval(interval: Any, host: str) -> float:
-    """``interval`` as seconds, or ``ValueError`` (also used to check a Guard's settings)."""
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
-        raise ValueError("heartbeat_interval must be a positive number of seconds")
-    # Loopback servers are ours (tests, the demo): any positive interval, so
-    # tests never sleep. The real service allows 6 heartbeats a minute.
-    if interval < MIN_REMOTE_HEARTBEAT_INTERVAL and not is_loopback_host(host):
-        raise ValueError("heartbeat_interval must be >= 10")
-    return float(interval)
 
 
 class SessionTimer:
