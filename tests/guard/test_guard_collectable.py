@@ -9,6 +9,8 @@ import weakref
 
 import pytest
 
+from tests.support.waiting import wait_for
+
 
 @pytest.fixture
 def no_cycle_collector():
@@ -51,3 +53,16 @@ def test_a_dropped_guard_with_live_sessions_is_freed_and_its_sessions_end(af, no
     del guard
     assert ref() is None
     assert not session.active and session.lost_code == "logout"
+
+
+def test_a_login_thread_keeps_nothing_of_a_guard_after_its_login(af, no_cycle_collector):
+    key = af.create_license({"tier": "pro"})
+    guard = _guard(af, key)
+    session = asyncio.run(guard.aensure(key, hwid_override="user-1"))
+    assert session.active
+    # The login thread stays for the next login (it ends after 30 s idle); between jobs
+    # it holds no job, so the login flow and its table go with their Guard.
+    flow, table = weakref.ref(guard._login_flow), weakref.ref(guard._table)
+    del guard
+    assert wait_for(lambda: flow() is None and table() is None)
+    assert not session.active
