@@ -106,7 +106,7 @@ def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
             trust=trust,
             expected_nonce=None,
         )
-        fresh = guard._new_entry(
+        fresh = guard._login_flow.new_entry(
             e.slot,
             e.key,
             e.hwid,

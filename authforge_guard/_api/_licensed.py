@@ -196,9 +196,10 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         outer = _blocks.current_block()
         if outer is not None:
             await _blocks.await_loss(outer)
-        slot = active._slot(self._license_key, self._hwid_override, self._license_file)
+        flow = active._login_flow
+        slot = flow.slot(self._license_key, self._hwid_override, self._license_file)
         # Logging in is network I/O: never on the event loop's thread.
-        entry = await active._obtain_async(slot, self._license_file, by_block=True)
+        entry = await flow.obtain_async(slot, self._license_file, by_block=True)
         task = asyncio.current_task()
         block = active._open_block(
             self._license_key, self._hwid_override, self._license_file, task, entry
@@ -235,7 +236,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
 
     # -- shared --------------------------------------------------------------
     def _live_entry(self, active: Guard) -> Any:
-        slot = active._slot(self._license_key, self._hwid_override, self._license_file)
+        slot = active._login_flow.slot(self._license_key, self._hwid_override, self._license_file)
         entry = active._table.entries.get(slot)
         return entry if entry is not None and entry.session.active else None
 

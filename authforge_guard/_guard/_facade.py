@@ -6,15 +6,18 @@ licenses each of its users with the same Guard. Each pair has its own
 ``Session``; a loss of one runs the hooks with that session and raises only
 in that session's blocks.
 
-This module is the façade: the public methods. Its parts live next to it:
-the login (from a call's arguments to an installed session) in
-``_login_flow``; the table of sessions (logins in flight, remembered
-failures, eviction, idle sweep) in ``_session_table`` and the engine and
-session stores in ``_upstream``, each session's background checks and
-deadlines in ``_checks`` (run by ``_scheduler``, one timer thread for every
-session of the process), what a loss does in ``_losses``: objects the Guard
-holds. Then ``on_lost`` in ``_policy``, reaching running code through
-``_delivery._blocks``; the hooks in ``_hooks``; the AuthForge calls in ``_engine``.
+This module is the façade: the public methods. Its parts live next to it,
+objects the Guard holds that know nothing of the Guard class: the login
+(from a call's arguments to an installed session) in ``_login_flow``; the
+table of sessions (logins in flight, remembered failures, eviction, idle
+sweep) in ``_session_table``; the engine and session stores in
+``_upstream``; each session's background checks and deadlines in ``_checks``
+(run by ``_scheduler``, one timer thread for every session of the process);
+what a loss does in ``_losses``. Then ``on_lost`` in ``_policy``, reaching
+running code through ``_delivery._blocks``; the hooks in ``_hooks``; the AuthForge
+calls in ``_engine``. The parts reach the Guard only through weak calls (the
+login flow's setting of ``_fast_session``, the loss path's drop of an entry),
+so a Guard the program drops is freed at once.
 The process-wide default guard is ``_default_guard``; the session a guarded
 call runs on, ``_guarded_call``.
 
@@ -47,7 +50,6 @@ from .._exceptions import AuthForgeError, LicenseError
 from ._checks import SessionChecks
 from ._config import GuardSettings, resolve_settings
 from ._login_flow import LoginFlow
-from ._logins import LoginPool, Reachability
 from ._losses import LossPath
 from ._policy import policy_for
 from ._session import Session
@@ -71,7 +73,7 @@ logger = logging.getLogger("authforge_guard")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Guard(LoginFlow):
+class Guard:
     """Licensing for one program: ``ensure()`` logs in once per ``(key, hwid)``; hooks and
     ``on_lost`` decide what a loss does.
 
@@ -164,10 +166,6 @@ class Guard(LoginFlow):
         self._hooks = HookRegistry(self.settings.hook_timeout)
         self._policy = policy_for(self.settings)
         self._signal = self.settings.interrupt_signal if self.settings.interrupt else None
-        # Logins asked for by coroutines run on threads of our own, never the loop's default
-        # executor; a server found unreachable fails the other logins fast (``_logins``).
-        self._logins = LoginPool(self.settings.login_workers)
-        self._reach = Reachability()
         # AuthForge and the session stores (``_upstream``): an object of its own.
         self._upstream = Upstream(self.settings, retry_policy, environ)
         self._fleet = self._upstream.fleet  # the Guard's own store, if any (opt-in)
@@ -191,6 +189,17 @@ class Guard(LoginFlow):
         )
         self._checks = SessionChecks(
             self.settings, self._table, self._upstream, self._hooks, self._losses.lose
+        )
+        # From a call's arguments to an installed session (``_login_flow``), with its own
+        # login threads; it sets the hot path's session through a weak call.
+        self._login_flow = LoginFlow(
+            self.settings,
+            self._table,
+            self._upstream,
+            self._checks,
+            self._losses,
+            self._policy,
+            _fast_session_setter(self),
         )
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
@@ -260,8 +269,9 @@ class Guard(LoginFlow):
         lost = _blocks.lost_around(_blocks.current_block())
         if lost is not None:
             raise lost
-        return self._obtain(
-            self._slot(license_key, hwid_override, license_file), license_file
+        flow = self._login_flow
+        return flow.obtain(
+            flow.slot(license_key, hwid_override, license_file), license_file
         ).session
 
     async def aensure(
@@ -276,11 +286,12 @@ class Guard(LoginFlow):
         block = _blocks.current_block()
         if block is not None:
             await _blocks.await_loss(block)
-        slot = self._slot(license_key, hwid_override, license_file)
+        flow = self._login_flow
+        slot = flow.slot(license_key, hwid_override, license_file)
         entry = self._table.live(slot)
         if entry is not None:
             return entry.session
-        return (await self._obtain_async(slot, license_file)).session
+        return (await flow.obtain_async(slot, license_file)).session
 
     # ---------------------------------------------------------- session store
 
@@ -307,7 +318,8 @@ class Guard(LoginFlow):
             if every:
                 ended = list(table.entries.values())
             else:
-                found = table.entries.get(self._slot(license_key, hwid_override, None))
+                slot = self._login_flow.slot(license_key, hwid_override, None)
+                found = table.entries.get(slot)
                 ended = [found] if found is not None else []
             for entry in ended:
                 self._drop_locked(entry, "logout")
@@ -362,9 +374,10 @@ class Guard(LoginFlow):
         entry: Entry | None = None,
     ) -> Block:
         """Count a new ``licensed()`` block on its session (logging in first if needed)."""
-        slot = self._slot(license_key, hwid_override, license_file)
+        flow = self._login_flow
+        slot = flow.slot(license_key, hwid_override, license_file)
         if entry is None:
-            entry = self._obtain(slot, license_file, by_block=True)
+            entry = flow.obtain(slot, license_file, by_block=True)
         with self._table.lock:
             if not entry.session.active:
                 raise LicenseError(entry.session.lost_code or "session_expired")
@@ -407,7 +420,7 @@ class Guard(LoginFlow):
         session = block.session
         if session.active:
             return session
-        return self._obtain(block.slot).session
+        return self._login_flow.obtain(block.slot).session
 
     def _check_guarded_call(self, license_key: str | None = None) -> Session:
         """The slow path of a guarded call outside any block of this Guard: make sure of the
@@ -416,7 +429,8 @@ class Guard(LoginFlow):
         if loss is not None:
             _blocks.wait_for_hooks(loss)
         self._policy.check_call()
-        return self._obtain(self._slot(license_key, None, None)).session
+        flow = self._login_flow
+        return flow.obtain(flow.slot(license_key, None, None)).session
 
     # ------------------------------------------------------------------ hooks
 
@@ -501,6 +515,19 @@ class Guard(LoginFlow):
 
     def has_feature(self, name: str) -> bool:
         return bool(_sugar.public("has_feature")(name, guard=self))
+
+
+def _fast_session_setter(guard: Guard) -> Callable[[Session], None]:
+    """How the login flow makes a new default session the hot path's: a weak call, so the
+    flow (and the login threads running it) never keep the Guard alive."""
+    ref = weakref.ref(guard)
+
+    def show(session: Session) -> None:
+        target = ref()
+        if target is not None:
+            target._fast_session = session
+
+    return show
 
 
 # A forked child must not run on its parent's sessions: its Guards forget them.

@@ -3,14 +3,20 @@
 one), and the new session's installation in the table.
 
 Why a part of its own: this is the one path a license key takes down the
-layers (``Guard.ensure`` -> ``_slot`` -> ``_obtain`` -> a flight of the
-session table, ``_table`` -> ``_login``, handed to the flight -> the engine or
-the store's ``Fleet``, both ``_upstream``'s -> ``_install`` in the table);
-everything it needs from the rest of the Guard is declared below.
-A login asked for by a coroutine runs on the Guard's own login threads
-(``_logins``), never on the event loop's default executor.
+layers: ``Guard.ensure`` -> ``LoginFlow.slot`` and ``obtain`` -> a flight of
+the session table (``SessionTable.lead_flight``), which runs ``login``, handed
+to it -> the engine or the store's ``Fleet`` (both the ``Upstream``'s) ->
+``_install`` in the table, arming the session's checks. Nothing on that path
+calls back into the Guard.
 
-``LoginFlow`` is a part of ``Guard`` (a base class).
+``LoginFlow`` is an object the Guard holds (``guard._login_flow``), knowing
+nothing of the Guard class: it is given the settings, the session table, the
+upstream, the checks, the loss path and the policy, and one weak callback,
+``show``, that sets the Guard's hot-path session (``_fast_session``) without
+the flow keeping the Guard alive. A login asked for by a coroutine runs on the
+flow's own login threads (``pool``, a ``LoginPool``), never on the event
+loop's default executor; ``reach`` remembers an outage of the server for
+every login of this Guard.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .._base._clock import Deadline
 from .._base._scheduler import weak_method
@@ -26,7 +32,6 @@ from .._exceptions import AuthForgeError, LicenseError
 from ._config import GuardSettings, missing_setting
 from ._keystore import load_key
 from ._logins import LoginPool, Reachability
-from ._policy import LossPolicy
 from ._session import Session, license_end
 from ._sessions import DEFAULT_SLOT, Entry, Slot, state_for
 
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from .._stores._fleet import Fleet
     from ._checks import SessionChecks
     from ._losses import LossPath
+    from ._policy import LossPolicy
     from ._session_table import SessionTable
     from ._upstream import Upstream
 
@@ -42,19 +48,33 @@ logger = logging.getLogger("authforge_guard")
 
 
 class LoginFlow:
-    """From a call's arguments to a live, installed session of the Guard."""
+    """From a call's arguments to a live, installed session."""
 
-    settings: GuardSettings
-    _table: SessionTable
-    _upstream: Upstream
-    _checks: SessionChecks
-    _losses: LossPath
-    _fast_session: Session | None
-    _logins: LoginPool
-    _reach: Reachability
-    _policy: LossPolicy
+    def __init__(
+        self,
+        settings: GuardSettings,
+        table: SessionTable,
+        upstream: Upstream,
+        checks: SessionChecks,
+        losses: LossPath,
+        policy: LossPolicy,
+        show: Callable[[Session], None],
+    ) -> None:
+        self.settings = settings
+        self._table = table
+        self._upstream = upstream
+        self._checks = checks
+        self._losses = losses
+        self._policy = policy
+        # Makes a new default session the hot path's (under the table's lock). The
+        # Guard gives a weak call: the flow must not keep its Guard alive.
+        self._show = show
+        # Logins asked for by coroutines run on threads of our own, never the loop's
+        # default executor; a server found unreachable fails the other logins fast.
+        self.pool = LoginPool(settings.login_workers)
+        self.reach = Reachability()
 
-    def _slot(
+    def slot(
         self, license_key: str | None, hwid_override: str | None, license_file: Any
     ) -> Slot | None:
         """Which session a call means. The configured key with the configured hwid is the
@@ -79,9 +99,11 @@ class LoginFlow:
             license_key = s.license_key
         return Slot(license_key, hwid)
 
-    def _obtain(
+    def obtain(
         self, slot: Slot | None, license_file: Any = None, *, by_block: bool = False
     ) -> Entry:
+        """The live entry of ``slot``, or one login's (this thread's, or the flight it
+        joins: racing callers share one login and its result)."""
         entry = self._table.live(slot)
         if entry is not None:
             return entry
@@ -89,12 +111,13 @@ class LoginFlow:
         if not lead:
             return flight.result()
         return self._table.lead_flight(
-            slot, flight, lambda: self._login(slot, license_file), by_block
+            slot, flight, lambda: self.login(slot, license_file), by_block
         )
 
-    async def _obtain_async(
+    async def obtain_async(
         self, slot: Slot | None, license_file: Any = None, *, by_block: bool = False
     ) -> Entry:
+        """``obtain`` for coroutines: the login runs on a login thread (``pool``)."""
         entry = self._table.live(slot)
         if entry is not None:
             return entry
@@ -105,16 +128,18 @@ class LoginFlow:
             # default executor, which the application's own jobs share); this coroutine and
             # any other caller of the same session wait on its flight. A login no thread
             # took within the request timeout is not started: its callers get ``timeout``.
-            self._logins.submit(
+            self.pool.submit(
                 lambda: table.lead_flight_quietly(
-                    slot, flight, lambda: self._login(slot, license_file), by_block
+                    slot, flight, lambda: self.login(slot, license_file), by_block
                 ),
                 lambda: table.fail_flight(slot, flight, LicenseError("timeout")),
                 self.settings.request_timeout,
             )
         return await flight.wait_async()
 
-    def _login(self, slot: Slot | None, license_file: Any) -> Entry:
+    def login(self, slot: Slot | None, license_file: Any) -> Entry:
+        """Log ``slot`` in (its file offline, else its key online) and install the session;
+        run by the slot's flight, once for all its callers."""
         s = self.settings
         hwid_override = slot.hwid if slot is not None else None
         if slot is None:
@@ -154,7 +179,7 @@ class LoginFlow:
             raise LicenseError(exc.code, f"license file refused: {exc.code}") from exc
         lic = result["license"]
         expires = parse_iso_utc(lic["expires_at"])
-        entry = self._new_entry(
+        entry = self.new_entry(
             slot,
             lic["license_key"],
             hwid,
@@ -171,7 +196,7 @@ class LoginFlow:
     def _login_online(self, slot: Slot | None, key: str, hwid: str) -> Entry:
         if not self.settings.app_secret:
             raise missing_setting("app_secret", "argument app_secret=", "online licensing needs it")
-        probe = self._reach.enter()  # raises at once while another login probes an outage
+        probe = self.reach.enter()  # raises at once while another login probes an outage
         try:
             fleet = self._upstream.fleet_for(hwid)
             if fleet is not None:
@@ -179,15 +204,15 @@ class LoginFlow:
             else:
                 answer = self._upstream.engine.validate(key, hwid)
         except AuthForgeError as exc:
-            self._reach.leave(probe, exc.code, exc)
+            self.reach.leave(probe, exc.code, exc)
             # The cause stays: a TLS reason, a timeout, for whoever reads the traceback.
             raise LicenseError(exc.code, f"license refused: {exc.code}") from exc
         except BaseException:
-            self._reach.abandon(probe)  # no news about the server either way
+            self.reach.abandon(probe)  # no news about the server either way
             raise
-        self._reach.leave(probe, None)
+        self.reach.leave(probe, None)
         signed = answer.signed
-        entry = self._new_entry(
+        entry = self.new_entry(
             slot,
             key,
             hwid,
@@ -204,7 +229,7 @@ class LoginFlow:
             fleet.follow(key, hwid, weak_method(self._losses, "lost_elsewhere"))
         return entry
 
-    def _new_entry(
+    def new_entry(
         self,
         slot: Slot | None,
         key: str,
@@ -225,7 +250,7 @@ class LoginFlow:
             if previous is not None:  # cannot happen: one flight per slot
                 return previous
             if entry.is_default:
-                self._fast_session = entry.session
+                self._show(entry.session)
             self._checks.arm(entry)
         if evicted:
             logger.info(

@@ -85,6 +85,10 @@ class LoginPool:
                 (run if time.monotonic() < due else too_late)()
             except BaseException:  # a job must not end the worker
                 logger.exception("authforge_guard: a login job raised")
+            finally:
+                # Idle until the next job, a worker keeps nothing of this one: its
+                # closures hold a Guard's login flow and session table.
+                del run, too_late
 
     def _after_fork(self) -> None:
         # The threads did not survive the fork; queued jobs belong to the parent's loop.
