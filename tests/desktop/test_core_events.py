@@ -11,7 +11,7 @@ import textwrap
 import threading
 
 from authforge_guard import LicenseLost, licensed
-from authforge_guard._loops import Delivery, register, unregister
+from authforge_guard._delivery._loops import Delivery, register, unregister
 from tests.support.waiting import wait_for
 
 
@@ -96,8 +96,8 @@ def test_activate_with_the_right_key_right_after_a_wrong_one_succeeds(
     # The activation dialog's second try: the refusal remembered for the wrong stored key
     # (30 s) must not answer for the right one.
     from authforge_guard import LicenseError
-    from authforge_guard._activate import activate
-    from authforge_guard._keystore import load_key
+    from authforge_guard._api._activate import activate
+    from authforge_guard._guard._keystore import load_key
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("AUTHFORGE_LICENSE_KEY", raising=False)

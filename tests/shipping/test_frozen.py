@@ -61,7 +61,7 @@ def test_a_plain_pyinstaller_onefile_build_serves_every_customer_case(tmp_path):
 PROBE = """
 import sys
 from authforge_guard import requires_license
-from authforge_guard._transport import Transport
+from authforge_guard._transport._http import Transport
 
 @requires_license
 def job():
