@@ -122,7 +122,7 @@ def test_activate_with_the_right_key_right_after_a_wrong_one_succeeds(
 EXIT_THROUGH_A_SLOW_POST = textwrap.dedent("""
     import atexit, queue, threading
     from authforge_guard.testing import LocalAuthForge
-    from authforge_guard._loops import register
+    from authforge_guard._delivery._loops import register
 
     exiting = threading.Event()
 
