@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import _thread
 import collections
+import contextlib
 import logging
 import os
 import sys
@@ -213,9 +214,46 @@ def _protected_frame(frame: FrameType | None) -> bool:
     return False
 
 
+# Python 3.9's numbers (its ``opcode.opmap``) of the instructions that end a ``with`` body.
+_POP_BLOCK, _LOAD_CONST, _DUP_TOP, _CALL_FUNCTION = 87, 100, 4, 131
+
+
+def _closing_a_with(frame: FrameType | None) -> bool:
+    """True when ``frame`` has ended a ``with`` body and not yet called its ``__exit__``.
+
+    Python 3.9 runs signal handlers right after the ``POP_BLOCK`` that ends a
+    ``with`` body, before ``LOAD_CONST None; DUP_TOP; DUP_TOP; CALL_FUNCTION 3``
+    calls ``__exit__`` (bpo-29988, fixed in 3.10, which checks for signals only
+    at calls and backward jumps): an exception raised there skips ``__exit__``,
+    and the ``licensed()`` block it ends would stay open for good (its session
+    used, and the escalation, which sees the block still running, would end a
+    program that did take the loss)."""
+    if sys.version_info >= (3, 10) or frame is None:
+        return False
+    code = frame.f_code
+    raw = code.co_code
+    at = frame.f_lasti
+    for start in range(at, max(at - 8, -2), -2):  # the POP_BLOCK at or just before ``at``
+        ops = raw[start : start + 10]
+        if (
+            len(ops) == 10
+            and ops[0] == _POP_BLOCK
+            and (ops[2], ops[4], ops[6]) == (_LOAD_CONST, _DUP_TOP, _DUP_TOP)
+            and code.co_consts[ops[3]] is None
+            and (ops[8], ops[9]) == (_CALL_FUNCTION, 3)
+        ):
+            return True
+    return False
+
+
+def _wake_again(ident: int, signum: int) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the main thread has ended meanwhile
+        wake(ident, signum)
+
+
 def _handler(signum: int, frame: FrameType | None) -> None:
     mine = False
-    chosen: BaseException | None = None
+    chosen: Request | None = None
     while True:
         try:
             request = _requests.popleft()
@@ -226,11 +264,20 @@ def _handler(signum: int, frame: FrameType | None) -> None:
             continue
         block = request.block
         if block is None:
-            chosen = request.exc  # not tied to a block (SystemExit of on_lost="exit")
+            chosen = request  # not tied to a block (SystemExit of on_lost="exit")
         elif block.active and not block.shield_depth and not _protected_frame(frame):
-            chosen = request.exc
+            chosen = request
     if chosen is not None:
-        raise chosen
+        if _closing_a_with(frame):
+            # Not here (3.9): inside that ``__exit__`` (ours checks for the loss itself) or
+            # just after it. The signal comes again from another thread: sent from this
+            # handler, it would run the handler again inside this very call, still here.
+            _requests.appendleft(chosen)
+            with contextlib.suppress(RuntimeError):  # no new thread (interpreter exit):
+                # the request waits for the next signal (the escalation sends one)
+                _thread.start_new_thread(_wake_again, (threading.get_ident(), signum))
+            return
+        raise chosen.exc
     if not mine:
         previous = _previous.get(signum)
         if callable(previous):
