@@ -17,11 +17,16 @@ from ._version import __version__
 logging.getLogger("authforge_guard").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
-    from ._activate import activate, deactivate
-    from ._client import AuthForgeClient
-    from ._decorators import requires_license
-    from ._default_guard import configure, get_guard
-    from ._delivery import shield
+    from ._api._activate import activate, deactivate
+    from ._api._decorators import requires_license
+    from ._api._default_guard import configure, get_guard
+    from ._api._features import feature, has_feature
+    from ._api._library_hooks import add_cleanup, on, on_lost, on_transient
+    from ._api._licensed import current_session, licensed
+    from ._api._users import UserLicenses
+    from ._client._dropin import AuthForgeClient
+    from ._delivery._blocks import shield
+    from ._delivery._hooks import LicenseEvent
     from ._exceptions import (
         AuthForgeError,
         AuthForgeGuardError,
@@ -30,11 +35,8 @@ if TYPE_CHECKING:
         LicenseError,
         LicenseLost,
     )
-    from ._features import feature, has_feature
-    from ._guard import Guard
-    from ._hooks import LicenseEvent
-    from ._library_hooks import add_cleanup, on, on_lost, on_transient
-    from ._licensed import current_session, licensed
+    from ._guard._facade import Guard
+    from ._guard._session import Session
     from ._protocol import (
         DEFINITIVE_ERROR_CODES,
         hwid_from_machine_id,
@@ -43,13 +45,11 @@ if TYPE_CHECKING:
         parse_license_file,
         verify_license_file,
     )
-    from ._session import Session
     from ._stores import SessionStore
-    from ._users import UserLicenses
 
 # public name -> the private module that defines it
 _EXPORTS: dict[str, str] = {
-    "AuthForgeClient": "._client",
+    "AuthForgeClient": "._client._dropin",
     "AuthForgeError": "._exceptions",
     "AuthForgeGuardError": "._exceptions",
     "ConfigurationError": "._exceptions",
@@ -62,25 +62,25 @@ _EXPORTS: dict[str, str] = {
     "normalize_machine_id": "._protocol",
     "parse_license_file": "._protocol",
     "verify_license_file": "._protocol",
-    "Guard": "._guard",
-    "configure": "._default_guard",
-    "get_guard": "._default_guard",
-    "LicenseEvent": "._hooks",
-    "Session": "._session",
+    "Guard": "._guard._facade",
+    "configure": "._api._default_guard",
+    "get_guard": "._api._default_guard",
+    "LicenseEvent": "._delivery._hooks",
+    "Session": "._guard._session",
     "SessionStore": "._stores",
-    "UserLicenses": "._users",
-    "requires_license": "._decorators",
-    "licensed": "._licensed",
-    "activate": "._activate",
-    "deactivate": "._activate",
-    "on": "._library_hooks",
-    "on_lost": "._library_hooks",
-    "on_transient": "._library_hooks",
-    "add_cleanup": "._library_hooks",
-    "current_session": "._licensed",
-    "shield": "._delivery",
-    "feature": "._features",
-    "has_feature": "._features",
+    "UserLicenses": "._api._users",
+    "requires_license": "._api._decorators",
+    "licensed": "._api._licensed",
+    "activate": "._api._activate",
+    "deactivate": "._api._activate",
+    "on": "._api._library_hooks",
+    "on_lost": "._api._library_hooks",
+    "on_transient": "._api._library_hooks",
+    "add_cleanup": "._api._library_hooks",
+    "current_session": "._api._licensed",
+    "shield": "._delivery._blocks",
+    "feature": "._api._features",
+    "has_feature": "._api._features",
 }
 
 # Literal, so type checkers see the re-exports (kept equal to _EXPORTS by a test).
@@ -140,64 +140,64 @@ def _load(module: str) -> Any:
     use of a name, so ``import authforge_guard`` stays cheap; and an import
     statement is timed by ``-X importtime`` under the module's own name.
     """
-    if module == "_activate":
-        from . import _activate
+    if module == "_api._activate":
+        from ._api import _activate
 
         return _activate
-    if module == "_client":
-        from . import _client
+    if module == "_client._dropin":
+        from ._client import _dropin
 
-        return _client
-    if module == "_decorators":
-        from . import _decorators
+        return _dropin
+    if module == "_api._decorators":
+        from ._api import _decorators
 
         return _decorators
-    if module == "_default_guard":
-        from . import _default_guard
+    if module == "_api._default_guard":
+        from ._api import _default_guard
 
         return _default_guard
-    if module == "_delivery":
-        from . import _delivery
+    if module == "_delivery._blocks":
+        from ._delivery import _blocks
 
-        return _delivery
+        return _blocks
     if module == "_exceptions":
         from . import _exceptions
 
         return _exceptions
-    if module == "_features":
-        from . import _features
+    if module == "_api._features":
+        from ._api import _features
 
         return _features
-    if module == "_guard":
-        from . import _guard
+    if module == "_guard._facade":
+        from ._guard import _facade
 
-        return _guard
-    if module == "_hooks":
-        from . import _hooks
+        return _facade
+    if module == "_delivery._hooks":
+        from ._delivery import _hooks
 
         return _hooks
-    if module == "_library_hooks":
-        from . import _library_hooks
+    if module == "_api._library_hooks":
+        from ._api import _library_hooks
 
         return _library_hooks
-    if module == "_licensed":
-        from . import _licensed
+    if module == "_api._licensed":
+        from ._api import _licensed
 
         return _licensed
     if module == "_protocol":
         from . import _protocol
 
         return _protocol
-    if module == "_session":
-        from . import _session
+    if module == "_guard._session":
+        from ._guard import _session
 
         return _session
     if module == "_stores":
         from . import _stores
 
         return _stores
-    if module == "_users":
-        from . import _users
+    if module == "_api._users":
+        from ._api import _users
 
         return _users
     raise ImportError(f"authforge_guard: no import for {module!r}")  # a test keeps them equal

@@ -2,8 +2,8 @@
 
 ``guard.requires_license``, ``guard.licensed()``, ``guard.feature`` and
 ``guard.has_feature`` are the module-level forms bound to one guard. Those
-forms import ``_guard`` (they check that ``guard=`` is a Guard, and fall back
-to the default guard, which is one), so ``_guard`` must not import them: that
+forms import ``_guard._facade`` (they check that ``guard=`` is a Guard, and fall back
+to the default guard, which is one), so ``_guard._facade`` must not import them: that
 would be an import circle. Instead the package's ``__init__``, which Python
 runs before any module of the package, hands its lookup of public names in
 here (``connect``), and a method asks for its form when it is called.

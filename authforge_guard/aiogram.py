@@ -31,8 +31,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message, TelegramObject
 
-from ._exceptions import ConfigurationError, LicenseError
-from ._users import (
+from ._api._users import (
     ACTIVATE_HINT,
     DEACTIVATED,
     NOTHING_TO_DEACTIVATE,
@@ -41,6 +40,7 @@ from ._users import (
     check_feature,
     status_text,
 )
+from ._exceptions import ConfigurationError, LicenseError
 
 __all__ = ["LicenseMiddleware", "license_router"]
 

@@ -32,8 +32,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from ._exceptions import LicenseError
-from ._users import (
+from ._api._users import (
     DEACTIVATED,
     NOTHING_TO_DEACTIVATE,
     UserLicenses,
@@ -42,6 +41,7 @@ from ._users import (
     feature_argument,
     status_text,
 )
+from ._exceptions import LicenseError
 
 __all__ = ["LicenseCheckFailure", "LicenseCog", "discord_subject", "license_check"]
 

@@ -38,13 +38,13 @@ from typing import Any, Callable, Optional, TypeVar, overload
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ._decorators import check_guard_argument
+from ._api._decorators import check_guard_argument
+from ._api._features import _normalise
+from ._api._frameworks import TenantBlock, check_hwid_sources, request_session
+from ._api._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
-from ._features import _normalise
-from ._frameworks import TenantBlock, check_hwid_sources, request_session
-from ._guard import Guard
-from ._refusal import DEFAULT_RETRY_AFTER, http_answer
-from ._session import Session
+from ._guard._facade import Guard
+from ._guard._session import Session
 
 __all__ = ["LicenseErrorMiddleware", "feature_required", "license_required"]
 

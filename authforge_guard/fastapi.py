@@ -40,15 +40,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ._decorators import check_guard_argument
-from ._default_guard import get_guard
+from ._api._decorators import check_guard_argument
+from ._api._default_guard import get_guard
+from ._api._features import _normalise
+from ._api._frameworks import TenantBlock, check_hwid_sources, tenant_of
+from ._api._guarded_call import aresolve_session
+from ._api._refusal import DEFAULT_RETRY_AFTER, http_answer
 from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
-from ._features import _normalise
-from ._frameworks import TenantBlock, check_hwid_sources, tenant_of
-from ._guard import Guard
-from ._guarded_call import aresolve_session
-from ._refusal import DEFAULT_RETRY_AFTER, http_answer
-from ._session import Session
+from ._guard._facade import Guard
+from ._guard._session import Session
 
 __all__ = ["install_handlers", "licensed_lifespan", "require_feature", "require_license"]
 

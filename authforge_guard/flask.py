@@ -36,19 +36,19 @@ from typing import Any, Callable, Optional, TypeVar, overload
 from flask import Flask, Request, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from ._decorators import check_guard_argument
-from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
-from ._features import _normalise
-from ._frameworks import (
+from ._api._decorators import check_guard_argument
+from ._api._features import _normalise
+from ._api._frameworks import (
     arequest_session,
     check_hwid_sources,
     refuse_registered_view,
     request_session,
     ungated_views,
 )
-from ._guard import Guard
-from ._refusal import DEFAULT_RETRY_AFTER, http_answer
-from ._session import Session
+from ._api._refusal import DEFAULT_RETRY_AFTER, http_answer
+from ._exceptions import ConfigurationError, FeatureNotLicensed, LicenseError
+from ._guard._facade import Guard
+from ._guard._session import Session
 
 __all__ = ["AuthForge", "feature_required", "license_required"]
 

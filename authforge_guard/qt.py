@@ -26,10 +26,10 @@ import sys
 import threading
 from typing import Any, Callable
 
-from . import _interrupts
+from ._api._gui import CHECKING, TITLE, Desktop, check_install_arguments
+from ._delivery import _interrupts
 from ._exceptions import LicenseLost
-from ._guard import Guard
-from ._gui import CHECKING, TITLE, Desktop, check_install_arguments
+from ._guard._facade import Guard
 
 __all__ = ["QtLicense", "install"]
 

@@ -27,8 +27,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ContextTypes
 
-from ._exceptions import LicenseError
-from ._users import (
+from ._api._users import (
     ACTIVATE_HINT,
     DEACTIVATED,
     NOTHING_TO_DEACTIVATE,
@@ -38,6 +37,7 @@ from ._users import (
     feature_argument,
     status_text,
 )
+from ._exceptions import LicenseError
 
 __all__ = ["license_handlers", "license_required"]
 

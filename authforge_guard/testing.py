@@ -37,8 +37,8 @@ from .server._tls import LOOPBACK_NAMES, write_self_signed
 
 if TYPE_CHECKING:
     # Written in parallel with this module; the ignores go quiet once they exist.
-    from ._client import AuthForgeClient  # type: ignore[import-not-found, unused-ignore]
-    from ._guard import Guard  # type: ignore[import-not-found, unused-ignore]
+    from ._client._dropin import AuthForgeClient  # type: ignore[import-not-found, unused-ignore]
+    from ._guard._facade import Guard  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = ["LocalAuthForge"]
 

@@ -27,10 +27,10 @@ import tkinter
 from tkinter import messagebox, ttk
 from typing import Any, Callable
 
-from . import _interrupts
+from ._api._gui import CHECKING, TITLE, Desktop, check_install_arguments
+from ._delivery import _interrupts
 from ._exceptions import LicenseLost
-from ._guard import Guard
-from ._gui import CHECKING, TITLE, Desktop, check_install_arguments
+from ._guard._facade import Guard
 
 __all__ = ["TkLicense", "install"]
 

@@ -90,10 +90,10 @@ def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
     # Rebuild the same sessions from their signed answers, as a login would keep them.
-    from authforge_guard._clock import Deadline
+    from authforge_guard._base._clock import Deadline
+    from authforge_guard._guard._session import license_end
+    from authforge_guard._guard._sessions import Entry
     from authforge_guard._protocol import verify_signed_payload
-    from authforge_guard._session import license_end
-    from authforge_guard._sessions import Entry
 
     trust = guard._engine.trust
     kept = []
@@ -106,7 +106,7 @@ def memory_rows(guard: Any) -> list[tuple[str, str, str]]:
             trust=trust,
             expected_nonce=None,
         )
-        fresh = guard._new_entry(
+        fresh = guard._login_flow.new_entry(
             e.slot,
             e.key,
             e.hwid,

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import pytest
 
-from authforge_guard._retry import RetryPolicy
+from authforge_guard._transport._retry import RetryPolicy
 from tests.support.redis_server import RedisServer, missing_reason
 
 # Real retries, real sleeps, only shorter: tests must not wait 2 s and 5 s.
@@ -156,7 +156,7 @@ def _fresh_default_guard(monkeypatch):
     """Each test starts with no process-wide guard and no AUTHFORGE_* settings."""
     import os
 
-    from authforge_guard._default_guard import _reset_default_for_tests
+    from authforge_guard._api._default_guard import _reset_default_for_tests
 
     for name in list(os.environ):
         if name.startswith("AUTHFORGE_"):

@@ -149,13 +149,14 @@ def _short(path: list[str]) -> str:
 def test_the_graph_sees_top_level_function_level_and_package_imports() -> None:
     graph = import_graph()
     # Top level: the façade imports its parts.
-    assert f"{PACKAGE}._session_table" in graph[f"{PACKAGE}._guard"]
+    assert f"{PACKAGE}._guard._session_table" in graph[f"{PACKAGE}._guard._facade"]
     # Inside a function: the package's lazy names are edges of its __init__.
-    assert f"{PACKAGE}._guard" in graph[PACKAGE]
+    assert f"{PACKAGE}._guard._facade" in graph[PACKAGE]
     # `from . import _x` is an edge to the submodule, `from ._x import name` to the module.
-    assert f"{PACKAGE}._interrupts" in graph[f"{PACKAGE}._delivery"]
+    assert f"{PACKAGE}._delivery._interrupts" in graph[f"{PACKAGE}._delivery._blocks"]
+    assert f"{PACKAGE}._base._console" in graph[f"{PACKAGE}._guard._policy"]
     # Under TYPE_CHECKING: not an edge (the Session type is only named there).
-    assert f"{PACKAGE}._session" not in graph[f"{PACKAGE}._delivery"]
+    assert f"{PACKAGE}._guard._session" not in graph[f"{PACKAGE}._delivery._blocks"]
 
 
 def test_the_circle_finder_finds_a_planted_circle() -> None:
@@ -175,3 +176,53 @@ def test_the_errors_import_only_leaves_so_every_layer_can_raise_them() -> None:
     assert imported == {f"{PACKAGE}._words", f"{PACKAGE}._protocol._codes"}
     for leaf in (*imported, f"{PACKAGE}._sugar"):
         assert graph[leaf] == set(), f"{_short([leaf])} imports {sorted(graph[leaf])}"
+
+
+# The layers, lowest first: a module imports modules of its own layer and of lower ones only.
+# A layer is a folder of the package (or a few top-level modules). CONTRIBUTING shows the same map.
+LAYERS: list[tuple[str, set[str]]] = [
+    ("leaves", {"_version", "_words", "_sugar", "_records", "_exceptions"}),
+    ("1 protocol", {"_protocol"}),
+    ("base", {"_base"}),
+    ("loss delivery", {"_delivery"}),
+    ("2 transport", {"_transport"}),
+    ("3 client", {"_client"}),
+    ("stores", {"_stores"}),
+    ("4 guard", {"_guard"}),
+    ("5 API", {"_api"}),
+    ("integrations", {"aiogram", "discord", "django", "fastapi", "flask", "qt", "telegram", "tk"}),
+    ("public names", {""}),  # the package's __init__: its lazy names load the layers below
+    ("local server", {"server", "testing", "pytest_plugin"}),
+    ("command line", {"cli", "__main__"}),
+]
+# The one edge that goes up: the errors name the protocol's code table, itself a leaf.
+UPWARD_LEAF_EDGES = {(f"{PACKAGE}._exceptions", f"{PACKAGE}._protocol._codes")}
+
+
+def layer_of(module: str) -> int:
+    """The index in ``LAYERS`` of ``module``'s folder (or top-level module)."""
+    top = module.split(".")[1] if "." in module else ""
+    for index, (_name, members) in enumerate(LAYERS):
+        if top in members:
+            return index
+    raise AssertionError(f"{module} is in no layer: add its folder to LAYERS and CONTRIBUTING")
+
+
+def test_every_module_imports_only_its_own_layer_and_the_ones_below() -> None:
+    graph = import_graph()
+    upward = [
+        f"{_short([name])} ({LAYERS[layer_of(name)][0]}) -> {_short([target])} "
+        f"({LAYERS[layer_of(target)][0]})"
+        for name, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if layer_of(target) > layer_of(name) and (name, target) not in UPWARD_LEAF_EDGES
+    ]
+    assert not upward, "imports that go up a layer:\n" + "\n".join(upward)
+    for name, target in UPWARD_LEAF_EDGES:
+        assert graph[target] == set(), f"{_short([target])} must stay a leaf"
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    assert layer_of(f"{PACKAGE}._guard._facade") > layer_of(f"{PACKAGE}._delivery._blocks")
+    assert layer_of(f"{PACKAGE}._api._licensed") > layer_of(f"{PACKAGE}._guard._facade")
+    assert layer_of(f"{PACKAGE}._transport._http") > layer_of(f"{PACKAGE}._base._scheduler")

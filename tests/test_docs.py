@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import pytest
 
-from authforge_guard._config import ENV_VARS
+from authforge_guard._guard._config import ENV_VARS
 from authforge_guard.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]

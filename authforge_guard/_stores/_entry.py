@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .._clock import server_time
+from .._base._clock import server_time
 from .._exceptions import AuthForgeError
 from .._protocol import SignedSession, TrustList, iso_utc, verify_signed_payload
 

@@ -18,7 +18,7 @@ import threading
 import weakref
 from typing import Callable, TypeVar
 
-from .._clock import elapsed
+from .._base._clock import elapsed
 
 logger = logging.getLogger("authforge_guard")
 

@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Callable
 
-from .._files import read_limited, user_directory, write_atomic
+from .._base._files import read_limited, user_directory, write_atomic
 from .._protocol import SignedSession, TrustList
 from ._entry import (
     MARK_STEP_SECONDS,

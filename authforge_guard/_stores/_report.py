@@ -9,7 +9,7 @@ import threading
 import weakref
 from typing import Callable
 
-from .._clock import elapsed
+from .._base._clock import elapsed
 from ._entry import Found
 
 logger = logging.getLogger("authforge_guard")

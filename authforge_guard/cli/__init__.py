@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.func(args)
     except ConfigurationError as exc:
         # A setting the user can fix: one line, no traceback (and no crash without a console).
-        from .._console import say
+        from .._base._console import say
 
         say(f"error: {exc}")
         return EXIT_USAGE

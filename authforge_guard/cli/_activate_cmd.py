@@ -47,12 +47,12 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_activate(args: argparse.Namespace) -> int:
-    from .._activate import activate
-    from .._console import say
+    from .._api._activate import activate
+    from .._api._refusal import exit_code_for, user_message
+    from .._base._console import say
     from .._exceptions import LicenseError
-    from .._guard import Guard
-    from .._keystore import key_path
-    from .._refusal import exit_code_for, user_message
+    from .._guard._facade import Guard
+    from .._guard._keystore import key_path
 
     # No session cache and no heartbeat left behind: this process only checks and stores.
     guard = Guard(**given(args), support_hint=args.support_hint)
@@ -74,7 +74,7 @@ def run_activate(args: argparse.Namespace) -> int:
 
 
 def run_deactivate(args: argparse.Namespace) -> int:
-    from .._keystore import forget_key
+    from .._guard._keystore import forget_key
 
     if forget_key(app_id(args)):
         print_line("Deactivated: the stored license key was removed.")

@@ -13,7 +13,7 @@ from ._exit_codes import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from ._output import print_result
 
 if TYPE_CHECKING:
-    from .._config import GuardSettings
+    from .._guard._config import GuardSettings
 
 MAX_LICENSE_FILE_BYTES = 1024 * 1024
 
@@ -68,8 +68,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from .._config import missing_setting
-    from .._guard import Guard
+    from .._guard._config import missing_setting
+    from .._guard._facade import Guard
 
     guard = Guard(**given(args))
     s = guard.settings
@@ -160,7 +160,7 @@ def _report_file(path: str, s: GuardSettings, *, as_json: bool) -> int:
 
 
 def _read_file(path: str) -> tuple[str | None, str]:
-    from .._files import read_limited
+    from .._base._files import read_limited
 
     try:
         data = read_limited(path, MAX_LICENSE_FILE_BYTES)
@@ -213,7 +213,7 @@ def _file_lines(summary: dict[str, Any]) -> dict[str, Any]:
 
 def _grants(variables: dict[str, Any], s: GuardSettings) -> tuple[str | None, list[str]]:
     """The tier and every feature the license grants, as a Guard with settings ``s`` sees them."""
-    from .._grants import compute_grants, tier_of
+    from .._guard._grants import compute_grants, tier_of
 
     grants = compute_grants(
         variables,

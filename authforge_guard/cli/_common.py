@@ -16,7 +16,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._config import GuardSettings
+    from .._guard._config import GuardSettings
 
 _FLAG_SETTINGS = {
     "app_id": "app_id",
@@ -29,8 +29,8 @@ _FLAG_SETTINGS = {
 def exit_code_for(code: str) -> int:
     """The exit code an AuthForge code means: ``_refusal`` decides it for every CLI (ours and
     the apps'), 1 for a verdict, 3 when no verdict came back (network, timeout, 5xx...)."""
+    from .._api._refusal import exit_code_for as for_error
     from .._exceptions import LicenseError
-    from .._refusal import exit_code_for as for_error
 
     return for_error(LicenseError(code))
 
@@ -80,14 +80,14 @@ def settings(args: argparse.Namespace) -> GuardSettings:
     """Flags, then ``AUTHFORGE_*`` (trusted): what a ``Guard`` with
     ``trust_environment=True`` would be configured with. Raises ``ConfigurationError``
     (the CLI prints it as one line, exit 2)."""
-    from .._config import resolve_settings
+    from .._guard._config import resolve_settings
 
     return resolve_settings(given(args))
 
 
 def app_id(args: argparse.Namespace) -> str:
     """``--app-id`` or ``AUTHFORGE_APP_ID``, for commands that need no public key."""
-    from .._config import text_setting
+    from .._guard._config import text_setting
 
     value = text_setting(
         "app_id", getattr(args, "app_id", None), given_as="flag --app-id", required=True
@@ -97,7 +97,7 @@ def app_id(args: argparse.Namespace) -> str:
 
 
 def hwid_override(args: argparse.Namespace) -> str | None:
-    from .._config import text_setting
+    from .._guard._config import text_setting
 
     return text_setting(
         "hwid_override", getattr(args, "hwid_override", None), given_as="flag --hwid-override"

@@ -4,7 +4,7 @@ imports them without importing the package that lists the subcommands."""
 
 from __future__ import annotations
 
-from .._refusal import EXIT_CONFIGURATION, EXIT_REFUSED, EXIT_UNREACHABLE
+from .._api._refusal import EXIT_CONFIGURATION, EXIT_REFUSED, EXIT_UNREACHABLE
 
 EXIT_OK = 0
 EXIT_USAGE = EXIT_CONFIGURATION

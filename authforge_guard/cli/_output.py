@@ -42,7 +42,7 @@ def print_line(text: str) -> None:
         out.write(text + "\n")
         out.flush()
     except Exception:  # None, closed, or broken: the customer still gets the line
-        from .._console import say
+        from .._base._console import say
 
         say(text)
 

@@ -52,8 +52,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .._config import text_setting
-    from .._files import write_atomic
+    from .._base._files import write_atomic
+    from .._guard._config import text_setting
     from .._protocol import mask_key
 
     app = app_id(args)

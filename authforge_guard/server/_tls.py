@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Sequence
 from typing import Any, NoReturn, Union
 
-from .._files import PathArg
+from .._base._files import PathArg
 
 TLSSetting = Union[ssl.SSLContext, tuple[PathArg, PathArg]]
 

@@ -94,14 +94,14 @@ def test_the_server_coming_back_ends_the_outage(af, make_guard):
     try:
         with pytest.raises(LicenseError):
             dead_guard.ensure(key, hwid_override="tg:1")
-        assert dead_guard._reach.down == "network_error"
+        assert dead_guard._login_flow.reach.down == "network_error"
     finally:
         dead_guard.logout()
     # A guard whose server answers: the one probe gets through and the outage ends.
     guard = make_guard()
-    guard._reach.leave(False, "network_error")  # as if a login had just failed
+    guard._login_flow.reach.leave(False, "network_error")  # as if a login had just failed
     session = guard.ensure(key, hwid_override="tg:1")  # the probe
-    assert session.active and guard._reach.down is None
+    assert session.active and guard._login_flow.reach.down is None
 
 
 def test_a_hanging_server_leaves_the_default_executor_and_the_loop_free(af, capsys):
@@ -122,7 +122,7 @@ def test_a_hanging_server_leaves_the_default_executor_and_the_loop_free(af, caps
                 await asyncio.sleep(0.01)
             waits = [await _default_executor_wait(loop) for _ in range(10)]
             during_hang = not hung.released.is_set()
-            login_threads = guard._logins._threads
+            login_threads = guard._login_flow.pool._threads
             await asyncio.sleep(0.5)  # the loop keeps running while the logins hang
             hung.release()
             results = await asyncio.wait_for(logins, 60)

@@ -6,7 +6,7 @@ import stat
 import pytest
 
 from authforge_guard import ConfigurationError, LicenseError, activate, deactivate
-from authforge_guard._keystore import key_path, load_key
+from authforge_guard._guard._keystore import key_path, load_key
 
 from .conftest import run_module
 

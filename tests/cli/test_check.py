@@ -3,7 +3,7 @@
 import json
 import socket
 
-from authforge_guard._session import mask_key
+from authforge_guard._guard._session import mask_key
 
 
 def test_a_valid_license_shows_tier_variables_expiry_and_seats(af, cli):

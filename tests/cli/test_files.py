@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from authforge_guard._guard._session import mask_key
 from authforge_guard._protocol import (
     SigningKey,
     format_license_file,
@@ -13,7 +14,6 @@ from authforge_guard._protocol import (
     parse_activation_request,
     resolve_hwid,
 )
-from authforge_guard._session import mask_key
 
 NO_SERVER = "http://127.0.0.1:9"  # offline commands must never need one
 

@@ -104,6 +104,6 @@ assert main() == 42
     assert (
         af.stats()["licenses"][key]["validates"] == validates == 1
     )  # the second run resumed, it did not log in
-    assert "authforge_guard._transport" in first
+    assert "authforge_guard._transport._http" in first
     assert not {m for m in second if m.split(".")[0] in {"urllib3", "socket"}}
-    assert "authforge_guard._transport" not in second
+    assert "authforge_guard._transport._http" not in second

@@ -84,7 +84,8 @@ def test_a_forked_child_posts_no_loss_to_its_parents_gui_loop():
     child runs no loop of ours, so its losses go the ordinary way, not to the parent's."""
     import threading
 
-    from authforge_guard import _console, _loops
+    from authforge_guard._base import _console
+    from authforge_guard._delivery import _loops
 
     posted = []
     loop = _loops.register(posted.append, lambda delivery: None, signum=None)

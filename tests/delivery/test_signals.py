@@ -2,10 +2,19 @@
 in a tight loop while the loss lands never hang), and a program's own handler for the
 signal is chained, called, and never overwritten on the way out."""
 
+import dis
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+
+import pytest
+
+from authforge_guard import LicenseLost, licensed
+from authforge_guard._delivery import _interrupts
+from authforge_guard._delivery._blocks import current_block
+from authforge_guard._exceptions import AuthForgeError
 
 STRESS = textwrap.dedent("""
     import faulthandler, random, sys, threading, time
@@ -106,3 +115,49 @@ def test_a_handler_installed_during_the_block_is_kept_and_the_block_still_ends_l
     # The program's handler took the signal over: the sleep is not interrupted, but the
     # block ends with LicenseLost (at its exit), and the program's handler stays installed.
     assert run_own_handler("during") == ["revoked", "False", "True", "True"]
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 10),
+    reason="3.10+ checks for signals only at calls and backward jumps (bpo-29988)",
+)
+def test_a_loss_landing_between_a_with_body_and_its_exit_still_leaves_the_block(af, make_guard):
+    # The stress test above, once on 3.9 under load: the escalation ended the program (exit
+    # 1, "did not stop") while it was already in its next ensure(). Python 3.9 runs signal
+    # handlers right after the POP_BLOCK that ends a ``with`` body, before its ``__exit__``
+    # is called: our LicenseLost raised there skipped the inner block's ``__exit__``, and
+    # that block stayed active for good. Here the handler runs at exactly that instruction
+    # (an opcode trace calls it there, as the interpreter's signal check would).
+    guard = make_guard(license_key=af.create_license(), interrupt=False)  # no real signal
+    guard.ensure()
+    entry = guard._entries[None]
+    inner: list = []
+
+    def body() -> None:
+        with licensed(guard=guard):
+            with licensed(guard=guard):
+                inner.append(current_block())
+                guard._losses.lose(entry, AuthForgeError("revoked"))
+
+    gap = next(i.offset for i in dis.get_instructions(body) if i.opname == "POP_BLOCK") + 2
+
+    @_interrupts.protect  # the signal the handler sends itself again is not for this frame
+    def trace(frame, event, arg):
+        if frame.f_code is not body.__code__:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode" and frame.f_lasti == gap:
+            request = _interrupts.Request(LicenseLost("revoked"), inner[0])
+            _interrupts._requests.append(request)
+            _interrupts._handler(signal.SIGURG, frame)
+        return trace
+
+    sys.settrace(trace)
+    try:
+        with pytest.raises(LicenseLost):
+            body()
+    finally:
+        sys.settrace(None)
+        _interrupts._requests.clear()
+    assert not inner[0].active, "the inner block's __exit__ never ran"
+    assert current_block() is None

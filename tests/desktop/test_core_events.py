@@ -5,10 +5,13 @@ a loss posted to a registered loop (run on the loop's thread, no signal), and th
 from __future__ import annotations
 
 import queue
+import subprocess
+import sys
+import textwrap
 import threading
 
 from authforge_guard import LicenseLost, licensed
-from authforge_guard._loops import Delivery, register, unregister
+from authforge_guard._delivery._loops import Delivery, register, unregister
 from tests.support.waiting import wait_for
 
 
@@ -93,8 +96,8 @@ def test_activate_with_the_right_key_right_after_a_wrong_one_succeeds(
     # The activation dialog's second try: the refusal remembered for the wrong stored key
     # (30 s) must not answer for the right one.
     from authforge_guard import LicenseError
-    from authforge_guard._activate import activate
-    from authforge_guard._keystore import load_key
+    from authforge_guard._api._activate import activate
+    from authforge_guard._guard._keystore import load_key
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.delenv("AUTHFORGE_LICENSE_KEY", raising=False)
@@ -110,3 +113,55 @@ def test_activate_with_the_right_key_right_after_a_wrong_one_succeeds(
     session = activate(key, guard=guard)
     assert session.active and session.tier == "pro"
     assert load_key(guard.settings.app_id) == key
+
+
+# A main thread that runs an event loop (as Tk's and Qt's do) with on_lost="exit": the
+# loss thread posts the loss, and only afterwards (the bug) took back its exit-status hook.
+# Its ``post`` returns only once the program's own atexit handler has started: the loss
+# thread got no CPU until the app had closed (seen once under load, Tk: code 5, no "atexit").
+EXIT_THROUGH_A_SLOW_POST = textwrap.dedent("""
+    import atexit, queue, threading
+    from authforge_guard.testing import LocalAuthForge
+    from authforge_guard._delivery._loops import register
+
+    exiting = threading.Event()
+
+    def program_atexit():
+        exiting.set()
+        print("atexit", flush=True)
+
+    atexit.register(program_atexit)
+    posted = queue.Queue()
+
+    def post(fn):
+        posted.put(fn)
+        exiting.wait(30)  # the loss thread resumes only when the program is exiting
+
+    def react(delivery):  # the app's reaction: it closes and exits with the loss's code
+        print("reacted", flush=True)
+        raise SystemExit(delivery.exit_code)
+
+    with LocalAuthForge(heartbeat_rate_limit=None) as af:
+        key = af.create_license()
+        guard = af.guard(license_key=key, heartbeat="online", heartbeat_interval=0.1,
+                         on_lost="exit", exit_code=5, hwid_override="exit-through-loop")
+        register(post, react, signum=None)
+        guard.ensure()
+        af.revoke(key)
+        try:
+            while True:
+                posted.get(timeout=60)()
+        finally:
+            print("finally", flush=True)
+""")
+
+
+def test_on_lost_exit_through_a_loop_runs_the_programs_atexit_even_if_the_post_returns_late():
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT_THROUGH_A_SLOW_POST],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 5, result.stderr[-2000:]
+    assert result.stdout.split() == ["reacted", "finally", "atexit"], result.stderr[-2000:]

@@ -113,6 +113,34 @@ def test_on_lost_exit_closes_the_app_through_its_loop(af, run_app, tmp_path, scr
 
 
 @pytest.mark.parametrize("script", APPS)
+def test_a_slow_atexit_after_a_loss_runs_to_its_end(af, run_app, tmp_path, script):
+    # Seen once under load (Tk): the app closed through its loop as asked, but the last
+    # resort's os._exit, exit_grace after the reaction, cut its atexit handlers short. Here
+    # an atexit handler is still running when exit_grace ends (it waits for the library's
+    # "still exiting" line): a program already exiting gets its cleanups, within a bound.
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, key, mode="idle", exit_code=6, exit_grace=1, atexit="slow")
+    app.wait_event("ready")
+    af.revoke(key)
+    check_loss_reaction(app, tmp_path, exit_code=6)
+    names = app.names()
+    assert names.index("atexit_started") < names.index("atexit_done"), names
+
+
+@pytest.mark.parametrize("script", APPS)
+def test_a_hung_atexit_after_a_loss_still_ends_the_program(af, run_app, tmp_path, script):
+    # Fail closed: the extra time for a program that is exiting is bounded.
+    key = af.create_license({"tier": "pro"})
+    app = run_app(script, key, mode="idle", exit_code=6, exit_grace=1, atexit="hangs")
+    app.wait_event("ready")
+    af.revoke(key)
+    check_loss_reaction(app, tmp_path, exit_code=6)
+    assert "atexit_started" in app.names()
+    assert "atexit_done" not in app.names()
+    assert any("did not end" in e.get("message", "") for e in app.events), app.names()
+
+
+@pytest.mark.parametrize("script", APPS)
 def test_dialog_false_skips_the_dialog(af, run_app, tmp_path, script):
     key = af.create_license({"tier": "pro"})
     app = run_app(script, key, mode="idle", exit_code=6, show_dialog=0)

@@ -3,7 +3,7 @@
 import pytest
 
 from authforge_guard import ConfigurationError, FeatureNotLicensed, LicenseError, LicenseLost
-from authforge_guard._refusal import exit_code_for, http_answer, user_message
+from authforge_guard._api._refusal import exit_code_for, http_answer, user_message
 
 CASES = [
     # error, exit code, HTTP status, first line a customer sees

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from authforge_guard import ConfigurationError, Guard, configure
-from authforge_guard._config import (
+from authforge_guard._api._default_guard import _reset_default_for_tests
+from authforge_guard._guard._config import (
     CODE,
     ENFORCEMENT,
     ENV_VARS,
@@ -20,7 +21,6 @@ from authforge_guard._config import (
     configuration_table,
     resolve_settings,
 )
-from authforge_guard._default_guard import _reset_default_for_tests
 from authforge_guard._protocol import SigningKey
 
 KEY = SigningKey.generate().public_key_b64

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from authforge_guard._config import resolve_settings
-from authforge_guard._policy import ExitPolicy, LossPolicy, RaisePolicy, policy_for
+from authforge_guard._guard._config import resolve_settings
+from authforge_guard._guard._policy import ExitPolicy, LossPolicy, RaisePolicy, policy_for
 from authforge_guard._protocol import SigningKey
 
 KEY = SigningKey.generate().public_key_b64

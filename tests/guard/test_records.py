@@ -12,13 +12,13 @@ import sys
 
 import pytest
 
-from authforge_guard._config import SETTINGS, Setting
-from authforge_guard._decorators import (
+from authforge_guard._api._decorators import (
     _is_async_generator_function,
     _is_generator_function,
     is_coroutine_function,
 )
-from authforge_guard._hooks import LicenseEvent
+from authforge_guard._delivery._hooks import LicenseEvent
+from authforge_guard._guard._config import SETTINGS, Setting
 from authforge_guard._protocol._signed_session import SignedSession
 from authforge_guard._records import Record
 
@@ -197,7 +197,7 @@ def test_the_kinds_seen_are_the_expected_ones():
 
 
 def test_the_code_flags_are_inspects():
-    from authforge_guard import _decorators
+    from authforge_guard._api import _decorators
 
     assert _decorators._CO_GENERATOR == inspect.CO_GENERATOR
     assert _decorators._CO_COROUTINE == inspect.CO_COROUTINE

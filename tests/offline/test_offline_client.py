@@ -175,8 +175,8 @@ def test_killed_mid_activation_leaves_the_file_byte_identical(af, existing, tmp_
         textwrap.dedent(f"""
         import sys, threading, time
         from authforge_guard import AuthForgeClient
-        from authforge_guard._files import write_atomic
-        import authforge_guard._offline as offline_module
+        from authforge_guard._base._files import write_atomic
+        import authforge_guard._client._offline as offline_module
 
         def slow_write(path, data, **kw):  # the kill lands while the new file is being written
             print("writing", flush=True)

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from authforge_guard._clock import Deadline
+from authforge_guard._base._clock import Deadline
 from authforge_guard._protocol import SigningKey, decode_token_body, encode_token
 from tests.support.fault_proxy import Fault
 from tests.support.waiting import HookLog, wait_for

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 
 from authforge_guard import LicenseLost, licensed, requires_license
-from authforge_guard._scheduler import shared_timers
+from authforge_guard._base._scheduler import shared_timers
 from tests.support.fault_proxy import Fault
 from tests.support.waiting import HookLog, heartbeat_threads, scheduled_checks, wait_for
 

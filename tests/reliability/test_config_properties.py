@@ -17,14 +17,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from authforge_guard import ConfigurationError, Guard
-from authforge_guard._config import (
+from authforge_guard._base._scheduler import shared_timers
+from authforge_guard._guard._config import (
     DEFAULT_API_BASE_URL,
     ENV_VARS,
     SERVER_DEFAULT_TTL,
     resolve_settings,
 )
 from authforge_guard._protocol import SigningKey
-from authforge_guard._scheduler import shared_timers
 
 pytestmark = pytest.mark.timeout(60)
 

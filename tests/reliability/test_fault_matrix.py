@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-import authforge_guard._session_table as session_table
+import authforge_guard._guard._session_table as session_table
 from authforge_guard import LicenseError
 from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
 from tests.support.waiting import HookLog, scheduled_checks, wait_for

@@ -30,8 +30,8 @@ from collections import Counter
 
 import pytest
 
-from authforge_guard._retry import RetryPolicy
-from authforge_guard._scheduler import first_delay, next_delay
+from authforge_guard._base._scheduler import first_delay, next_delay
+from authforge_guard._transport._retry import RetryPolicy
 
 FLEET = 10_000
 SEED = 7

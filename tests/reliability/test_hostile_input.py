@@ -699,7 +699,7 @@ http_dates = st.builds(
 @hostile("retry_after")
 @given(st.none() | any_text | http_dates | st.floats().map(repr) | st.integers().map(str))
 def test_retry_after_header_on_any_value(value):
-    from authforge_guard._retry import RetryPolicy, parse_retry_after
+    from authforge_guard._transport._retry import RetryPolicy, parse_retry_after
 
     seconds = parse_retry_after(value)
     assert seconds is None or seconds >= 0
@@ -713,7 +713,7 @@ def test_retry_after_header_on_any_value(value):
     st.binary(max_size=300) | huge_text.map(lambda text: text.encode("utf-8", "surrogatepass")),
 )
 def test_any_http_answer_is_an_object_or_a_client_code(status, raw):
-    from authforge_guard._transport import _decode_object, _is_rate_limited, _undecodable
+    from authforge_guard._transport._http import _decode_object, _is_rate_limited, _undecodable
 
     data = _decode_object(status, raw)
     if data is None:

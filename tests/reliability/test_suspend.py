@@ -5,8 +5,8 @@ fell due during the suspend runs soon after waking, not a whole interval later."
 import threading
 import time
 
-from authforge_guard import _scheduler
-from authforge_guard._clock import elapsed as real_elapsed
+from authforge_guard._base import _scheduler
+from authforge_guard._base._clock import elapsed as real_elapsed
 
 
 def test_a_check_due_during_a_suspend_runs_soon_after_waking(monkeypatch):

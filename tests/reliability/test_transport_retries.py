@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from authforge_guard._retry import RetryPolicy
-from authforge_guard._transport import Transport
+from authforge_guard._transport._http import Transport
+from authforge_guard._transport._retry import RetryPolicy
 from tests.support.fault_proxy import Fault
 from tests.support.waiting import wait_for
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from authforge_guard import AuthForgeClient, Guard
-from authforge_guard._addresses import choose_proxy
+from authforge_guard._transport._addresses import choose_proxy
 
 from .forwarder import API_URL, RewritingForwarder
 

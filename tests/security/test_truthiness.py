@@ -7,7 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from authforge_guard import has_feature
-from authforge_guard._grants import is_truthy
+from authforge_guard._guard._grants import is_truthy
 
 NOT_GRANTING = [
     "nan",

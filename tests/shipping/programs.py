@@ -41,7 +41,7 @@ PRELUDE = textwrap.dedent("""
     elif streams == "closed":
         sys.stderr.close()
 
-    from authforge_guard import _console
+    from authforge_guard._base import _console
 
     def notified(message):
         with open(out / "notified", "a") as f:
@@ -115,7 +115,7 @@ BUSY_BLOCK = textwrap.dedent("""
     import json, pathlib, sys, time
     pinned, out, on_lost = json.loads(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
     import authforge_guard as ag
-    from authforge_guard import _interrupts
+    from authforge_guard._delivery import _interrupts
     (out / "signal").write_text(str(ag.get_guard().settings.interrupt_signal)
                                 if ag.configure(**pinned, on_lost=on_lost, exit_code=6,
                                                 heartbeat="online", heartbeat_interval=0.2)

@@ -14,12 +14,13 @@ from authforge_guard import _protocol, cli
 
 
 def imported_in(function) -> set[str]:
-    """The modules ``from . import X`` statements in ``function`` name."""
+    """The modules ``from . import X`` / ``from .folder import X`` statements in ``function``
+    name, as ``X`` / ``folder.X``."""
     tree = ast.parse(inspect.getsource(function))
     return {
-        alias.name
+        f"{node.module}.{alias.name}" if node.module else alias.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is None
+        if isinstance(node, ast.ImportFrom) and node.level == 1
         for alias in node.names
     }
 

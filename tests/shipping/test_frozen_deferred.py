@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.build, pytest.mark.timeout(900)]
 PROBE = """
 import sys
 from authforge_guard import requires_license
-from authforge_guard._transport import Transport
+from authforge_guard._transport._http import Transport
 
 @requires_license
 def job():

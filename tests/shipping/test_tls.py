@@ -20,7 +20,7 @@ import traceback
 import pytest
 
 from authforge_guard import LicenseError, is_transient_error
-from authforge_guard._refusal import exit_code_for, user_message
+from authforge_guard._api._refusal import exit_code_for, user_message
 from authforge_guard.server._tls import write_self_signed
 from authforge_guard.testing import LocalAuthForge
 
@@ -92,7 +92,7 @@ def _a_public_site_verifies_through_the_os_store():
     # SSL_CERT_FILE, through truststore (a python.org macOS build has no usable paths).
     import socket
 
-    from authforge_guard._transport import _os_trust_store_context
+    from authforge_guard._transport._http import _os_trust_store_context
 
     context = _os_trust_store_context()
     assert context is not None

@@ -15,9 +15,9 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from authforge_guard._engine import Answer
-from authforge_guard._fleet import Fleet
+from authforge_guard._client._engine import Answer
 from authforge_guard._stores import store_from_setting
+from authforge_guard._stores._fleet import Fleet
 
 from .wire import Wire
 

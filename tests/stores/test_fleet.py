@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from authforge_guard._engine import Answer
-from authforge_guard._fleet import Fleet
+from authforge_guard._client._engine import Answer
 from authforge_guard._stores import store_from_setting
+from authforge_guard._stores._fleet import Fleet
 
 from .wire import Wire
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -31,6 +32,22 @@ def missing_reason() -> str | None:
     except ImportError:
         return 'the redis package is not installed (pip install "authforge-guard[redis]")'
     return None
+
+
+def _end_with_this_process() -> None:
+    """In the child, before ``exec``: on Linux, ask for SIGTERM when the test process dies.
+
+    A test process that ends without its fixtures' teardown (an xdist worker killed, a
+    crash) must not leave its ``redis-server`` running. Elsewhere nothing is asked.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
 
 
 class RedisServer:
@@ -65,7 +82,9 @@ class RedisServer:
         ]
         log = open(os.path.join(self.directory, "redis.log"), "ab")
         try:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_end_with_this_process
+            )
         finally:
             log.close()
         self._wait_until_answering()

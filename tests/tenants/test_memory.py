@@ -11,7 +11,7 @@ never on timings.
 import gc
 import tracemalloc
 
-from authforge_guard._scheduler import COMPACT_AT, shared_timers
+from authforge_guard._base._scheduler import COMPACT_AT, shared_timers
 
 from ..support.waiting import wait_for
 
@@ -88,7 +88,7 @@ def test_dropping_cancelled_jobs_runs_every_other_job_once_and_none_cancelled():
     import random
     import threading
 
-    from authforge_guard._scheduler import Timers
+    from authforge_guard._base._scheduler import Timers
 
     timers = Timers(workers=1)
     ran = []

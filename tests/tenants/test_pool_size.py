@@ -11,7 +11,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from authforge_guard._scheduler import shared_timers
+from authforge_guard._base._scheduler import shared_timers
 from tests.support.fault_proxy import Fault
 
 from ..support.waiting import wait_for

@@ -16,8 +16,8 @@ import time
 import pytest
 
 from authforge_guard import AuthForgeError
-from authforge_guard._retry import NO_RETRY, RetryPolicy
-from authforge_guard._transport import Transport
+from authforge_guard._transport._http import Transport
+from authforge_guard._transport._retry import NO_RETRY, RetryPolicy
 from tests.support.tls import self_signed
 
 

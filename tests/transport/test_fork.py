@@ -199,7 +199,7 @@ def test_a_pool_lock_held_by_a_parent_thread_at_the_fork_does_not_hang_the_child
     whose holder does not exist in the child."""
     import select
 
-    from authforge_guard._transport import Transport
+    from authforge_guard._transport._http import Transport
 
     transport = Transport(af.url)
     assert transport.post("/auth/validate", {"nonce": "0" * 32}).status == 400  # an answer

@@ -29,7 +29,7 @@ def run(code):
 def test_a_request_does_not_run_urllib3_http2(af):
     out = run(f"""
     import sys
-    from authforge_guard._transport import Transport
+    from authforge_guard._transport._http import Transport
     reply = Transport({af.url!r}).post("/auth/validate", {{"nonce": "0" * 32}})
     print(reply.data["status"], "importlib.metadata" in sys.modules)
     """)
@@ -39,7 +39,7 @@ def test_a_request_does_not_run_urllib3_http2(af):
 def test_urllib3_http2_is_whole_when_used():
     out = run("""
     import sys, threading
-    from authforge_guard import _urllib3
+    from authforge_guard._transport import _urllib3
     _urllib3.load()
     import urllib3.http2
     from urllib3.http2 import probe
@@ -59,7 +59,7 @@ def test_urllib3_http2_is_whole_when_used():
 def test_urllib3_imported_first_is_left_alone():
     out = run("""
     import urllib3, sys
-    from authforge_guard import _urllib3
+    from authforge_guard._transport import _urllib3
     assert _urllib3.load() is urllib3
     print("__getattr__" in vars(sys.modules["urllib3.http2"]))
     """)

@@ -19,9 +19,9 @@ import threading
 import pytest
 
 from authforge_guard import AuthForgeError
-from authforge_guard._retry import NO_RETRY
-from authforge_guard._scheduler import shared_timers
-from authforge_guard._transport import Transport
+from authforge_guard._base._scheduler import shared_timers
+from authforge_guard._transport._http import Transport
+from authforge_guard._transport._retry import NO_RETRY
 from tests.support.waiting import wait_for
 
 TIMERS, OLD_DEADLINE_THREAD = "authforge-timers", "authforge-io-deadline"
@@ -113,7 +113,7 @@ DROP_IN = textwrap.dedent("""
     import json, os, sys, threading
 
     from authforge_guard import AuthForgeClient
-    from authforge_guard._retry import NO_RETRY
+    from authforge_guard._transport._retry import NO_RETRY
 
     def ours():
         return sorted(t.name for t in threading.enumerate() if t.name.startswith("authforge"))
@@ -133,7 +133,7 @@ DROP_IN = textwrap.dedent("""
         "before": before,
         "code": result.get("code"),
         "after": ours(),
-        "guard_loaded": "authforge_guard._guard" in sys.modules,
+        "guard_loaded": "authforge_guard._guard._facade" in sys.modules,
     }))
 """)
 
@@ -228,9 +228,9 @@ def test_a_forked_childs_first_request_starts_its_timer_thread_and_keeps_its_dea
 STEADY = textwrap.dedent("""
     import sys
 
-    from authforge_guard._retry import NO_RETRY
-    from authforge_guard._scheduler import shared_timers
-    from authforge_guard._transport import Transport
+    from authforge_guard._transport._retry import NO_RETRY
+    from authforge_guard._base._scheduler import shared_timers
+    from authforge_guard._transport._http import Transport
 
     transport = Transport(sys.argv[1], timeout=60, retry=NO_RETRY)
     for _ in range(200):

@@ -14,8 +14,8 @@ import threading
 
 import pytest
 
-from authforge_guard._addresses import _environment_proxies, choose_proxy
-from authforge_guard._transport import Transport
+from authforge_guard._transport._addresses import _environment_proxies, choose_proxy
+from authforge_guard._transport._http import Transport
 from tests.support.connect_proxy import ConnectProxy
 from tests.support.fault_proxy import FaultProxy
 from tests.support.network import non_loopback_address

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 
 from authforge_guard import configure, licensed, requires_license
@@ -21,7 +22,26 @@ class _LogEvents(logging.Handler):
     """The library's log lines as ``log`` events (the tests read what it decided)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        say("log", level=record.levelname, message=record.getMessage())
+        message = record.getMessage()
+        say("log", level=record.levelname, message=message)
+        if "still exiting" in message:
+            _still_exiting.set()
+
+
+_still_exiting = threading.Event()
+
+
+def slow_atexit() -> None:
+    """APP_ATEXIT=slow: an atexit handler still running when ``exit_grace`` ends (it waits
+    for the library's "still exiting" line); ``hangs``: one that never returns."""
+    how = os.environ.get("APP_ATEXIT")
+    if how is None:
+        return
+    say("atexit_started")
+    if how == "hangs":
+        threading.Event().wait()
+    _still_exiting.wait(60)
+    say("atexit_done")
 
 
 def configure_from_environment() -> None:
@@ -35,14 +55,13 @@ def configure_from_environment() -> None:
         on_lost=os.environ.get("APP_ON_LOST", "raise"),
         exit_code=int(os.environ.get("APP_GUARD_EXIT_CODE", "1")),
         hook_timeout=float(os.environ.get("APP_HOOK_TIMEOUT", "30")),
+        exit_grace=float(os.environ.get("APP_EXIT_GRACE", "10")),
     )
 
 
 def save_text(text: str) -> str:
     """The app's ``save``: write the work where APP_SAVE_PATH says (APP_SAVE_HANGS: then
     hang, as a save to a dead network drive does)."""
-    import threading
-
     path = os.environ["APP_SAVE_PATH"]
     with open(path, "w") as f:
         f.write(text)

@@ -23,6 +23,7 @@ from app_events import (
     refused_call,
     save_text,
     say,
+    slow_atexit,
 )
 
 if os.environ.get("APP_QT") == "PyQt6":
@@ -139,6 +140,7 @@ ticker.setInterval(20)
 ticker.timeout.connect(tick)
 if MODE == "tick":
     ticker.start()
+atexit.register(slow_atexit)
 atexit.register(lambda: say("atexit"))
 try:
     code = app.exec()

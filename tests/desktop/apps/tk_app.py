@@ -29,6 +29,7 @@ from app_events import (
     refused_call,
     save_text,
     say,
+    slow_atexit,
     tk_answer_dialog,
     tk_messagebox,
 )
@@ -120,6 +121,7 @@ def lost(exc: BaseException) -> None:
     root.after(50, drive)  # the dialog comes next: look for it
 
 
+atexit.register(slow_atexit)
 atexit.register(lambda: say("atexit"))
 root.after(0, drive)
 if MODE == "tick":
