@@ -42,29 +42,46 @@ def pytest_xdist_auto_num_workers(config):
     return 2 * cores
 
 
-# Files of a minute or more of one worker's time (builds, fresh pytest processes on other
-# releases, whole benches, bots end to end), measured on two busy cores. With --dist
-# loadfile they run in collection order, and alphabetically they came last: one worker
-# ran a long file while the others sat idle. Started first, they overlap the short files.
+# Files of half a minute or more of one worker's time (builds, fresh pytest processes on
+# other releases, whole benches, bots end to end, mypy runs), measured on two busy cores,
+# longest first. With --dist loadfile a file runs on one worker: a long file that starts
+# late is the run's tail while the other workers sit idle. Started first, they overlap the
+# short files. (pytest-xdist would reorder files by their number of tests, which put the
+# two-test build files near the end: --no-loadscope-reorder in pyproject.toml.)
 LONG_FILES_FIRST = (
     "tests/shipping/test_frozen.py",
+    "tests/shipping/test_frozen_deferred.py",
     "tests/versions/",
+    "tests/bots/test_examples.py",
     "tests/bench/",
     "tests/bots/",
+    "tests/guard/test_typing.py",
+    "tests/tenants/test_memory.py",
     "tests/desktop/",
+    "tests/security/test_answer_binding.py",
+    "tests/delivery/test_signals.py",
+    "tests/delivery/test_fork.py",
+    "tests/reliability/test_config_properties.py",
 )
 
 
 def pytest_collection_modifyitems(config, items):
-    """The long files first (a stable sort: every worker sees the same order, and a file's
-    tests keep theirs)."""
+    """The long files first; the other files by their number of tests, most first (the
+    order pytest-xdist would give them). A stable sort: every worker sees the same order,
+    and a file's tests keep theirs."""
+    import collections
+
+    def path_of(item):
+        return item.nodeid.split("::", 1)[0]
+
+    tests_in = collections.Counter(path_of(item) for item in items)
 
     def rank(item):
-        path = item.nodeid.split("::", 1)[0]
+        path = path_of(item)
         for number, prefix in enumerate(LONG_FILES_FIRST):
             if path.startswith(prefix):
-                return number
-        return len(LONG_FILES_FIRST)
+                return (number, 0)
+        return (len(LONG_FILES_FIRST), -tests_in[path])
 
     items.sort(key=rank)
 

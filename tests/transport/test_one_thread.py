@@ -44,13 +44,20 @@ def post(url, timeout):
 def test_a_guard_that_logged_in_and_checks_in_runs_one_timer_thread_and_no_deadline_thread(
     af, make_guard
 ):
+    # Threads of that name this worker process already runs: the shared timers' (if an
+    # earlier test started it) and those of Timers instances an earlier test made for
+    # itself (tests/tenants/test_memory.py), whose threads live on. Counted apart, so the
+    # result does not depend on which files ran before in the same worker.
+    before = {t for t in threading.enumerate() if t.name == TIMERS}
     key = af.create_license()
     guard = make_guard(license_key=key, heartbeat_interval=0.05)
     assert guard.ensure().active  # a login: a request, its deadline armed
     assert wait_for(lambda: heartbeats(af, key) >= 3)  # more requests, on the worker pool
     names = thread_names()
     assert OLD_DEADLINE_THREAD not in names
-    assert names.count(TIMERS) == 1
+    timers = {t for t in threading.enumerate() if t.name == TIMERS}
+    assert shared_timers()._thread in timers  # the heap's thread runs the checks...
+    assert timers - before <= {shared_timers()._thread}  # ...and no other thread was made
 
 
 def test_a_dripping_answer_is_cut_at_its_deadline_among_far_future_timer_jobs(drip):
