@@ -31,8 +31,14 @@ requests up, and raises one when
 - the main thread is not running the library's own bookkeeping (a frame whose
   code was registered with ``protect``: a block's ``__enter__``/``__exit__``,
   a shield's, the guarded-call check). That code checks for a loss itself
-  before it returns to the program, so a request the handler drops is never
-  lost, only raised a moment later by the code it would have interrupted.
+  before it returns to the program; a loss that comes after its check is not
+  dropped either: the request is kept and the signal sent again
+  ``REDELIVER_AFTER`` seconds later, until it lands outside (a request is
+  level-triggered, as Trio keeps a ``KeyboardInterrupt`` pending in protected
+  code) or its block has ended;
+- on Python 3.9, the main thread is not between a ``with`` body and the call
+  of its ``__exit__`` (``_closing_a_with``): raised there, the exception
+  would skip that ``__exit__``.
 
 The handler is installed only while a block in the main thread needs it
 (counted), chains to the handler it replaced for a signal that was not ours,
@@ -49,6 +55,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from types import CodeType, FrameType
 from typing import Any, Callable, TypeVar
 
@@ -246,7 +253,30 @@ def _closing_a_with(frame: FrameType | None) -> bool:
     return False
 
 
-def _wake_again(ident: int, signum: int) -> None:
+#: How long a request held back in the library's own code waits for its next signal.
+REDELIVER_AFTER = 0.05
+_redelivering = False  # a thread is on its way to send the signal again
+
+
+def _redeliver(signum: int, delay: float) -> None:
+    """Send ``signum`` to this (the main) thread again ``delay`` seconds from now, from
+    another thread: sent from the handler itself, it would run the handler again inside
+    the same call, still at the same place. One such thread at a time."""
+    global _redelivering
+    if _redelivering:
+        return
+    _redelivering = True
+    try:
+        _thread.start_new_thread(_wake_again, (threading.get_ident(), signum, delay))
+    except RuntimeError:  # no new thread (interpreter exit): the escalation signals again
+        _redelivering = False
+
+
+def _wake_again(ident: int, signum: int, delay: float) -> None:
+    global _redelivering
+    if delay:
+        time.sleep(delay)
+    _redelivering = False
     with contextlib.suppress(OSError, ValueError):  # the main thread has ended meanwhile
         wake(ident, signum)
 
@@ -254,6 +284,7 @@ def _wake_again(ident: int, signum: int) -> None:
 def _handler(signum: int, frame: FrameType | None) -> None:
     mine = False
     chosen: Request | None = None
+    held: Request | None = None
     while True:
         try:
             request = _requests.popleft()
@@ -265,19 +296,28 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         block = request.block
         if block is None:
             chosen = request  # not tied to a block (SystemExit of on_lost="exit")
-        elif block.active and not block.shield_depth and not _protected_frame(frame):
-            chosen = request
+        elif block.active and not block.shield_depth:
+            if not _protected_frame(frame):
+                chosen = request
+            elif held is None:
+                held = request
+    if chosen is not None and _closing_a_with(frame):
+        # Not here (3.9): inside that ``__exit__`` (ours checks for the loss itself) or
+        # just after it.
+        _requests.appendleft(chosen)
+        _redeliver(signum, 0.0)
+        return
     if chosen is not None:
-        if _closing_a_with(frame):
-            # Not here (3.9): inside that ``__exit__`` (ours checks for the loss itself) or
-            # just after it. The signal comes again from another thread: sent from this
-            # handler, it would run the handler again inside this very call, still here.
-            _requests.appendleft(chosen)
-            with contextlib.suppress(RuntimeError):  # no new thread (interpreter exit):
-                # the request waits for the next signal (the escalation sends one)
-                _thread.start_new_thread(_wake_again, (threading.get_ident(), signum))
-            return
         raise chosen.exc
+    if held is not None:
+        # Library code is running: it checks for a loss before it returns, but one that
+        # came after its check would be lost, and the program could then sleep on inside
+        # a lost block. Kept, and signalled again soon (level-triggered, as Trio keeps a
+        # KeyboardInterrupt that lands in protected code pending): once the block has
+        # ended, or is shielded, the request is dropped.
+        _requests.appendleft(held)
+        _redeliver(signum, REDELIVER_AFTER)
+        return
     if not mine:
         previous = _previous.get(signum)
         if callable(previous):
@@ -287,9 +327,10 @@ def _handler(signum: int, frame: FrameType | None) -> None:
 def _reset_after_fork() -> None:
     # Another thread may have held the lock at the fork; it does not exist in the
     # child, and neither do the requests' senders.
-    global _lock
+    global _lock, _redelivering
     _lock = threading.Lock()
     _requests.clear()
+    _redelivering = False
 
 
 if hasattr(os, "register_at_fork"):

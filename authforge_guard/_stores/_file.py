@@ -47,7 +47,7 @@ from ._entry import (
     tombstone_record,
     verify_entry,
 )
-from ._report import RefusalLog, deliver
+from ._report import RefusalLog, closed_store, deliver
 
 try:
     import fcntl
@@ -344,6 +344,8 @@ class FileStore:
     def watch(self, on_tombstone: Callable[[str, str, str], None]) -> None:
         """Call ``on_tombstone(key_hash, hwid, code)`` (from a daemon thread) for each
         tombstone another instance writes from now on."""
+        if self._stop.is_set():
+            raise closed_store("this file store")
         if self._watcher is not None and self._watcher.is_alive():
             raise RuntimeError("this store is already watched")
         # (A watcher started before a fork is not alive in the child: it may watch again.)

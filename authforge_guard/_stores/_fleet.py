@@ -39,6 +39,7 @@ from .._exceptions import AuthForgeError
 from .._protocol import SignedSession, TrustList
 from . import HEARTBEAT, LOGIN, SessionStore, StoreSetting, store_from_setting
 from ._entry import key_hash
+from ._report import closed_store
 
 logger = logging.getLogger("authforge_guard")
 
@@ -250,7 +251,10 @@ class Fleet:
 
     def follow(self, key: str, hwid: str, on_lost: OnLost) -> None:
         """Call ``on_lost(key, hwid, code)`` when another instance tombstones the session
-        (starts the store's watcher on first use)."""
+        (starts the store's watcher on first use). A closed fleet raises
+        ``ConfigurationError``: it would follow nothing."""
+        if self._stop.is_set():
+            raise closed_store("this fleet")
         with self._lock:
             self._followed[(key_hash(key), hwid)] = (key, on_lost)
             start, self._watching = not self._watching, True

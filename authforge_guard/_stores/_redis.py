@@ -47,7 +47,7 @@ from ._entry import (
     verify_entry,
 )
 from ._fallback import Fallback
-from ._report import RefusalLog, deliver
+from ._report import RefusalLog, closed_store, deliver
 
 logger = logging.getLogger("authforge_guard")
 
@@ -282,6 +282,8 @@ class RedisStore:
     def watch(self, on_tombstone: Callable[[str, str, str], None]) -> None:
         """Call ``on_tombstone(key_hash, hwid, code)`` from a daemon thread for each
         tombstone another instance publishes; reconnects after an outage."""
+        if self._stop.is_set():
+            raise closed_store("this Redis store")
         if self._watcher is not None and self._watcher.is_alive():
             raise RuntimeError("this store is already watched")
         # (A watcher started before a fork is not alive in the child: it may watch again.)

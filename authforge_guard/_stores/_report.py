@@ -10,6 +10,7 @@ import weakref
 from typing import Callable
 
 from .._base._clock import elapsed
+from .._exceptions import ConfigurationError
 from ._entry import Found
 
 logger = logging.getLogger("authforge_guard")
@@ -27,6 +28,16 @@ _SUSPECT = (
     "unreadable",
 )
 REPEAT_SECONDS = 60.0
+
+
+def closed_store(what: str) -> ConfigurationError:
+    """The error for ``watch()`` (or a fleet's ``follow``) after ``close()``: a closed store
+    would start a watcher that stops at once, and tombstones from the other instances
+    would never arrive, silently."""
+    return ConfigurationError(
+        f"session store: {what} was closed and watches nothing; use a new one",
+        argument="session_store",
+    )
 
 
 class RefusalLog:

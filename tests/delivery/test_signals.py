@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -15,6 +16,7 @@ from authforge_guard import LicenseLost, licensed
 from authforge_guard._delivery import _interrupts
 from authforge_guard._delivery._blocks import current_block
 from authforge_guard._exceptions import AuthForgeError
+from tests.support.waiting import wait_for
 
 STRESS = textwrap.dedent("""
     import faulthandler, random, sys, threading, time
@@ -161,3 +163,41 @@ def test_a_loss_landing_between_a_with_body_and_its_exit_still_leaves_the_block(
         _interrupts._requests.clear()
     assert not inner[0].active, "the inner block's __exit__ never ran"
     assert current_block() is None
+
+
+def test_a_loss_pushed_while_the_library_runs_its_own_code_still_lands_in_the_block(af, make_guard):
+    # A push that lands in the library's own code (here the end of ``licensed().__enter__``,
+    # after its last check) was dropped: that code checks for a loss itself, but this one
+    # came after the check, and the program then slept inside a lost block until the
+    # escalation, exit_grace later (here 60 s), sent the signal again.
+    guard = make_guard(license_key=af.create_license(), exit_grace=60)
+    guard.ensure()
+    entry = guard._entries[None]
+    enter = licensed.__enter__.__code__
+    pushed: list = []
+
+    def trace(frame, event, arg):
+        if frame.f_code is not enter:
+            return None
+        if event == "return" and not pushed:  # still inside __enter__ (protected)
+            pushed.append(True)
+            guard._losses.lose(entry, AuthForgeError("revoked"))
+            # The escalation's thread starts right after the signal was sent: the handler
+            # runs at this frame's next instruction, inside the library's code.
+            assert wait_for(
+                lambda: any(t.name == "authforge-escalate" for t in threading.enumerate())
+            )
+        return trace
+
+    slept_through: list = []
+    sys.settrace(trace)
+    try:
+        with pytest.raises(LicenseLost):
+            with licensed(guard=guard):
+                sys.settrace(None)
+                threading.Event().wait(30)  # a hang guard: the loss ends the wait
+                slept_through.append(True)
+    finally:
+        sys.settrace(None)
+    assert pushed
+    assert not slept_through, "the loss was dropped: the block slept on"

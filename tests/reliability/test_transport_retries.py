@@ -3,6 +3,7 @@ and that every attempt carries a fresh nonce (read back from what the proxy rece
 
 import email.utils
 import re
+import threading
 import time
 
 import pytest
@@ -49,15 +50,22 @@ def test_every_retry_carries_a_fresh_nonce(shared_af, proxy, make_shared_client)
 
 
 def test_a_heartbeat_retry_carries_a_fresh_nonce(shared_af, proxy, make_shared_client):
+    # The first attempt is held at the proxy until the retry is through, so it times out
+    # however loaded the machine (a 1 s delay against a 0.3 s timeout failed once under
+    # load: a starved client can read a late answer, or time out its retry as well).
     key = shared_af.create_license()
     client = make_shared_client(
-        api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=3600, request_timeout=0.3
+        api_base_url=proxy.url, online_heartbeat=True, heartbeat_interval=3600, request_timeout=2.0
     )
     assert client.login(key)
     token = client.get_session_data()["sessionToken"]
-    proxy.arm(Fault.delay(1.0), path=HEARTBEAT)  # reaches the server, but too late
+    released = threading.Event()
+    proxy.arm(Fault.hold(released), path=HEARTBEAT)  # reaches the server, but too late
     since = len(proxy.requests)
-    assert client._heartbeat_tick(client._live.generation) is True
+    try:
+        assert client._heartbeat_tick(client._live.generation) is True
+    finally:
+        released.set()
     assert_fresh(nonces(proxy, since, HEARTBEAT), 2)
     assert client.get_session_data()["sessionToken"] != token  # the retry was accepted
     # The server saw the timed-out request as well: reusing its nonce would be a replay.

@@ -8,7 +8,9 @@ import threading
 
 import pytest
 
+from authforge_guard._exceptions import ConfigurationError
 from authforge_guard._protocol import SigningKey
+from authforge_guard._stores._fleet import Fleet
 
 from ..support.waiting import wait_for
 from .conftest import forged
@@ -290,3 +292,21 @@ def test_a_store_watched_before_a_fork_can_be_watched_in_the_child(backend, af):
         os.waitpid(pid, 0)
         for fd in (ready_r, ready_w, result_r, result_w):
             os.close(fd)
+
+
+def test_watching_a_closed_store_is_a_clear_error(backend):
+    # It started a watcher that stopped at once: tombstones never arrived, and nothing said so
+    # (the Redis store also waited seconds for a subscription that never came).
+    store = backend.make()
+    store.close()
+    with pytest.raises(ConfigurationError, match="was closed") as raised:
+        store.watch(lambda *fields: None)
+    assert raised.value.code == "configuration_error"
+    assert raised.value.argument == "session_store"
+
+
+def test_a_closed_fleet_refuses_to_follow_a_session(backend):
+    fleet = Fleet(backend.make())
+    fleet.close()
+    with pytest.raises(ConfigurationError, match="fleet was closed"):
+        fleet.follow("KEY", "machine-a", lambda *fields: None)

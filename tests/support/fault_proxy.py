@@ -106,6 +106,7 @@ class Fault:
     label: str
     connection_action: str | None = None
     delay_seconds: float = 0.0
+    held_until: threading.Event | None = field(default=None, compare=False)
     canned: Answer | None = None
     from_history: bool = False
     rewrite: Callable[[Answer], Answer] | None = field(default=None, compare=False)
@@ -132,6 +133,13 @@ class Fault:
         The upstream still gets the request, as a slow real network would deliver it.
         """
         return cls(f"delay({seconds})", delay_seconds=float(seconds))
+
+    @classmethod
+    def hold(cls, release: threading.Event) -> Fault:
+        """Hold the request until ``release`` is set, then forward as usual: it times out
+        in the client whatever its timeout and however loaded the machine, and the upstream
+        still gets it, late. Set ``release`` in a ``finally`` (closing the proxy drops it)."""
+        return cls("hold()", held_until=release)
 
     # --- something other than AuthForge answers ------------------------------
 
@@ -320,6 +328,9 @@ class FaultProxy:
             return fault.connection_action
         if fault.delay_seconds and self._closing.wait(fault.delay_seconds):
             return "drop"  # the proxy is closing: do not start an upstream call now
+        while fault.held_until is not None and not fault.held_until.wait(0.05):
+            if self._closing.is_set():
+                return "drop"
         if fault.canned is not None:
             return fault.canned
         if fault.from_history:
