@@ -44,10 +44,9 @@ def post(url, timeout):
 def test_a_guard_that_logged_in_and_checks_in_runs_one_timer_thread_and_no_deadline_thread(
     af, make_guard
 ):
-    # Threads of that name this worker process already runs: the shared timers' (if an
-    # earlier test started it) and those of Timers instances an earlier test made for
-    # itself (tests/tenants/test_memory.py), whose threads live on. Counted apart, so the
-    # result does not depend on which files ran before in the same worker.
+    # Threads of that name this worker process already runs (the shared timers', if an
+    # earlier test started it; any other would be a leak): counted apart, so the result
+    # does not depend on which files ran before in the same worker.
     before = {t for t in threading.enumerate() if t.name == TIMERS}
     key = af.create_license()
     guard = make_guard(license_key=key, heartbeat_interval=0.05)
