@@ -9,7 +9,7 @@ feature and tier only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 # The four things a failure can mean to whoever is in front of the program.
 REFUSED = "refused"  # a verdict: revoked, expired, invalid key, feature not licensed...
@@ -60,18 +60,38 @@ _WHAT_TO_DO = {
 }
 
 
+# What an error may tell this module about itself. The errors (``_exceptions``) import this
+# module, so it cannot import them: it asks for these two methods instead of their classes.
+
+
+@runtime_checkable
+class Judged(Protocol):
+    """An error that says what it means to a person (``LicenseError``, ``ConfigurationError``)."""
+
+    def _failure_kind(self) -> str:
+        """``REFUSED``, ``MISSING_KEY``, ``CONFIGURATION`` or ``UNREACHABLE``."""
+        ...
+
+
+@runtime_checkable
+class Worded(Protocol):
+    """An error with lines of its own (``FeatureNotLicensed``: which license it needs)."""
+
+    def _own_lines(self, hint: str | None) -> list[str]:
+        """What happened, then what to do."""
+        ...
+
+
 def kind_of(exc: BaseException) -> str:
     """``REFUSED``, ``MISSING_KEY``, ``CONFIGURATION`` or ``UNREACHABLE`` for a licensing error.
 
-    Each error of ours says its kind (``_failure_kind``): this module imports none of them.
-    Any other error (``AuthForgeError`` included) is a failure without a verdict."""
+    Each error of ours says its kind (``Judged``). Any other error (``AuthForgeError``
+    included) is a failure without a verdict."""
     if getattr(exc, "code", None) == MISSING_KEY_CODE:
         return MISSING_KEY
-    judge = getattr(exc, "_failure_kind", None)
-    if judge is None:
-        return UNREACHABLE
-    kind: str = judge()
-    return kind
+    if isinstance(exc, Judged):
+        return exc._failure_kind()
+    return UNREACHABLE
 
 
 # ``LicenseError.kind``: the four public words for what a failure means to a person.
@@ -117,11 +137,9 @@ def _per_user_lines(kind: str, code: str, hint: str | None) -> list[str]:
 
 def lines_of(exc: BaseException, hint: str | None) -> list[str]:
     """What happened, then what to do, for any error: its own words when it has them
-    (``FeatureNotLicensed``), else by its kind and code."""
-    own = getattr(exc, "_own_lines", None)
-    if own is not None:
-        lines: list[str] = own(hint)
-        return lines
+    (``Worded``), else by its kind and code."""
+    if isinstance(exc, Worded):
+        return exc._own_lines(hint)
     setting = getattr(exc, "env_var", None) or getattr(exc, "argument", None)
     return lines_for(
         kind_of(exc),
