@@ -62,15 +62,38 @@ def installed(*requirements: str) -> Path:
 
 def release(*requirements: str) -> Path:
     """``installed(*requirements)``, checked: a process with that folder first on its path
-    imports the release the first requirement names (its pin, or one within its range)."""
+    imports the release the first requirement names (its pin, or one within its range).
+
+    The newest releases (no pin) skip the test when they are the very releases this
+    environment runs: the suite's own run of the scenario's files is then that check, and
+    repeating it in a fresh pytest process only costs CI time (a fresh CI venv holds the
+    newest releases). Another release, newer or older, runs."""
     folder = installed(*requirements)
-    name = re.split(r"[=<>!~]", requirements[0], maxsplit=1)[0]
+    name = _name(requirements[0])
     version = version_in(folder, name)
     if "==" in requirements[0]:
         assert version == requirements[0].split("==", 1)[1], (requirements, version)
     else:
         assert version[:1].isdigit(), (requirements, version)
+        _skip_if_this_environment_runs(folder, requirements)
     return folder
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[=<>!~\[]", requirement, maxsplit=1)[0].strip()
+
+
+def _skip_if_this_environment_runs(folder: Path, requirements: tuple[str, ...]) -> None:
+    import importlib.metadata
+
+    names = [_name(requirement) for requirement in requirements]
+    try:
+        here = {name: importlib.metadata.version(name) for name in names}
+    except importlib.metadata.PackageNotFoundError:
+        return
+    if {name: version_in(folder, name) for name in names} == here:
+        releases = ", ".join(f"{name} {version}" for name, version in here.items())
+        pytest.skip(f"the newest ({releases}) is what this suite runs on: its own run checks it")
 
 
 def version_in(folder: Path, distribution: str) -> str:
