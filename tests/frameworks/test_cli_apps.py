@@ -41,7 +41,7 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
     free = af.create_license({"tier": "free"})
     result = run_example("typer_cli.py", "export", "a.html", env=customer_env(free))
     assert result.returncode == 1
-    assert result.stderr == (
+    assert without_progress(result.stderr) == (
         "This needs a pro license (yours: free).\nTo upgrade, contact support@notes.example.\n"
     )
 
@@ -49,16 +49,19 @@ def test_typer_refusals_are_plain_lines(af, customer_env):
     af.revoke(revoked)
     result = run_example("typer_cli.py", "report", env=customer_env(revoked))
     assert result.returncode == 1
-    assert result.stderr == "This license was revoked.\nPlease contact support@notes.example.\n"
+    assert without_progress(result.stderr) == (
+        "This license was revoked.\nPlease contact support@notes.example.\n"
+    )
     assert revoked not in result.stderr
 
     result = run_example("typer_cli.py", "activate", revoked, env=customer_env())
-    assert result.returncode == 1 and result.stderr.startswith("This license was revoked.\n")
+    assert result.returncode == 1
+    assert without_progress(result.stderr).startswith("This license was revoked.\n")
 
     broken = customer_env(free, app={"PUBLIC_KEY": ""})  # a broken build
     result = run_example("typer_cli.py", "report", env=broken)
     assert result.returncode == 2
-    assert result.stderr == (
+    assert without_progress(result.stderr) == (
         "This program's licensing is not set up correctly "
         "(AUTHFORGE_PUBLIC_KEY).\nPlease contact support@notes.example.\n"
     )
@@ -131,7 +134,7 @@ def test_click_group_licensed_once_for_every_subcommand(af, customer_env):
     af.revoke(key)
     result = run_example("click_cli.py", "sync", env=env)
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr.startswith("This license was revoked.\n")
+    assert without_progress(result.stderr).startswith("This license was revoked.\n")
 
 
 GUARD_LEVEL = """
@@ -211,7 +214,9 @@ def test_licensed_block_with_on_refused_exit(af, customer_env, tmp_path):
         timeout=60,
     )
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == "This license was revoked.\nPlease contact help@vendor.example.\n"
+    assert without_progress(result.stderr) == (
+        "This license was revoked.\nPlease contact help@vendor.example.\n"
+    )
 
     key = af.create_license({"tier": "pro"})
     env = customer_env(key, AUTHFORGE_HEARTBEAT="online", AUTHFORGE_HEARTBEAT_INTERVAL="0.2")
