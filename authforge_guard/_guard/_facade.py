@@ -199,7 +199,8 @@ class Guard:
             self._checks,
             self._losses,
             self._policy,
-            _fast_session_setter(self),
+            # A weak call: the flow (and its login threads) never keep the Guard alive.
+            weak_method(self, "_show_session"),
         )
         _GUARDS.add(self)
         # A Guard the program no longer references stops its sessions' timers.
@@ -405,6 +406,10 @@ class Guard:
         if ended is not None and ended.is_default:
             self._policy.session_ended()
 
+    def _show_session(self, session: Session) -> None:
+        """The login flow installed a new default session: the hot path reads it."""
+        self._fast_session = session
+
     def _drop_locked(self, entry: Entry, code: str) -> None:
         """End ``entry`` and take it out of the table (under the table's lock); the hot
         path stops seeing the default session first."""
@@ -515,19 +520,6 @@ class Guard:
 
     def has_feature(self, name: str) -> bool:
         return bool(_sugar.public("has_feature")(name, guard=self))
-
-
-def _fast_session_setter(guard: Guard) -> Callable[[Session], None]:
-    """How the login flow makes a new default session the hot path's: a weak call, so the
-    flow (and the login threads running it) never keep the Guard alive."""
-    ref = weakref.ref(guard)
-
-    def show(session: Session) -> None:
-        target = ref()
-        if target is not None:
-            target._fast_session = session
-
-    return show
 
 
 # A forked child must not run on its parent's sessions: its Guards forget them.

@@ -100,11 +100,6 @@ class Fleet:
         store = store_from_setting(setting, app_id, environ)
         return cls(store, online=online, interval=interval) if store is not None else None
 
-    def _count(self, counter: str) -> None:
-        # ``+=`` on an attribute is a read and a write: two threads can both read 3.
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + 1)
-
     # ----------------------------------------------------------------- login
 
     def obtain(
@@ -138,7 +133,8 @@ class Fleet:
             pause = min(pause * 2, POLL_MAX_SECONDS)
             found = self.store.load(key, hwid, trust=trust)
             if found.session is not None:  # just logged in by another instance
-                self._count("waited")
+                with self._lock:  # from many login threads: ``+=`` alone loses counts
+                    self.waited += 1
                 return Answer(found.session, None)
         logger.warning(
             "authforge_guard: no session from the fleet after %.0f s; logging in here",
@@ -178,7 +174,8 @@ class Fleet:
             if refusal.fatal:
                 self._drop(key, hwid, refusal.code)
             raise
-        self._count("logins")
+        with self._lock:  # from many login threads: ``+=`` alone loses counts
+            self.logins += 1
         self.store.save(key, hwid, answer.signed)
         return answer
 
@@ -202,12 +199,14 @@ class Fleet:
         takes over when it dies. The answer is saved only while ``alive()``: a
         logout that forgot the entry during the heartbeat must not see it back.
         """
-        self._count("check_ins")
+        with self._lock:  # from many login threads: ``+=`` alone loses counts
+            self.check_ins += 1
         if not self.store.try_lease(key, hwid, HEARTBEAT, self.interval * 1.5):
             found = self.store.load(key, hwid, trust=trust)
             if found.session is not None:
                 return Answer(found.session, None)
-        self._count("heartbeats")
+        with self._lock:  # from many login threads: ``+=`` alone loses counts
+            self.heartbeats += 1
         answer = heartbeat()
         if alive():
             self.store.save(key, hwid, answer.signed)
