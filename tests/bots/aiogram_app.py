@@ -6,8 +6,6 @@ imports every test module to collect it; here only the worker that runs a bot pa
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -19,6 +17,7 @@ from authforge_guard import Session, UserLicenses
 from authforge_guard.aiogram import LicenseMiddleware, license_router
 
 from .fake_telegram import TOKEN, FakeTelegram
+from .loop_thread import serving_on_a_thread
 
 
 def build(users: UserLicenses) -> Dispatcher:
@@ -42,35 +41,20 @@ def build(users: UserLicenses) -> Dispatcher:
     return dp
 
 
-@contextlib.contextmanager
 def running_bot(api: FakeTelegram, users: UserLicenses):
     """The bot polling the fake API on a loop of its own thread, as ``start_polling``
     runs it in production; stopped at the end."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    stops: list[asyncio.Event] = []
 
-    async def main() -> None:
-        stop = asyncio.Event()  # made on its loop (Python 3.9 binds it at creation)
-        stops.append(stop)
+    async def serve(ready, stop) -> None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api.url))
         bot = Bot(TOKEN, session=session)
         dp = build(users)
         polling = asyncio.ensure_future(
             dp.start_polling(bot, handle_signals=False, polling_timeout=1)
         )
-        ready.set()
+        ready()
         await stop.wait()
         await dp.stop_polling()
         await polling
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        yield loop
-    finally:
-        loop.call_soon_threadsafe(stops[0].set)
-        thread.join(30)
-        assert not thread.is_alive()
-        loop.close()
+    return serving_on_a_thread(serve)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import threading
-
 import pytest
 
 pytest.importorskip("telegram")
@@ -17,6 +13,7 @@ from authforge_guard import UserLicenses
 from authforge_guard.telegram import license_handlers, license_required
 
 from .fake_telegram import TOKEN, FakeTelegram
+from .loop_thread import serving_on_a_thread
 
 
 def build(api: FakeTelegram, users: UserLicenses):
@@ -43,36 +40,21 @@ def build(api: FakeTelegram, users: UserLicenses):
     return app
 
 
-@contextlib.contextmanager
 def running_bot(api: FakeTelegram, users: UserLicenses):
     """The application polling the fake API on a loop of its own thread."""
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-    stops: list[asyncio.Event] = []
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        stops.append(stop)
+    async def serve(ready, stop) -> None:
         app = build(api, users)
         await app.initialize()
         await app.start()
         await app.updater.start_polling(poll_interval=0, timeout=1)
-        ready.set()
+        ready()
         await stop.wait()
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
 
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    assert ready.wait(30)
-    try:
-        yield loop
-    finally:
-        loop.call_soon_threadsafe(stops[0].set)
-        thread.join(30)
-        assert not thread.is_alive()
-        loop.close()
+    return serving_on_a_thread(serve)
 
 
 @pytest.fixture
