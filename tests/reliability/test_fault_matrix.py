@@ -21,7 +21,7 @@ import pytest
 
 import authforge_guard._guard._session_table as session_table
 from authforge_guard import LicenseError
-from tests.support.fault_cases import CASES, REQUEST_TIMEOUT
+from tests.support.fault_cases import CASES
 from tests.support.waiting import HookLog, scheduled_checks, wait_for
 
 VALIDATE = "/auth/validate"
@@ -40,7 +40,7 @@ def test_login_under_fault(
     # The window in which a transient failure is shared, shortened (5 s in production).
     monkeypatch.setattr(session_table, "TRANSIENT_SHARE_SECONDS", 0.3)
     key = shared_af.create_license()
-    through_proxy = {"api_base_url": proxy.url, "request_timeout": REQUEST_TIMEOUT}
+    through_proxy = {"api_base_url": proxy.url, "request_timeout": case.request_timeout}
     if case.needs_history:
         assert make_shared_client(**through_proxy).validate_license(key)["valid"]
     proxy.arm(case.make(), always=True, path=VALIDATE)
@@ -98,7 +98,7 @@ def test_online_session_under_fault(shared_af, proxy, make_shared_guard, case):
     key = shared_af.create_license()
     guard = make_shared_guard(
         api_base_url=proxy.url,
-        request_timeout=REQUEST_TIMEOUT,
+        request_timeout=case.request_timeout,
         heartbeat_interval=0.05,
         license_key=key,
         max_unreachable=60,  # transient faults keep the session within the silence bound

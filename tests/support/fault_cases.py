@@ -19,6 +19,10 @@ from tests.support.fault_proxy import Answer, Fault
 # holds its answer longer.
 REQUEST_TIMEOUT = 0.5
 DELAY_PAST_TIMEOUT = 1.5
+# Every other fault answers at once: its deadline is long, so that on a loaded machine its
+# retries (tests/conftest.py's fast ones) finish before it and the code stays the fault's own
+# (a 0.5 s deadline turned a dropped connection's retries into "timeout" at load 13).
+UNHURRIED_TIMEOUT = 10.0
 
 FOREIGN_KEY = SigningKey.generate()
 
@@ -37,6 +41,7 @@ class FaultCase:
     code: str | None
     fatal: bool = False
     needs_history: bool = False
+    request_timeout: float = UNHURRIED_TIMEOUT
 
     def __str__(self) -> str:
         return self.name
@@ -71,7 +76,12 @@ CASES = [
     # the connection fails
     FaultCase("drop", Fault.drop, "network_error"),
     FaultCase("reset", Fault.reset, "network_error"),
-    FaultCase("delay_past_timeout", lambda: Fault.delay(DELAY_PAST_TIMEOUT), "timeout"),
+    FaultCase(
+        "delay_past_timeout",
+        lambda: Fault.delay(DELAY_PAST_TIMEOUT),
+        "timeout",
+        request_timeout=REQUEST_TIMEOUT,
+    ),
     # something other than AuthForge answers
     FaultCase("http_429_empty", lambda: Fault.status(429), "http_error_429"),
     FaultCase("http_500_empty", lambda: Fault.status(500), "http_error_500"),
