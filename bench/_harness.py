@@ -198,6 +198,7 @@ def regular_install() -> Iterator[str]:
             check=True,
         ).stdout.strip()
         build = ["--no-build-isolation"] if _can_build_here() else []
+        source = _copy_of_the_sources(os.path.join(home, "source"))
         subprocess.run(
             [
                 sys.executable,
@@ -209,7 +210,7 @@ def regular_install() -> Iterator[str]:
                 *build,
                 "--target",
                 site,
-                ROOT,
+                source,
             ],
             check=True,
             env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"),
@@ -221,6 +222,25 @@ def regular_install() -> Iterator[str]:
         yield exe
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _copy_of_the_sources(target: str) -> str:
+    """A copy of what ``pip install .`` reads (the metadata files and the package), made
+    in ``target``; returns ``target``.
+
+    pip builds in the source tree (``build/``, ``*.egg-info``). Built from the checkout
+    itself, two runs at once (CI runs the 3.9 and 3.11 suites side by side, and each runs
+    the bench's smoke test) wrote the same ``build/lib`` and one of the builds failed.
+    """
+    os.makedirs(target)
+    for name in ("pyproject.toml", "setup.cfg", "README.md", "LICENSE"):
+        shutil.copy2(os.path.join(ROOT, name), target)
+    shutil.copytree(
+        os.path.join(ROOT, "authforge_guard"),
+        os.path.join(target, "authforge_guard"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    return target
 
 
 def _can_build_here() -> bool:
