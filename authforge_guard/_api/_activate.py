@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from .._exceptions import ConfigurationError, LicenseError
 from .._guard._keystore import forget_key, load_key, store_key
-from .._guard._sessions import DEFAULT_SLOT
 from ._decorators import check_guard_argument
 from ._default_guard import get_guard
 from ._refusal import support_hint_of
@@ -56,9 +55,7 @@ def _activate(active: Guard, key: str) -> Session:
     if current is not None and current.reveal_license_key() != key:
         active.logout()  # the program was running on another key: switch
     store_key(s.app_id, key)
-    active._table.forget_failure(
-        DEFAULT_SLOT
-    )  # a key typed again after a refusal is a new question
+    active._forget_refusal()
     try:
         session = active.ensure()
     except BaseException:

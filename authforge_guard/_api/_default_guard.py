@@ -56,7 +56,7 @@ def configure(**kwargs: Any) -> Guard:
     with DEFAULT.lock:
         previous, DEFAULT.guard = DEFAULT.guard, guard
         if previous is not None:
-            copy_hooks(previous._hooks, guard._hooks)
+            guard._take_hooks_of(previous)
     if previous is not None and "settings" in vars(previous):
         previous.logout()
     return guard
@@ -131,24 +131,8 @@ class DeferredGuard(Guard):
                 raise
             finally:
                 self._deferred_building = False
-            copy_hooks(early, self._hooks)
+            early.copy_into(self._hooks)
             self._deferred_done = True
-
-
-def copy_hooks(source: HookRegistry, target: HookRegistry) -> None:
-    """Add every hook and pending cleanup of ``source`` to ``target``, in their order."""
-    if source is target:
-        return
-    with source._lock:
-        by_code = {code: list(hooks) for code, hooks in source._by_code.items()}
-        lost, transient = list(source._on_lost), list(source._on_transient)
-        cleanups = list(source._cleanups)
-    with target._lock:
-        for code, hooks in by_code.items():
-            target._by_code.setdefault(code, []).extend(hooks)
-        target._on_lost.extend(lost)
-        target._on_transient.extend(transient)
-        target._cleanups.extend(cleanups)
 
 
 def _new_lock_after_fork() -> None:

@@ -69,10 +69,4 @@ async def aresolve_session(guard: Guard | None, license_key: str | None = None) 
                         slot.key, hwid_override=slot.hwid, license_file=slot.file
                     )
     active = guard if guard is not None else get_guard()
-    loss = active._losses.default_loss
-    if loss is not None:
-        # As ``resolve_session``: the loss is seen only after its cleanup ran; awaited
-        # without a thread (never the loop's default executor, the application's).
-        await _blocks.await_hooks(loss)
-    active._policy.check_call()
-    return await active.aensure(license_key)
+    return await active._acheck_guarded_call(license_key)

@@ -35,8 +35,8 @@ def on_lost(*, timeout: float | None = ...) -> Callable[[F], F]: ...
 def on_lost(fn: Any = None, *, timeout: Any = _UNSET) -> Any:
     """``@authforge_guard.on_lost``: run on any fatal loss of the default guard's license,
     whichever guard ``configure()`` makes the default later."""
-    guard = get_guard()
-    return guard._register(guard._hooks.add_lost_hook, fn, timeout)
+    register = get_guard().on_lost(timeout=timeout)
+    return register if fn is None else register(fn)
 
 
 @overload
@@ -47,8 +47,8 @@ def on_transient(*, timeout: float | None = ...) -> Callable[[F], F]: ...
 
 def on_transient(fn: Any = None, *, timeout: Any = _UNSET) -> Any:
     """``@authforge_guard.on_transient``: a background check failed, the session lives."""
-    guard = get_guard()
-    return guard._register(guard._hooks.add_transient_hook, fn, timeout)
+    register = get_guard().on_transient(timeout=timeout)
+    return register if fn is None else register(fn)
 
 
 def add_cleanup(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:

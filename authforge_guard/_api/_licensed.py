@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from .._delivery import _blocks, _interrupts
 from .._exceptions import ConfigurationError, LicenseError, LicenseLost
@@ -136,7 +136,7 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         if lost is not None:
             raise lost
         if _blocks._loop_running():
-            entry = self._live_entry(active)
+            entry = active._live_entry(self._license_key, self._hwid_override, self._license_file)
             if entry is None:
                 raise RuntimeError(
                     "a login would block the event loop: use `async with licensed(...)` "
@@ -196,13 +196,9 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         outer = _blocks.current_block()
         if outer is not None:
             await _blocks.await_loss(outer)
-        flow = active._login_flow
-        slot = flow.slot(self._license_key, self._hwid_override, self._license_file)
         # Logging in is network I/O: never on the event loop's thread.
-        entry = await flow.obtain_async(slot, self._license_file, by_block=True)
-        task = asyncio.current_task()
-        block = active._open_block(
-            self._license_key, self._hwid_override, self._license_file, task, entry
+        block = await active._aopen_block(
+            self._license_key, self._hwid_override, self._license_file, asyncio.current_task()
         )
         self._start(block, active)
         loss = block.session._loss
@@ -235,11 +231,6 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
                 raise loss.exception(b.session.lineage) from (None if cancelled_by_us else exc)
 
     # -- shared --------------------------------------------------------------
-    def _live_entry(self, active: Guard) -> Any:
-        slot = active._login_flow.slot(self._license_key, self._hwid_override, self._license_file)
-        entry = active._table.entries.get(slot)
-        return entry if entry is not None and entry.session.active else None
-
     def _start(self, block: Block, active: Guard) -> None:
         _blocks.enter(block, interrupt_signal=active._signal)
         self._block = block

@@ -102,6 +102,22 @@ class HookRegistry:
         """In a forked child: a fresh lock (a thread may have held it at the fork)."""
         self._lock = threading.Lock()
 
+    def copy_into(self, target: HookRegistry) -> None:
+        """Add every hook and pending cleanup of this registry to ``target``, in their
+        order (the default guard's hooks, carried to the guard ``configure()`` makes)."""
+        if target is self:
+            return
+        with self._lock:
+            by_code = {code: list(hooks) for code, hooks in self._by_code.items()}
+            lost, transient = list(self._on_lost), list(self._on_transient)
+            cleanups = list(self._cleanups)
+        with target._lock:
+            for code, hooks in by_code.items():
+                target._by_code.setdefault(code, []).extend(hooks)
+            target._on_lost.extend(lost)
+            target._on_transient.extend(transient)
+            target._cleanups.extend(cleanups)
+
     def _timeout(self, timeout: Any) -> float | None:
         return self.default_timeout if timeout is _UNSET else timeout
 

@@ -388,6 +388,27 @@ class Guard:
             entry.last_used = time.monotonic()
         return block
 
+    async def _aopen_block(
+        self,
+        license_key: str | None,
+        hwid_override: str | None,
+        license_file: Any,
+        task: asyncio.Task[Any] | None,
+    ) -> Block:
+        """``_open_block`` for ``async with licensed()``: a login runs in a worker thread,
+        never on the event loop."""
+        flow = self._login_flow
+        slot = flow.slot(license_key, hwid_override, license_file)
+        entry = await flow.obtain_async(slot, license_file, by_block=True)
+        return self._open_block(license_key, hwid_override, license_file, task, entry)
+
+    def _live_entry(
+        self, license_key: str | None, hwid_override: str | None, license_file: Any
+    ) -> Entry | None:
+        """The live entry of a ``licensed()`` block's license, or ``None`` (no login: a
+        sync block inside a running event loop opens only on a session already live)."""
+        return self._table.live(self._login_flow.slot(license_key, hwid_override, license_file))
+
     def _close_block(self, block: Block) -> None:
         """The block left: the last block out of a session it opened logs that session out."""
         ended: Entry | None = None
@@ -437,6 +458,21 @@ class Guard:
         flow = self._login_flow
         return flow.obtain(flow.slot(license_key, None, None)).session
 
+    async def _acheck_guarded_call(self, license_key: str | None = None) -> Session:
+        """``_check_guarded_call`` for coroutines: the loss's cleanup is awaited without
+        a thread (never the loop's default executor, the application's), a login runs in
+        a worker thread."""
+        loss = self._losses.default_loss
+        if loss is not None:
+            await _blocks.await_hooks(loss)
+        self._policy.check_call()
+        return await self.aensure(license_key)
+
+    def _forget_refusal(self) -> None:
+        """The default license's remembered refusal is forgotten: a key typed again after
+        a refusal (``activate``) is a new question, not the old answer."""
+        self._table.forget_failure(DEFAULT_SLOT)
+
     # ------------------------------------------------------------------ hooks
 
     def on(self, *codes: str, timeout: Any = _UNSET) -> Callable[[F], F]:
@@ -481,6 +517,12 @@ class Guard:
             return hook
 
         return register
+
+    def _take_hooks_of(self, other: Guard) -> None:
+        """Add every hook and pending cleanup of ``other`` to this guard's: ``configure()``
+        carries what was registered on the previous default guard (a library's, at import
+        time) over to the new one."""
+        other._hooks.copy_into(self._hooks)
 
     def add_cleanup(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, **kwargs)`` on a fatal loss, after the hooks; last added runs first."""
