@@ -82,6 +82,25 @@ def _reset_default_for_tests() -> None:
         previous.logout()
 
 
+# What ``Guard.__init__`` sets on an instance: the only names a ``DeferredGuard`` builds
+# itself for (tests/frameworks/test_libraries.py keeps this equal to a real Guard's).
+SET_BY_GUARD_INIT = frozenset(
+    {
+        "settings",
+        "_fast_session",
+        "_hooks",
+        "_policy",
+        "_signal",
+        "_upstream",
+        "_fleet",
+        "_table",
+        "_losses",
+        "_checks",
+        "_login_flow",
+    }
+)
+
+
 class DeferredGuard(Guard):
     """The default guard before its first use: hooks can be registered, settings are not read.
 
@@ -109,10 +128,12 @@ class DeferredGuard(Guard):
         return super().__repr__()
 
     def __getattr__(self, name: str) -> Any:
-        # Only called for attributes the instance does not have (yet): everything
-        # Guard.__init__ sets. Build the guard (or wait for the thread building it),
-        # then look again.
-        if name.startswith("__") or name.startswith("_deferred") or self._deferred_done:
+        # Only called for attributes the instance does not have (yet). For one that
+        # Guard.__init__ sets, build the guard (or wait for the thread building it), then
+        # look again. Any other name is missing as on any object: ``hasattr()`` at import
+        # time (a debugger, a serializer, an autocompleter probing it) must not read the
+        # environment, nor raise ConfigurationError where AttributeError is expected.
+        if name not in SET_BY_GUARD_INIT or self._deferred_done:
             raise AttributeError(name)
         self._build()
         return object.__getattribute__(self, name)

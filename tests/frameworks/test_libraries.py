@@ -64,6 +64,26 @@ def test_get_guard_at_import_time_does_not_read_settings():
         guard.ensure()
 
 
+def test_probing_the_default_guard_at_import_time_reads_no_settings():
+    # hasattr() and getattr() with a default, as a debugger, a serializer or an
+    # autocompleter does on an object: a missing name is AttributeError, not a
+    # ConfigurationError from reading the environment.
+    guard = get_guard()  # no AUTHFORGE_* at all
+    assert not hasattr(guard, "nonexistent")
+    assert getattr(guard, "__html__", None) is None
+    assert not hasattr(guard, "_deferred_other")
+    assert repr(guard) == "Guard(default, settings not read yet)"
+    with pytest.raises(ConfigurationError):  # a real use still says what is missing
+        guard.ensure()
+
+
+def test_the_deferred_guard_builds_for_exactly_what_guard_init_sets(af):
+    from authforge_guard._api._default_guard import SET_BY_GUARD_INIT
+
+    with af.guard() as real:
+        assert set(vars(real)) == SET_BY_GUARD_INIT
+
+
 def test_configure_carries_the_library_hooks_over(af):
     library = Library()
     key = af.create_license()
