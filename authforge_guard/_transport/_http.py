@@ -497,34 +497,32 @@ def _watched_pool_classes() -> dict[str, Any]:
 
     attach = _watchdog.attach
 
-    class _WatchedHTTPConnection(HTTPConnection):
-        def connect(self) -> None:
-            attach(self)
-            super().connect()
+    def watched(pool_class: Any, connection_class: Any) -> Any:
+        """``pool_class`` whose connections report themselves to the watchdog as they
+        connect and send, and whose idle connections wait in an ``IdleConnections``."""
 
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            attach(self)
-            super().request(*args, **kwargs)
+        class WatchedConnection(connection_class):  # type: ignore[misc]
+            def connect(self) -> None:
+                attach(self)
+                super().connect()
 
-    class _WatchedHTTPSConnection(HTTPSConnection):
-        def connect(self) -> None:
-            attach(self)
-            super().connect()
+            def request(self, *args: Any, **kwargs: Any) -> None:
+                attach(self)
+                super().request(*args, **kwargs)
 
-        def request(self, *args: Any, **kwargs: Any) -> None:
-            attach(self)
-            super().request(*args, **kwargs)
+        class WatchedPool(pool_class):  # type: ignore[misc]
+            ConnectionCls = WatchedConnection
+            QueueCls = IdleConnections  # a LifoQueue by its interface
 
-    class _WatchedHTTPConnectionPool(HTTPConnectionPool):
-        ConnectionCls = _WatchedHTTPConnection
-        QueueCls = IdleConnections  # type: ignore[assignment]  # a LifoQueue by its interface
-
-    class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
-        ConnectionCls = _WatchedHTTPSConnection
-        QueueCls = IdleConnections  # type: ignore[assignment]
+        for cls, base in ((WatchedConnection, connection_class), (WatchedPool, pool_class)):
+            cls.__name__ = cls.__qualname__ = f"_Watched{base.__name__}"
+        return WatchedPool
 
     _NO_RETRIES = Retry(total=False, redirect=False)
-    _WATCHED_POOLS = {"http": _WatchedHTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+    _WATCHED_POOLS = {
+        "http": watched(HTTPConnectionPool, HTTPConnection),
+        "https": watched(HTTPSConnectionPool, HTTPSConnection),
+    }
     return _WATCHED_POOLS
 
 
