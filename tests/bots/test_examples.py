@@ -55,6 +55,9 @@ def stop(bot):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="stopped with SIGINT")
+# A hang guard, not a time goal: the bot starts twice, a child interpreter importing its
+# framework each time (aiogram: 10 s alone, 86 s seen with the suite's 8 workers on 2 cores).
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("name", TELEGRAM_EXAMPLES)
 def test_a_telegram_example_end_to_end(name, af, tmp_path):
     pro, free = af.create_license({"tier": "pro"}), af.create_license({"tier": "free"})
