@@ -134,6 +134,48 @@ BUSY_BLOCK = textwrap.dedent("""
     (out / "end").write_text("reached its own end")
 """)
 
+# A loss that arrives while the main thread runs the library's own code (the end of
+# ``licensed().__enter__``, after its last check): the handler holds it there and has it
+# sent again until it lands in the block, which then runs Python code for up to 30 s.
+HELD_IN_LIBRARY_CODE = textwrap.dedent("""
+    import json, pathlib, sys, threading, time
+    pinned, out = json.loads(sys.argv[1]), pathlib.Path(sys.argv[2])
+    import authforge_guard as ag
+    from authforge_guard._exceptions import AuthForgeError
+    guard = ag.configure(**pinned, exit_grace=60)  # the escalation is not what ends it
+    guard.ensure()
+    (out / "signal").write_text(str(guard.settings.interrupt_signal))
+    entry = guard._entries[None]
+    enter = ag.licensed.__enter__.__code__
+    pushed = []
+
+    def trace(frame, event, arg):
+        if frame.f_code is not enter:
+            return None
+        if event == "return" and not pushed:  # still inside __enter__ (protected)
+            pushed.append(True)
+            guard._losses.lose(entry, AuthForgeError("revoked"))
+            deadline = time.monotonic() + 30  # the signal is sent before this thread starts
+            while not any(t.name == "authforge-escalate" for t in threading.enumerate()):
+                assert time.monotonic() < deadline, "the loss never asked for an interrupt"
+                time.sleep(0.01)
+        return trace
+
+    sys.settrace(trace)
+    try:
+        with ag.licensed():
+            sys.settrace(None)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+            (out / "ran-on").write_text("the block ran its 30 s: the loss was dropped")
+    except ag.LicenseLost as exc:
+        (out / "lost").write_text(exc.code)
+    finally:
+        sys.settrace(None)
+    (out / "pushed").write_text(str(bool(pushed)))
+""")
+
 # A customer command against a server that accepts and never answers.
 CHECK_HANGING = textwrap.dedent("""
     import json, sys

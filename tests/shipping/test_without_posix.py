@@ -24,7 +24,13 @@ import sys
 
 import pytest
 
-from tests.shipping.programs import BUSY_BLOCK, CHECK_HANGING, WITHOUT_POSIX, finish
+from tests.shipping.programs import (
+    BUSY_BLOCK,
+    CHECK_HANGING,
+    HELD_IN_LIBRARY_CODE,
+    WITHOUT_POSIX,
+    finish,
+)
 from tests.support.waiting import wait_for
 
 
@@ -71,6 +77,20 @@ def test_a_real_ctrl_c_still_interrupts_a_block(af, tmp_path):
     _, err = finish(process)
     assert "KeyboardInterrupt" in err
     assert (tmp_path / "finally").exists()
+
+
+def test_a_loss_held_in_library_code_still_lands_without_posix_signals(af, tmp_path):
+    # The POSIX form is tests/delivery/test_signals.py: a loss that arrives while the main
+    # thread runs the library's own code is held, and sent again (here through
+    # _thread.interrupt_main, the only way without pthread_kill) until it lands.
+    process = start(af, HELD_IN_LIBRARY_CODE, json.dumps(pinned(af)), tmp_path,
+                    key=af.create_license())  # fmt: skip
+    _, err = finish(process)
+    assert process.returncode == 0, err[-2000:]
+    assert (tmp_path / "signal").read_text() == str(int(signal.SIGINT))
+    assert (tmp_path / "pushed").read_text() == "True"
+    assert not (tmp_path / "ran-on").exists(), "the loss was dropped: the block ran on"
+    assert (tmp_path / "lost").read_text() == "revoked"
 
 
 @pytest.fixture
