@@ -237,6 +237,9 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
 
     @staticmethod
     def _stop(block: Block, active: Guard) -> None:
+        for inner in _blocks.skipped_inside(block):  # their own exits never ran
+            _blocks.leave(inner)
+            inner.owner._close_block(inner)
         _blocks.leave(block)
         active._close_block(block)
 

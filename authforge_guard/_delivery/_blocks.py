@@ -192,6 +192,22 @@ def leave(block: Block) -> None:
         _interrupts.release(block.signum)
 
 
+def skipped_inside(block: Block) -> list[Block]:
+    """The blocks opened inside ``block`` (in this context) whose exit never ran,
+    innermost first; empty when ``block`` is the current one.
+
+    A ``with`` statement's ``__exit__`` can be skipped: on Python 3.9 an exception raised
+    by a signal handler right after a ``with`` body, before the call of its ``__exit__``
+    (bpo-29988; a real Ctrl-C there), leaves that block current, counted on its session
+    and holding the interrupt signal. The block around it, on its way out, ends them."""
+    skipped = []
+    current = _CURRENT.get()
+    while current is not None and current is not block:
+        skipped.append(current)
+        current = current.parent
+    return skipped if current is block else []
+
+
 # -- pushing a loss into running blocks (after its hooks) -----------------------
 
 

@@ -201,3 +201,79 @@ def test_a_loss_pushed_while_the_library_runs_its_own_code_still_lands_in_the_bl
         sys.settrace(None)
     assert pushed
     assert not slept_through, "the loss was dropped: the block slept on"
+
+
+def _inner_exit_skipped_then_outer_exits(guard, skip_inner_exit):
+    """Open a block and one inside it, skip the inner one's exit (``skip_inner_exit``
+    raises out of the outer body without it), leave the outer one; returns the inner
+    block as it was while open."""
+    seen: list = []
+    with pytest.raises(KeyboardInterrupt):
+        with licensed(guard=guard):
+            skip_inner_exit(seen)
+    return seen[0]
+
+
+def _assert_cleaned_up(guard, inner, signum) -> None:
+    assert not inner.active, "the skipped inner block is still active"
+    assert current_block() is None
+    assert guard._entries[None].blocks == [], "the skipped block still counts on its session"
+    assert not _interrupts.ours(signum), "the skipped block still holds the interrupt signal"
+
+
+def test_a_block_whose_exit_was_skipped_is_ended_by_the_block_around_it(af, make_guard):
+    # A with statement's __exit__ can be skipped (a real Ctrl-C in Python 3.9's gap below).
+    # The inner block stayed current, counted on its session and holding the interrupt
+    # signal's handler for good; the outer block's exit now ends it.
+    guard = make_guard(license_key=af.create_license())
+    guard.ensure()
+    signum = guard.settings.interrupt_signal
+
+    def skip_inner_exit(seen):
+        inner = licensed(guard=guard)
+        inner.__enter__()  # as a with statement whose __exit__ never ran
+        seen.append(current_block())
+        assert _interrupts.ours(signum)
+        raise KeyboardInterrupt
+
+    inner = _inner_exit_skipped_then_outer_exits(guard, skip_inner_exit)
+    _assert_cleaned_up(guard, inner, signum)
+    with licensed(guard=guard) as session:  # the guard still works
+        assert session.active
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 10),
+    reason="3.10+ checks for signals only at calls and backward jumps (bpo-29988)",
+)
+def test_a_real_ctrl_c_between_a_with_body_and_its_exit_leaves_no_block_behind(af, make_guard):
+    # Python 3.9 runs a signal handler right after the POP_BLOCK that ends a with body:
+    # a KeyboardInterrupt raised there skips that __exit__ (Python's own behaviour for any
+    # with statement). Here the trace raises it at exactly that instruction.
+    guard = make_guard(license_key=af.create_license())
+    guard.ensure()
+    signum = guard.settings.interrupt_signal
+
+    def body(seen):
+        with licensed(guard=guard):
+            seen.append(current_block())
+
+    gap = next(i.offset for i in dis.get_instructions(body) if i.opname == "POP_BLOCK") + 2
+
+    def trace(frame, event, arg):
+        if frame.f_code is not body.__code__:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode" and frame.f_lasti == gap:
+            raise KeyboardInterrupt
+        return trace
+
+    def skip_inner_exit(seen):
+        sys.settrace(trace)
+        try:
+            body(seen)
+        finally:
+            sys.settrace(None)
+
+    inner = _inner_exit_skipped_then_outer_exits(guard, skip_inner_exit)
+    _assert_cleaned_up(guard, inner, signum)
