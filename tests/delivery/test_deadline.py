@@ -25,4 +25,6 @@ def test_a_stuck_heartbeat_does_not_keep_a_session_past_its_signed_end(af, proxy
             time.sleep(20)
     late = time.time() - end
     assert lost.value.code == "session_expired" and events == ["session_expired"]
-    assert late < 1.5, late  # within about a second of the signed end, not 30 s later
+    # At the signed end, not when the hung heartbeat (30 s) or the sleep (20 s) would have
+    # ended the block: a bound with room for a loaded machine, far from both.
+    assert late < 10, late

@@ -3,7 +3,6 @@ generator never logs in on the event loop."""
 
 import asyncio
 import threading
-import time
 
 import pytest
 
@@ -60,8 +59,14 @@ def test_a_generator_passes_send_throw_and_return_through(af, make_guard):
 
 
 def test_an_async_generator_logs_in_off_the_event_loop(af, proxy, make_guard):
-    guard = make_guard(license_key=af.create_license(), api_base_url=proxy.url)
-    proxy.arm(Fault.delay(1.0), path="/auth/validate")
+    # The proxy holds the login until the loop itself lets it go, once it has seen it
+    # arrive: a login on the loop's thread would block the loop, which could then not
+    # release it (only the hang guard, a timer thread, would). No timing is measured.
+    guard = make_guard(license_key=af.create_license(), api_base_url=proxy.url, request_timeout=60)
+    release = threading.Event()
+    proxy.arm(Fault.hold(release), path="/auth/validate")
+    hang_guard = threading.Timer(60, release.set)
+    hang_guard.start()
 
     @guard.requires_license
     async def ticks():
@@ -69,25 +74,25 @@ def test_an_async_generator_logs_in_off_the_event_loop(af, proxy, make_guard):
             yield n
 
     async def main():
-        longest, last = 0.0, time.monotonic()
-        stop = asyncio.Event()
+        async def consume():
+            return [n async for n in ticks()]
 
-        async def ticker():
-            nonlocal longest, last
-            while not stop.is_set():
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                longest, last = max(longest, now - last), now
+        task = asyncio.ensure_future(consume())
+        released_by_the_loop = False
+        try:
+            while not proxy.requests and not release.is_set():
+                await asyncio.sleep(0.01)  # the loop runs while the login waits
+            released_by_the_loop = not release.is_set()
+        finally:
+            release.set()
+        return await task, released_by_the_loop
 
-        task = asyncio.ensure_future(ticker())
-        values = [n async for n in ticks()]
-        stop.set()
-        await task
-        return values, longest
-
-    values, longest = asyncio.run(main())
+    try:
+        values, released_by_the_loop = asyncio.run(main())
+    finally:
+        hang_guard.cancel()
     assert values == [0, 1, 2]
-    assert longest < 0.5  # the 1 s login ran in a worker thread, not on the loop
+    assert released_by_the_loop, "the login blocked the event loop"
 
 
 def test_an_async_generator_stops_after_a_loss(af, make_guard):

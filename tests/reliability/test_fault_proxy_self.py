@@ -210,10 +210,9 @@ def test_close_aborts_a_pending_delay(pool, upstream_url):
     caller.start()
     while not proxy.requests:
         time.sleep(0.01)
-    started = time.monotonic()
     proxy.close()
-    caller.join(5.0)
-    assert time.monotonic() - started < 2.0
+    caller.join(5.0)  # not the 30 s delay, nor the caller's 10 s timeout
+    assert not caller.is_alive()
     assert len(errors) == 1 and proxy.forwarded_count() == 0
 
 

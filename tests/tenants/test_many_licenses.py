@@ -183,34 +183,42 @@ def test_an_outage_fails_fast_for_everyone_in_one_retry_cycle(af, proxy, make_gu
 
 
 def test_the_async_path_never_blocks_the_event_loop(af, proxy, make_guard):
-    guard = make_guard(api_base_url=proxy.url)
+    # The proxy holds every validate until the loop itself lets them go, once it has seen
+    # as many logins in flight at once as the guard has login workers. A login run on the
+    # loop's thread would block it at the first one: the loop could not see the others nor
+    # release them, and only the hang guard (a timer thread) would. No timing is measured:
+    # a loaded machine cannot fail it (a tick-gap bound of 0.4 s once did, at load 10).
+    guard = make_guard(api_base_url=proxy.url, request_timeout=60)
     keys = [af.create_license({"tier": "pro"}) for _ in range(5)]
-    proxy.arm(Fault.delay(0.8), times=5, path="/auth/validate")
+    release = threading.Event()
+    proxy.arm(Fault.hold(release), times=5, path="/auth/validate")
+    hang_guard = threading.Timer(60, release.set)
+    hang_guard.start()
+
+    def in_flight():
+        return sum(1 for path, _ in proxy.requests if path == "/auth/validate")
 
     async def main():
-        longest, last, stop = 0.0, time.monotonic(), asyncio.Event()
-
-        async def ticker():
-            nonlocal longest, last
-            while not stop.is_set():
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                longest, last = max(longest, now - last), now
-
-        tick = asyncio.ensure_future(ticker())
-
         async def handler(n):
             async with licensed(keys[n], hwid_override=f"tg:{n}", guard=guard):
                 return has_feature("pro", guard=guard)
 
-        granted = await asyncio.gather(*(handler(n) for n in range(5)))
-        stop.set()
-        await tick
-        return granted, longest
+        tasks = [asyncio.ensure_future(handler(n)) for n in range(5)]
+        released_by_the_loop = False
+        try:
+            while in_flight() < guard.settings.login_workers and not release.is_set():
+                await asyncio.sleep(0.01)  # the loop runs while the logins wait
+            released_by_the_loop = not release.is_set()
+        finally:
+            release.set()
+        return await asyncio.gather(*tasks), released_by_the_loop
 
-    granted, longest = asyncio.run(main())
+    try:
+        granted, released_by_the_loop = asyncio.run(main())
+    finally:
+        hang_guard.cancel()
     assert granted == [True] * 5
-    assert longest < 0.4  # logins of 0.8 s each ran off the loop
+    assert released_by_the_loop, "the logins blocked the event loop"
 
 
 def test_has_feature_on_the_event_loop_never_logs_in(af, make_guard):
