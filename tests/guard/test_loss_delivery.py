@@ -48,7 +48,7 @@ def test_main_thread_asleep(af, make_guard):
             revoke_soon(af, key)
             time.sleep(30)
     assert info.value.code == "revoked"
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # the loss, not the end of the 30 s wait
     assert order == EXPECTED_ORDER
     assert guard.session is None
 
@@ -62,7 +62,7 @@ def test_main_thread_waiting_on_an_event(af, make_guard):
         with licensed(guard=guard):
             revoke_soon(af, key)
             never.wait(30)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # the loss, not the end of the 30 s wait
 
 
 def test_signal_handler_is_restored_after_the_block(af, make_guard):
@@ -219,7 +219,7 @@ def test_hooks_run_even_if_one_raises_and_a_stuck_hook_times_out(af, make_guard,
             revoke_soon(af, key)
             time.sleep(30)
     assert ran == ["cleanup"]
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # the loss, not the end of the 30 s wait
     assert "hook bug" in caplog.text and "still running" in caplog.text
 
 

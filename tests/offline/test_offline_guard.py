@@ -125,7 +125,7 @@ def test_an_expiring_file_is_lost_inside_the_block(af, offline_file):
         with licensed(guard=guard):
             time.sleep(30)
     assert info.value.code == "expired" and seen == ["expired"]
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # the loss, not the end of the 30 s wait
 
 
 def test_an_async_call_in_a_file_block_logs_in_again_with_the_file(af, offline_file):

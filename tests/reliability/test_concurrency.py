@@ -224,7 +224,7 @@ def test_a_hanging_hook_is_left_behind_and_the_loss_still_lands(
         with licensed(guard=guard):
             proxy.arm(verdict("revoked"), path=HEARTBEAT)
             time.sleep(30)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 20  # the loss, not the end of the 30 s sleep
     assert order == ["after the hung hook", "cleanup"]
     assert "still running after 0.3s" in caplog.text
     never.set()
