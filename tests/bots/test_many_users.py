@@ -30,6 +30,9 @@ def total_validates(af, keys):
     return sum(licenses.get(key, {}).get("validates", 0) for key in keys)
 
 
+# A hang guard, not a time goal: 500 users' logins and messages are CPU work (57 s seen
+# beside a loaded CI run, of the 120 s default).
+@pytest.mark.timeout(300)
 def test_five_hundred_users(af, make_guard, tmp_path, capsys):
     from .aiogram_app import running_bot
 
