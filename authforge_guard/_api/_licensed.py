@@ -172,6 +172,8 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
         if block is None:
             return
         self._block = None
+        if exc is not None and _interrupts.EXITS_CAN_BE_SKIPPED:
+            _end_skipped_blocks(block)
         self._stop(block, block.owner)
         if block.cancelled_by_us:
             _uncancel(block)
@@ -237,11 +239,19 @@ class licensed:  # lower case: it reads like a function, `with licensed(key):`
 
     @staticmethod
     def _stop(block: Block, active: Guard) -> None:
-        for inner in _blocks.skipped_inside(block):  # their own exits never ran
-            _blocks.leave(inner)
-            inner.owner._close_block(inner)
         _blocks.leave(block)
         active._close_block(block)
+
+
+def _end_skipped_blocks(block: Block) -> None:
+    """End the blocks inside ``block`` whose ``__exit__`` an exception skipped (Python 3.9,
+    ``_interrupts.EXITS_CAN_BE_SKIPPED``): they would otherwise stay current, counted on
+    their sessions and holding the interrupt signal for good. Only with an exception on
+    its way out: a block that ends normally may have a generator suspended inside a block
+    of its own, which is still open and ends when the generator goes on."""
+    for inner in _blocks.skipped_inside(block):
+        _blocks.leave(inner)
+        inner.owner._close_block(inner)
 
 
 def _is_cancelled(exc: BaseException | None) -> bool:

@@ -199,7 +199,8 @@ def skipped_inside(block: Block) -> list[Block]:
     A ``with`` statement's ``__exit__`` can be skipped: on Python 3.9 an exception raised
     by a signal handler right after a ``with`` body, before the call of its ``__exit__``
     (bpo-29988; a real Ctrl-C there), leaves that block current, counted on its session
-    and holding the interrupt signal. The block around it, on its way out, ends them."""
+    and holding the interrupt signal. A generator suspended inside a block of its own
+    leaves the same picture, and that block is still open: the caller tells them apart."""
     skipped = []
     current = _CURRENT.get()
     while current is not None and current is not block:

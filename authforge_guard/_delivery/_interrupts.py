@@ -221,6 +221,12 @@ def _protected_frame(frame: FrameType | None) -> bool:
     return False
 
 
+#: Python 3.9 runs signal handlers right after a ``with`` body, before the call of its
+#: ``__exit__`` (bpo-29988; 3.10+ checks for signals only at calls and backward jumps):
+#: an exception raised there by a handler that is not ours (a real Ctrl-C) skips that
+#: ``__exit__``. Ours never raises there (``_closing_a_with``).
+EXITS_CAN_BE_SKIPPED = sys.version_info < (3, 10)
+
 # Python 3.9's numbers (its ``opcode.opmap``) of the instructions that end a ``with`` body.
 _POP_BLOCK, _LOAD_CONST, _DUP_TOP, _CALL_FUNCTION = 87, 100, 4, 131
 
