@@ -187,6 +187,14 @@ def leave(block: Block) -> None:
             _CURRENT.reset(token)
         except ValueError:  # left in another context (a generator moved between them)
             _CURRENT.set(block.parent)
+        around = _CURRENT.get()
+        if around is not None and not around.active:
+            # The block around this one has already left (a generator suspended inside
+            # this block was closed after it): the current block is the nearest one still
+            # open, never a stale one whose guard and session a later call would use.
+            while around is not None and not around.active:
+                around = around.parent
+            _CURRENT.set(around)
     if block.interrupts and block.signum is not None:
         block.interrupts = False
         _interrupts.release(block.signum)

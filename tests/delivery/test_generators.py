@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from authforge_guard import LicenseLost, licensed
+from authforge_guard._delivery._blocks import current_block
 from tests.support.fault_proxy import Fault
 
 
@@ -124,3 +125,28 @@ def test_an_async_generator_stops_after_a_loss(af, make_guard):
         return got
 
     assert asyncio.run(asyncio.wait_for(main(), 20)) == [0, 1, 2, "revoked"]
+
+
+def test_a_generator_suspended_in_its_block_keeps_it_after_the_block_around_it(af, make_guard):
+    # A generator advanced inside a block opens its own block and yields from inside it
+    # (generators run in their caller's context, so that block is the current one). The
+    # block around it then ends normally: the generator's block is still open, and a loss
+    # of its session must still reach it; it ends when the generator goes on.
+    guard = make_guard(license_key=af.create_license())
+    own = af.create_license()
+
+    def gen():
+        with licensed(own, guard=guard):
+            yield current_block()
+            yield "resumed"
+
+    with licensed(guard=guard):
+        stream = gen()
+        inner = next(stream)
+    assert inner.active, "the generator's own block was ended under it"
+    assert next(stream) == "resumed"
+    stream.close()
+    assert not inner.active
+    # Closed after the block around it: what is current is what was before that block,
+    # not that block, which has left (a later guarded call would use its guard and key).
+    assert current_block() is None
