@@ -18,6 +18,12 @@ from authforge_guard._delivery._blocks import current_block
 from authforge_guard._exceptions import AuthForgeError
 from tests.support.waiting import wait_for
 
+# Python 3.9 runs signal handlers between a with body and its __exit__ (bpo-29988).
+only_where_exits_can_be_skipped = pytest.mark.skipif(
+    not _interrupts.EXITS_CAN_BE_SKIPPED,
+    reason="3.10+ checks for signals only at calls and backward jumps (bpo-29988)",
+)
+
 STRESS = textwrap.dedent("""
     import faulthandler, random, sys, threading, time
     from authforge_guard import LicenseLost, licensed
@@ -119,10 +125,7 @@ def test_a_handler_installed_during_the_block_is_kept_and_the_block_still_ends_l
     assert run_own_handler("during") == ["revoked", "False", "True", "True"]
 
 
-@pytest.mark.skipif(
-    sys.version_info >= (3, 10),
-    reason="3.10+ checks for signals only at calls and backward jumps (bpo-29988)",
-)
+@only_where_exits_can_be_skipped
 def test_a_loss_landing_between_a_with_body_and_its_exit_still_leaves_the_block(af, make_guard):
     # The stress test above, once on 3.9 under load: the escalation ended the program (exit
     # 1, "did not stop") while it was already in its next ensure(). Python 3.9 runs signal
@@ -221,10 +224,7 @@ def _assert_cleaned_up(guard, inner, signum) -> None:
     assert not _interrupts.ours(signum), "the skipped block still holds the interrupt signal"
 
 
-@pytest.mark.skipif(
-    sys.version_info >= (3, 10),
-    reason="3.10+ checks for signals only at calls and backward jumps (bpo-29988)",
-)
+@only_where_exits_can_be_skipped
 def test_a_block_whose_exit_was_skipped_is_ended_by_the_block_around_it(af, make_guard):
     # A with statement's __exit__ can be skipped (a real Ctrl-C in Python 3.9's gap below).
     # The inner block stayed current, counted on its session and holding the interrupt
@@ -247,10 +247,7 @@ def test_a_block_whose_exit_was_skipped_is_ended_by_the_block_around_it(af, make
         assert session.active
 
 
-@pytest.mark.skipif(
-    sys.version_info >= (3, 10),
-    reason="3.10+ checks for signals only at calls and backward jumps (bpo-29988)",
-)
+@only_where_exits_can_be_skipped
 def test_a_real_ctrl_c_between_a_with_body_and_its_exit_leaves_no_block_behind(af, make_guard):
     # Python 3.9 runs a signal handler right after the POP_BLOCK that ends a with body:
     # a KeyboardInterrupt raised there skips that __exit__ (Python's own behaviour for any
